@@ -1,0 +1,99 @@
+#!/usr/bin/env python3
+"""The paper's cluster with a static IPVS service (no HA yet): smoke run or CLI.
+
+  sudo python3 experiments/cluster.py --smoke    # build, prove the hub, 15 requests, smoke.json
+  sudo python3 experiments/cluster.py --cli      # the same cluster, with Mininet's CLI on it
+"""
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from experiments import common  # noqa: E402
+
+common.use_system_python()
+
+
+def parse_args(argv=None):
+    p = common.base_parser(__doc__.splitlines()[0])
+    mode = p.add_mutually_exclusive_group(required=True)
+    mode.add_argument('--smoke', action='store_true',
+                      help='smoke run: hub check, static rr service on laicoz, 15 requests')
+    mode.add_argument('--cli', action='store_true', help='open the Mininet CLI on the cluster')
+    p.add_argument('--requests', type=int, default=15, help='requests sent in the smoke run')
+    common.add_cluster_args(p)
+    args = p.parse_args(argv)
+    try:
+        args.config = common.cluster_config(args)
+    except ValueError as e:
+        p.error(str(e))
+    if args.requests < 1:
+        p.error('--requests must be at least 1')
+    return args
+
+
+def smoke(args, out):
+    from topo import ipvs, sandbox
+    from topo.cluster import Cluster
+    config = args.config
+    summary = common.Summary(out / 'smoke.json', experiment='smoke',
+                             kernel_mode=sandbox.kernel_mode(),
+                             kernel_release=__import__('os').uname().release,
+                             parameters=config.as_dict())
+    t0 = time.monotonic()
+    common.stage('starting the cluster: %s' % ', '.join(config.hosts))
+    with Cluster(config, log=common.stage, log_dir=out) as cluster:
+        summary.update(cluster_start_s=round(cluster.timings['start_s'], 2),
+                       start_timings={k: round(v, 2) for k, v in cluster.timings.items()})
+        common.stage('cluster up in %.1fs; checking hub behaviour' % cluster.timings['start_s'])
+        hub = cluster.verify_hub()
+        summary.update(hub_verified=hub['verified'], hub_check=hub)
+        common.stage('hub: %(observer)s saw %(seen_by_observer)d of %(sent)d unicast frames '
+                     '%(from)s -> %(to)s' % hub)
+        laicoz = cluster.director()
+        laicoz.install_service(config)
+        laicoz.add_vip(config.vip, 32)
+        common.stage('static IPVS service on laicoz; sending %d requests to %s'
+                     % (args.requests, cluster.url()))
+        replies = cluster.burst(args.requests)
+        answers = {}
+        for r in replies:
+            key = r.get('server') if r['ok'] else 'failed'
+            answers[key] = answers.get(key, 0) + 1
+        listing, numeric = laicoz.snapshot(), laicoz.snapshot(numeric=True)
+        (out / 'ipvsadm-laicoz.txt').write_text(listing)
+        (out / 'ipvsadm-laicoz.n.txt').write_text(numeric)
+        table = ipvs.parse(numeric)
+        summary.update(answers=answers, requests=len(replies), ipvs_table=table,
+                       ipvs_listing=listing)
+        print(listing.rstrip())
+    ok = hub['verified'] and answers.get('failed', 0) == 0 and len(replies) == args.requests
+    summary.finish(elapsed_run_s=round(time.monotonic() - t0, 2), passed=ok)
+    common.stage('answers per server: %s -> %s' % (answers, 'PASS' if ok else 'FAIL'))
+    print('results: %s' % out)
+    return 0 if ok else 1
+
+
+def cli(args, _out):
+    from mininet.cli import CLI
+    from topo.cluster import Cluster
+    with Cluster(args.config, log=common.stage) as cluster:
+        laicoz = cluster.director()
+        laicoz.install_service(args.config)
+        laicoz.add_vip(args.config.vip, 32)
+        print('cluster up; laicoz holds the VIP %s with a static %s service.\n'
+              "try: laicoz ipvsadm -L   client curl -s %s   exit to tear down"
+              % (args.config.vip, args.config.scheduler, cluster.url()))
+        CLI(cluster.net)
+    return 0
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if args.smoke:
+        return common.run(args, ['cluster'], 'smoke', lambda out: smoke(args, out))
+    return common.run(args, ['cluster'], 'cli', lambda out: cli(args, out), results=False)
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,242 @@
+"""Steps every experiment shares: the interpreter, the common flags, checks made
+before anything starts, the kernel mode, the results folder and its summary.
+
+Nothing here imports Mininet at module level: the checks must be able to say
+what is missing before any of it is imported.
+"""
+import argparse
+import datetime
+import json
+import os
+import shutil
+import signal
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / 'results'
+SYSTEM_PYTHON = '/usr/bin/python3'
+SETUP_HINT = './testbed setup'
+
+# What each part of the testbed needs: (kind, name, Debian package).
+NEEDS = {
+    'cluster': [('cmd', 'mnexec', 'mininet'), ('py', 'mininet', 'mininet'),
+                ('cmd', 'ovs-vsctl', 'openvswitch-switch'),
+                ('cmd', 'ovs-vswitchd', 'openvswitch-switch'),
+                ('cmd', 'ovsdb-server', 'openvswitch-switch'),
+                ('cmd', 'ipvsadm', 'ipvsadm'), ('py', 'requests', 'python3-requests'),
+                ('cmd', 'ping', 'iputils-ping'), ('file', '/etc/services', 'netbase')],
+    'controller': [('cmd', 'osken-manager|ryu-manager', 'python3-os-ken')],
+    'heartbeat': [('file', '/usr/libexec/heartbeat/heartbeat', 'heartbeat'),
+                  ('cmd', 'ldirectord', 'ldirectord')],
+    'keepalived': [('cmd', 'keepalived', 'keepalived')],
+    'plots': [('py', 'pandas', 'python3-pandas'), ('py', 'matplotlib', 'python3-matplotlib')],
+}
+
+
+class UsageError(Exception):
+    """Bad input or an unusable machine: reported before anything is started."""
+
+
+def use_system_python():
+    """Re-run under Debian's python3 when the current one cannot see its packages.
+
+    `sudo python3 experiments/x.py` may find a pyenv or venv python3 first;
+    mininet and os_ken are Debian packages of /usr/bin/python3.
+    """
+    try:
+        import mininet  # noqa: F401
+        return
+    except ImportError:
+        pass
+    if os.path.realpath(sys.executable) != os.path.realpath(SYSTEM_PYTHON) \
+            and os.path.exists(SYSTEM_PYTHON):
+        os.execv(SYSTEM_PYTHON, [SYSTEM_PYTHON] + sys.argv)
+
+
+def base_parser(description, results=True):
+    p = argparse.ArgumentParser(description=description,
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    g = p.add_argument_group('kernel')
+    g.add_argument('--sandbox', choices=('auto', 'native', 'uml'), default='auto',
+                   help='native: the running kernel (needs IPVS and OVS); uml: inside '
+                        "Debian's User-Mode-Linux kernel; auto: native when possible")
+    g.add_argument('--uml-mem', type=int, default=1024, metavar='MB',
+                   help='memory of the UML kernel (uml mode)')
+    if results:
+        p.add_argument('--results', metavar='DIR',
+                       help='results folder (new or empty); default: a new timestamped '
+                            'folder under results/')
+    return p
+
+
+def add_cluster_args(p, weights_default=None):
+    g = p.add_argument_group('cluster')
+    g.add_argument('--servers', type=int, default=3, help='number of real servers (laico2..)')
+    g.add_argument('--weights', default=weights_default,
+                   help='comma-separated weights, one per real server (default: 1 each)')
+    g.add_argument('--scheduler', default='rr', help='IPVS scheduler: rr, wrr, lc, wlc')
+    g.add_argument('--vip', default='10.0.14.146', help='virtual IP, inside --subnet')
+    g.add_argument('--subnet', default='10.0.14.0/24', help="the testbed's own subnet")
+    return g
+
+
+def cluster_config(args):
+    from topo.config import ClusterConfig, parse_weights
+    weights = parse_weights(args.weights) if args.weights else None
+    return ClusterConfig(servers=args.servers, weights=weights, scheduler=args.scheduler,
+                         vip=args.vip, subnet=args.subnet)
+
+
+def require_root():
+    if os.geteuid() != 0:
+        raise UsageError('the testbed creates network namespaces and loads kernel modules: '
+                         'run it as root (sudo %s)' % ' '.join(['python3'] + sys.argv))
+
+
+def missing_packages(parts):
+    """[(what, package)] for everything the given parts need but this machine lacks."""
+    import importlib.util
+    missing = []
+    for part in parts:
+        for kind, name, package in NEEDS[part]:
+            if kind == 'cmd':
+                ok = any(shutil.which(n) for n in name.split('|'))
+            elif kind == 'py':
+                ok = importlib.util.find_spec(name) is not None
+            else:
+                ok = os.path.exists(name)
+            if not ok and (name, package) not in missing:
+                missing.append((name, package))
+    return missing
+
+
+def preflight(parts):
+    missing = missing_packages(parts)
+    if missing:
+        packages = sorted({p for _, p in missing})
+        raise UsageError('missing: %s.\nInstall with: %s   (or: apt-get install %s)'
+                         % (', '.join('%s (%s)' % m for m in missing), SETUP_HINT,
+                            ' '.join(packages)))
+
+
+def new_results_dir(experiment, requested=None):
+    """A results folder that no earlier run wrote to; results/latest points at it."""
+    if requested:
+        path = Path(requested).resolve()
+        if path.exists() and any(path.iterdir()):
+            raise UsageError('results folder %s is not empty: results are never overwritten; '
+                             'choose a new folder' % path)
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+    RESULTS.mkdir(exist_ok=True)
+    stamp = datetime.datetime.now().strftime('%Y%m%d-%H%M%S')
+    for n in range(100):
+        path = RESULTS / ('%s-%s%s' % (stamp, experiment, '-%d' % n if n else ''))
+        try:
+            path.mkdir()
+            break
+        except FileExistsError:
+            continue
+    latest = RESULTS / 'latest'
+    tmp = RESULTS / ('.latest.%d' % os.getpid())
+    tmp.unlink(missing_ok=True)
+    tmp.symlink_to(path.name)
+    os.replace(tmp, latest)
+    return path
+
+
+class Summary:
+    """summary.json (or another name), rewritten after every stage.
+
+    It says "complete": false until finish(): an interrupted or killed run
+    keeps what it measured and says it is incomplete.
+    """
+
+    current = None      # the run's summary, marked interrupted by run() on Ctrl-C
+
+    def __init__(self, path, **fields):
+        Summary.current = self
+        self.path = Path(path)
+        self.data = dict(fields, complete=False)
+        self.started = time.monotonic()
+        self.write()
+
+    def update(self, **fields):
+        self.data.update(fields)
+        self.write()
+
+    def write(self):
+        self.data['elapsed_s'] = round(time.monotonic() - self.started, 2)
+        tmp = self.path.with_suffix('.tmp')
+        tmp.write_text(json.dumps(self.data, indent=2, default=str) + '\n')
+        os.replace(tmp, self.path)
+
+    def finish(self, **fields):
+        self.data.update(fields, complete=True)
+        self.write()
+
+    def interrupted(self, reason):
+        self.data.update(complete=False, interrupted=reason)
+        self.write()
+
+
+def _raise_interrupt(signum, _frame):
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
+def run(args, parts, experiment, body, results=True):
+    """Check everything, pick the kernel mode, then run body(results_dir) there.
+
+    In uml mode this process re-runs its own command inside UML and returns
+    that run's exit status. Returns an exit status.
+    """
+    from topo import sandbox
+    try:
+        require_root()
+        preflight(parts + ['controller'])
+        mode = sandbox.choose_mode(args.sandbox)
+        if not sandbox.running_in_uml() and mode == 'uml':
+            preflight_uml = sandbox.uml_missing()
+            if preflight_uml:
+                raise UsageError(preflight_uml)
+        requested = getattr(args, 'results', None) if results else None
+        if mode == 'uml' and requested and sandbox.private_inside(requested):
+            raise UsageError('--results %s: %s is private inside the UML kernel, so results '
+                             'written there would be lost; choose a folder elsewhere'
+                             % (requested, sandbox.private_inside(requested)))
+        out = new_results_dir(experiment, requested) if results else None
+    except (UsageError, sandbox.SandboxError) as e:
+        print('error: %s' % e, file=sys.stderr)
+        return 2
+    if mode == 'uml':
+        why = ', '.join(sandbox.native_missing()) or 'asked for'
+        print('kernel mode: uml (running kernel: %s missing; re-running inside '
+              "Debian's User-Mode-Linux kernel)" % why if args.sandbox == 'auto'
+              else 'kernel mode: uml (--sandbox uml)', flush=True)
+        argv = [SYSTEM_PYTHON if os.path.exists(SYSTEM_PYTHON) else sys.executable,
+                os.path.abspath(sys.argv[0])] + sys.argv[1:]
+        if out:
+            argv += ['--results', str(out)]
+        return sandbox.run_in_uml(argv, mem_mb=args.uml_mem)
+    print('kernel mode: %s (%s)' % (sandbox.kernel_mode(), os.uname().release), flush=True)
+    for s in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(s, _raise_interrupt)
+    sandbox.watch_stop_request()
+    try:
+        return body(out)
+    except KeyboardInterrupt as e:
+        if Summary.current:
+            Summary.current.interrupted(str(e) or 'SIGINT')
+        print('\ninterrupted: the cluster was torn down; results so far are in %s '
+              '(marked incomplete)' % out, file=sys.stderr)
+        return 130
+
+
+def stage(text):
+    """One progress line per stage, with the time since the run started."""
+    print('[%6.1fs] %s' % (time.monotonic() - _T0, text), flush=True)
+
+
+_T0 = time.monotonic()

@@ -1,0 +1,145 @@
+"""The paper's cluster on one hub, as a Mininet network, and its lifecycle.
+
+    with Cluster(ClusterConfig(), log=print) as cluster:
+        cluster.director('laicoz').ipvsadm('-L')
+
+Leaving the block (normally, by an error or by Ctrl-C) tears everything
+down: daemons, hosts, namespaces, the OVS bridge, private OVS daemons.
+"""
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from mininet.log import setLogLevel
+from mininet.net import Mininet
+from mininet.node import OVSSwitch
+from mininet.topo import Topo
+
+from topo.config import CLIENT, DIRECTORS, PRIMARY
+from topo.controller import HubController
+from topo.nodes import Client, Director, RealServer, read_line
+from topo.ovs import OVSDaemons, _run
+
+HUB = 'hub'
+
+
+class ClusterTopo(Topo):
+    """Two directors, the real servers and the client, every one on the hub."""
+
+    def build(self, config, hosts_file):
+        hub = self.addSwitch(HUB, dpid='1', protocols='OpenFlow13')
+        roles = [(d, Director, {}) for d in DIRECTORS]
+        roles += [(r, RealServer, {'vip': config.vip, 'web_port': config.port})
+                  for r in config.real_servers]
+        roles += [(CLIENT, Client, {})]
+        for name, cls, extra in roles:
+            self.addHost(name, cls=cls, ip='%s/%d' % (config.addresses[name], config.prefixlen),
+                         hosts_file=hosts_file, **extra)
+            self.addLink(name, hub)
+
+
+class Cluster:
+    def __init__(self, config, log=print, workdir=None, log_dir=None):
+        self.config = config
+        self.log = log
+        self.workdir = Path(workdir or tempfile.mkdtemp(prefix='hatestbed.', dir='/run'))
+        self.log_dir = Path(log_dir or self.workdir)
+        self.ovs = OVSDaemons(self.workdir)
+        self.net = None
+        self.timings = {}
+
+    # -- lifecycle --------------------------------------------------------
+    def start(self):
+        t0 = time.monotonic()
+        setLogLevel('warning')
+        if self.ovs.start():
+            self.log('started private OVS daemons (no system OVS was running)')
+        if _run('ovs-vsctl', 'br-exists', HUB, check=False).returncode == 0:
+            raise RuntimeError("an OVS bridge named '%s' exists already: is another testbed "
+                               "running? (remove it with: ovs-vsctl del-br %s)" % (HUB, HUB))
+        hosts_file = self.workdir / 'hosts'
+        hosts_file.write_text(self.config.hosts_file())
+        self.net = Mininet(topo=ClusterTopo(self.config, str(hosts_file)), switch=OVSSwitch,
+                           controller=None, autoSetMacs=True, build=False)
+        self.controller = self.net.addController(
+            'c0', controller=HubController, log_file=self.log_dir / 'controller.log')
+        self.net.build()
+        self.timings['build_s'] = time.monotonic() - t0
+        self.net.start()
+        self.timings['switch_s'] = time.monotonic() - t0
+        self.controller.wait_flow()
+        self.timings['network_s'] = time.monotonic() - t0
+        for server in self.real_servers:
+            server.start_web()
+        for server in self.real_servers:
+            server.wait_web()
+        self.timings['start_s'] = time.monotonic() - t0
+        return self
+
+    def stop(self):
+        if self.net is not None:
+            try:
+                self.net.stop()
+            finally:
+                self.net = None
+        self.ovs.stop()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def __enter__(self):
+        try:
+            return self.start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def __exit__(self, *exc):
+        self.stop()
+        return False
+
+    # -- nodes ------------------------------------------------------------
+    def __getitem__(self, name):
+        return self.net[name]
+
+    def director(self, name=PRIMARY):
+        return self.net[name]
+
+    @property
+    def real_servers(self):
+        return [self.net[r] for r in self.config.real_servers]
+
+    @property
+    def client(self):
+        return self.net[CLIENT]
+
+    # -- checks -------------------------------------------------------------
+    def verify_hub(self, frames=10, observer='laicoy', timeout=20):
+        """Prove hub behaviour: a third host sees unicast frames between two others."""
+        src, dst, third = self.client, self.real_servers[0], self.net[observer]
+        src.cmd('ping -c1 -W2 %s' % dst.IP())      # resolve ARP first: what follows is unicast
+        sniffer = third.python('topo.sniff', '--iface', third.defaultIntf().name,
+                               '--src', src.MAC(), '--dst', dst.MAC(), '--want', frames,
+                               '--timeout', timeout)
+        read_line(sniffer, 'ready', timeout)
+        src.cmd('ping -c %d -i 0.05 -W1 %s' % (frames, dst.IP()))
+        out, _ = sniffer.communicate(timeout=timeout + 5)
+        seen = int(out.strip().splitlines()[-1])
+        return {'observer': observer, 'from': src.name, 'to': dst.name,
+                'sent': frames, 'seen_by_observer': seen, 'verified': seen >= frames}
+
+    def burst(self, count=15, timeout=5.0):
+        """count sequential HTTP requests from the client to the VIP: one dict per request."""
+        import json
+        proc = self.client.python('topo.httpclient', 'burst', '--url', self.url(),
+                                  '--count', count, '--timeout', timeout)
+        out, _ = proc.communicate(timeout=count * (timeout + 1) + 60)
+        results = []
+        for line in out.splitlines():
+            try:
+                results.append(json.loads(line))
+            except ValueError:
+                self.log('client: ' + line)
+        return results
+
+    def url(self, path='/'):
+        return 'http://%s:%d%s' % (self.config.vip, self.config.port, path)

@@ -1,0 +1,113 @@
+"""The cluster's parameters, checked before anything is started."""
+import ipaddress
+from dataclasses import dataclass, field
+
+# The IPVS schedulers of the paper's section 2.2 (their modules are loaded up front).
+SCHEDULERS = ('rr', 'wrr', 'lc', 'wlc')
+# The paper's "Route" forwarding is LVS direct routing (ipvsadm -g).
+FORWARDING = {'dr': ('-g', 'Route')}
+
+PRIMARY, BACKUP, CLIENT = 'laicoz', 'laicoy', 'client'
+DIRECTORS = (PRIMARY, BACKUP)
+
+
+class ConfigError(ValueError):
+    """Bad user input, reported before anything is started."""
+
+
+def parse_weights(text):
+    """'2,3,4' -> [2, 3, 4]; a clear ConfigError otherwise."""
+    try:
+        weights = [int(w) for w in str(text).split(',') if w.strip() != '']
+    except ValueError:
+        raise ConfigError('weights must be comma-separated integers, got %r' % text)
+    if not weights:
+        raise ConfigError('no weights given')
+    return weights
+
+
+@dataclass
+class ClusterConfig:
+    """The paper's cluster: two directors, N real servers (laico2..), one client, one hub.
+
+    Addresses live in the testbed's own subnet; the real server laicoN gets
+    host number 10+N, so laico2 is .12, as a reminder of its name.
+    """
+    servers: int = 3
+    weights: list = None
+    scheduler: str = 'rr'
+    subnet: str = '10.0.14.0/24'
+    vip: str = '10.0.14.146'        # the paper's VIP was 164.41.14.146
+    port: int = 80
+    forwarding: str = 'dr'
+    addresses: dict = field(init=False, default=None)
+
+    def __post_init__(self):
+        if self.weights is None:
+            self.weights = [1] * self.servers if isinstance(self.servers, int) else []
+        self.validate()
+        net = ipaddress.ip_network(self.subnet)
+        host = lambda n: str(net.network_address + n)
+        self.addresses = {PRIMARY: host(2), BACKUP: host(3), CLIENT: host(200)}
+        for name in self.real_servers:
+            self.addresses[name] = host(10 + int(name[len('laico'):]))
+
+    def validate(self):
+        if not isinstance(self.servers, int) or not 1 <= self.servers <= 100:
+            raise ConfigError('number of real servers must be 1..100, got %r' % self.servers)
+        if len(self.weights) != self.servers:
+            raise ConfigError('%d weights given for %d real servers (%s): give one weight per server'
+                              % (len(self.weights), self.servers, ', '.join(self.real_servers)))
+        if any(not isinstance(w, int) or w < 0 or w > 65535 for w in self.weights):
+            raise ConfigError('weights must be integers 0..65535, got %s' % self.weights)
+        if self.scheduler not in SCHEDULERS:
+            raise ConfigError('unknown scheduler %r: choose one of %s'
+                              % (self.scheduler, ', '.join(SCHEDULERS)))
+        if self.forwarding not in FORWARDING:
+            raise ConfigError('unknown forwarding %r: the testbed does %s'
+                              % (self.forwarding, ', '.join(FORWARDING)))
+        if not 1 <= int(self.port) <= 65535:
+            raise ConfigError('bad port %r' % self.port)
+        try:
+            net = ipaddress.ip_network(self.subnet)
+            vip = ipaddress.ip_address(self.vip)
+        except ValueError as e:
+            raise ConfigError(str(e))
+        if net.version != 4 or net.prefixlen > 24:
+            raise ConfigError('subnet must be IPv4 with room for the hosts (/24 or larger), got %s'
+                              % self.subnet)
+        if vip not in net:
+            raise ConfigError('VIP %s is not inside the testbed subnet %s' % (vip, net))
+        used = {2, 3, 200} | {12 + i for i in range(self.servers)}
+        if int(vip) - int(net.network_address) in used:
+            raise ConfigError('VIP %s collides with a host address of the testbed' % vip)
+        if vip in (net.network_address, net.broadcast_address):
+            raise ConfigError('VIP %s is the network or broadcast address' % vip)
+
+    @property
+    def real_servers(self):
+        return ['laico%d' % (2 + i) for i in range(self.servers)]
+
+    @property
+    def hosts(self):
+        return list(DIRECTORS) + self.real_servers + [CLIENT]
+
+    @property
+    def prefixlen(self):
+        return ipaddress.ip_network(self.subnet).prefixlen
+
+    def weight_of(self, server):
+        return self.weights[self.real_servers.index(server)]
+
+    def hosts_file(self):
+        """/etc/hosts for every node: names for the hosts, none for the VIP (as in the paper)."""
+        lines = ['127.0.0.1\tlocalhost']
+        lines += ['%s\t%s' % (self.addresses[h], h) for h in self.hosts]
+        return '\n'.join(lines) + '\n'
+
+    def as_dict(self):
+        return {'servers': self.servers, 'real_servers': self.real_servers,
+                'weights': dict(zip(self.real_servers, self.weights)),
+                'scheduler': self.scheduler, 'vip': self.vip, 'port': self.port,
+                'subnet': self.subnet, 'forwarding': self.forwarding,
+                'addresses': self.addresses}

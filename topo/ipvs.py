@@ -1,0 +1,66 @@
+"""Kernel IPVS through ipvsadm: the commands for a virtual service and a parser
+for `ipvsadm -L` output (names or numbers, any ipvsadm version's spacing)."""
+import re
+
+from topo.config import FORWARDING
+
+_SERVICE = re.compile(r'^(TCP|UDP|FWM|SCTP)\s+(\S+)\s+(\S+)(?:\s+(.*))?$')
+_REAL = re.compile(r'^->\s*(\S+)\s+(\S+)\s+(-?\d+)\s+(\d+)\s+(\d+)\s*$')
+_FORWARD_NAMES = {'Route': 'Route', 'Masq': 'Masq', 'Tunnel': 'Tunnel', 'Local': 'Local'}
+
+
+def service_commands(config):
+    """ipvsadm argument lists that install config's virtual service on a director."""
+    flag = FORWARDING[config.forwarding][0]
+    vip = '%s:%d' % (config.vip, config.port)
+    cmds = [['-A', '-t', vip, '-s', config.scheduler]]
+    for server, weight in zip(config.real_servers, config.weights):
+        cmds.append(['-a', '-t', vip, '-r', '%s:%d' % (config.addresses[server], config.port),
+                     flag, '-w', str(weight)])
+    return cmds
+
+
+def split_host_port(text):
+    """'laico2:http' -> ('laico2', 'http'); '[::1]:80' -> ('::1', '80')."""
+    if text.startswith('['):
+        host, _, port = text[1:].partition(']:')
+        return host, port
+    host, _, port = text.rpartition(':')
+    return host, port
+
+
+def parse(text):
+    """Parse `ipvsadm -L [-n]` output into a list of services.
+
+    Each service: {'protocol', 'address', 'host', 'port', 'scheduler', 'flags',
+    'real_servers': [{'address', 'host', 'port', 'forward', 'weight', 'active', 'inactive'}]}.
+    A header-only table (figures 10 and 14) parses to [].
+    """
+    services = []
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith(('IP Virtual Server', 'Prot ', '-> RemoteAddress')):
+            continue
+        m = _SERVICE.match(line)
+        if m:
+            host, port = split_host_port(m.group(2))
+            services.append({'protocol': m.group(1), 'address': m.group(2), 'host': host,
+                             'port': port, 'scheduler': m.group(3),
+                             'flags': (m.group(4) or '').split(), 'real_servers': []})
+            continue
+        m = _REAL.match(line)
+        if m and services:
+            host, port = split_host_port(m.group(1))
+            services[-1]['real_servers'].append({
+                'address': m.group(1), 'host': host, 'port': port,
+                'forward': _FORWARD_NAMES.get(m.group(2), m.group(2)),
+                'weight': int(m.group(3)), 'active': int(m.group(4)),
+                'inactive': int(m.group(5))})
+            continue
+        raise ValueError('unrecognised ipvsadm line: %r' % raw)
+    return services
+
+
+def short_host(host):
+    """'laico2.laico.cic.unb.br' or 'laico2,laico...' (the paper's print) -> 'laico2'."""
+    return re.split(r'[.,]', host, maxsplit=1)[0] if not re.match(r'^\d', host) else host
