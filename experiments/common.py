@@ -182,8 +182,9 @@ class Summary:
         self.write()
 
 
-def _raise_interrupt(signum, _frame):
-    raise KeyboardInterrupt(signal.Signals(signum).name)
+def _raise_stop(signum, _frame):
+    from topo.sandbox import StopRequested
+    raise StopRequested(signal.Signals(signum).name)
 
 
 def run(args, parts, experiment, body, results=True):
@@ -222,11 +223,11 @@ def run(args, parts, experiment, body, results=True):
         return sandbox.run_in_uml(argv, mem_mb=args.uml_mem)
     print('kernel mode: %s (%s)' % (sandbox.kernel_mode(), os.uname().release), flush=True)
     for s in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(s, _raise_interrupt)
+        signal.signal(s, _raise_stop)
     sandbox.watch_stop_request()
     try:
         return body(out)
-    except KeyboardInterrupt as e:
+    except (KeyboardInterrupt, sandbox.StopRequested) as e:
         if Summary.current:
             Summary.current.interrupted(str(e) or 'SIGINT')
         print('\ninterrupted: the cluster was torn down; results so far are in %s '

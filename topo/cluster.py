@@ -52,7 +52,7 @@ class Cluster:
     # -- lifecycle --------------------------------------------------------
     def start(self):
         t0 = time.monotonic()
-        setLogLevel('warning')
+        setLogLevel('output')     # 'output' carries the CLI's answers
         if self.ovs.start():
             self.log('started private OVS daemons (no system OVS was running)')
         if _run('ovs-vsctl', 'br-exists', HUB, check=False).returncode == 0:

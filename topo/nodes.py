@@ -135,7 +135,7 @@ class Director(ClusterHost):
     """An LVS director: runs kernel IPVS through ipvsadm and may hold the VIP."""
 
     def ipvsadm(self, *args):
-        return self.cmd('ipvsadm', *args)
+        return self.cmd('ipvsadm', *args).replace('\r\n', '\n')
 
     def install_service(self, config):
         """A static virtual service (no HA): what ldirectord would build."""

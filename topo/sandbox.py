@@ -30,6 +30,13 @@ STOP_ENV = 'HATESTBED_STOP_FILE'
 MODES = ('auto', 'native', 'uml')
 
 
+class StopRequested(BaseException):
+    """SIGTERM/SIGHUP, or the host's stop request: unwind, tear down, keep results.
+
+    A BaseException, unlike KeyboardInterrupt not swallowed by Mininet's CLI.
+    """
+
+
 class SandboxError(RuntimeError):
     """A kernel mode cannot be used; the message says what to install."""
 
@@ -160,6 +167,7 @@ def run_in_uml(argv, mem_mb=1024, grace_s=60):
     # UML keeps its own session: a terminal's signals reach the command inside
     # through the console, not the UML process (which would die on SIGINT).
     proc = subprocess.Popen(cmd, stdin=None if interactive else subprocess.DEVNULL,
+                            preexec_fn=_die_with_parent,
                             stdout=None if interactive else subprocess.PIPE,
                             stderr=subprocess.STDOUT, start_new_session=True,
                             env={'PATH': os.environ.get('PATH', '/usr/bin:/bin'),
@@ -202,6 +210,13 @@ def run_in_uml(argv, mem_mb=1024, grace_s=60):
     return status
 
 
+def _die_with_parent():
+    """UML gets SIGTERM (its clean exit) if this wrapper dies, even by SIGKILL."""
+    import ctypes
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 def _uml_tmpdir(fallback):
     """UML backs its memory with a file in TMPDIR: tmpfs keeps that in RAM."""
     try:
@@ -235,6 +250,7 @@ def _pump_output(stream):
 
 
 def _kill_group(proc):
+    # SIGTERM first: UML's handler kills every host process of that UML.
     for sig in (signal.SIGTERM, signal.SIGKILL):
         try:
             os.killpg(proc.pid, sig)
@@ -248,7 +264,7 @@ def _kill_group(proc):
 
 
 def watch_stop_request(poll_s=0.5):
-    """Inside UML: turn the host's stop request (a file on hostfs) into SIGINT."""
+    """Inside UML: turn the host's stop request (a file on hostfs) into SIGTERM."""
     path = os.environ.get(STOP_ENV)
     if not path:
         return
@@ -256,5 +272,5 @@ def watch_stop_request(poll_s=0.5):
     def watch():
         while not os.path.exists(path):
             time.sleep(poll_s)
-        os.kill(os.getpid(), signal.SIGINT)
+        os.kill(os.getpid(), signal.SIGTERM)
     threading.Thread(target=watch, name='stop-watch', daemon=True).start()

@@ -1,0 +1,122 @@
+"""Integration: boot the real cluster in this machine's kernel mode (UML here)."""
+import json
+import os
+import pty
+import select
+import signal
+import subprocess
+import time
+
+import pytest
+
+from conftest import PYTHON, ROOT
+from topo import sandbox
+
+CLUSTER = str(ROOT / 'experiments' / 'cluster.py')
+EXPECTED_MODE = 'uml' if sandbox.native_missing() else 'native'
+
+
+def leftovers():
+    """What a run may have leaked onto the host: processes, links, work dirs."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir('/proc')):
+        try:
+            cmd = open('/proc/%s/cmdline' % pid, 'rb').read().replace(b'\0', b' ').decode()
+        except OSError:
+            continue
+        if any(w in cmd for w in ('linux.uml', 'mininet:', 'osken-manager', 'topo.webserver',
+                                  'heartbeat', 'ldirectord', 'keepalived')) \
+                and 'pytest' not in cmd:
+            found.append('process %s: %s' % (pid, cmd[:80]))
+    links = subprocess.run(['ip', '-o', 'link', 'show', 'type', 'veth'],
+                           stdout=subprocess.PIPE, universal_newlines=True).stdout
+    found += ['veth ' + line.split(':')[1].strip() for line in links.splitlines()]
+    found += ['dir ' + d for d in os.listdir('/var/tmp') if d.startswith('hatestbed-uml.')]
+    found += ['dir /run/' + d for d in os.listdir('/run') if d.startswith('hatestbed.')]
+    return found
+
+
+def test_smoke_run_reproduces_figure_6(run_dir):
+    t0 = time.monotonic()
+    p = subprocess.run([PYTHON, CLUSTER, '--smoke', '--results', str(run_dir)],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       universal_newlines=True, timeout=900)
+    print(p.stdout)
+    print('smoke run end to end: %.1fs (%s)' % (time.monotonic() - t0, EXPECTED_MODE))
+    assert p.returncode == 0
+    s = json.loads((run_dir / 'smoke.json').read_text())
+    assert s['complete'] is True and s['kernel_mode'] == EXPECTED_MODE
+    assert s['kernel_release'] and s['elapsed_s'] > 0
+    assert s['hub_verified'] is True
+    assert s['hub_check']['seen_by_observer'] >= s['hub_check']['sent'] > 0
+    [svc] = s['ipvs_table']
+    assert svc['address'] == '10.0.14.146:80' and svc['scheduler'] == 'rr'
+    rs = {r['address']: r for r in svc['real_servers']}
+    assert sorted(rs) == ['10.0.14.12:80', '10.0.14.13:80', '10.0.14.14:80']
+    for r in rs.values():
+        assert (r['forward'], r['weight'], r['active'], r['inactive']) == ('Route', 1, 0, 5)
+    assert s['answers'] == {'laico2': 5, 'laico3': 5, 'laico4': 5}
+    listing = (run_dir / 'ipvsadm-laicoz.txt').read_text()
+    assert 'laico2:http' in listing and 'Route' in listing      # names as in the paper
+    assert leftovers() == []
+
+
+def test_ctrl_c_tears_down_and_marks_results_incomplete(run_dir):
+    proc = subprocess.Popen([PYTHON, CLUSTER, '--smoke', '--results', str(run_dir)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            universal_newlines=True)
+    seen = []
+    for line in proc.stdout:
+        seen.append(line)
+        if 'cluster up' in line:
+            break
+    assert any('cluster up' in line for line in seen), ''.join(seen)
+    proc.send_signal(signal.SIGINT)
+    rest, _ = proc.communicate(timeout=120)
+    print(''.join(seen) + rest)
+    assert proc.returncode == 130
+    s = json.loads((run_dir / 'smoke.json').read_text())
+    assert s['complete'] is False and s['interrupted']
+    assert 'cluster_start_s' in s           # what it measured is kept
+    assert leftovers() == []
+
+
+def test_cli_runs_commands_on_the_cluster():
+    """--cli on a terminal: the Mininet CLI, inside UML too, answers `laicoz ipvsadm -L`."""
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([PYTHON, CLUSTER, '--cli'], stdin=slave, stdout=slave,
+                            stderr=slave, start_new_session=True)
+    os.close(slave)
+    buf = b''
+
+    def expect(text, timeout=300):
+        nonlocal buf
+        end = time.monotonic() + timeout
+        while text.encode() not in buf:
+            r, _, _ = select.select([master], [], [], max(0.1, end - time.monotonic()))
+            if time.monotonic() > end:
+                raise AssertionError('no %r in output:\n%s' % (text, buf.decode(errors='replace')[-2000:]))
+            if r:
+                try:
+                    buf += os.read(master, 4096)
+                except OSError:
+                    raise AssertionError('output ended before %r:\n%s'
+                                         % (text, buf.decode(errors='replace')[-2000:]))
+        idx = buf.index(text.encode()) + len(text)
+        before, buf = buf[:idx], buf[idx:]
+        return before.decode(errors='replace')
+
+    try:
+        expect('mininet>')
+        os.write(master, b'laicoz ipvsadm -L\n')
+        out = expect('laico4:http', 60)
+        assert 'laico2:http' in out and 'Route' in out
+        expect('mininet>', 60)
+        os.write(master, b'exit\n')
+        assert proc.wait(timeout=120) == 0
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            proc.wait(timeout=90)
+        os.close(master)
+    assert leftovers() == []

@@ -1,0 +1,53 @@
+import pytest
+
+from topo.config import ClusterConfig, ConfigError, parse_weights
+
+
+def test_defaults_match_the_paper():
+    c = ClusterConfig()
+    assert c.real_servers == ['laico2', 'laico3', 'laico4']
+    assert c.hosts == ['laicoz', 'laicoy', 'laico2', 'laico3', 'laico4', 'client']
+    assert c.weights == [1, 1, 1] and c.scheduler == 'rr' and c.forwarding == 'dr'
+    assert c.addresses['laico2'] == '10.0.14.12' and c.addresses['laicoz'] == '10.0.14.2'
+    assert len(set(c.addresses.values())) == len(c.hosts)
+    assert c.vip not in c.addresses.values()
+
+
+def test_hosts_file_names_every_host_but_not_the_vip():
+    c = ClusterConfig()
+    text = c.hosts_file()
+    for h in c.hosts:
+        assert '%s\t%s' % (c.addresses[h], h) in text
+    assert c.vip not in text
+
+
+@pytest.mark.parametrize('kwargs, message', [
+    (dict(scheduler='fifo'), 'unknown scheduler'),
+    (dict(weights=[1, 2]), '2 weights given for 3 real servers'),
+    (dict(servers=2, weights=[1, 2, 3]), '3 weights given for 2'),
+    (dict(weights=[1, -1, 1]), 'weights must be integers'),
+    (dict(vip='192.0.2.1'), 'not inside the testbed subnet'),
+    (dict(vip='10.0.14.12'), 'collides'),
+    (dict(vip='10.0.14.255'), 'broadcast'),
+    (dict(subnet='10.0.14.0/28', vip='10.0.14.5'), '/24 or larger'),
+    (dict(servers=0), 'number of real servers'),
+    (dict(forwarding='nat'), 'unknown forwarding'),
+    (dict(vip='not-an-ip'), 'does not appear to be'),
+])
+def test_bad_input_is_refused(kwargs, message):
+    with pytest.raises(ConfigError, match=message):
+        ClusterConfig(**kwargs)
+
+
+def test_weights_parse():
+    assert parse_weights('2,3,4') == [2, 3, 4]
+    with pytest.raises(ConfigError):
+        parse_weights('2,x')
+    with pytest.raises(ConfigError):
+        parse_weights('')
+
+
+def test_more_servers_get_their_own_addresses():
+    c = ClusterConfig(servers=5, weights=[1, 2, 3, 4, 5], scheduler='wrr')
+    assert c.real_servers[-1] == 'laico6' and c.addresses['laico6'] == '10.0.14.16'
+    assert c.weight_of('laico4') == 3
