@@ -28,9 +28,6 @@ NEEDS = {
                 ('cmd', 'ipvsadm', 'ipvsadm'), ('py', 'requests', 'python3-requests'),
                 ('cmd', 'ping', 'iputils-ping'), ('file', '/etc/services', 'netbase')],
     'controller': [('cmd', 'osken-manager|ryu-manager', 'python3-os-ken')],
-    'heartbeat': [('file', '/usr/libexec/heartbeat/heartbeat', 'heartbeat'),
-                  ('cmd', 'ldirectord', 'ldirectord')],
-    'keepalived': [('cmd', 'keepalived', 'keepalived')],
     'plots': [('py', 'pandas', 'python3-pandas'), ('py', 'matplotlib', 'python3-matplotlib')],
 }
 
@@ -55,9 +52,17 @@ def use_system_python():
         os.execv(SYSTEM_PYTHON, [SYSTEM_PYTHON] + sys.argv)
 
 
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows defaults, except the empty ones that the help text explains."""
+
+    def _get_help_string(self, action):
+        if action.default in (None, False) or action.default is argparse.SUPPRESS:
+            return action.help
+        return argparse.ArgumentDefaultsHelpFormatter._get_help_string(self, action)
+
+
 def base_parser(description, results=True):
-    p = argparse.ArgumentParser(description=description,
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = argparse.ArgumentParser(description=description, formatter_class=_HelpFormatter)
     g = p.add_argument_group('kernel')
     g.add_argument('--sandbox', choices=('auto', 'native', 'uml'), default='auto',
                    help='native: the running kernel (needs IPVS and OVS); uml: inside '
@@ -95,25 +100,24 @@ def require_root():
                          'run it as root (sudo %s)' % ' '.join(['python3'] + sys.argv))
 
 
-def missing_packages(parts):
+def missing_packages(parts, needs=()):
     """[(what, package)] for everything the given parts need but this machine lacks."""
     import importlib.util
     missing = []
-    for part in parts:
-        for kind, name, package in NEEDS[part]:
-            if kind == 'cmd':
-                ok = any(shutil.which(n) for n in name.split('|'))
-            elif kind == 'py':
-                ok = importlib.util.find_spec(name) is not None
-            else:
-                ok = os.path.exists(name)
-            if not ok and (name, package) not in missing:
-                missing.append((name, package))
+    for kind, name, package in [n for part in parts for n in NEEDS[part]] + list(needs):
+        if kind == 'cmd':
+            ok = any(shutil.which(n) for n in name.split('|'))
+        elif kind == 'py':
+            ok = importlib.util.find_spec(name) is not None
+        else:
+            ok = os.path.exists(name)
+        if not ok and (name, package) not in missing:
+            missing.append((name, package))
     return missing
 
 
-def preflight(parts):
-    missing = missing_packages(parts)
+def preflight(parts, needs=()):
+    missing = missing_packages(parts, needs)
     if missing:
         packages = sorted({p for _, p in missing})
         raise UsageError('missing: %s.\nInstall with: %s   (or: apt-get install %s)'
@@ -187,7 +191,7 @@ def _raise_stop(signum, _frame):
     raise StopRequested(signal.Signals(signum).name)
 
 
-def run(args, parts, experiment, body, results=True):
+def run(args, parts, experiment, body, results=True, needs=()):
     """Check everything, pick the kernel mode, then run body(results_dir) there.
 
     In uml mode this process re-runs its own command inside UML and returns
@@ -196,7 +200,7 @@ def run(args, parts, experiment, body, results=True):
     from topo import sandbox
     try:
         require_root()
-        preflight(parts + ['controller'])
+        preflight(parts + ['controller'], needs)
         mode = sandbox.choose_mode(args.sandbox)
         if not sandbox.running_in_uml() and mode == 'uml':
             preflight_uml = sandbox.uml_missing()

@@ -27,9 +27,10 @@ HUB = 'hub'
 class ClusterTopo(Topo):
     """Two directors, the real servers and the client, every one on the hub."""
 
-    def build(self, config, hosts_file):
+    def build(self, config, hosts_file, private_root):
         hub = self.addSwitch(HUB, dpid='1', protocols='OpenFlow13')
-        roles = [(d, Director, {}) for d in DIRECTORS]
+        roles = [(d, Director, {'private_root': private_root, 'vip': config.vip})
+                 for d in DIRECTORS]
         roles += [(r, RealServer, {'vip': config.vip, 'web_port': config.port})
                   for r in config.real_servers]
         roles += [(CLIENT, Client, {})]
@@ -40,9 +41,13 @@ class ClusterTopo(Topo):
 
 
 class Cluster:
-    def __init__(self, config, log=print, workdir=None, log_dir=None):
+    def __init__(self, config, log=print, workdir=None, log_dir=None, stack=None, recorder=None):
         self.config = config
         self.log = log
+        self.stack = stack
+        self.recorder = recorder
+        self.prober = None
+        self.configs = {}       # director -> host paths of its generated config files
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix='hatestbed.', dir='/run'))
         self.log_dir = Path(log_dir or self.workdir)
         self.ovs = OVSDaemons(self.workdir)
@@ -60,7 +65,8 @@ class Cluster:
                                "running? (remove it with: ovs-vsctl del-br %s)" % (HUB, HUB))
         hosts_file = self.workdir / 'hosts'
         hosts_file.write_text(self.config.hosts_file())
-        self.net = Mininet(topo=ClusterTopo(self.config, str(hosts_file)), switch=OVSSwitch,
+        topo = ClusterTopo(self.config, str(hosts_file), str(self.workdir / 'nodes'))
+        self.net = Mininet(topo=topo, switch=OVSSwitch,
                            controller=None, autoSetMacs=True, build=False)
         self.controller = self.net.addController(
             'c0', controller=HubController, log_file=self.log_dir / 'controller.log')
@@ -75,7 +81,56 @@ class Cluster:
         for server in self.real_servers:
             server.wait_web()
         self.timings['start_s'] = time.monotonic() - t0
+        if self.stack:
+            self.start_ha()
+            self.timings['ha_started_s'] = time.monotonic() - t0
         return self
+
+    # -- HA stack -----------------------------------------------------------
+    def start_ha(self):
+        """Render the stack's configs, start the monitors, then the daemons (primary first)."""
+        self.configs = {name: self.stack.configure(self[name]) for name in DIRECTORS}
+        for name in DIRECTORS:
+            self.start_monitor(self[name])
+        for name in DIRECTORS:
+            self.stack.start(self[name])
+
+    def start_monitor(self, director):
+        args = ['--vip', self.config.vip]
+        for log in self.stack.logs(director):
+            args += ['--log', log]
+        proc = director.python('topo.monitor', *args)
+        director.instruments.append(proc)
+        self.recorder.attach(director.name, proc)
+        if self.recorder.wait_for(lambda r: r.node(director.name)['ready'], 60) is None:
+            raise RuntimeError('%s: the monitor did not start' % director.name)
+
+    def power_off(self, name):
+        """Switch a node off: processes killed, links down, kernel state gone."""
+        self[name].power_off()
+
+    def power_on(self, name):
+        """Switch a node on: links up, its services started as at boot."""
+        node = self[name]
+        node.power_on()
+        if self.stack and name in DIRECTORS:
+            self.stack.start(node)
+
+    # -- client prober ---------------------------------------------------------
+    def start_prober(self, rate, timeout, stage_file):
+        self.prober = self.client.python('topo.httpclient', 'probe', '--url', self.url(),
+                                         '--rate', rate, '--timeout', timeout,
+                                         '--stage-file', stage_file)
+        self.recorder.attach(CLIENT, self.prober)
+
+    def stop_prober(self, wait_s=5):
+        if self.prober and self.prober.poll() is None:
+            self.prober.terminate()
+            try:
+                self.prober.wait(timeout=wait_s)
+            except Exception:
+                self.prober.kill()
+        self.prober = None
 
     def stop(self):
         if self.net is not None:

@@ -1,13 +1,18 @@
 """HTTP requests from the client host to the virtual IP, with Python requests.
 
 `burst`: N requests one after the other (the paper's fifteen browser reloads),
-one JSON line each. Every request opens a new TCP connection, so IPVS
+one JSON line each. `probe`: a steady rate of requests, each with a short
+timeout and on its own thread so an outage does not slow the rate, one JSON
+line each, until stopped. Every request opens a new TCP connection, so IPVS
 schedules each one, as it did for the paper's browser.
 """
 import argparse
 import json
+import signal
 import sys
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import requests
 
@@ -34,6 +39,40 @@ def burst(url, count, timeout):
               flush=True)
 
 
+def probe(url, rate, timeout, stage_file):
+    lock = threading.Lock()
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+
+    def stage():
+        try:
+            with open(stage_file) as f:
+                return f.read().strip()
+        except (OSError, TypeError):
+            return ''
+
+    def one(i, sent, st):
+        ok, who, latency = fetch(url, timeout)
+        row = {'kind': 'probe', 'i': i, 't': round(sent, 4), 'stage': st, 'ok': ok,
+               'server': who if ok else '', 'error': '' if ok else who,
+               'latency_s': round(latency, 4)}
+        with lock:
+            print(json.dumps(row), flush=True)
+
+    period = 1.0 / rate
+    with ThreadPoolExecutor(max_workers=max(4, int(rate * timeout * 2) + 2)) as pool:
+        i, next_t = 0, time.monotonic()
+        while not stop.is_set():
+            pool.submit(one, i, time.time(), stage())
+            i += 1
+            next_t += period
+            delay = next_t - time.monotonic()
+            if delay > 0:
+                stop.wait(delay)
+            else:
+                next_t = time.monotonic()     # fell behind: do not burst to catch up
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__)
     sub = p.add_subparsers(dest='mode', required=True)
@@ -41,9 +80,16 @@ def main(argv=None):
     b.add_argument('--url', required=True)
     b.add_argument('--count', type=int, default=15)
     b.add_argument('--timeout', type=float, default=5.0)
+    q = sub.add_parser('probe', help='steady rate of requests until SIGTERM, one JSON line each')
+    q.add_argument('--url', required=True)
+    q.add_argument('--rate', type=float, default=20.0, help='requests per second')
+    q.add_argument('--timeout', type=float, default=1.0)
+    q.add_argument('--stage-file', help='file whose content labels each request')
     a = p.parse_args(argv)
     if a.mode == 'burst':
         burst(a.url, a.count, a.timeout)
+    else:
+        probe(a.url, a.rate, a.timeout, a.stage_file)
     return 0
 
 

@@ -5,8 +5,11 @@ filesystem, the PID space and the host name: every node gets its own
 /etc/hosts by a bind mount in its mount namespace, and a node's processes
 are found by their network namespace (a `pkill` would hit the other nodes).
 """
+import grp
 import os
+import pwd
 import select
+import shutil
 import signal
 import subprocess
 import sys
@@ -18,6 +21,23 @@ from mininet.node import Host
 from topo import ipvs
 
 ROOT = str(Path(__file__).resolve().parent.parent)
+
+
+def _chown_ha(path):
+    """Owner hacluster:haclient, mode 750, as the heartbeat package sets them."""
+    try:
+        os.chown(path, pwd.getpwnam('hacluster').pw_uid, grp.getgrnam('haclient').gr_gid)
+        os.chmod(path, 0o750)
+    except KeyError:
+        pass
+
+
+def _copy_owners(src, dst):
+    for dirpath, dirnames, filenames in os.walk(src):
+        for name in [''] + dirnames:
+            s = os.path.join(dirpath, name)
+            st = os.lstat(s)
+            os.lchown(os.path.join(dst, os.path.relpath(s, src)), st.st_uid, st.st_gid)
 
 
 def netns_id(pid):
@@ -33,13 +53,19 @@ class ClusterHost(Host):
     def __init__(self, name, hosts_file=None, **params):
         self.hosts_file = hosts_file
         self.helpers = []
+        self.instruments = []   # the testbed's probes: they survive a power-off
         Host.__init__(self, name, **params)
 
-    def config(self, **params):
-        r = Host.config(self, **params)
+    def mountPrivateDirs(self):
+        # /etc/hosts first: a private /run may hide the file's source afterwards.
         if self.hosts_file:
             self.cmd('mount --bind', self.hosts_file, '/etc/hosts')
-        return r
+        Host.mountPrivateDirs(self)
+
+    def unmountPrivateDirs(self):
+        Host.unmountPrivateDirs(self)
+        if self.hosts_file:
+            self.cmd('umount /etc/hosts')
 
     def python(self, module, *args, **popen_args):
         """Start one of the project's Python modules inside this node."""
@@ -60,15 +86,43 @@ class ClusterHost(Host):
                 pids.append(int(entry))
         return pids
 
-    def kill_processes(self, keep_shell=True):
+    def kill_processes(self, keep_shell=True, keep=()):
         """SIGKILL everything running in this node (power-off semantics)."""
-        pids = [p for p in self.processes() if not (keep_shell and p == self.pid)]
+        keep = set(keep) | ({self.pid} if keep_shell else set())
+        pids = [p for p in self.processes() if p not in keep]
         for pid in pids:
             try:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
         return pids
+
+    # -- power: the shell stays (it is the testbed's hand on the machine) --
+    def power_off(self):
+        """Links down, every process killed, kernel state gone: a switched-off PC.
+
+        The links go first: the network must see the PC vanish at once, not
+        after the (slow, under UML) walk through its processes.
+        """
+        for intf in self.intfList():
+            if intf.name != 'lo':
+                self.cmd('ip link set %s down' % intf.name)
+        self.kill_processes(keep=[p.pid for p in self.instruments])
+        self.clear_state()
+
+    def power_on(self):
+        """Links up and the node's own services started afresh, as at boot."""
+        self.clear_state()
+        for intf in self.intfList():
+            if intf.name != 'lo':
+                self.cmd('ip link set %s up' % intf.name)
+        self.boot()
+
+    def clear_state(self):
+        """Kernel state a reboot loses (beyond the interface addresses of the topology)."""
+
+    def boot(self):
+        """Services this node starts at boot."""
 
     def terminate(self):
         for proc in self.helpers:
@@ -118,6 +172,14 @@ class RealServer(ClusterHost):
                      % (scope, scope))
         self.cmd('ip addr add %s/32 dev lo' % self.vip)
 
+    def clear_state(self):
+        self.cmd('ip addr flush dev lo scope global')
+
+    def boot(self):
+        self.configure_dr()
+        self.start_web()
+        self.wait_web()
+
     def start_web(self):
         self.web = self.python('topo.webserver', '--name', self.name, '--port', self.web_port)
 
@@ -132,7 +194,60 @@ class RealServer(ClusterHost):
 
 
 class Director(ClusterHost):
-    """An LVS director: runs kernel IPVS through ipvsadm and may hold the VIP."""
+    """An LVS director: runs kernel IPVS through ipvsadm and may hold the VIP.
+
+    Its HA daemons need their own /etc/ha.d, /run, /var/lib/heartbeat and
+    /var/log (two heartbeats on one filesystem would share pid files and
+    node identity): each is bound from <private_root>/<name>/ in its mount
+    namespace, where the testbed also reads its logs.
+    """
+    PRIVATE = ('/etc/ha.d', '/etc/keepalived', '/var/lib/heartbeat', '/var/log', '/run')
+
+    def __init__(self, name, private_root=None, vip=None, **params):
+        self.vip = vip
+        self.root = Path(private_root or '/run') / name
+        for d in self.PRIVATE:
+            self._seed(d)
+        params['privateDirs'] = [(d, str(self.root / d.lstrip('/'))) for d in self.PRIVATE]
+        ClusterHost.__init__(self, name, **params)
+
+    def private(self, path):
+        """Host path of a file inside this director's private directories."""
+        for d in self.PRIVATE:
+            if path == d or path.startswith(d + '/'):
+                return str(self.root / path.lstrip('/'))
+        raise ValueError('%s is not private to %s' % (path, self.name))
+
+    def _seed(self, d):
+        """The package's own files a fresh private directory needs (not its configs)."""
+        dst = self.root / d.lstrip('/')
+        if d in ('/etc/ha.d', '/var/lib/heartbeat') and os.path.isdir(d):
+            shutil.copytree(d, dst, symlinks=True, dirs_exist_ok=True,
+                            ignore=shutil.ignore_patterns('ha.cf', 'haresources', 'authkeys',
+                                                          'ldirectord.cf', 'hb_*'))
+            _copy_owners(d, dst)
+        dst.mkdir(parents=True, exist_ok=True)
+
+    def clear_state(self):
+        self.cmd('ipvsadm -C')
+        if self.vip:
+            # whatever netmask the stack gave it
+            self.cmd('ip -4 addr flush dev %s to %s/32' % (self.defaultIntf().name, self.vip))
+
+    def fresh_run(self):
+        """/run as after a boot: empty but for the directories heartbeat expects."""
+        run = self.root / 'run'
+        for entry in run.iterdir():
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
+        for sub in ('heartbeat/ccm', 'heartbeat/crm', 'heartbeat/dopd', 'heartbeat/rsctmp',
+                    'crm', 'resource-agents', 'openvswitch'):
+            (run / sub).mkdir(parents=True, exist_ok=True)
+        for sub in ('heartbeat', 'heartbeat/ccm', 'heartbeat/crm', 'heartbeat/dopd',
+                    'heartbeat/rsctmp', 'crm'):
+            _chown_ha(run / sub)
 
     def ipvsadm(self, *args):
         return self.cmd('ipvsadm', *args).replace('\r\n', '\n')
@@ -152,7 +267,7 @@ class Director(ClusterHost):
     def table(self):
         return ipvs.parse(self.snapshot(numeric=True))
 
-    def add_vip(self, vip, prefixlen):
+    def add_vip(self, vip, prefixlen=32):
         self.cmd('ip addr add %s/%d dev %s' % (vip, prefixlen, self.defaultIntf().name))
 
     def holds(self, address):

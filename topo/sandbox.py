@@ -24,7 +24,7 @@ KERNEL_MODULES = ['ip_vs', 'ip_vs_rr', 'ip_vs_wrr', 'ip_vs_lc', 'ip_vs_wlc',
                   'openvswitch', 'veth', 'sch_netem']
 # Directories made private (tmpfs) inside UML so the host's copies stay untouched.
 UML_TMPFS = ['/run', '/var/log', '/tmp', '/etc/openvswitch',
-             '/var/lib/openvswitch', '/var/lib/heartbeat', '/dev/shm']
+             '/var/lib/openvswitch', '/dev/shm']
 INNER_MARK = '== inside UML kernel =='
 STOP_ENV = 'HATESTBED_STOP_FILE'
 MODES = ('auto', 'native', 'uml')

@@ -1,0 +1,92 @@
+"""Failover timelines from the recorded events (director monitors) and probes.
+
+Every time is in seconds relative to the fault; None means not observed.
+Events are dicts as written to events.jsonl: {'t', 'node', 'kind', ...};
+probes as in probe.csv: {'t' (sent), 'ok', 'server', 'latency_s', 'stage'}.
+"""
+import re
+
+
+def _rel(t, t0):
+    return None if t is None else round(t - t0, 3)
+
+
+def _first(events, t0, node, pred):
+    for e in events:
+        if e['t'] >= t0 and e.get('node') == node and pred(e):
+            return e['t']
+    return None
+
+
+def _first_ok(probes, t0):
+    done = [p['t'] + p['latency_s'] for p in probes if p['ok'] and p['t'] >= t0]
+    return min(done) if done else None
+
+
+def director_failover(events, probes, t_fault, backup, service, reals, detected_pattern):
+    """Primary switched off at t_fault: when did the backup notice, take the VIP,
+    complete the IPVS table, and when did the client get its first answer?"""
+    want = set(reals)
+    detected = _first(events, t_fault, backup, lambda e: e.get('kind') == 'log'
+                      and detected_pattern and re.search(detected_pattern, e['line']))
+    vip = _first(events, t_fault, backup, lambda e: e.get('kind') == 'vip' and e['held'])
+    table = _first(events, t_fault, backup, lambda e: e.get('kind') == 'ipvs'
+                   and set(e['table'].get(service, [])) == want)
+    first_real = _first(events, t_fault, backup, lambda e: e.get('kind') == 'ipvs'
+                        and e['table'].get(service))
+    first_ok = _first_ok(probes, t_fault)
+    after = [p for p in probes if p['t'] >= t_fault and (first_ok is None or p['t'] < first_ok)]
+    return {'detected_s': _rel(detected, t_fault), 'vip_taken_s': _rel(vip, t_fault),
+            'first_real_server_s': _rel(first_real, t_fault),
+            'table_ready_s': _rel(table, t_fault), 'first_ok_s': _rel(first_ok, t_fault),
+            'outage_s': _rel(first_ok, t_fault),
+            'failed_requests': sum(1 for p in after if not p['ok'])}
+
+
+def failback(events, probes, t_on, primary, backup, service, reals, nice_failback):
+    """Primary switched on at t_on: when did the service settle where it belongs?"""
+    owner = backup if nice_failback else primary
+    want = set(reals)
+    vip = _first(events, t_on, owner, lambda e: e.get('kind') == 'vip' and e['held'])
+    table = _first(events, t_on, owner, lambda e: e.get('kind') == 'ipvs'
+                   and set(e['table'].get(service, [])) == want)
+    released = None if nice_failback else _first(
+        events, t_on, backup, lambda e: e.get('kind') == 'vip' and not e['held'])
+    window = [p for p in probes if p['t'] >= t_on]
+    failed = [p for p in window if not p['ok']]
+    last_fail = max((p['t'] + p['latency_s'] for p in failed), default=None)
+    return {'owner': owner, 'vip_taken_s': _rel(vip, t_on), 'table_ready_s': _rel(table, t_on),
+            'backup_released_s': _rel(released, t_on),
+            'failed_requests': len(failed),
+            'outage_s': _rel(last_fail, t_on) if failed else 0.0}
+
+
+def real_server_removal(events, probes, t_fault, t_on, primary, service, address):
+    """A real server switched off at t_fault (and on at t_on): when did the active
+    director drop it, how long did clients see errors, when was it back?"""
+    logged = _first(events, t_fault, primary, lambda e: e.get('kind') == 'log'
+                    and 'Deleted real server' in e['line'] and address in e['line'])
+    removed = _first(events, t_fault, primary, lambda e: e.get('kind') == 'ipvs'
+                     and address not in e['table'].get(service, [address]))
+    window = [p for p in probes if t_fault <= p['t'] < (t_on or float('inf'))]
+    failed = [p for p in window if not p['ok']]
+    last_fail = max((p['t'] + p['latency_s'] for p in failed), default=None)
+    readded = None
+    if t_on is not None:
+        readded = _first(events, t_on, primary, lambda e: e.get('kind') == 'ipvs'
+                         and address in e['table'].get(service, []))
+    return {'detected_s': _rel(logged or removed, t_fault), 'vip_taken_s': None,
+            'table_ready_s': _rel(removed, t_fault), 'first_ok_s': _rel(_first_ok(probes, t_fault), t_fault),
+            'outage_s': _rel(last_fail, t_fault) if failed else 0.0,
+            'failed_requests': len(failed),
+            'readded_after_power_on_s': _rel(readded, t_on) if t_on else None}
+
+
+def answers_by_stage(probes):
+    """{stage: {server: answers, 'failed': n}} from the prober's requests."""
+    out = {}
+    for p in probes:
+        stage = out.setdefault(p['stage'] or 'unlabelled', {})
+        key = p['server'] if p['ok'] else 'failed'
+        stage[key] = stage.get(key, 0) + 1
+    return out

@@ -1,0 +1,99 @@
+"""The paper's stack: Linux-HA heartbeat (v1, haresources) moves the VIP and
+ldirectord, which builds the IPVS table on the active director only."""
+import secrets
+
+from topo.config import ConfigError
+from topo.daemons.heartbeat import Heartbeat
+from topo.daemons.ldirectord import Ldirectord
+from topo.stacks import HAStack, register
+
+
+@register
+class HeartbeatStack(HAStack):
+    name = 'heartbeat'
+    description = 'heartbeat v1 (VIP + ldirectord as the resource group of laicoz)'
+    detected_pattern = r'node (laicoz|laicoy): is dead'
+    rejoined_pattern = r'Status update for node laicoy: status active'
+    needs = [('file', '/usr/libexec/heartbeat/heartbeat', 'heartbeat'),
+             ('cmd', 'ldirectord', 'ldirectord')]
+
+    @classmethod
+    def add_arguments(cls, parser):
+        g = parser.add_argument_group('heartbeat')
+        g.add_argument('--keepalive', type=float, default=0.25, metavar='S',
+                       help='seconds between heartbeats')
+        g.add_argument('--deadtime', type=float, default=1.0, metavar='S',
+                       help='silence after which the peer is declared dead')
+        g.add_argument('--warntime', type=float, default=None, metavar='S',
+                       help='late-heartbeat warning (default: between keepalive and deadtime)')
+        g.add_argument('--initdead', type=float, default=10.0, metavar='S',
+                       help='deadtime allowed at start-up (heartbeat wants >= 10 s)')
+        g.add_argument('--resources', choices=('lean', 'stock'), default='lean',
+                       help="resource scripts: 'stock' = the distribution's IPaddr2 and "
+                            "ldirectord, VIP first (the paper's group); 'lean' = the same group "
+                            "with fork-light scripts, table first, then the VIP")
+        g.add_argument('--nice-failback', action='store_true',
+                       help='the returning primary does not take the service back '
+                            '(heartbeat auto_failback off; the paper had it on)')
+        g = parser.add_argument_group('ldirectord')
+        g.add_argument('--check-interval', type=int, default=1, metavar='S',
+                       help='seconds between real-server checks')
+        g.add_argument('--check-timeout', type=int, default=2, metavar='S',
+                       help='seconds before a check fails')
+
+    @classmethod
+    def check_arguments(cls, a):
+        if a.warntime is None:
+            a.warntime = round((a.keepalive + a.deadtime) / 2, 3)
+        if a.keepalive < 0.01:
+            raise ConfigError('--keepalive %.3gs: heartbeat needs at least 10 ms' % a.keepalive)
+        if a.deadtime <= 2 * a.keepalive:
+            raise ConfigError('--deadtime %.3gs must be more than twice --keepalive %.3gs, or one '
+                              'lost heartbeat declares the peer dead' % (a.deadtime, a.keepalive))
+        if not a.keepalive < a.warntime < a.deadtime:
+            raise ConfigError('--warntime %.3gs must lie between keepalive %.3gs and deadtime %.3gs'
+                              % (a.warntime, a.keepalive, a.deadtime))
+        if a.initdead < a.deadtime:
+            raise ConfigError('--initdead %.3gs must be at least --deadtime %.3gs'
+                              % (a.initdead, a.deadtime))
+        if a.check_interval < 1 or a.check_timeout < 1:
+            raise ConfigError('ldirectord --check-interval and --check-timeout are whole '
+                              'seconds, at least 1')
+
+    def __init__(self, config, args):
+        HAStack.__init__(self, config, args)
+        self.secret = secrets.token_hex(20)     # per run, only in the mode-600 authkeys
+
+    def parameters(self):
+        a = self.args
+        return {'keepalive_s': a.keepalive, 'deadtime_s': a.deadtime, 'warntime_s': a.warntime,
+                'initdead_s': a.initdead, 'auto_failback': not a.nice_failback,
+                'resources': a.resources, 'haresources': self.resources(),
+                'check_interval_s': a.check_interval, 'check_timeout_s': a.check_timeout}
+
+    def resources(self):
+        vip = '%s/%d' % (self.config.vip, self.config.prefixlen)
+        if self.args.resources == 'stock':
+            return 'IPaddr2::%s ldirectord::ldirectord.cf' % vip
+        # Table first: once the VIP answers ARP, the service is there.
+        return 'LVSDirector::ldirectord.cf VIP::%s' % vip
+
+    def daemons(self, director):
+        a = self.args
+        ms = lambda s: int(round(s * 1000))
+        return [Heartbeat(director, keepalive_ms=ms(a.keepalive), deadtime_ms=ms(a.deadtime),
+                          warntime_ms=ms(a.warntime), initdead_ms=ms(a.initdead),
+                          auto_failback='off' if a.nice_failback else 'on',
+                          resources=self.resources(), secret=self.secret),
+                Ldirectord(director, cluster=self.config, check_interval=a.check_interval,
+                           check_timeout=a.check_timeout, failure_count=1)]
+
+    def configure(self, director):
+        return [p for d in self.daemons(director) for p in d.render()]
+
+    def start(self, director):
+        director.fresh_run()
+        self.daemons(director)[0].start()      # heartbeat starts ldirectord with the resources
+
+    def logs(self, director):
+        return ['/var/log/ha-log', '/var/log/ldirectord.log']
