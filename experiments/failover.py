@@ -154,8 +154,7 @@ class FailoverRun:
                                                      self.cluster.timings.items()})
                 self.stage1()
                 self.stage2()
-                self.cluster.start_prober(self.args.probe_rate, self.args.probe_timeout,
-                                          str(self.cluster.workdir / 'stage'))
+                self.start_prober()
                 self.stage3()
                 self.stage4()
                 self.cluster.stop_prober()
@@ -184,6 +183,13 @@ class FailoverRun:
         self.summary.update(requests_15=answers)
         common.stage('answers: %s' % answers)
         self.snapshot(6)
+
+    def start_prober(self):
+        self.set_stage('steady')
+        self.cluster.start_prober(self.args.probe_rate, self.args.probe_timeout,
+                                  str(self.cluster.workdir / 'stage'))
+        if self.wait('the prober to get answers', lambda r: sum(p['ok'] for p in r.probes) >= 5):
+            common.stage('prober running at %.0f requests/s' % self.args.probe_rate)
 
     def stage3(self):
         laico2 = '%s:%d' % (self.config.addresses['laico2'], self.config.port)
@@ -265,7 +271,7 @@ class FailoverRun:
         if 'laicoz_off' in m:
             self.summary.update(failover=timeline.director_failover(
                 ev, pr, m['laicoz_off'], BACKUP, self.service, self.reals,
-                self.stack.detected_pattern))
+                self.stack.detected_pattern, t_end=m.get('laicoz_on')))
         if 'laicoz_on' in m:
             self.summary.update(failback=timeline.failback(
                 ev, pr, m['laicoz_on'], PRIMARY, BACKUP, self.service, self.reals, self.nice))

@@ -16,7 +16,8 @@ from pathlib import Path
 PNG = 'scheduler_distribution.png'
 
 
-def plot(results_dir, name=PNG):
+def plot(results_dir, name=PNG, complete=None):
+    """Write the figure; complete=True when the caller knows the measurements are all in."""
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
@@ -76,8 +77,9 @@ def plot(results_dir, name=PNG):
     left.legend(handles=handles, loc='upper left', fontsize=8)
 
     pre_total = sum(first.get('preload', {}).values())
-    right.set_title('Long-lived connections held: %d new on top of %d already held'
-                    % (first.get('new', 0), pre_total))
+    pre_on = [s for s, v in first.get('preload', {}).items() if v] or ['-']
+    right.set_title('Long-lived connections held: %d new on top of %d already on %s'
+                    % (first.get('new', 0), pre_total, ', '.join(pre_on)))
     right.set_xlabel('IPVS scheduler')
     right.set_ylabel('ActiveConn in ipvsadm -L while held')
     right.set_xticks(range(len(names)))
@@ -86,14 +88,15 @@ def plot(results_dir, name=PNG):
     right.set_ylim(0, top * 1.25 + 1)
     right.legend(handles=[
         Patch(facecolor='grey', alpha=0.55, hatch='//', edgecolor='white',
-              label='held before (opened with the others at weight 0)'),
+              label='held before the new ones (opened while the others had weight 0)'),
         Patch(facecolor='grey', label='new connections, scheduled'),
         Line2D([], [], color='black', marker='_', linestyle='None', markersize=14,
                label='expected ActiveConn')], loc='upper left', fontsize=8)
 
     fig.suptitle('IPVS schedulers of the paper\'s section 2.2, weights %s (kernel mode %s%s)'
                  % (', '.join('%s=%s' % kv for kv in weights.items()), summary.get('kernel_mode'),
-                    '' if summary.get('complete') else ', run incomplete'))
+                    '' if (summary.get('complete') if complete is None else complete)
+                    else ', run incomplete'))
     fig.tight_layout()
     path = results_dir / name
     fig.savefig(path, dpi=110)

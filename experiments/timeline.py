@@ -1,6 +1,8 @@
 """Failover timelines from the recorded events (director monitors) and probes.
 
 Every time is in seconds relative to the fault; None means not observed.
+A request counts at the time it was sent: an outage ends with the last request
+that failed, or with the completion of the first one that succeeded.
 Events are dicts as written to events.jsonl: {'t', 'node', 'kind', ...};
 probes as in probe.csv: {'t' (sent), 'ok', 'server', 'latency_s', 'stage'}.
 """
@@ -23,9 +25,11 @@ def _first_ok(probes, t0):
     return min(done) if done else None
 
 
-def director_failover(events, probes, t_fault, backup, service, reals, detected_pattern):
+def director_failover(events, probes, t_fault, backup, service, reals, detected_pattern,
+                      t_end=None):
     """Primary switched off at t_fault: when did the backup notice, take the VIP,
-    complete the IPVS table, and when did the client get its first answer?"""
+    complete the IPVS table, and when did the client get its first answer?
+    last_failure_s tells whether requests still failed after that one (up to t_end)."""
     want = set(reals)
     detected = _first(events, t_fault, backup, lambda e: e.get('kind') == 'log'
                       and detected_pattern and re.search(detected_pattern, e['line']))
@@ -35,12 +39,14 @@ def director_failover(events, probes, t_fault, backup, service, reals, detected_
     first_real = _first(events, t_fault, backup, lambda e: e.get('kind') == 'ipvs'
                         and e['table'].get(service))
     first_ok = _first_ok(probes, t_fault)
-    after = [p for p in probes if p['t'] >= t_fault and (first_ok is None or p['t'] < first_ok)]
+    window = [p for p in probes if t_fault <= p['t'] < (t_end or float('inf'))]
+    failed = [p for p in window if not p['ok']]
+    last_fail = max((p['t'] for p in failed), default=None)
     return {'detected_s': _rel(detected, t_fault), 'vip_taken_s': _rel(vip, t_fault),
             'first_real_server_s': _rel(first_real, t_fault),
             'table_ready_s': _rel(table, t_fault), 'first_ok_s': _rel(first_ok, t_fault),
-            'outage_s': _rel(first_ok, t_fault),
-            'failed_requests': sum(1 for p in after if not p['ok'])}
+            'outage_s': _rel(first_ok, t_fault), 'failed_requests': len(failed),
+            'last_failure_s': _rel(last_fail, t_fault)}
 
 
 def failback(events, probes, t_on, primary, backup, service, reals, nice_failback):
@@ -53,12 +59,14 @@ def failback(events, probes, t_on, primary, backup, service, reals, nice_failbac
     released = None if nice_failback else _first(
         events, t_on, backup, lambda e: e.get('kind') == 'vip' and not e['held'])
     window = [p for p in probes if p['t'] >= t_on]
-    failed = [p for p in window if not p['ok']]
-    last_fail = max((p['t'] + p['latency_s'] for p in failed), default=None)
+    failed = [p['t'] for p in window if not p['ok']]
     return {'owner': owner, 'vip_taken_s': _rel(vip, t_on), 'table_ready_s': _rel(table, t_on),
             'backup_released_s': _rel(released, t_on),
             'failed_requests': len(failed),
-            'outage_s': _rel(last_fail, t_on) if failed else 0.0}
+            'first_failure_s': _rel(min(failed), t_on) if failed else None,
+            'last_failure_s': _rel(max(failed), t_on) if failed else None,
+            # the hand-back is an outage of its own: from the first failed request to the last
+            'outage_s': round(max(failed) - min(failed), 3) if failed else 0.0}
 
 
 def real_server_removal(events, probes, t_fault, t_on, primary, service, address):
@@ -70,7 +78,7 @@ def real_server_removal(events, probes, t_fault, t_on, primary, service, address
                      and address not in e['table'].get(service, [address]))
     window = [p for p in probes if t_fault <= p['t'] < (t_on or float('inf'))]
     failed = [p for p in window if not p['ok']]
-    last_fail = max((p['t'] + p['latency_s'] for p in failed), default=None)
+    last_fail = max((p['t'] for p in failed), default=None)
     readded = None
     if t_on is not None:
         readded = _first(events, t_on, primary, lambda e: e.get('kind') == 'ipvs'

@@ -1,4 +1,5 @@
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -26,3 +27,23 @@ def run_dir():
     yield path
     if not os.environ.get('KEEP_TEST_RESULTS'):
         shutil.rmtree(path, ignore_errors=True)
+
+
+def leftovers():
+    """What a run may have leaked onto the host: processes, links, work dirs."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir('/proc')):
+        try:
+            cmd = open('/proc/%s/cmdline' % pid, 'rb').read().replace(b'\0', b' ').decode()
+        except OSError:
+            continue
+        if any(w in cmd for w in ('linux.uml', 'mininet:', 'osken-manager', 'topo.webserver',
+                                  'heartbeat', 'ldirectord', 'keepalived')) \
+                and 'pytest' not in cmd:
+            found.append('process %s: %s' % (pid, cmd[:80]))
+    links = subprocess.run(['ip', '-o', 'link', 'show', 'type', 'veth'],
+                           stdout=subprocess.PIPE, universal_newlines=True).stdout
+    found += ['veth ' + line.split(':')[1].strip() for line in links.splitlines()]
+    found += ['dir ' + d for d in os.listdir('/var/tmp') if d.startswith('hatestbed-uml.')]
+    found += ['dir /run/' + d for d in os.listdir('/run') if d.startswith('hatestbed.')]
+    return found

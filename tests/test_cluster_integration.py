@@ -9,31 +9,11 @@ import time
 
 import pytest
 
-from conftest import PYTHON, ROOT
+from conftest import PYTHON, ROOT, leftovers
 from topo import sandbox
 
 CLUSTER = str(ROOT / 'experiments' / 'cluster.py')
 EXPECTED_MODE = 'uml' if sandbox.native_missing() else 'native'
-
-
-def leftovers():
-    """What a run may have leaked onto the host: processes, links, work dirs."""
-    found = []
-    for pid in filter(str.isdigit, os.listdir('/proc')):
-        try:
-            cmd = open('/proc/%s/cmdline' % pid, 'rb').read().replace(b'\0', b' ').decode()
-        except OSError:
-            continue
-        if any(w in cmd for w in ('linux.uml', 'mininet:', 'osken-manager', 'topo.webserver',
-                                  'heartbeat', 'ldirectord', 'keepalived')) \
-                and 'pytest' not in cmd:
-            found.append('process %s: %s' % (pid, cmd[:80]))
-    links = subprocess.run(['ip', '-o', 'link', 'show', 'type', 'veth'],
-                           stdout=subprocess.PIPE, universal_newlines=True).stdout
-    found += ['veth ' + line.split(':')[1].strip() for line in links.splitlines()]
-    found += ['dir ' + d for d in os.listdir('/var/tmp') if d.startswith('hatestbed-uml.')]
-    found += ['dir /run/' + d for d in os.listdir('/run') if d.startswith('hatestbed.')]
-    return found
 
 
 def test_smoke_run_reproduces_figure_6(run_dir):

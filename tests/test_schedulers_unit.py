@@ -191,3 +191,51 @@ def test_flags_are_checked_before_anything_starts():
                 ['--weights', '2,3,0', '--preload-server', 'laico4']):
         with pytest.raises(SystemExit):
             S.parse_args(bad)
+
+
+def result(sched, sequence, active, preload=None, inactive=None, expired=False):
+    """A scheduler's results as schedulers.py records them, from hand-made measurements."""
+    pre = preload or {'laico2': 0, 'laico3': 0, 'laico4': 9}
+    answers = S.count(sequence, W)
+    share = S.expected_share(sched, W)
+    exp_active, _ = S.expected_held(sched, W, pre, 18)
+    return {'weights': W, 'requests': len(sequence), 'failed': 0, 'held_failed': 0,
+            'answers': answers, 'rounds_exact': S.rounds_exact(sequence, share, 9),
+            'expected_answers': {s: share[s] * len(sequence) for s in W},
+            'max_deviation': S.max_deviation(answers, share),
+            'inactive_after': inactive or answers, 'expired_during_phase': expired,
+            'preload': pre, 'preload_answers': pre, 'new': 18,
+            'held_answers': {s: active[s] - pre[s] for s in W},
+            'active_peak': active, 'active_snapshot': active,
+            'held_max_deviation': S.held_deviation(active, exp_active),
+            'held_tolerance': S.tolerance(sched, W, exp_active)}
+
+
+def test_checks_pass_the_expected_results_and_fail_others():
+    wrr_seq = wrr_kernel(W, 36)
+    good = result('wrr', wrr_seq, {'laico2': 4, 'laico3': 6, 'laico4': 17})
+    assert all(S.checks_for('wrr', good).values())
+    # wrr that behaved like wlc on held sessions
+    bad = result('wrr', wrr_seq, {'laico2': 6, 'laico3': 9, 'laico4': 12})
+    c = S.checks_for('wrr', bad)
+    assert not c['held_spread'] and c['short_share']
+    # right totals, wrong rounds
+    shuffled = sorted(wrr_seq[:18]) + wrr_seq[18:]
+    assert not S.checks_for('wrr', result('wrr', shuffled,
+                                          {'laico2': 4, 'laico3': 6, 'laico4': 17}))['short_share']
+    lc_seq, _ = least_kernel(W, {s: 0 for s in W}, 36, False)
+    lc = result('lc', lc_seq, {'laico2': 9, 'laico3': 9, 'laico4': 9})
+    assert all(S.checks_for('lc', lc).values())
+    lc['inactive_after'] = {'laico2': 12, 'laico3': 12, 'laico4': 11}
+    assert not S.checks_for('lc', lc)['short_inactive_matches_answers']
+    # counters that expired during the phase: within the granularity, not exact
+    off = ['laico2'] + lc_seq[1:35] + ['laico2']
+    expired = result('lc', off, {'laico2': 9, 'laico3': 9, 'laico4': 9},
+                     inactive={'laico2': 3, 'laico3': 3, 'laico4': 3}, expired=True)
+    c = S.checks_for('lc', expired)
+    assert 'short_inactive_matches_answers' not in c and c['short_share'] is (
+        S.max_deviation(S.count(off, W), S.expected_share('lc', W)) < 1)
+    # the client and ipvsadm disagree on where the held sessions are
+    mism = result('lc', lc_seq, {'laico2': 9, 'laico3': 9, 'laico4': 9})
+    mism['held_answers'] = {'laico2': 10, 'laico3': 8, 'laico4': 0}
+    assert not S.checks_for('lc', mism)['client_matches_ipvsadm']

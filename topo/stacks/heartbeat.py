@@ -30,8 +30,9 @@ class HeartbeatStack(HAStack):
                        help='deadtime allowed at start-up (heartbeat wants >= 10 s)')
         g.add_argument('--resources', choices=('lean', 'stock'), default='lean',
                        help="resource scripts: 'stock' = the distribution's IPaddr2 and "
-                            "ldirectord, VIP first (the paper's group); 'lean' = the same group "
-                            "with fork-light scripts, table first, then the VIP")
+                            "ldirectord with its defaults, VIP first (the paper's group); 'lean' = "
+                            "the same group with fork-light scripts, the table first (no "
+                            "start-up flap), then the VIP")
         g.add_argument('--nice-failback', action='store_true',
                        help='the returning primary does not take the service back '
                             '(heartbeat auto_failback off; the paper had it on)')
@@ -86,7 +87,8 @@ class HeartbeatStack(HAStack):
                           auto_failback='off' if a.nice_failback else 'on',
                           resources=self.resources(), secret=self.secret),
                 Ldirectord(director, cluster=self.config, check_interval=a.check_interval,
-                           check_timeout=a.check_timeout, failure_count=1)]
+                           check_timeout=a.check_timeout, failure_count=1,
+                           readdquiescent='yes' if a.resources == 'lean' else 'no')]
 
     def configure(self, director):
         return [p for d in self.daemons(director) for p in d.render()]

@@ -1,0 +1,54 @@
+"""Integration: the paper's experiment end to end, heartbeat + ldirectord (UML here)."""
+import csv
+import json
+import stat
+import subprocess
+import time
+
+from conftest import PYTHON, ROOT, leftovers
+from topo import sandbox
+
+EXPECTED_MODE = 'uml' if sandbox.native_missing() else 'native'
+FIGS = ['fig05-laicoz', 'fig06-laicoz', 'fig08-laicoz', 'fig09-laicoz', 'fig10-laicoy',
+        'fig12-laicoy', 'fig13-laicoz', 'fig14-laicoy']
+
+
+def test_failover_experiment(run_dir):
+    t0 = time.monotonic()
+    p = subprocess.run([PYTHON, str(ROOT / 'experiments' / 'failover.py'), '--results',
+                        str(run_dir)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       universal_newlines=True, timeout=1200)
+    print(p.stdout)
+    print('failover experiment end to end: %.1fs (%s)' % (time.monotonic() - t0, EXPECTED_MODE))
+    assert p.returncode == 0
+    s = json.loads((run_dir / 'summary.json').read_text())
+    assert s['complete'] and s['passed'] and s['stack'] == 'heartbeat'
+    assert s['kernel_mode'] == EXPECTED_MODE
+    assert sorted(s['figures'], key=int) == ['5', '6', '8', '9', '10', '12', '13', '14']
+    assert all(f['passed'] for f in s['figures'].values())
+    for name in FIGS:
+        assert (run_dir / (name + '.txt')).read_text().startswith('IP Virtual Server')
+        assert (run_dir / (name + '.n.txt')).exists()
+    assert 'laico2:http' in (run_dir / 'fig05-laicoz.txt').read_text()
+    # the failover was measured, step by step, and is finite
+    fo = s['failover']
+    assert fo['outage_s'] is not None and 0 < fo['outage_s'] < 60
+    assert fo['detected_s'] is not None and fo['detected_s'] < fo['outage_s']
+    assert fo['vip_taken_s'] is not None and fo['table_ready_s'] is not None
+    assert s['real_server_removal']['table_ready_s'] is not None
+    # the prober covered stages 3 and 4
+    with open(run_dir / 'probe.csv') as f:
+        stages = {row['stage'] for row in csv.DictReader(f)}
+    assert {'laico2 off', 'laico2 on', 'laicoz off', 'laicoz on'} <= stages
+    answers = s['answers_per_stage']
+    assert answers['15 requests'] == {'laico2': 5, 'laico3': 5, 'laico4': 5}
+    assert all(answers['laicoz off'].get(r, 0) > 0 for r in ('laico2', 'laico3', 'laico4'))
+    # plots are real PNG images; configs and logs are kept, the secret mode 600
+    for png in ('failover_latency.png', 'request_distribution.png'):
+        head = (run_dir / png).read_bytes()[:24]
+        assert head[:8] == b'\x89PNG\r\n\x1a\n'
+        assert int.from_bytes(head[16:20], 'big') > 400      # width in pixels
+    auth = run_dir / 'configs' / 'laicoz' / 'authkeys'
+    assert stat.S_IMODE(auth.stat().st_mode) == 0o600
+    assert 'is dead' in (run_dir / 'logs' / 'laicoy' / 'ha-log').read_text()
+    assert leftovers() == []

@@ -1,0 +1,57 @@
+"""Figure checks against real ipvsadm outputs captured in a heartbeat run (UML)."""
+import pytest
+
+from experiments import figures
+from topo import ipvs
+from topo.config import ClusterConfig
+
+RUN = 'heartbeat-run/'
+CONFIG = ClusterConfig()
+FILES = {5: 'fig05-laicoz', 6: 'fig06-laicoz', 8: 'fig08-laicoz', 9: 'fig09-laicoz',
+         10: 'fig10-laicoy', 12: 'fig12-laicoy', 13: 'fig13-laicoz', 14: 'fig14-laicoy'}
+VIP_HELD = {5: True, 6: True, 8: True, 9: True, 10: False, 12: True, 13: True, 14: False}
+
+
+def table(data, fig):
+    return ipvs.parse(data(RUN + FILES[fig] + '.n.txt'))
+
+
+@pytest.mark.parametrize('fig', sorted(FILES))
+def test_each_captured_figure_passes_its_own_check(data, fig):
+    expect = figures.expectation(fig, CONFIG)
+    passed, problems = figures.check(expect, table(data, fig), VIP_HELD[fig], CONFIG)
+    assert passed, problems
+
+
+@pytest.mark.parametrize('fig, other, complaint', [
+    (8, 5, 'real servers laico2,laico3,laico4, expected laico3,laico4'),
+    (10, 12, 'expected no virtual service'),
+    (12, 10, 'expected one virtual service'),
+    (6, 5, 'ActiveConn/InActConn 0/0, expected 0/5'),
+])
+def test_wrong_state_fails(data, fig, other, complaint):
+    passed, problems = figures.check(figures.expectation(fig, CONFIG), table(data, other),
+                                     VIP_HELD[fig], CONFIG)
+    assert not passed and any(complaint in p for p in problems), problems
+
+
+def test_figure5_needs_zero_counts(data):
+    passed, problems = figures.check(figures.expectation(5, CONFIG), table(data, 6), True, CONFIG)
+    assert not passed and 'expected 0/0' in problems[0]
+
+
+def test_weights_scheduler_and_vip_are_checked(data):
+    other = ClusterConfig(weights=[2, 3, 4], scheduler='wrr')
+    passed, problems = figures.check(figures.expectation(9, other), table(data, 9), True, other)
+    assert not passed
+    assert any('scheduler rr, expected wrr' in p for p in problems)
+    assert any('laico3 weight 1, expected 3' in p for p in problems)
+    passed, problems = figures.check(figures.expectation(9, CONFIG), table(data, 9), False, CONFIG)
+    assert problems == ['VIP not held, expected held']
+
+
+def test_nice_failback_and_warm_backup_expectations():
+    assert figures.expectation(13, CONFIG, nice_failback=True)['servers'] == []
+    assert figures.expectation(14, CONFIG, nice_failback=True)['vip'] is True
+    warm = figures.expectation(10, CONFIG, backup_warm=True)
+    assert warm['servers'] == CONFIG.real_servers and warm['vip'] is False

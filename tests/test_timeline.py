@@ -1,0 +1,77 @@
+"""Failover timelines from recorded events and probes."""
+import csv
+import json
+
+from experiments import timeline
+
+SVC, REALS = '10.0.14.146:80', ['10.0.14.12:80', '10.0.14.13:80', '10.0.14.14:80']
+DEAD = r'node (laicoz|laicoy): is dead'
+
+
+def ev(t, kind, node='laicoy', **kw):
+    return dict(kw, t=t, kind=kind, node=node)
+
+
+def probe(t, ok, latency=0.01, stage='laicoz off', server='laico2'):
+    return {'t': t, 'ok': ok, 'latency_s': latency, 'stage': stage,
+            'server': server if ok else ''}
+
+
+def test_synthetic_director_failover():
+    events = [ev(99.0, 'vip', held=False),
+              ev(101.0, 'log', line='WARN: node laicoz: is dead'),
+              ev(103.0, 'ipvs', table={SVC: []}),
+              ev(104.0, 'ipvs', table={SVC: REALS[:1]}),
+              ev(104.5, 'vip', held=True),
+              ev(106.0, 'ipvs', table={SVC: REALS}),
+              ev(104.9, 'vip', held=True, node='laicoz')]     # another node: ignored
+    probes = [probe(99.9, True), probe(100.2, False, 1.0), probe(104.0, False, 1.0),
+              probe(104.6, True, 0.02), probe(105.0, True)]
+    t = timeline.director_failover(events, probes, 100.0, 'laicoy', SVC, REALS, DEAD)
+    assert t == {'detected_s': 1.0, 'vip_taken_s': 4.5, 'first_real_server_s': 4.0,
+                 'table_ready_s': 6.0, 'first_ok_s': 4.62, 'outage_s': 4.62,
+                 'failed_requests': 2, 'last_failure_s': 4.0}
+
+
+def test_nothing_observed_is_none_not_zero():
+    t = timeline.director_failover([], [probe(101, False)], 100.0, 'laicoy', SVC, REALS, DEAD)
+    assert t['detected_s'] is None and t['first_ok_s'] is None and t['outage_s'] is None
+    assert t['failed_requests'] == 1
+
+
+def test_synthetic_real_server_removal():
+    events = [ev(50.5, 'log', node='laicoz', line='Deleted real server: 10.0.14.12:80 (x)'),
+              ev(50.6, 'ipvs', node='laicoz', table={SVC: REALS[1:]}),
+              ev(60.8, 'ipvs', node='laicoz', table={SVC: REALS})]
+    probes = [probe(50.1, False, 1.0), probe(50.2, True), probe(50.4, False, 1.0),
+              probe(51, True)]
+    t = timeline.real_server_removal(events, probes, 50.0, 60.0, 'laicoz', SVC, REALS[0])
+    assert t['detected_s'] == 0.5 and t['table_ready_s'] == 0.6
+    assert t['outage_s'] == 0.4 and t['failed_requests'] == 2
+    assert t['readded_after_power_on_s'] == 0.8 and t['vip_taken_s'] is None
+
+
+def test_failback_outage_is_the_failure_window():
+    probes = [probe(200.5, True), probe(204.0, False), probe(209.5, False), probe(210, True)]
+    events = [ev(204.0, 'vip', held=False), ev(210.0, 'vip', node='laicoz', held=True)]
+    t = timeline.failback(events, probes, 200.0, 'laicoz', 'laicoy', SVC, REALS, False)
+    assert t['outage_s'] == 5.5 and t['backup_released_s'] == 4.0 and t['vip_taken_s'] == 10.0
+
+
+def test_captured_uml_run(data):
+    """The real events and probes of a heartbeat run: the steps come in order."""
+    run = json.loads(data('heartbeat-run/run.json'))
+    events = [json.loads(line) for line in data('heartbeat-run/events.jsonl').splitlines()]
+    probes = [dict(r, t=float(r['t']), ok=r['ok'] == 'True', latency_s=float(r['latency_s']))
+              for r in csv.DictReader(data('heartbeat-run/probe.csv').splitlines())]
+    marks = run['marks']
+    t = timeline.director_failover(events, probes, marks['laicoz_off'], 'laicoy', SVC, REALS,
+                                   DEAD, t_end=marks['laicoz_on'])
+    deadtime = run['parameters']['stack']['deadtime_s']
+    assert deadtime <= t['detected_s'] < deadtime + 1.0
+    assert t['detected_s'] < t['first_real_server_s'] <= t['table_ready_s']
+    assert t['vip_taken_s'] <= t['first_ok_s'] == t['outage_s']
+    assert t['failed_requests'] > 0
+    by_stage = timeline.answers_by_stage(probes)
+    assert set(by_stage['laico2 on']) == {'laico2', 'laico3', 'laico4'}
+    assert 'laico2' not in by_stage['laico2 off']
