@@ -18,7 +18,7 @@ from mininet.topo import Topo
 
 from topo.config import CLIENT, DIRECTORS, PRIMARY
 from topo.controller import HubController
-from topo.nodes import Client, Director, RealServer, read_line
+from topo.nodes import Client, ClusterHost, Director, RealServer, read_line
 from topo.ovs import OVSDaemons, _run
 
 HUB = 'hub'
@@ -133,13 +133,34 @@ class Cluster:
         self.prober = None
 
     def stop(self):
+        """Tear everything down, also after an interrupt in the middle of a command."""
         if self.net is not None:
+            nodes = self.net.hosts + self.net.switches + self.net.controllers
+            for node in nodes:
+                if getattr(node, 'waiting', False):     # interrupted inside node.cmd()
+                    node.sendInt()
+                    node.waiting = False
             try:
                 self.net.stop()
+            except Exception as e:      # never leave namespaces, links or the bridge behind
+                self.log('teardown: Mininet stop failed (%s); cleaning up by hand' % e)
+                self._force_cleanup(nodes)
             finally:
                 self.net = None
         self.ovs.stop()
         shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def _force_cleanup(self, nodes):
+        for node in nodes:
+            if isinstance(node, ClusterHost) and node.shell:
+                node.kill_processes(keep_shell=False)
+            elif isinstance(node, HubController):
+                node.stop()
+        _run('ovs-vsctl', '--if-exists', 'del-br', HUB, check=False)
+        for node in self.net.switches:
+            for intf in node.intfList():
+                if intf.name != 'lo':
+                    _run('ip', 'link', 'del', intf.name, check=False)
 
     def __enter__(self):
         try:
