@@ -158,10 +158,10 @@ class Summary:
     keeps what it measured and says it is incomplete.
     """
 
-    current = None      # the run's summary, marked interrupted by run() on Ctrl-C
+    unfinished = []     # summaries of this run that run() marks interrupted on Ctrl-C
 
     def __init__(self, path, **fields):
-        Summary.current = self
+        Summary.unfinished.append(self)
         self.path = Path(path)
         self.data = dict(fields, complete=False)
         self.started = time.monotonic()
@@ -180,6 +180,8 @@ class Summary:
     def finish(self, **fields):
         self.data.update(fields, complete=True)
         self.write()
+        if self in Summary.unfinished:
+            Summary.unfinished.remove(self)
 
     def interrupted(self, reason):
         self.data.update(complete=False, interrupted=reason)
@@ -232,8 +234,8 @@ def run(args, parts, experiment, body, results=True, needs=()):
     try:
         return body(out)
     except (KeyboardInterrupt, sandbox.StopRequested) as e:
-        if Summary.current:
-            Summary.current.interrupted(str(e) or 'SIGINT')
+        for summary in Summary.unfinished:
+            summary.interrupted(str(e) or 'SIGINT')
         print('\ninterrupted: the cluster was torn down; results so far are in %s '
               '(marked incomplete)' % out, file=sys.stderr)
         return 130

@@ -39,12 +39,11 @@ def parse_args(argv=None):
                    help='longest wait for any expected state before the check fails')
     g.add_argument('--settle', type=float, default=3.0, metavar='S',
                    help='probing after each recovery before the next fault')
-    for cls in stacks.load().values():
-        cls.add_arguments(p)
+    stacks.add_arguments(p)
     args = p.parse_args(argv)
     try:
         args.config = common.cluster_config(args)
-        stacks.get(args.stack).check_arguments(args)
+        stacks.check_arguments(args.stack, args)
         if args.probe_rate <= 0 or args.probe_timeout <= 0 or args.wait <= 0:
             raise ConfigError('--probe-rate, --probe-timeout and --wait must be positive')
     except ValueError as e:
@@ -86,10 +85,11 @@ class FailoverRun:
                             probe_rate=args.probe_rate, probe_timeout_s=args.probe_timeout),
             figures={}, failures=[])
         self.marks = {}         # event name -> wall time (faults, power-ons, stages)
+        self.cycles = []        # each director power-off: {'off': time, 'on': time}
 
     # -- helpers --------------------------------------------------------------
-    def mark(self, name):
-        self.marks[name] = time.time()
+    def mark(self, name, t=None):
+        self.marks[name] = t or time.time()
         self.summary.update(marks=self.marks)
 
     def set_stage(self, label):
@@ -140,7 +140,9 @@ class FailoverRun:
         return passed
 
     # -- the four stages ---------------------------------------------------------
-    def run(self):
+    def run(self, repeats=None):
+        """The paper's four stages. With repeats=N: stage 1, then N director
+        failovers and failbacks with no figures (what a sweep measures)."""
         from topo.cluster import Cluster
         from topo.recorder import Recorder
         self.probes = ProbeCSV(self.out / 'probe.csv')
@@ -153,17 +155,23 @@ class FailoverRun:
                 self.summary.update(cluster_start_s={k: round(v, 2) for k, v in
                                                      self.cluster.timings.items()})
                 self.stage1()
-                self.stage2()
-                self.start_prober()
-                self.stage3()
-                self.stage4()
+                if repeats is None:
+                    self.stage2()
+                    self.start_prober()
+                    self.stage3()
+                    self.stage4()
+                else:
+                    self.start_prober()
+                    for i in range(repeats):
+                        common.stage('director failover %d of %d' % (i + 1, repeats))
+                        self.stage4(snapshots=False)
                 self.cluster.stop_prober()
                 self.keep_logs()
         finally:
             self.rec.close()
             self.probes.close()
         self.analyse()
-        return self.report()
+        return self.report(figures=repeats is None)
 
     def stage1(self):
         t = self.wait('laicoz to hold the VIP and all real servers', self.serving(PRIMARY))
@@ -195,8 +203,7 @@ class FailoverRun:
         laico2 = '%s:%d' % (self.config.addresses['laico2'], self.config.port)
         common.stage('stage 3: switching laico2 off')
         self.set_stage('laico2 off')
-        self.mark('laico2_off')
-        self.cluster.power_off('laico2')
+        self.mark('laico2_off', self.cluster.power_off('laico2'))
         if self.wait('ldirectord to remove laico2',
                      lambda r: laico2 not in r.reals(PRIMARY, self.service)):
             common.stage('laico2 removed from the table')
@@ -210,23 +217,25 @@ class FailoverRun:
         self.snapshot(9)
         time.sleep(self.args.settle)    # a steady stretch of probes between the faults
 
-    def stage4(self):
+    def stage4(self, snapshots=True):
         common.stage('stage 4: switching laicoz (primary director) off')
         self.set_stage('laicoz off')
-        self.mark('laicoz_off')
-        self.cluster.power_off(PRIMARY)
+        self.mark('laicoz_off', self.cluster.power_off(PRIMARY))
         t_fault = self.marks['laicoz_off']
+        self.cycles.append({'off': t_fault, 'on': None})
         if self.wait('laicoy to take over', self.serving(BACKUP)):
             common.stage('laicoy holds the VIP and the full table')
         first_ok = self.wait('a successful request through laicoy',
                              lambda r: any(p['ok'] and p['t'] > t_fault for p in r.probes))
         if first_ok:
             common.stage('client served again %.2fs after the power-off' % (first_ok - t_fault))
-        self.snapshot(12)
+        if snapshots:
+            self.snapshot(12)
         time.sleep(self.args.settle)
         common.stage('switching laicoz on')
         self.set_stage('laicoz on')
         self.mark('laicoz_on')
+        self.cycles[-1]['on'] = self.marks['laicoz_on']
         self.cluster.power_on(PRIMARY)
         owner, other = (BACKUP, PRIMARY) if self.nice else (PRIMARY, BACKUP)
         if self.nice:
@@ -239,8 +248,9 @@ class FailoverRun:
         if self.wait('%s to serve and %s to stand by' % (owner, other),
                      lambda r: self.serving(owner)(r) and self.standing_by(other)(r)):
             common.stage('%s serves again, %s stands by' % (owner, other))
-        self.snapshot(13)
-        self.snapshot(14)
+        if snapshots:
+            self.snapshot(13)
+            self.snapshot(14)
         time.sleep(self.args.settle)
 
     # -- results ---------------------------------------------------------------------
@@ -268,13 +278,15 @@ class FailoverRun:
         if 'laico2_off' in m:
             self.summary.update(real_server_removal=timeline.real_server_removal(
                 ev, pr, m['laico2_off'], m.get('laico2_on'), PRIMARY, self.service, laico2))
-        if 'laicoz_off' in m:
-            self.summary.update(failover=timeline.director_failover(
-                ev, pr, m['laicoz_off'], BACKUP, self.service, self.reals,
-                self.stack.detected_pattern, t_end=m.get('laicoz_on')))
-        if 'laicoz_on' in m:
-            self.summary.update(failback=timeline.failback(
-                ev, pr, m['laicoz_on'], PRIMARY, BACKUP, self.service, self.reals, self.nice))
+        failovers = [timeline.director_failover(ev, pr, c['off'], BACKUP, self.service,
+                                                self.reals, self.stack.detected_pattern,
+                                                t_end=c['on']) for c in self.cycles]
+        failbacks = [timeline.failback(ev, pr, c['on'], PRIMARY, BACKUP, self.service,
+                                       self.reals, self.nice) for c in self.cycles if c['on']]
+        if failovers:
+            self.summary.update(failover=failovers[0], failover_repeats=failovers)
+        if failbacks:
+            self.summary.update(failback=failbacks[0], failback_repeats=failbacks)
         stages = timeline.answers_by_stage(pr)
         stages = dict({'15 requests': self.summary.data.get('requests_15', {})}, **stages)
         self.summary.update(answers_per_stage=stages)
@@ -284,9 +296,14 @@ class FailoverRun:
         except Exception as e:     # plots are a view of the data: report, do not lose the run
             self.fail('plotting failed: %s' % e)
 
-    def report(self):
+    def report(self, figures=True):
         figs = self.summary.data['figures']
         expected = sorted(__import__('experiments.figures', fromlist=['FIGURES']).FIGURES)
+        if not figures:     # failovers only: passed when every one was measured
+            ok = bool(self.cycles) and all(f['outage_s'] is not None
+                                           for f in self.summary.data['failover_repeats'])
+            self.summary.finish(passed=ok)
+            return 0 if ok else 1
         missing = [f for f in expected if str(f) not in figs]
         ok = not missing and all(f['passed'] for f in figs.values())
         self.summary.finish(passed=ok)

@@ -20,6 +20,17 @@ def _first(events, t0, node, pred):
     return None
 
 
+def _table_at(events, t, node, service):
+    """The node's real servers for service just before time t (its last ipvs event)."""
+    reals = []
+    for e in events:
+        if e['t'] >= t:
+            break
+        if e.get('node') == node and e.get('kind') == 'ipvs':
+            reals = e['table'].get(service, [])
+    return set(reals)
+
+
 def _first_ok(probes, t0):
     done = [p['t'] + p['latency_s'] for p in probes if p['ok'] and p['t'] >= t0]
     return min(done) if done else None
@@ -34,10 +45,13 @@ def director_failover(events, probes, t_fault, backup, service, reals, detected_
     detected = _first(events, t_fault, backup, lambda e: e.get('kind') == 'log'
                       and detected_pattern and re.search(detected_pattern, e['line']))
     vip = _first(events, t_fault, backup, lambda e: e.get('kind') == 'vip' and e['held'])
-    table = _first(events, t_fault, backup, lambda e: e.get('kind') == 'ipvs'
-                   and set(e['table'].get(service, [])) == want)
-    first_real = _first(events, t_fault, backup, lambda e: e.get('kind') == 'ipvs'
-                        and e['table'].get(service))
+    # a warm backup (keepalived, hot standby) has its table before the fault
+    before = _table_at(events, t_fault, backup, service)
+    table = t_fault if before == want else _first(
+        events, t_fault, backup, lambda e: e.get('kind') == 'ipvs'
+        and set(e['table'].get(service, [])) == want)
+    first_real = t_fault if before else _first(
+        events, t_fault, backup, lambda e: e.get('kind') == 'ipvs' and e['table'].get(service))
     first_ok = _first_ok(probes, t_fault)
     window = [p for p in probes if t_fault <= p['t'] < (t_end or float('inf'))]
     failed = [p for p in window if not p['ok']]

@@ -5,6 +5,8 @@ import stat
 import subprocess
 import time
 
+import pytest
+
 from conftest import PYTHON, ROOT, leftovers
 from topo import sandbox
 
@@ -13,17 +15,30 @@ FIGS = ['fig05-laicoz', 'fig06-laicoz', 'fig08-laicoz', 'fig09-laicoz', 'fig10-l
         'fig12-laicoy', 'fig13-laicoz', 'fig14-laicoy']
 
 
-def test_failover_experiment(run_dir):
+@pytest.mark.parametrize('flags, stack, warm, log', [
+    ([], 'heartbeat', False, ('laicoy', 'ha-log', 'is dead')),
+    (['--stack', 'heartbeat', '--hot-standby'], 'heartbeat', True,
+     ('laicoy', 'ha-log', 'is dead')),
+    (['--stack', 'keepalived'], 'keepalived', True,
+     ('laicoy', 'keepalived.log', 'Entering MASTER STATE')),
+], ids=['heartbeat', 'hot-standby', 'keepalived'])
+def test_failover_experiment(run_dir, flags, stack, warm, log):
     t0 = time.monotonic()
     p = subprocess.run([PYTHON, str(ROOT / 'experiments' / 'failover.py'), '--results',
-                        str(run_dir)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                        str(run_dir)] + flags, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                        universal_newlines=True, timeout=1200)
     print(p.stdout)
-    print('failover experiment end to end: %.1fs (%s)' % (time.monotonic() - t0, EXPECTED_MODE))
+    print('failover experiment %s end to end: %.1fs (%s)'
+          % (' '.join(flags), time.monotonic() - t0, EXPECTED_MODE))
     assert p.returncode == 0
     s = json.loads((run_dir / 'summary.json').read_text())
-    assert s['complete'] and s['passed'] and s['stack'] == 'heartbeat'
+    assert s['complete'] and s['passed'] and s['stack'] == stack
     assert s['kernel_mode'] == EXPECTED_MODE
+    assert s['parameters']['stack']['backup_table_warm'] is warm
+    # figure 10: the backup stands by, its table empty (paper) or warm, never with the VIP
+    fig10 = s['figures']['10']['observed']
+    assert fig10['vip_held'] is False
+    assert bool(fig10['services']) is warm
     assert sorted(s['figures'], key=int) == ['5', '6', '8', '9', '10', '12', '13', '14']
     assert all(f['passed'] for f in s['figures'].values())
     for name in FIGS:
@@ -48,7 +63,10 @@ def test_failover_experiment(run_dir):
         head = (run_dir / png).read_bytes()[:24]
         assert head[:8] == b'\x89PNG\r\n\x1a\n'
         assert int.from_bytes(head[16:20], 'big') > 400      # width in pixels
-    auth = run_dir / 'configs' / 'laicoz' / 'authkeys'
-    assert stat.S_IMODE(auth.stat().st_mode) == 0o600
-    assert 'is dead' in (run_dir / 'logs' / 'laicoy' / 'ha-log').read_text()
+    for secret in ('authkeys', 'keepalived.conf'):
+        path = run_dir / 'configs' / 'laicoz' / secret
+        if path.exists():
+            assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    node, name, line = log
+    assert line in (run_dir / 'logs' / node / name).read_text()
     assert leftovers() == []

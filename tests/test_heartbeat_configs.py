@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from experiments import failover
+from topo import stacks
 from topo.config import ConfigError
 from topo.stacks.heartbeat import HeartbeatStack
 
@@ -89,9 +90,9 @@ def test_impossible_timings_are_refused(argv, message, capsys):
         failover.parse_args(argv)        # the experiment refuses them before anything starts
     assert e.value.code == 2 and message in capsys.readouterr().err
     p = argparse.ArgumentParser()
-    HeartbeatStack.add_arguments(p)
+    stacks.add_arguments(p)
     with pytest.raises(ConfigError, match=message):
-        HeartbeatStack.check_arguments(p.parse_args(argv))
+        stacks.check_arguments('heartbeat', p.parse_args(argv))
 
 
 def heartbeat_validates(etc):

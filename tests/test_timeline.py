@@ -33,6 +33,14 @@ def test_synthetic_director_failover():
                  'failed_requests': 2, 'last_failure_s': 4.0}
 
 
+def test_warm_backup_has_its_table_at_the_fault():
+    events = [ev(90.0, 'ipvs', table={SVC: REALS}), ev(100.4, 'vip', held=True)]
+    t = timeline.director_failover(events, [probe(100.5, True)], 100.0, 'laicoy', SVC, REALS,
+                                   DEAD)
+    assert t['table_ready_s'] == 0.0 and t['first_real_server_s'] == 0.0
+    assert t['vip_taken_s'] == 0.4
+
+
 def test_nothing_observed_is_none_not_zero():
     t = timeline.director_failover([], [probe(101, False)], 100.0, 'laicoy', SVC, REALS, DEAD)
     assert t['detected_s'] is None and t['first_ok_s'] is None and t['outage_s'] is None

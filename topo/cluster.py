@@ -106,8 +106,9 @@ class Cluster:
             raise RuntimeError('%s: the monitor did not start' % director.name)
 
     def power_off(self, name):
-        """Switch a node off: processes killed, links down, kernel state gone."""
-        self[name].power_off()
+        """Switch a node off: links down, processes killed, kernel state gone.
+        Returns the time of the fault (links down)."""
+        return self[name].power_off()
 
     def power_on(self, name):
         """Switch a node on: links up, its services started as at boot."""

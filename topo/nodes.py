@@ -102,13 +102,16 @@ class ClusterHost(Host):
         """Links down, every process killed, kernel state gone: a switched-off PC.
 
         The links go first: the network must see the PC vanish at once, not
-        after the (slow, under UML) walk through its processes.
+        after the (slow, under UML) walk through its processes. Returns the
+        time the links were down: the moment of the fault.
         """
         for intf in self.intfList():
             if intf.name != 'lo':
                 self.cmd('ip link set %s down' % intf.name)
+        t_fault = time.time()
         self.kill_processes(keep=[p.pid for p in self.instruments])
         self.clear_state()
+        return t_fault
 
     def power_on(self):
         """Links up and the node's own services started afresh, as at boot."""

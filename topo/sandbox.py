@@ -149,7 +149,8 @@ def run_in_uml(argv, mem_mb=1024, grace_s=60):
     down and marks its results incomplete); after grace_s the UML is killed.
     """
     cwd = os.getcwd()
-    work = tempfile.mkdtemp(prefix='hatestbed-uml.', dir='/var/tmp')
+    _remove_stale_workdirs()
+    work = tempfile.mkdtemp(prefix='hatestbed-uml.%d.' % os.getpid(), dir='/var/tmp')
     status_file = os.path.join(work, 'status')
     stop_file = os.path.join(work, 'stop')
     init = os.path.join(work, 'init.sh')
@@ -208,6 +209,17 @@ def run_in_uml(argv, mem_mb=1024, grace_s=60):
         status = 130 if stopping['since'] else 1
     shutil.rmtree(work, ignore_errors=True)
     return status
+
+
+def _remove_stale_workdirs():
+    """Work dirs of wrappers that were SIGKILLed (their UML died with them)."""
+    for path in Path('/var/tmp').glob('hatestbed-uml.*.*'):
+        try:
+            os.kill(int(path.name.split('.')[1]), 0)
+        except ProcessLookupError:
+            shutil.rmtree(path, ignore_errors=True)
+        except (ValueError, PermissionError):
+            pass
 
 
 def _die_with_parent():

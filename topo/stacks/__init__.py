@@ -25,6 +25,27 @@ def load():
     return STACKS
 
 
+def add_arguments(parser):
+    """Flags every stack shares, then each registered stack's own."""
+    g = parser.add_argument_group('HA stacks (all)')
+    g.add_argument('--check-interval', type=int, default=1, metavar='S',
+                   help='seconds between real-server health checks')
+    g.add_argument('--check-timeout', type=int, default=2, metavar='S',
+                   help='seconds before a health check fails')
+    g.add_argument('--nice-failback', action='store_true',
+                   help='the returning primary does not take the service back (the paper '
+                        "had nice failback off: the primary takes it back)")
+    for cls in load().values():
+        cls.add_arguments(parser)
+
+
+def check_arguments(name, args):
+    """ConfigError for impossible settings of stack `name`, before anything starts."""
+    if args.check_interval < 1 or args.check_timeout < 1:
+        raise ConfigError('--check-interval and --check-timeout are whole seconds, at least 1')
+    get(name).check_arguments(args)
+
+
 def get(name):
     load()
     if name not in STACKS:
@@ -35,7 +56,8 @@ def get(name):
 class HAStack:
     name = None
     description = ''
-    # True when the backup keeps a full IPVS table while it stands by.
+    # True when the backup keeps a full IPVS table while it stands by
+    # (an instance may decide from its flags).
     backup_table_warm = False
     # Log lines (regular expressions) that mark the steps of a failover:
     # the backup declaring the primary dead, a returning director joining its peer.
@@ -58,7 +80,14 @@ class HAStack:
 
     def parameters(self):
         """The stack's settings, for summary.json."""
-        return {}
+        return {'check_interval_s': self.args.check_interval,
+                'check_timeout_s': self.args.check_timeout,
+                'nice_failback': self.args.nice_failback,
+                'backup_table_warm': self.backup_table_warm}
+
+    def detection_setting(self):
+        """(name, seconds) of the setting that bounds failure detection, for sweeps."""
+        raise NotImplementedError
 
     def configure(self, director):
         """Render the config files into the director's private dirs; return their paths."""

@@ -33,14 +33,10 @@ class HeartbeatStack(HAStack):
                             "ldirectord with its defaults, VIP first (the paper's group); 'lean' = "
                             "the same group with fork-light scripts, the table first (no "
                             "start-up flap), then the VIP")
-        g.add_argument('--nice-failback', action='store_true',
-                       help='the returning primary does not take the service back '
-                            '(heartbeat auto_failback off; the paper had it on)')
-        g = parser.add_argument_group('ldirectord')
-        g.add_argument('--check-interval', type=int, default=1, metavar='S',
-                       help='seconds between real-server checks')
-        g.add_argument('--check-timeout', type=int, default=2, metavar='S',
-                       help='seconds before a check fails')
+        g.add_argument('--hot-standby', action='store_true',
+                       help='heartbeat moves only the VIP; ldirectord runs on both directors '
+                            'all the time, so the backup table is warm (the common '
+                            "production layout, not the paper's)")
 
     @classmethod
     def check_arguments(cls, a):
@@ -57,27 +53,34 @@ class HeartbeatStack(HAStack):
         if a.initdead < a.deadtime:
             raise ConfigError('--initdead %.3gs must be at least --deadtime %.3gs'
                               % (a.initdead, a.deadtime))
-        if a.check_interval < 1 or a.check_timeout < 1:
-            raise ConfigError('ldirectord --check-interval and --check-timeout are whole '
-                              'seconds, at least 1')
 
     def __init__(self, config, args):
         HAStack.__init__(self, config, args)
+        self.hot = getattr(args, 'hot_standby', False)
+        self.backup_table_warm = self.hot
         self.secret = secrets.token_hex(20)     # per run, only in the mode-600 authkeys
+        if self.hot:
+            self.description = 'heartbeat v1 hot standby (VIP only; ldirectord on both)'
 
     def parameters(self):
         a = self.args
-        return {'keepalive_s': a.keepalive, 'deadtime_s': a.deadtime, 'warntime_s': a.warntime,
-                'initdead_s': a.initdead, 'auto_failback': not a.nice_failback,
-                'resources': a.resources, 'haresources': self.resources(),
-                'check_interval_s': a.check_interval, 'check_timeout_s': a.check_timeout}
+        return dict(HAStack.parameters(self), keepalive_s=a.keepalive, deadtime_s=a.deadtime,
+                    warntime_s=a.warntime, initdead_s=a.initdead,
+                    auto_failback=not a.nice_failback, hot_standby=self.hot,
+                    resources=a.resources, haresources=self.resources())
+
+    def detection_setting(self):
+        return 'deadtime_s', self.args.deadtime
 
     def resources(self):
         vip = '%s/%d' % (self.config.vip, self.config.prefixlen)
+        address = ('IPaddr2::%s' if self.args.resources == 'stock' else 'VIP::%s') % vip
+        if self.hot:
+            return address
         if self.args.resources == 'stock':
-            return 'IPaddr2::%s ldirectord::ldirectord.cf' % vip
+            return '%s ldirectord::ldirectord.cf' % address
         # Table first: once the VIP answers ARP, the service is there.
-        return 'LVSDirector::ldirectord.cf VIP::%s' % vip
+        return 'LVSDirector::ldirectord.cf %s' % address
 
     def daemons(self, director):
         a = self.args
@@ -95,7 +98,10 @@ class HeartbeatStack(HAStack):
 
     def start(self, director):
         director.fresh_run()
-        self.daemons(director)[0].start()      # heartbeat starts ldirectord with the resources
+        heartbeat, ldirectord = self.daemons(director)
+        if self.hot:
+            ldirectord.start()                 # on both directors, at boot
+        heartbeat.start()      # (in the paper's layout it starts ldirectord with the resources)
 
     def logs(self, director):
         return ['/var/log/ha-log', '/var/log/ldirectord.log']

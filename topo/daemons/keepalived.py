@@ -1,0 +1,44 @@
+"""keepalived: VRRP for the VIP and its own health checker driving IPVS."""
+from topo.daemons import Daemon
+
+CONFIG = '/etc/keepalived/keepalived.conf'
+LOG = '/var/log/keepalived.log'
+
+REAL_SERVER = """    real_server %(address)s %(port)d {
+        weight %(weight)d
+        HTTP_GET {
+            url {
+                path /alive.html
+                status_code 200
+            }
+            connect_timeout %(timeout)d
+            retry 0
+        }
+    }
+"""
+
+
+class Keepalived(Daemon):
+    templates = {'keepalived.conf': CONFIG}
+    secret_files = (CONFIG,)            # it holds the VRRP password when there is one
+
+    def context(self):
+        ctx = Daemon.context(self)
+        config = self.options['cluster']
+        ctx.update(vip=config.vip, port=config.port, scheduler=config.scheduler,
+                   prefixlen=config.prefixlen,
+                   real_servers=''.join(REAL_SERVER % {
+                       'address': config.addresses[r], 'port': config.port, 'weight': w,
+                       'timeout': self.options['check_timeout']}
+                       for r, w in zip(config.real_servers, config.weights)))
+        return ctx
+
+    def start(self):
+        # Two keepalived on one filesystem: private pid files (/run is private per
+        # director); no syslog here, so the log goes to a file of the director.
+        self.node.cmd('keepalived -n -l -D -G -f %s -p /run/keepalived.pid '
+                      '-r /run/keepalived-vrrp.pid -c /run/keepalived-checkers.pid '
+                      '> %s 2>&1 &' % (CONFIG, LOG))
+
+    def stop(self):
+        self.node.cmd('[ -f /run/keepalived.pid ] && kill $(cat /run/keepalived.pid)')
