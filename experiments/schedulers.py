@@ -27,7 +27,6 @@ waits for every counter to be 0 before each phase.
 import json
 import math
 import os
-import select
 import subprocess
 import sys
 import time
@@ -276,26 +275,16 @@ def wait_drained(director, config, timeout):
 
 def read_event(proc, event, timeout):
     """The next JSON line of proc whose event is `event` (other lines are logged)."""
-    end = time.monotonic() + timeout
-    seen = []
-    while time.monotonic() < end:
-        ready, _, _ = select.select([proc.stdout], [], [], max(0.0, end - time.monotonic()))
-        if not ready:
-            break
-        line = proc.stdout.readline()
-        if not line:
-            break
+    from topo.nodes import read_until
+
+    def accept(line):
         try:
             msg = json.loads(line)
         except ValueError:
-            seen.append(line.rstrip())
             common.stage('load client: ' + line.rstrip())
-            continue
-        if msg.get('event') == event:
-            return msg
-        seen.append(line.rstrip()[:200])
-    raise RuntimeError('load client: no %r event in %.0fs (exit %s); got: %s'
-                       % (event, timeout, proc.poll(), ' | '.join(seen[-5:]) or 'nothing'))
+            return None
+        return msg if msg.get('event') == event else None
+    return read_until(proc, accept, timeout, 'the load client to report %r' % event)
 
 
 def set_weight(director, config, server, weight):

@@ -7,8 +7,6 @@ import signal
 import subprocess
 import time
 
-import pytest
-
 from conftest import PYTHON, ROOT, leftovers
 from topo import sandbox
 

@@ -122,24 +122,25 @@ for i in $(seq 50); do grep -q -e 'Configuration validated' -e 'onfiguration err
     return (work / 'log' / 'ha-log').read_text()
 
 
-@needs_daemons
-def test_heartbeat_accepts_the_generated_config(tmp_path):
+def rendered_ha_d(tmp_path):
+    """The generated configs in a full /etc/ha.d (the package's scripts beside them)."""
     render(tmp_path)
     etc = tmp_path / 'etc' / 'ha.d'
     shutil.copytree('/etc/ha.d', etc, symlinks=True, dirs_exist_ok=True,
                     ignore=shutil.ignore_patterns('ha.cf', 'haresources', 'authkeys',
                                                   'ldirectord.cf'))
-    log = heartbeat_validates(etc)
+    return etc
+
+
+@needs_daemons
+def test_heartbeat_accepts_the_generated_config(tmp_path):
+    log = heartbeat_validates(rendered_ha_d(tmp_path))
     assert 'Configuration validated' in log, log
 
 
 @needs_daemons
 def test_heartbeat_rejects_a_broken_config(tmp_path):
-    render(tmp_path)
-    etc = tmp_path / 'etc' / 'ha.d'
-    shutil.copytree('/etc/ha.d', etc, symlinks=True, dirs_exist_ok=True,
-                    ignore=shutil.ignore_patterns('ha.cf', 'haresources', 'authkeys',
-                                                  'ldirectord.cf'))
+    etc = rendered_ha_d(tmp_path)
     ha = etc / 'ha.cf'
     ha.write_text(ha.read_text().replace('bcast laicoz-eth0', 'bcast nosuch-eth9'))
     log = heartbeat_validates(etc)

@@ -138,8 +138,9 @@ class ClusterHost(Host):
         Host.terminate(self)
 
 
-def read_line(proc, want, timeout):
-    """Read proc's output until a line equal to want; raise with what it said if not."""
+def read_until(proc, accept, timeout, what):
+    """Read proc's output lines until accept(line) returns something true; return that.
+    Raises with the last lines it said if that does not come within timeout."""
     seen, end = [], time.monotonic() + timeout
     while time.monotonic() < end:
         ready, _, _ = select.select([proc.stdout], [], [], max(0.0, end - time.monotonic()))
@@ -148,10 +149,17 @@ def read_line(proc, want, timeout):
         line = proc.stdout.readline()
         if not line:
             break
-        seen.append(line.rstrip())
-        if line.strip() == want:
-            return seen
-    raise RuntimeError('waited %.0fs for %r; got: %s' % (timeout, want, ' | '.join(seen[-5:]) or 'nothing'))
+        found = accept(line)
+        if found:
+            return found
+        seen.append(line.rstrip()[:200])
+    raise RuntimeError('waited %.0fs for %s (exit %s); got: %s'
+                       % (timeout, what, proc.poll(), ' | '.join(seen[-5:]) or 'nothing'))
+
+
+def read_line(proc, want, timeout):
+    """Wait for the line `want` in proc's output."""
+    return read_until(proc, lambda line: line.strip() == want, timeout, repr(want))
 
 
 class RealServer(ClusterHost):
