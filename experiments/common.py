@@ -43,7 +43,7 @@ def use_system_python():
     mininet and os_ken are Debian packages of /usr/bin/python3.
     """
     try:
-        import mininet  # noqa: F401
+        import mininet  # noqa: F401 (importable: nothing to do)
         return
     except ImportError:
         pass
@@ -76,12 +76,14 @@ def base_parser(description, results=True):
     return p
 
 
-def add_cluster_args(p, weights_default=None):
+def add_cluster_args(p, weights_default=None, scheduler=True):
+    """The cluster's flags; scheduler=False for experiments that choose it themselves."""
     g = p.add_argument_group('cluster')
     g.add_argument('--servers', type=int, default=3, help='number of real servers (laico2..)')
     g.add_argument('--weights', default=weights_default,
                    help='comma-separated weights, one per real server (default: 1 each)')
-    g.add_argument('--scheduler', default='rr', help='IPVS scheduler: rr, wrr, lc, wlc')
+    if scheduler:
+        g.add_argument('--scheduler', default='rr', help='IPVS scheduler: rr, wrr, lc, wlc')
     g.add_argument('--vip', default='10.0.14.146', help='virtual IP, inside --subnet')
     g.add_argument('--subnet', default='10.0.14.0/24', help="the testbed's own subnet")
     return g

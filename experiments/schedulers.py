@@ -188,11 +188,10 @@ def within(deviation, tol):
 # -- the experiment ----------------------------------------------------------
 def parse_args(argv=None):
     p = common.base_parser(__doc__.splitlines()[0])
-    common.add_cluster_args(p, weights_default='2,3,4')
+    common.add_cluster_args(p, weights_default='2,3,4', scheduler=False)
     g = p.add_argument_group('schedulers')
     g.add_argument('--schedulers', default=','.join(SCHEDULERS),
-                   help='schedulers to measure, in order (one cluster boot for all); '
-                        'the cluster flag --scheduler is not used')
+                   help='schedulers to measure, in order (one cluster boot for all)')
     g.add_argument('--rounds', type=int, default=4,
                    help='short-request rounds per scheduler (a round: the weight sum, '
                         'made a multiple of the server count)')

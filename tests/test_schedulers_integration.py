@@ -4,7 +4,7 @@ import struct
 import subprocess
 import time
 
-from conftest import PYTHON, ROOT
+from conftest import PYTHON, ROOT, leftovers
 from topo import sandbox
 
 SCHEDULERS_PY = str(ROOT / 'experiments' / 'schedulers.py')
@@ -72,3 +72,4 @@ def test_schedulers_spread_as_section_2_2_says(run_dir):
         assert '10.0.14.146:80 %s' % name in ' '.join(numeric.split())
     width, height = png_size(run_dir / 'scheduler_distribution.png')
     assert width > 400 and height > 300
+    assert leftovers() == []
