@@ -55,7 +55,7 @@ def test_rendered_files_and_secret(tmp_path):
                  'bcast laicoz-eth0', 'auto_failback on', 'node laicoz', 'node laicoy', 'crm no'):
         assert line in ha.splitlines()
     assert (etc / 'haresources').read_text().splitlines()[-1] == \
-        'laicoz LVSDirector::ldirectord.cf VIP::10.0.14.146/24'
+        'laicoz VIP::10.0.14.146/24 LVSDirector::ldirectord.cf'
     auth = etc / 'authkeys'
     assert stat.S_IMODE(auth.stat().st_mode) == 0o600
     secret = auth.read_text().split()[-1]

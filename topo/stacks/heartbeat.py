@@ -30,9 +30,8 @@ class HeartbeatStack(HAStack):
                        help='deadtime allowed at start-up (heartbeat wants >= 10 s)')
         g.add_argument('--resources', choices=('lean', 'stock'), default='lean',
                        help="resource scripts: 'stock' = the distribution's IPaddr2 and "
-                            "ldirectord with its defaults, VIP first (the paper's group); 'lean' = "
-                            "the same group with fork-light scripts, the table first (no "
-                            "start-up flap), then the VIP")
+                            "ldirectord with its defaults; 'lean' = fork-light scripts and no "
+                            "start-up flap of the table (same group, same order)")
         g.add_argument('--hot-standby', action='store_true',
                        help='heartbeat moves only the VIP; ldirectord runs on both directors '
                             'all the time, so the backup table is warm (the common '
@@ -77,10 +76,11 @@ class HeartbeatStack(HAStack):
         address = ('IPaddr2::%s' if self.args.resources == 'stock' else 'VIP::%s') % vip
         if self.hot:
             return address
-        if self.args.resources == 'stock':
-            return '%s ldirectord::ldirectord.cf' % address
-        # Table first: once the VIP answers ARP, the service is there.
-        return 'LVSDirector::ldirectord.cf %s' % address
+        # The paper's group, in its order: the VIP, then ldirectord. Until ldirectord has
+        # added a real server, the VIP refuses connections at once (RST), so clients
+        # retry into the service the moment the table has a server.
+        director = 'ldirectord' if self.args.resources == 'stock' else 'LVSDirector'
+        return '%s %s::ldirectord.cf' % (address, director)
 
     def daemons(self, director):
         a = self.args
