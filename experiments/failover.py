@@ -285,6 +285,10 @@ class FailoverRun:
                                        self.reals, self.nice) for c in self.cycles if c['on']]
         if failovers:
             self.summary.update(failover=failovers[0], failover_repeats=failovers)
+            c, ready = self.cycles[0], failovers[0]['table_ready_s']
+            if ready is not None and c['on'] and self.config.scheduler == 'rr':
+                self.summary.update(split_after_takeover=timeline.split_after(
+                    pr, c['off'] + ready, c['on'], self.config.real_servers))
         if failbacks:
             self.summary.update(failback=failbacks[0], failback_repeats=failbacks)
         stages = timeline.answers_by_stage(pr)
@@ -305,7 +309,9 @@ class FailoverRun:
             self.summary.finish(passed=ok)
             return 0 if ok else 1
         missing = [f for f in expected if str(f) not in figs]
-        ok = not missing and all(f['passed'] for f in figs.values())
+        split = self.summary.data.get('split_after_takeover')
+        ok = not missing and all(f['passed'] for f in figs.values()) and \
+            (split is None or split['even'])
         self.summary.finish(passed=ok)
         print('\n%-7s %-8s %-45s %-8s' % ('figure', 'host', 'expected', 'result'))
         for f in expected:
@@ -317,6 +323,10 @@ class FailoverRun:
                                             'PASS' if d['passed'] else 'FAIL'))
             for problem in d['problems']:
                 print('        %s' % problem)
+        if split:
+            print('\nafter the takeover (laicoy, full table): answers %s, %d failed -> %s'
+                  % (split['answers'], split['failed'], 'even, PASS' if split['even']
+                     else 'NOT even, FAIL'))
         for key, title in (('failover', 'director failover (laicoz off)'),
                            ('failback', 'failback (laicoz on)'),
                            ('real_server_removal', 'real server removal (laico2 off)')):

@@ -104,6 +104,18 @@ def real_server_removal(events, probes, t_fault, t_on, primary, service, address
             'readded_after_power_on_s': _rel(readded, t_on) if t_on else None}
 
 
+def split_after(probes, t_from, t_to, servers):
+    """Answers per server of the requests sent in [t_from, t_to): after a takeover,
+    round robin over the full table should split them evenly."""
+    window = [p for p in probes if t_from <= p['t'] < t_to]
+    answers = {s: sum(1 for p in window if p['ok'] and p['server'] == s) for s in servers}
+    failed = sum(1 for p in window if not p['ok'])
+    spread = max(answers.values()) - min(answers.values()) if answers else 0
+    # rr gives each new connection to the next server: shares differ by a request or two
+    return {'answers': answers, 'failed': failed, 'spread': spread,
+            'even': bool(window) and failed == 0 and spread <= 2}
+
+
 def answers_by_stage(probes):
     """{stage: {server: answers, 'failed': n}} from the prober's requests."""
     out = {}

@@ -58,6 +58,7 @@ def test_failover_experiment(run_dir, flags, stack, warm, log):
     answers = s['answers_per_stage']
     assert answers['15 requests'] == {'laico2': 5, 'laico3': 5, 'laico4': 5}
     assert all(answers['laicoz off'].get(r, 0) > 0 for r in ('laico2', 'laico3', 'laico4'))
+    assert s['split_after_takeover']['even'] is True      # requests split evenly again
     # plots are real PNG images; configs and logs are kept, the secret mode 600
     for png in ('failover_latency.png', 'request_distribution.png'):
         head = (run_dir / png).read_bytes()[:24]

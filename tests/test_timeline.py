@@ -83,3 +83,14 @@ def test_captured_uml_run(data):
     by_stage = timeline.answers_by_stage(probes)
     assert set(by_stage['laico2 on']) == {'laico2', 'laico3', 'laico4'}
     assert 'laico2' not in by_stage['laico2 off']
+
+
+def test_split_after_takeover():
+    probes = [probe(10 + i * 0.05, True, server=['laico2', 'laico3', 'laico4'][i % 3])
+              for i in range(30)] + [probe(9.0, False)]
+    t = timeline.split_after(probes, 10.0, 12.0, ['laico2', 'laico3', 'laico4'])
+    assert t == {'answers': {'laico2': 10, 'laico3': 10, 'laico4': 10}, 'failed': 0,
+                 'spread': 0, 'even': True}
+    lopsided = [probe(10 + i * 0.05, True, server='laico2') for i in range(10)]
+    assert timeline.split_after(lopsided + probes, 10.0, 12.0,
+                                ['laico2', 'laico3', 'laico4'])['even'] is False
