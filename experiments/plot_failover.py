@@ -65,8 +65,10 @@ def latency_plot(probes, summary, title, path):
         if fo.get('outage_s') is not None:
             ax1.axvspan(marks['laicoz_off'] - t0, marks['laicoz_off'] + fo['outage_s'] - t0,
                         color='red', alpha=0.08, label='outage %.1f s' % fo['outage_s'])
-    ax1.legend(loc='upper left', fontsize=8, ncol=4)
-    fig.tight_layout()
+    # below the axes: inside, it would hide the 'failed' row
+    fig.legend(*ax1.get_legend_handles_labels(), loc='lower center', fontsize=8, ncol=8,
+               frameon=False)
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
