@@ -285,10 +285,13 @@ class FailoverRun:
                                        self.reals, self.nice) for c in self.cycles if c['on']]
         if failovers:
             self.summary.update(failover=failovers[0], failover_repeats=failovers)
-            c, ready = self.cycles[0], failovers[0]['table_ready_s']
-            if ready is not None and c['on'] and self.config.scheduler == 'rr':
+            c, fo = self.cycles[0], failovers[0]
+            # from when the service is whole again: table complete and answering
+            if None not in (fo['table_ready_s'], fo['first_ok_s']) and c['on'] \
+                    and self.config.scheduler == 'rr':
+                since = c['off'] + max(fo['table_ready_s'], fo['first_ok_s'])
                 self.summary.update(split_after_takeover=timeline.split_after(
-                    pr, c['off'] + ready, c['on'], self.config.real_servers))
+                    pr, since, c['on'], self.config.real_servers))
         if failbacks:
             self.summary.update(failback=failbacks[0], failback_repeats=failbacks)
         stages = timeline.answers_by_stage(pr)
