@@ -52,4 +52,4 @@ if __name__ == '__main__':
     if len(sys.argv) != 2:
         sys.exit(__doc__)
     plot(sys.argv[1])
-    print('plot written to %s' % Path(sys.argv[1]) / 'failover_sweep.png')
+    print('plot written to %s' % (Path(sys.argv[1]) / 'failover_sweep.png'))
