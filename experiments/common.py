@@ -205,11 +205,7 @@ def run(args, parts, experiment, body, results=True, needs=()):
     try:
         require_root()
         preflight(parts + ['controller'], needs)
-        mode = sandbox.choose_mode(args.sandbox)
-        if not sandbox.running_in_uml() and mode == 'uml':
-            preflight_uml = sandbox.uml_missing()
-            if preflight_uml:
-                raise UsageError(preflight_uml)
+        mode = sandbox.choose_mode(args.sandbox)    # also says what uml mode would lack
         requested = getattr(args, 'results', None) if results else None
         if mode == 'uml' and requested and sandbox.private_inside(requested):
             raise UsageError('--results %s: %s is private inside the UML kernel, so results '
