@@ -6,6 +6,7 @@
 Leaving the block (normally, by an error or by Ctrl-C) tears everything
 down: daemons, hosts, namespaces, the OVS bridge, private OVS daemons.
 """
+import json
 import shutil
 import tempfile
 import time
@@ -19,7 +20,7 @@ from mininet.topo import Topo
 from topo.config import CLIENT, DIRECTORS, PRIMARY
 from topo.controller import HubController
 from topo.nodes import Client, ClusterHost, Director, RealServer, read_line
-from topo.ovs import OVSDaemons, _run
+from topo.ovs import OVSDaemons, run as run_cmd
 
 HUB = 'hub'
 
@@ -60,7 +61,7 @@ class Cluster:
         setLogLevel('output')     # 'output' carries the CLI's answers
         if self.ovs.start():
             self.log('started private OVS daemons (no system OVS was running)')
-        if _run('ovs-vsctl', 'br-exists', HUB, check=False).returncode == 0:
+        if run_cmd('ovs-vsctl', 'br-exists', HUB, check=False).returncode == 0:
             raise RuntimeError("an OVS bridge named '%s' exists already: is another testbed "
                                "running? (remove it with: ovs-vsctl del-br %s)" % (HUB, HUB))
         hosts_file = self.workdir / 'hosts'
@@ -157,11 +158,11 @@ class Cluster:
                 node.kill_processes(keep_shell=False)
             elif isinstance(node, HubController):
                 node.stop()
-        _run('ovs-vsctl', '--if-exists', 'del-br', HUB, check=False)
+        run_cmd('ovs-vsctl', '--if-exists', 'del-br', HUB, check=False)
         for node in self.net.switches:
             for intf in node.intfList():
                 if intf.name != 'lo':
-                    _run('ip', 'link', 'del', intf.name, check=False)
+                    run_cmd('ip', 'link', 'del', intf.name, check=False)
 
     def __enter__(self):
         try:
@@ -206,7 +207,6 @@ class Cluster:
 
     def burst(self, count=15, timeout=5.0):
         """count sequential HTTP requests from the client to the VIP: one dict per request."""
-        import json
         proc = self.client.python('topo.httpclient', 'burst', '--url', self.url(),
                                   '--count', count, '--timeout', timeout)
         out, _ = proc.communicate(timeout=count * (timeout + 1) + 60)

@@ -14,7 +14,7 @@ RUN_DIR = Path('/var/run/openvswitch')
 DB_SOCK = RUN_DIR / 'db.sock'
 
 
-def _run(*cmd, check=True):
+def run(*cmd, check=True):
     p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                        universal_newlines=True)
     if check and p.returncode:
@@ -28,21 +28,21 @@ class OVSDaemons:
         self.started = []   # pid files of the daemons this object started
 
     def running(self):
-        return _run('ovs-vsctl', '--timeout=3', 'show', check=False).returncode == 0
+        return run('ovs-vsctl', '--timeout=3', 'show', check=False).returncode == 0
 
     def start(self):
         if self.running():
             return False
         RUN_DIR.mkdir(parents=True, exist_ok=True)
         db = self.workdir / 'ovs-conf.db'
-        _run('ovsdb-tool', 'create', str(db), SCHEMA)
+        run('ovsdb-tool', 'create', str(db), SCHEMA)
         pid = self.workdir / 'ovsdb-server.pid'
-        _run('ovsdb-server', str(db), '--remote=punix:%s' % DB_SOCK, '--pidfile=%s' % pid,
+        run('ovsdb-server', str(db), '--remote=punix:%s' % DB_SOCK, '--pidfile=%s' % pid,
              '--detach', '--log-file=%s' % (self.workdir / 'ovsdb-server.log'))
         self.started.append(pid)
-        _run('ovs-vsctl', '--no-wait', 'init')
+        run('ovs-vsctl', '--no-wait', 'init')
         pid = self.workdir / 'ovs-vswitchd.pid'
-        _run('ovs-vswitchd', 'unix:%s' % DB_SOCK, '--pidfile=%s' % pid, '--detach',
+        run('ovs-vswitchd', 'unix:%s' % DB_SOCK, '--pidfile=%s' % pid, '--detach',
              '--log-file=%s' % (self.workdir / 'ovs-vswitchd.log'))
         self.started.append(pid)
         return True
