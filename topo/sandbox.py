@@ -163,7 +163,8 @@ def run_in_uml(argv, mem_mb=1024, grace_s=60):
     os.chmod(init, 0o700)
     cmd = [UML_KERNEL, 'root=/dev/root', 'rootfstype=hostfs', 'rootflags=/', 'rw',
            'mem=%dM' % mem_mb, 'init=' + init, 'con=null', 'con0=fd:0,fd:1', 'quiet']
-    interactive = sys.stdin.isatty() and sys.stdout.isatty()
+    # CI may run us with no standard input at all (sys.stdin is then None)
+    interactive = all(f is not None and f.isatty() for f in (sys.stdin, sys.stdout))
     saved_tty = termios.tcgetattr(sys.stdin.fileno()) if interactive else None
     # UML keeps its own session: a terminal's signals reach the command inside
     # through the console, not the UML process (which would die on SIGINT).
