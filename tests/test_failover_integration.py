@@ -48,8 +48,11 @@ def test_failover_experiment(run_dir, flags, stack, warm, log):
     # the failover was measured, step by step, and is finite
     fo = s['failover']
     assert fo['outage_s'] is not None and 0 < fo['outage_s'] < 60
-    assert fo['detected_s'] is not None and fo['detected_s'] < fo['outage_s']
-    assert fo['vip_taken_s'] is not None and fo['table_ready_s'] is not None
+    assert None not in (fo['detected_s'], fo['vip_taken_s'], fo['table_ready_s'])
+    # detection comes before the VIP moves (keepalived logs both at once; the monitor
+    # sees each within a poll or two), and the VIP before the first answer
+    assert fo['detected_s'] <= fo['vip_taken_s'] + 0.5
+    assert fo['vip_taken_s'] <= fo['outage_s'] + 0.5
     assert s['real_server_removal']['table_ready_s'] is not None
     # the prober covered stages 3 and 4
     with open(run_dir / 'probe.csv') as f:
