@@ -3,15 +3,16 @@
 
   sudo python3 experiments/cluster.py --smoke    # build, prove the hub, 15 requests, smoke.json
   sudo python3 experiments/cluster.py --cli      # the same cluster, with Mininet's CLI on it
+  sudo python3 experiments/cluster.py --cli < commands.txt    # CLI commands from a file
 """
+import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from experiments import common  # noqa: E402
-
-common.use_system_python()
 
 
 def parse_args(argv=None):
@@ -20,6 +21,9 @@ def parse_args(argv=None):
     mode.add_argument('--smoke', action='store_true',
                       help='smoke run: hub check, static rr service on laicoz, 15 requests')
     mode.add_argument('--cli', action='store_true', help='open the Mininet CLI on the cluster')
+    p.add_argument('--cli-script', metavar='FILE',
+                   help="with --cli: run the CLI commands in FILE, then tear down (as Mininet's "
+                        '`mn --script`); commands piped on standard input do the same')
     p.add_argument('--requests', type=int, default=15, help='requests sent in the smoke run')
     common.add_cluster_args(p)
     args = p.parse_args(argv)
@@ -29,12 +33,16 @@ def parse_args(argv=None):
         p.error(str(e))
     if args.requests < 1:
         p.error('--requests must be at least 1')
+    if args.cli_script and not args.cli:
+        p.error('--cli-script goes with --cli')
+    if args.cli_script and not os.access(args.cli_script, os.R_OK):
+        p.error('--cli-script %s: no such readable file' % args.cli_script)
     return args
 
 
 def smoke(args, out):
-    from topo import ipvs, sandbox
-    from topo.cluster import Cluster
+    from topo.network import ipvs, sandbox
+    from topo.network.cluster import Cluster
     config = args.config
     summary = common.Summary(out / 'smoke.json', experiment='smoke',
                              kernel_mode=sandbox.kernel_mode(),
@@ -76,7 +84,7 @@ def smoke(args, out):
 
 def cli(args, _out):
     from mininet.cli import CLI
-    from topo.cluster import Cluster
+    from topo.network.cluster import Cluster
     with Cluster(args.config, log=common.stage) as cluster:
         laicoz = cluster.director()
         laicoz.install_service(args.config)
@@ -84,15 +92,39 @@ def cli(args, _out):
         print('cluster up; laicoz holds the VIP %s with a static %s service.\n'
               "try: laicoz ipvsadm -L   client curl -s %s   exit to tear down"
               % (args.config.vip, args.config.scheduler, cluster.url()))
-        CLI(cluster.net)
+        CLI(cluster.net, script=args.cli_script)
     return 0
 
 
+def piped_commands():
+    """CLI commands piped on standard input, saved to a file (the run inside UML
+    cannot read this process's standard input); None at a terminal."""
+    if sys.stdin is None or sys.stdin.isatty():
+        return None
+    text = sys.stdin.read()
+    if not text.strip():
+        return None
+    fd, path = tempfile.mkstemp(prefix='hatestbed-cli.', suffix='.txt', dir='/var/tmp')
+    with os.fdopen(fd, 'w') as f:
+        f.write(text)
+    return path
+
+
 def main(argv=None):
+    common.use_system_python()
     args = parse_args(argv)
     if args.smoke:
         return common.run(args, ['cluster'], 'smoke', lambda out: smoke(args, out))
-    return common.run(args, ['cluster'], 'cli', lambda out: cli(args, out), results=False)
+    piped = None if args.cli_script else piped_commands()
+    if piped:
+        args.cli_script = piped
+        sys.argv += ['--cli-script', piped]     # for the run inside UML
+    try:
+        return common.run(args, ['cluster'], 'cli', lambda out: cli(args, out), results=False,
+                          host_files=[args.cli_script] if args.cli_script else [])
+    finally:
+        if piped:
+            os.unlink(piped)
 
 
 if __name__ == '__main__':

@@ -15,7 +15,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / 'results'
+# A checkout keeps its runs in its own results/; an installed copy in ./results.
+RESULTS = ROOT / 'results' if (ROOT / 'setup.py').exists() else Path.cwd() / 'results'
 SYSTEM_PYTHON = '/usr/bin/python3'
 SETUP_HINT = './testbed setup'
 
@@ -90,7 +91,7 @@ def add_cluster_args(p, weights_default=None, scheduler=True):
 
 
 def cluster_config(args):
-    from topo.config import ClusterConfig, parse_weights
+    from topo.network.config import ClusterConfig, parse_weights
     weights = parse_weights(args.weights) if args.weights else None
     return ClusterConfig(servers=args.servers, weights=weights, scheduler=args.scheduler,
                          vip=args.vip, subnet=args.subnet)
@@ -195,24 +196,36 @@ def _raise_stop(signum, _frame):
     raise StopRequested(signal.Signals(signum).name)
 
 
-def run(args, parts, experiment, body, results=True, needs=()):
+CHECKED_ENV = 'HATESTBED_CHECKED'     # set for the run inside UML: already checked outside
+
+
+def check_stacks(stacks):
+    """Each HA stack's generated configs, judged by its own daemons (heartbeat,
+    ldirectord, keepalived -t), before anything starts."""
+    from topo import ha
+    for stack in stacks:
+        ha.check_configs(stack)
+
+
+def run(args, parts, experiment, body, results=True, stacks=(), needs=(), host_files=()):
     """Check everything, pick the kernel mode, then run body(results_dir) there.
 
     In uml mode this process re-runs its own command inside UML and returns
-    that run's exit status. Returns an exit status.
+    that run's exit status; the results folder and host_files (paths the
+    command reads) are made visible inside it even where UML keeps its own
+    (e.g. /tmp). Returns an exit status.
     """
     from topo import sandbox
+    from topo.network.config import ConfigError
     try:
         require_root()
-        preflight(parts + ['controller'], needs)
+        preflight(parts + ['controller'], list(needs) + [n for s in stacks for n in s.needs])
         mode = sandbox.choose_mode(args.sandbox)    # also says what uml mode would lack
+        if not os.environ.get(CHECKED_ENV):
+            check_stacks(stacks)
         requested = getattr(args, 'results', None) if results else None
-        if mode == 'uml' and requested and sandbox.private_inside(requested):
-            raise UsageError('--results %s: %s is private inside the UML kernel, so results '
-                             'written there would be lost; choose a folder elsewhere'
-                             % (requested, sandbox.private_inside(requested)))
         out = new_results_dir(experiment, requested) if results else None
-    except (UsageError, sandbox.SandboxError) as e:
+    except (UsageError, ConfigError, sandbox.SandboxError) as e:
         print('error: %s' % e, file=sys.stderr)
         return 2
     if mode == 'uml':
@@ -224,7 +237,9 @@ def run(args, parts, experiment, body, results=True, needs=()):
                 os.path.abspath(sys.argv[0])] + sys.argv[1:]
         if out:
             argv += ['--results', str(out)]
-        return sandbox.run_in_uml(argv, mem_mb=args.uml_mem)
+        shown = [p for p in [out] + [Path(f).resolve().parent for f in host_files] if p]
+        return sandbox.run_in_uml(argv, mem_mb=args.uml_mem, env={CHECKED_ENV: '1'},
+                                  host_dirs=[str(p) for p in shown])
     print('kernel mode: %s (%s)' % (sandbox.kernel_mode(), os.uname().release), flush=True)
     for s in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(s, _raise_stop)

@@ -6,8 +6,8 @@ connection counts where the paper's state fixes them (figure 5: all 0;
 figure 6: InActConn 5 each after 15 requests). Where the VIP sits is checked
 too, from the director monitors.
 """
-from topo import ipvs
-from topo.config import BACKUP, PRIMARY
+from topo.network import ipvs
+from topo.network.config import BACKUP, PRIMARY
 
 # number -> (director, what the paper shows there)
 FIGURES = {

@@ -8,6 +8,7 @@
 
   python3 experiments/plot_failover.py results/latest
 """
+import argparse
 import json
 import sys
 from pathlib import Path
@@ -95,8 +96,18 @@ def distribution_plot(summary, title, path):
     plt.close(fig)
 
 
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument('results', help='results folder of experiments/failover.py')
+    a = p.parse_args(argv)
+    try:
+        plot(a.results)
+    except (OSError, ValueError, KeyError) as e:
+        print('error: %s' % e, file=sys.stderr)
+        return 2
+    print('plots written: %s' % ', '.join(str(Path(a.results) / f) for f in ('failover_latency.png', 'request_distribution.png',)))
+    return 0
+
+
 if __name__ == '__main__':
-    if len(sys.argv) != 2:
-        sys.exit(__doc__)
-    plot(sys.argv[1])
-    print('plots written to %s' % sys.argv[1])
+    sys.exit(main())

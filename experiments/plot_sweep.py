@@ -5,6 +5,7 @@ the spread of the repetitions).
 
   python3 experiments/plot_sweep.py results/latest
 """
+import argparse
 import json
 import sys
 from pathlib import Path
@@ -14,28 +15,29 @@ matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-STYLE = {'heartbeat': ('tab:red', 'o'), 'hot-standby': ('tab:orange', 's'),
-         'keepalived': ('tab:blue', '^')}
-LABEL = {'heartbeat': 'heartbeat + ldirectord in the group (paper)',
-         'hot-standby': 'heartbeat hot standby (VIP only)',
-         'keepalived': 'keepalived (VRRP + checker)'}
+COLORS = ['tab:red', 'tab:orange', 'tab:blue', 'tab:green', 'tab:purple', 'tab:brown']
+MARKERS = ['o', 's', '^', 'D', 'v', 'P']
 
 
 def plot(out):
     out = Path(out)
     summary = json.loads((out / 'summary.json').read_text())
     rows = pd.read_csv(out / 'sweep.csv')
+    layouts = summary.get('layouts', {})
     fig, ax = plt.subplots(figsize=(10, 6))
-    for config, group in rows.groupby('configuration'):
-        color, marker = STYLE.get(config, ('gray', 'x'))
+    for i, (config, group) in enumerate(rows.groupby('configuration', sort=False)):
+        color, marker = COLORS[i % len(COLORS)], MARKERS[i % len(MARKERS)]
+        layout = layouts.get(config, {})
+        label = '%s: %s' % (config, layout['description']) if layout else config
         stats = group.groupby('setting_s')['outage_s'].agg(['median', 'min', 'max']).dropna()
         ax.errorbar(stats.index, stats['median'],
                     yerr=[stats['median'] - stats['min'], stats['max'] - stats['median']],
-                    color=color, marker=marker, capsize=4, label=LABEL.get(config, config))
+                    color=color, marker=marker, capsize=4, label=label)
         ax.scatter(group['setting_s'], group['outage_s'], color=color, s=10, alpha=0.4)
     top = max(rows['setting_s'].max(), 1)
     ax.plot([0, top], [0, 3 * top], color='gray', ls=':', lw=1, label='3 x setting')
-    ax.set_xlabel('failure-detection setting: heartbeat deadtime or VRRP advert_int (s)')
+    axes = sorted({v['axis_label'] for v in layouts.values()}) or ['detection setting (s)']
+    ax.set_xlabel('failure-detection setting: ' + ' or '.join(axes))
     ax.set_ylabel('client-observed outage (s)')
     ax.set_title('Director failover time by HA configuration (%s kernel, %d repetitions)'
                  % (summary.get('kernel_mode', '?'), summary['parameters']['repeats']))
@@ -48,8 +50,18 @@ def plot(out):
     plt.close(fig)
 
 
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument('results', help='results folder of experiments/sweep.py')
+    a = p.parse_args(argv)
+    try:
+        plot(a.results)
+    except (OSError, ValueError, KeyError) as e:
+        print('error: %s' % e, file=sys.stderr)
+        return 2
+    print('plots written: %s' % ', '.join(str(Path(a.results) / f) for f in ('failover_sweep.png',)))
+    return 0
+
+
 if __name__ == '__main__':
-    if len(sys.argv) != 2:
-        sys.exit(__doc__)
-    plot(sys.argv[1])
-    print('plot written to %s' % (Path(sys.argv[1]) / 'failover_sweep.png'))
+    sys.exit(main())

@@ -1,14 +1,11 @@
 #!/usr/bin/env python3
-"""Failover time against failure-detection settings, for three HA layouts:
+"""Failover time against failure-detection settings, for every HA layout the
+stacks offer (heartbeat as in the paper, heartbeat hot standby, keepalived, ...).
 
-  heartbeat     the paper's: heartbeat moves the VIP and ldirectord (cold backup table)
-  hot-standby   heartbeat moves only the VIP; ldirectord runs on both directors
-  keepalived    VRRP moves the VIP; keepalived's checker keeps IPVS on both directors
-
-For every configuration and setting (heartbeat deadtime, keepalive = deadtime/4;
-keepalived advert_int) the cluster is started once and the primary director is
-switched off and on --repeats times; the client-observed outage of each
-failover is measured as in experiments/failover.py.
+For every layout and value of its stack's detection setting (heartbeat deadtime,
+keepalive = deadtime/4; keepalived advert_int) the cluster is started once and
+the primary director is switched off and on --repeats times; the
+client-observed outage of each failover is measured as in experiments/failover.py.
 
   sudo python3 experiments/sweep.py
   sudo python3 experiments/sweep.py --deadtimes 1,2 --advert-ints 0.2,1 --repeats 1
@@ -22,19 +19,15 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from experiments import common  # noqa: E402
 
-common.use_system_python()
-
-from experiments import failover  # noqa: E402
-
-CONFIGURATIONS = {
-    # name: (failover.py flags, setting flag, label of the setting)
-    'heartbeat': (['--stack', 'heartbeat'], 'deadtime', 'heartbeat deadtime (s)'),
-    'hot-standby': (['--stack', 'heartbeat', '--hot-standby'], 'deadtime',
-                    'heartbeat deadtime (s)'),
-    'keepalived': (['--stack', 'keepalived'], 'advert_int', 'VRRP advert_int (s)'),
-}
 FIELDS = ['configuration', 'setting', 'setting_s', 'repeat', 'outage_s', 'detected_s',
           'vip_taken_s', 'table_ready_s', 'first_ok_s', 'failed_requests', 'outage_per_setting']
+
+
+def layouts():
+    """{layout: (stack class, settings changes, description)} over every registered stack."""
+    from topo import ha
+    return {name: (cls, changes, text) for cls in ha.load().values()
+            for name, (changes, text) in cls.layouts.items()}
 
 
 def floats(text):
@@ -47,49 +40,57 @@ def floats(text):
     return values
 
 
-def point_argv(config, value, args):
-    """failover.py flags of one sweep point (checked like any failover.py command line)."""
-    flags, setting, _ = CONFIGURATIONS[config]
-    argv = flags + ['--probe-rate', str(args.probe_rate), '--settle', str(args.settle)]
-    if setting == 'deadtime':
-        argv += ['--deadtime', str(value), '--keepalive', str(round(value / 4, 3)),
-                 '--initdead', str(max(10.0, value))]
-    else:
-        argv += ['--advert-int', str(value)]
-    return argv
+def point_settings(stack_cls, changes, value):
+    """The checked settings of one sweep point (ConfigError when impossible)."""
+    return stack_cls.Settings().replace(**dict(changes, **stack_cls.sweep_axis.settings_for(value)))
 
 
 def parse_args(argv=None):
+    from experiments.scenario import Measure
+    from topo import ha
+    known = layouts()
     p = common.base_parser(__doc__.splitlines()[0])
-    p.add_argument('--configurations', default=','.join(CONFIGURATIONS),
-                   help='which of %s' % ', '.join(CONFIGURATIONS))
-    p.add_argument('--deadtimes', default='1,2,4', help='heartbeat deadtimes (s)')
-    p.add_argument('--advert-ints', default='0.2,0.5,1', help='keepalived advert intervals (s)')
+    p.add_argument('--configurations', default=','.join(known),
+                   help='HA layouts to sweep, of: %s' % '; '.join(
+                       '%s (%s)' % (k, v[2]) for k, v in known.items()))
+    axes = {}
+    for cls in ha.load().values():
+        axis = cls.sweep_axis
+        if axis and axis.flag not in axes:
+            axes[axis.flag] = axis
+            p.add_argument(axis.flag, default=axis.default, help='%s values, comma-separated'
+                           % axis.label)
     p.add_argument('--repeats', type=int, default=3, help='failovers per point')
     p.add_argument('--probe-rate', type=float, default=20.0, help='probe requests per second')
     p.add_argument('--settle', type=float, default=2.0, help='steady probing between faults (s)')
     args = p.parse_args(argv)
     try:
         args.configs = [c for c in args.configurations.split(',') if c]
-        unknown = [c for c in args.configs if c not in CONFIGURATIONS]
+        unknown = [c for c in args.configs if c not in known]
         if unknown or not args.configs:
             raise ValueError('unknown configuration %s: choose from %s'
-                             % (','.join(unknown) or "''", ', '.join(CONFIGURATIONS)))
-        values = {'deadtime': floats(args.deadtimes), 'advert_int': floats(args.advert_ints)}
+                             % (','.join(unknown) or "''", ', '.join(known)))
         if args.repeats < 1:
             raise ValueError('--repeats must be at least 1')
+        args.measure = Measure(probe_rate=args.probe_rate, settle=args.settle)
         args.points = []
         for config in args.configs:
-            setting = CONFIGURATIONS[config][1]
-            for value in values[setting]:
-                # every point's flags are checked now, before anything starts
-                point = failover.parse_args(point_argv(config, value, args))
-                args.points.append((config, setting, value, point))
-    except SystemExit:
-        p.error('a sweep point has impossible settings (see above)')
+            cls, changes, _ = known[config]
+            axis = cls.sweep_axis
+            for value in floats(getattr(args, axis.flag.lstrip('-').replace('-', '_'))):
+                # every point's settings are checked now, before anything starts
+                args.points.append((config, cls, axis, value, point_settings(cls, changes, value)))
+        args.cluster = common.cluster_config(argparse_defaults())
     except ValueError as e:
         p.error(str(e))
     return args
+
+
+def argparse_defaults():
+    """The cluster flags' defaults (the sweep runs the paper's cluster)."""
+    p = common.base_parser('', results=False)
+    common.add_cluster_args(p)
+    return p.parse_args([])
 
 
 def median_row(rows):
@@ -103,49 +104,58 @@ def median_row(rows):
             'measured': len(outs)}
 
 
+def sweep_point(args, cls, settings, out):
+    """One point: a cluster boot and args.repeats failovers; its summary data."""
+    from experiments import scenario
+    run = scenario.Run(args.cluster, cls(args.cluster, settings), args.measure, out,
+                       experiment='failovers')
+    run.run(scenario.failovers(args.repeats), figures_expected=False)
+    return run.summary.data
+
+
 def sweep(args, out):
     from topo import sandbox
-    summary = common.Summary(out / 'summary.json', experiment='sweep',
-                             kernel_mode=sandbox.kernel_mode(),
-                             parameters={'configurations': args.configs,
-                                         'deadtimes_s': floats(args.deadtimes),
-                                         'advert_ints_s': floats(args.advert_ints),
-                                         'repeats': args.repeats,
-                                         'probe_rate': args.probe_rate},
-                             points=[])
+    known = layouts()
+    summary = common.Summary(
+        out / 'summary.json', experiment='sweep', kernel_mode=sandbox.kernel_mode(),
+        parameters={'configurations': args.configs, 'repeats': args.repeats,
+                    'probe_rate': args.probe_rate,
+                    'values': {c: [v for (pc, _, _, v, _) in args.points if pc == c]
+                               for c in args.configs}},
+        layouts={c: {'description': known[c][2], 'setting': known[c][0].sweep_axis.setting,
+                     'axis_label': known[c][0].sweep_axis.label} for c in args.configs},
+        points=[])
     f = open(out / 'sweep.csv', 'w', newline='')
     writer = csv.DictWriter(f, FIELDS)
     writer.writeheader()
     started = time.monotonic()
     try:
-        for n, (config, setting, value, point_args) in enumerate(args.points):
+        for n, (config, cls, axis, value, settings) in enumerate(args.points):
             if n:
                 per_point = (time.monotonic() - started) / n
                 left = per_point * (len(args.points) - n)
                 common.stage('== about %d min %02d s left' % divmod(int(left), 60))
             common.stage('== point %d/%d: %s, %s %.3g s, %d failovers'
-                         % (n + 1, len(args.points), config, setting, value, args.repeats))
-            name = '%s-%s-%g' % (config, setting, value)
-            point_out = out / 'points' / name
+                         % (n + 1, len(args.points), config, axis.setting, value, args.repeats))
+            point_out = out / 'points' / ('%s-%s-%g' % (config, axis.setting, value))
             point_out.mkdir(parents=True)
-            run = failover.FailoverRun(point_args, point_out)
-            run.run(repeats=args.repeats)
+            data = sweep_point(args, cls, settings, point_out)
             rows = []
-            for i, fo in enumerate(run.summary.data.get('failover_repeats', [])):
-                row = {'configuration': config, 'setting': setting, 'setting_s': value,
+            for i, fo in enumerate(data.get('failover_repeats', [])):
+                row = {'configuration': config, 'setting': axis.setting, 'setting_s': value,
                        'repeat': i + 1, **{k: fo.get(k) for k in FIELDS[4:10]}}
                 row['outage_per_setting'] = (round(fo['outage_s'] / value, 2)
                                              if fo.get('outage_s') is not None else None)
                 writer.writerow(row)
                 f.flush()
                 rows.append(row)
-            stats = dict(configuration=config, setting=setting, setting_s=value,
+            stats = dict(configuration=config, setting=axis.setting, setting_s=value,
                          outages_s=[r['outage_s'] for r in rows], results=str(point_out),
                          **median_row(rows) if rows else median_row([{'outage_s': None}]))
             summary.data['points'].append(stats)
             summary.write()
             common.stage('== %s %s=%.3g s: median outage %s s'
-                         % (config, setting, value, stats['median_outage_s']))
+                         % (config, axis.setting, value, stats['median_outage_s']))
     finally:
         f.close()
     ok = all(p['measured'] == args.repeats for p in summary.data['points'])
@@ -166,12 +176,14 @@ def sweep(args, out):
 
 
 def main(argv=None):
+    common.use_system_python()
     args = parse_args(argv)
-    needs = [n for c in args.configs for n in
-             __import__('topo.stacks', fromlist=['get']).get(
-                 CONFIGURATIONS[c][0][1]).needs]
+    # one stack object per layout is enough to check its configs (and needs) up front
+    first = {}
+    for config, cls, _, _, settings in args.points:
+        first.setdefault(config, cls(args.cluster, settings))
     return common.run(args, ['cluster', 'plots'], 'sweep', lambda out: sweep(args, out),
-                      needs=needs)
+                      stacks=list(first.values()))
 
 
 if __name__ == '__main__':

@@ -83,11 +83,16 @@ def failback(events, probes, t_on, primary, backup, service, reals, nice_failbac
             'outage_s': round(max(failed) - min(failed), 3) if failed else 0.0}
 
 
-def real_server_removal(events, probes, t_fault, t_on, primary, service, address):
+def real_server_removal(events, probes, t_fault, t_on, primary, service, address,
+                        removed_pattern=None):
     """A real server switched off at t_fault (and on at t_on): when did the active
-    director drop it, how long did clients see errors, when was it back?"""
-    logged = _first(events, t_fault, primary, lambda e: e.get('kind') == 'log'
-                    and 'Deleted real server' in e['line'] and address in e['line'])
+    director drop it (its log line: removed_pattern, {address} = ip:port, {ip}, {port}),
+    how long did clients see errors, when was it back?"""
+    ip, _, port = address.rpartition(':')
+    pattern = removed_pattern and removed_pattern.format(address=re.escape(address),
+                                                         ip=re.escape(ip), port=port)
+    logged = pattern and _first(events, t_fault, primary, lambda e: e.get('kind') == 'log'
+                                and re.search(pattern, e['line']))
     removed = _first(events, t_fault, primary, lambda e: e.get('kind') == 'ipvs'
                      and address not in e['table'].get(service, [address]))
     window = [p for p in probes if t_fault <= p['t'] < (t_on or float('inf'))]
@@ -123,4 +128,42 @@ def answers_by_stage(probes):
         stage = out.setdefault(p['stage'] or 'unlabelled', {})
         key = p['server'] if p['ok'] else 'failed'
         stage[key] = stage.get(key, 0) + 1
+    return out
+
+
+def analyse(events, probes, faults, stack, config, requests_15=None):
+    """The summary fields of a run of the paper's stages (or of failovers only):
+    each fault on a real server and on the primary director decomposed."""
+    from topo.network.config import BACKUP, PRIMARY
+    service = '%s:%d' % (config.vip, config.port)
+    reals = ['%s:%d' % (config.addresses[s], config.port) for s in config.real_servers]
+    nice = stack.settings.nice_failback
+    out = {}
+    on_servers = [f for f in faults if f['target'] in config.real_servers]
+    if on_servers:
+        f = on_servers[0]
+        address = '%s:%d' % (config.addresses[f['target']], config.port)
+        out['real_server_removal'] = real_server_removal(
+            events, probes, f['injected'], f['cleared'], PRIMARY, service, address,
+            stack.removed_pattern)
+    cycles = [f for f in faults if f['target'] == PRIMARY]
+    failovers = [director_failover(events, probes, c['injected'], BACKUP, service, reals,
+                                   stack.detected_pattern, t_end=c['cleared']) for c in cycles]
+    failbacks = [failback(events, probes, c['cleared'], PRIMARY, BACKUP, service, reals, nice)
+                 for c in cycles if c['cleared']]
+    if failovers:
+        out.update(failover=failovers[0], failover_repeats=failovers)
+        c, fo = cycles[0], failovers[0]
+        # from when the service is whole again: table complete and answering
+        if None not in (fo['table_ready_s'], fo['first_ok_s']) and c['cleared'] \
+                and config.scheduler == 'rr':
+            since = c['injected'] + max(fo['table_ready_s'], fo['first_ok_s'])
+            out['split_after_takeover'] = split_after(probes, since, c['cleared'],
+                                                      config.real_servers)
+    if failbacks:
+        out.update(failback=failbacks[0], failback_repeats=failbacks)
+    stages = answers_by_stage(probes)
+    if requests_15 is not None:
+        stages = dict({'15 requests': requests_15}, **stages)
+    out['answers_per_stage'] = stages
     return out

@@ -10,6 +10,8 @@ sys.path.insert(0, str(ROOT))
 DATA = ROOT / 'tests' / 'data'
 PYTHON = '/usr/bin/python3'
 
+from topo import ha  # noqa: E402
+
 
 @pytest.fixture
 def data():
@@ -37,7 +39,7 @@ def leftovers():
             cmd = open('/proc/%s/cmdline' % pid, 'rb').read().replace(b'\0', b' ').decode()
         except OSError:
             continue
-        if any(w in cmd for w in ('linux.uml', 'mininet:', 'osken-manager', 'topo.webserver',
+        if any(w in cmd for w in ('linux.uml', 'mininet:', 'osken-manager', 'topo.agents.webserver',
                                   'heartbeat', 'ldirectord', 'keepalived')) \
                 and 'pytest' not in cmd:
             found.append('process %s: %s' % (pid, cmd[:80]))

@@ -1,6 +1,6 @@
 import pytest
 
-from topo.config import ClusterConfig, ConfigError, parse_weights
+from topo.network.config import ClusterConfig, ConfigError, parse_weights
 
 
 def test_defaults_match_the_paper():

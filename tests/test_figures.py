@@ -2,8 +2,8 @@
 import pytest
 
 from experiments import figures
-from topo import ipvs
-from topo.config import ClusterConfig
+from topo.network import ipvs
+from topo.network.config import ClusterConfig
 
 RUN = 'heartbeat-run/'
 CONFIG = ClusterConfig()

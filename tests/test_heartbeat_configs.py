@@ -1,67 +1,53 @@
-"""The heartbeat stack's generated configs, checked by the daemons themselves.
+"""The heartbeat stack's settings and generated configs, checked by the daemons themselves.
 
 heartbeat validates ha.cf at start ("Configuration validated"), ldirectord
-parses its config for `status`; both run here in throwaway namespaces so
+parses its config for `status`; both run in throwaway namespaces (the
+daemons' own self_check, which every experiment runs before it starts), so
 the host's /etc/ha.d, /run and /var/log are never touched.
 """
-import argparse
 import os
 import shutil
 import stat
 import subprocess
-from pathlib import Path
 
 import pytest
 
+from conftest import PYTHON, ROOT
 from experiments import failover
-from topo import stacks
-from topo.config import ConfigError
-from topo.stacks.heartbeat import HeartbeatStack
+from topo import ha
+from topo.ha import ScratchDirector
+from topo.ha.stacks.heartbeat import HeartbeatStack
+from topo.network.config import ClusterConfig, ConfigError
 
 needs_daemons = pytest.mark.skipif(
     not os.path.exists('/usr/libexec/heartbeat/heartbeat') or not shutil.which('ldirectord'),
     reason='heartbeat/ldirectord not installed (./testbed setup installs them)')
 
 
-class FakeIntf:
-    name = 'laicoz-eth0'
-
-
-class FakeDirector:
-    """What the daemons' render() needs of a Director: name, interface, private dirs."""
-    name = 'laicoz'
-
-    def __init__(self, root):
-        self.root = Path(root)
-
-    def defaultIntf(self):
-        return FakeIntf()
-
-    def private(self, path):
-        return str(self.root / path.lstrip('/'))
-
-
-def render(tmp_path, *argv):
+def render(root, *argv):
     args = failover.parse_args(list(argv))
-    stack = HeartbeatStack(args.config, args)
-    return stack, stack.configure(FakeDirector(tmp_path))
+    stack = HeartbeatStack(args.config, args.settings)
+    director = ScratchDirector('laicoz', root, stack.private_dirs())
+    stack.configure(director)
+    return stack, director
 
 
 def test_rendered_files_and_secret(tmp_path):
-    stack, paths = render(tmp_path / 'a', '--keepalive', '0.2', '--deadtime', '2')
-    etc = tmp_path / 'a' / 'etc' / 'ha.d'
-    ha = (etc / 'ha.cf').read_text()
+    stack, laicoz = render(tmp_path / 'a', '--keepalive', '0.2', '--deadtime', '2')
+    etc = tmp_path / 'a' / 'laicoz' / 'etc' / 'ha.d'
+    ha_cf = (etc / 'ha.cf').read_text()
     for line in ('keepalive 200ms', 'deadtime 2000ms', 'warntime 1100ms', 'initdead 10000ms',
                  'bcast laicoz-eth0', 'auto_failback on', 'node laicoz', 'node laicoy', 'crm no'):
-        assert line in ha.splitlines()
+        assert line in ha_cf.splitlines()
     assert (etc / 'haresources').read_text().splitlines()[-1] == \
         'laicoz VIP::10.0.14.146/24 LVSDirector::ldirectord.cf'
     auth = etc / 'authkeys'
     assert stat.S_IMODE(auth.stat().st_mode) == 0o600
     secret = auth.read_text().split()[-1]
     assert len(secret) == 40
-    _, _ = render(tmp_path / 'b')
-    assert (tmp_path / 'b' / 'etc' / 'ha.d' / 'authkeys').read_text().split()[-1] != secret
+    render(tmp_path / 'b')
+    assert (tmp_path / 'b' / 'laicoz' / 'etc' / 'ha.d' / 'authkeys').read_text().split()[-1] \
+        != secret
     assert os.access(etc / 'resource.d' / 'VIP', os.X_OK)
     ld = (etc / 'ldirectord.cf').read_text()
     assert 'quiescent=no' in ld and 'checktype=negotiate' in ld
@@ -71,7 +57,7 @@ def test_rendered_files_and_secret(tmp_path):
 def test_stock_resources_and_nice_failback(tmp_path):
     render(tmp_path, '--resources', 'stock', '--nice-failback', '--weights', '2,3,4',
            '--scheduler', 'wrr')
-    etc = tmp_path / 'etc' / 'ha.d'
+    etc = tmp_path / 'laicoz' / 'etc' / 'ha.d'
     assert (etc / 'haresources').read_text().splitlines()[-1] == \
         'laicoz IPaddr2::10.0.14.146/24 ldirectord::ldirectord.cf'
     assert 'auto_failback off' in (etc / 'ha.cf').read_text()
@@ -79,89 +65,70 @@ def test_stock_resources_and_nice_failback(tmp_path):
     assert '\treal=10.0.14.14:80 gate 4' in ld and 'scheduler=wrr' in ld
 
 
+def test_the_stack_knows_its_directories_processes_and_logs():
+    stack = HeartbeatStack(ClusterConfig())
+    assert set(stack.private_dirs()) == {'/etc/ha.d', '/var/lib/heartbeat', '/var/log', '/run'}
+    assert 'heartbeat' in stack.processes() and 'ldirectord' in stack.processes()
+    assert stack.logs(ScratchDirector('laicoz', '/nowhere')) == \
+        ['/var/log/ha-log', '/var/log/ldirectord.log']
+    assert stack.backup_table_warm is False
+    assert HeartbeatStack(ClusterConfig(), HeartbeatStack.Settings(hot_standby=True)) \
+        .backup_table_warm is True
+
+
 @pytest.mark.parametrize('argv, message', [
     (['--keepalive', '0.5', '--deadtime', '1'], 'more than twice'),
     (['--deadtime', '2', '--warntime', '3'], 'must lie between'),
     (['--deadtime', '12'], '--initdead'),
     (['--check-interval', '0'], 'whole seconds'),
+    (['--advert-int', '0.5'], '--advert-int belongs to keepalived'),
 ])
-def test_impossible_timings_are_refused(argv, message, capsys):
+def test_impossible_or_foreign_settings_are_refused(argv, message, capsys):
     with pytest.raises(SystemExit) as e:
         failover.parse_args(argv)        # the experiment refuses them before anything starts
     assert e.value.code == 2 and message in capsys.readouterr().err
-    p = argparse.ArgumentParser()
-    stacks.add_arguments(p)
-    with pytest.raises(ConfigError, match=message):
-        stacks.check_arguments('heartbeat', p.parse_args(argv))
 
 
-def heartbeat_validates(etc):
-    """Start heartbeat on etc/ in private namespaces; its verdict on the configuration."""
-    work = etc.parent
-    for d in ('log', 'run', 'lib'):
-        (work / d).mkdir(exist_ok=True)
-    shutil.copytree('/var/lib/heartbeat', work / 'lib', symlinks=True, dirs_exist_ok=True)
-    script = f'''
-mount --make-rprivate /
-hostname laicoz
-ip link add laicoz-eth0 type veth peer name peer0
-ip addr add 10.0.14.2/24 dev laicoz-eth0; ip link set laicoz-eth0 up; ip link set lo up
-mount --bind {etc} /etc/ha.d
-mount --bind {work}/run /run
-mkdir -p /run/heartbeat/ccm /run/heartbeat/crm /run/heartbeat/rsctmp
-chown -R hacluster:haclient /run/heartbeat
-mount --bind {work}/log /var/log
-mount --bind {work}/lib /var/lib/heartbeat
-/usr/libexec/heartbeat/heartbeat
-for i in $(seq 50); do grep -q -e 'Configuration validated' -e 'onfiguration error' \
-  /var/log/ha-log 2>/dev/null && break; sleep 0.1; done
-'''     # leaving the PID namespace kills whatever heartbeat started
-    subprocess.run(['unshare', '--fork', '--pid', '--mount-proc', '-m', '-n', '-u',
-                    'sh', '-c', script], timeout=60, stdout=subprocess.PIPE,
-                   stderr=subprocess.STDOUT)
-    return (work / 'log' / 'ha-log').read_text()
+def test_settings_are_checked_without_a_command_line():
+    with pytest.raises(ConfigError, match='more than twice'):
+        HeartbeatStack.Settings().replace(deadtime=0.4)
+    assert HeartbeatStack.Settings().replace(deadtime=2, keepalive=0.5).warntime_s == 1.25
 
 
-def rendered_ha_d(tmp_path):
-    """The generated configs in a full /etc/ha.d (the package's scripts beside them)."""
-    render(tmp_path)
-    etc = tmp_path / 'etc' / 'ha.d'
-    shutil.copytree('/etc/ha.d', etc, symlinks=True, dirs_exist_ok=True,
-                    ignore=shutil.ignore_patterns('ha.cf', 'haresources', 'authkeys',
-                                                  'ldirectord.cf'))
-    return etc
+def test_a_foreign_flag_is_refused_before_anything_starts():
+    """The command itself: exit 2 and the reason, nothing started."""
+    p = subprocess.run([PYTHON, str(ROOT / 'experiments' / 'failover.py'), '--stack',
+                        'keepalived', '--deadtime', '5'], stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, universal_newlines=True, timeout=60)
+    assert p.returncode == 2 and '--deadtime belongs to heartbeat' in p.stdout
+    assert 'kernel mode' not in p.stdout
 
 
 @needs_daemons
-def test_heartbeat_accepts_the_generated_config(tmp_path):
-    log = heartbeat_validates(rendered_ha_d(tmp_path))
-    assert 'Configuration validated' in log, log
+@pytest.mark.parametrize('argv', [[], ['--hot-standby', '--resources', 'stock']])
+def test_the_daemons_accept_the_generated_configs(tmp_path, argv):
+    stack, laicoz = render(tmp_path, *argv)
+    assert stack.self_check(laicoz) == []
 
 
 @needs_daemons
 def test_heartbeat_rejects_a_broken_config(tmp_path):
-    etc = rendered_ha_d(tmp_path)
-    ha = etc / 'ha.cf'
-    ha.write_text(ha.read_text().replace('bcast laicoz-eth0', 'bcast nosuch-eth9'))
-    log = heartbeat_validates(etc)
-    assert 'Configuration validated' not in log and 'onfiguration error' in log
-
-
-def ldirectord_status(cf):
-    p = subprocess.run(['unshare', '-m', 'sh', '-c',
-                        'mount --make-rprivate / && mount -t tmpfs tmpfs /var/log && '
-                        'mount -t tmpfs tmpfs /run && ldirectord %s status' % cf],
-                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                       universal_newlines=True, timeout=60)
-    return p.returncode, p.stdout
+    stack, laicoz = render(tmp_path)
+    path = tmp_path / 'laicoz' / 'etc' / 'ha.d' / 'ha.cf'
+    path.write_text(path.read_text().replace('bcast laicoz-eth0', 'bcast nosuch-eth9'))
+    [(daemon, problem)] = stack.self_check(laicoz)
+    assert daemon == 'heartbeat' and 'rejects its configuration' in problem
 
 
 @needs_daemons
-def test_ldirectord_parses_the_generated_config(tmp_path):
-    render(tmp_path)
-    cf = tmp_path / 'etc' / 'ha.d' / 'ldirectord.cf'
-    code, out = ldirectord_status(cf)
-    assert code == 3 and 'Error' not in out, out      # 3: parsed fine, not running
-    cf.write_text(cf.read_text() + 'connecttimeout=1\n')
-    code, out = ldirectord_status(cf)
-    assert code not in (0, 3), out
+def test_ldirectord_rejects_a_broken_config(tmp_path):
+    stack, laicoz = render(tmp_path)
+    cf = tmp_path / 'laicoz' / 'etc' / 'ha.d' / 'ldirectord.cf'
+    cf.write_text(cf.read_text() + 'connecttimeout=1\n')     # fatal for Debian 12's ldirectord
+    [(daemon, problem)] = stack.self_check(laicoz)
+    assert daemon == 'ldirectord' and 'rejects its configuration' in problem
+
+
+@needs_daemons
+def test_check_configs_renders_both_directors_and_passes():
+    ha.check_configs(HeartbeatStack(ClusterConfig()))      # raises ConfigError if refused

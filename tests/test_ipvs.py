@@ -1,7 +1,7 @@
 import pytest
 
-from topo import ipvs
-from topo.config import ClusterConfig
+from topo.network import ipvs
+from topo.network.config import ClusterConfig
 
 # Header-only output: what ipvsadm prints with no virtual service (figures 10 and 14).
 HEADER_ONLY = """IP Virtual Server version 1.2.1 (size=4096)

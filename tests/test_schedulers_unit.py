@@ -3,7 +3,8 @@ import json
 
 import pytest
 
-from experiments import schedulers as S
+from experiments import scheduling as S
+from experiments import schedulers
 
 W = {'laico2': 2, 'laico3': 3, 'laico4': 4}
 
@@ -182,7 +183,7 @@ def test_plot_refuses_a_folder_without_results(tmp_path):
 
 
 def test_flags_are_checked_before_anything_starts():
-    args = S.parse_args([])
+    args = schedulers.parse_args([])
     assert args.schedulers == list(S.SCHEDULERS) and args.round == 9
     assert args.preload == 9 and args.preload_server == 'laico4'
     assert args.config.weights == [2, 3, 4] and args.config.scheduler == 'rr'
@@ -190,7 +191,7 @@ def test_flags_are_checked_before_anything_starts():
                 ['--rounds', '0'], ['--preload-server', 'laico9'], ['--weights', '2,3'],
                 ['--weights', '2,3,0', '--preload-server', 'laico4']):
         with pytest.raises(SystemExit):
-            S.parse_args(bad)
+            schedulers.parse_args(bad)
 
 
 def result(sched, sequence, active, preload=None, inactive=None, expired=False):
@@ -214,28 +215,28 @@ def result(sched, sequence, active, preload=None, inactive=None, expired=False):
 def test_checks_pass_the_expected_results_and_fail_others():
     wrr_seq = wrr_kernel(W, 36)
     good = result('wrr', wrr_seq, {'laico2': 4, 'laico3': 6, 'laico4': 17})
-    assert all(S.checks_for('wrr', good).values())
+    assert all(schedulers.checks_for('wrr', good).values())
     # wrr that behaved like wlc on held sessions
     bad = result('wrr', wrr_seq, {'laico2': 6, 'laico3': 9, 'laico4': 12})
-    c = S.checks_for('wrr', bad)
+    c = schedulers.checks_for('wrr', bad)
     assert not c['held_spread'] and c['short_share']
     # right totals, wrong rounds
     shuffled = sorted(wrr_seq[:18]) + wrr_seq[18:]
-    assert not S.checks_for('wrr', result('wrr', shuffled,
+    assert not schedulers.checks_for('wrr', result('wrr', shuffled,
                                           {'laico2': 4, 'laico3': 6, 'laico4': 17}))['short_share']
     lc_seq, _ = least_kernel(W, {s: 0 for s in W}, 36, False)
     lc = result('lc', lc_seq, {'laico2': 9, 'laico3': 9, 'laico4': 9})
-    assert all(S.checks_for('lc', lc).values())
+    assert all(schedulers.checks_for('lc', lc).values())
     lc['inactive_after'] = {'laico2': 12, 'laico3': 12, 'laico4': 11}
-    assert not S.checks_for('lc', lc)['short_inactive_matches_answers']
+    assert not schedulers.checks_for('lc', lc)['short_inactive_matches_answers']
     # counters that expired during the phase: within the granularity, not exact
     off = ['laico2'] + lc_seq[1:35] + ['laico2']
     expired = result('lc', off, {'laico2': 9, 'laico3': 9, 'laico4': 9},
                      inactive={'laico2': 3, 'laico3': 3, 'laico4': 3}, expired=True)
-    c = S.checks_for('lc', expired)
+    c = schedulers.checks_for('lc', expired)
     assert 'short_inactive_matches_answers' not in c and c['short_share'] is (
         S.max_deviation(S.count(off, W), S.expected_share('lc', W)) < 1)
     # the client and ipvsadm disagree on where the held sessions are
     mism = result('lc', lc_seq, {'laico2': 9, 'laico3': 9, 'laico4': 9})
     mism['held_answers'] = {'laico2': 10, 'laico3': 8, 'laico4': 0}
-    assert not S.checks_for('lc', mism)['client_matches_ipvsadm']
+    assert not schedulers.checks_for('lc', mism)['client_matches_ipvsadm']

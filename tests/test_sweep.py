@@ -9,13 +9,14 @@ from conftest import PYTHON, ROOT, leftovers
 from experiments import sweep
 
 
-def test_point_flags_scale_keepalive_with_deadtime():
+def test_points_come_from_the_stacks_layouts_and_axes():
     args = sweep.parse_args(['--deadtimes', '2', '--advert-ints', '0.5', '--repeats', '1'])
-    argv = sweep.point_argv('heartbeat', 2.0, args)
-    assert argv[argv.index('--deadtime') + 1] == '2.0'
-    assert argv[argv.index('--keepalive') + 1] == '0.5'
-    assert len(args.points) == 3          # heartbeat, hot-standby at 2 s; keepalived at 0.5 s
-    assert [p[0] for p in args.points] == ['heartbeat', 'hot-standby', 'keepalived']
+    assert [(p[0], p[3]) for p in args.points] == \
+        [('heartbeat', 2.0), ('hot-standby', 2.0), ('keepalived', 0.5)]
+    heartbeat, hot, keepalived = [p[4] for p in args.points]
+    # keepalive scales with the deadtime, as the heartbeat stack's sweep axis says
+    assert (heartbeat.deadtime, heartbeat.keepalive, heartbeat.hot_standby) == (2.0, 0.5, False)
+    assert hot.hot_standby is True and keepalived.advert_int == 0.5
 
 
 def test_median_and_ratio():
@@ -29,7 +30,8 @@ def test_median_and_ratio():
 
 
 @pytest.mark.parametrize('argv', [['--configurations', 'nope'], ['--deadtimes', '1,x'],
-                                  ['--repeats', '0'], ['--advert-ints', '1.5']])
+                                  ['--repeats', '0'], ['--advert-ints', '1.5'],
+                                  ['--deadtimes', '0.02']])
 def test_bad_sweeps_are_refused_before_anything_starts(argv):
     p = subprocess.run([PYTHON, str(ROOT / 'experiments' / 'sweep.py')] + argv,
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,

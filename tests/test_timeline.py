@@ -2,7 +2,11 @@
 import csv
 import json
 
+import pytest
+
 from experiments import timeline
+from topo.ha.stacks.heartbeat import HeartbeatStack
+from topo.ha.stacks.keepalived import KeepalivedStack
 
 SVC, REALS = '10.0.14.146:80', ['10.0.14.12:80', '10.0.14.13:80', '10.0.14.14:80']
 DEAD = r'node (laicoz|laicoy): is dead'
@@ -53,10 +57,25 @@ def test_synthetic_real_server_removal():
               ev(60.8, 'ipvs', node='laicoz', table={SVC: REALS})]
     probes = [probe(50.1, False, 1.0), probe(50.2, True), probe(50.4, False, 1.0),
               probe(51, True)]
-    t = timeline.real_server_removal(events, probes, 50.0, 60.0, 'laicoz', SVC, REALS[0])
+    t = timeline.real_server_removal(events, probes, 50.0, 60.0, 'laicoz', SVC, REALS[0],
+                                     HeartbeatStack.removed_pattern)
     assert t['detected_s'] == 0.5 and t['table_ready_s'] == 0.6
     assert t['outage_s'] == 0.4 and t['failed_requests'] == 2
     assert t['readded_after_power_on_s'] == 0.8 and t['vip_taken_s'] is None
+
+
+@pytest.mark.parametrize('stack, line, other', [
+    (HeartbeatStack, 'Deleted real server: 10.0.14.12:80 (10.0.14.146:80)',
+     'Deleted real server: 10.0.14.12:8080 (10.0.14.146:80)'),
+    (KeepalivedStack, 'Removing service [10.0.14.12]:tcp:80 from VS [10.0.14.146]:tcp:80',
+     'Removing service [10.0.14.13]:tcp:80 from VS [10.0.14.146]:tcp:80')])
+def test_each_stack_names_the_removal_of_a_real_server(stack, line, other):
+    """Detection comes from the stack's own log line for that server, not another's."""
+    events = [ev(50.2, 'log', node='laicoz', line=other), ev(50.5, 'log', node='laicoz', line=line),
+              ev(51.0, 'ipvs', node='laicoz', table={SVC: REALS[1:]})]
+    t = timeline.real_server_removal(events, [], 50.0, None, 'laicoz', SVC, REALS[0],
+                                     stack.removed_pattern)
+    assert t['detected_s'] == 0.5 and t['table_ready_s'] == 1.0
 
 
 def test_failback_outage_is_the_failure_window():

@@ -7,26 +7,26 @@ the client holds it, like the paper's TELNET session. On release the client
 sends the blank line, reads the answer and learns from its X-Served-By header
 which real server IPVS had given the connection.
 
-  python3 -m topo.loadclient --host 10.0.14.146 --count 18 --hold 30
+  python3 -m topo.agents.loadclient --host 10.0.14.146 --count 18 --hold 30
       open 18 connections, hold them 30 s, release; one JSON line per event
 
-  python3 -m topo.loadclient --host 10.0.14.146 --control --hold 300
+  python3 -m topo.agents.loadclient --host 10.0.14.146 --control --hold 300
       commands on stdin, one a line: `open N` (open N more, in a new batch),
       `release` (answer, close and exit); end of input releases too, and so
       does --hold seconds without a release.
 
-Output, one JSON object a line: {"event": "opened", ...} after each batch,
-{"event": "released", "conns": [...], "counts": {...}, "by_batch": [...]} at the end.
+Output, events as in topo/agents/events.py: "opened" after each batch,
+"released" (with conns, counts, by_batch) at the end.
 """
 import argparse
-import json
 import os
 import select
 import socket
 import sys
 import time
 
-from topo.webserver import SERVED_BY
+from topo.agents.events import emit
+from topo.agents.webserver import SERVED_BY
 
 
 class Held:
@@ -113,10 +113,10 @@ class LoadClient:
             if self.gap:
                 time.sleep(self.gap)    # the director sees each handshake end before the next SYN
         new = self.conns[start:]
-        emit({'event': 'opened', 'batch': batch, 'count': count,
-              'ok': sum(c.ok for c in new), 'failed': [c.as_dict() for c in new if not c.ok],
-              'held': sum(c.sock is not None for c in self.conns),
-              'ports': [c.local_port for c in new], 'seconds': round(time.monotonic() - t0, 3)})
+        emit('opened', batch=batch, count=count, ok=sum(c.ok for c in new),
+             failed=[c.as_dict() for c in new if not c.ok],
+             held=sum(c.sock is not None for c in self.conns),
+             ports=[c.local_port for c in new], seconds=round(time.monotonic() - t0, 3))
 
     def release(self, reason):
         t0 = time.monotonic()
@@ -127,13 +127,8 @@ class LoadClient:
             key = c.server or 'failed'
             counts[key] = counts.get(key, 0) + 1
             by_batch[c.batch][key] = by_batch[c.batch].get(key, 0) + 1
-        emit({'event': 'released', 'reason': reason, 'conns': [c.as_dict() for c in self.conns],
-              'counts': counts, 'by_batch': by_batch,
-              'seconds': round(time.monotonic() - t0, 3)})
-
-
-def emit(obj):
-    print(json.dumps(obj), flush=True)
+        emit('released', reason=reason, conns=[c.as_dict() for c in self.conns],
+             counts=counts, by_batch=by_batch, seconds=round(time.monotonic() - t0, 3))
 
 
 def control_loop(client, hold, fd=None):
@@ -168,7 +163,7 @@ def control_loop(client, hold, fd=None):
         elif words[0] == 'release':
             return 'release'
         else:
-            emit({'event': 'error', 'error': 'unknown command %r' % line.decode(errors='replace')})
+            emit('error', error='unknown command %r' % line.decode(errors='replace'))
 
 
 def main(argv=None):

@@ -8,12 +8,13 @@ within one poll interval. It is the testbed's instrument, not part of the
 director: a power-off spares it.
 """
 import argparse
-import json
 import os
 import socket
 import struct
 import sys
 import time
+
+from topo.agents.events import emit
 
 
 def local_addresses():
@@ -83,22 +84,19 @@ def main(argv=None):
     for t in tails.values():        # only what is logged from now on
         t.lines()
     vip, table = None, None
-
-    def emit(**event):
-        print(json.dumps(dict(event, t=round(time.time(), 3))), flush=True)
-    emit(kind='ready')
+    emit('ready')
     while True:
         now_vip = a.vip in local_addresses()
         if now_vip != vip:
             vip = now_vip
-            emit(kind='vip', held=vip)
+            emit('vip', held=vip)
         now_table = ipvs_table()
         if now_table != table:
             table = now_table
-            emit(kind='ipvs', table=table)
+            emit('ipvs', table=table)
         for path, tail in tails.items():
             for line in tail.lines():
-                emit(kind='log', log=os.path.basename(path), line=line)
+                emit('log', log=os.path.basename(path), line=line)
         time.sleep(a.interval)
 
 

@@ -5,9 +5,7 @@ filesystem, the PID space and the host name: every node gets its own
 /etc/hosts by a bind mount in its mount namespace, and a node's processes
 are found by their network namespace (a `pkill` would hit the other nodes).
 """
-import grp
 import os
-import pwd
 import select
 import shutil
 import signal
@@ -18,26 +16,9 @@ from pathlib import Path
 
 from mininet.node import Host
 
-from topo import ipvs
+from topo.network import ipvs
 
-ROOT = str(Path(__file__).resolve().parent.parent)
-
-
-def _chown_ha(path):
-    """Owner hacluster:haclient, mode 750, as the heartbeat package sets them."""
-    try:
-        os.chown(path, pwd.getpwnam('hacluster').pw_uid, grp.getgrnam('haclient').gr_gid)
-        os.chmod(path, 0o750)
-    except KeyError:
-        pass
-
-
-def _copy_owners(src, dst):
-    for dirpath, dirnames, filenames in os.walk(src):
-        for name in [''] + dirnames:
-            s = os.path.join(dirpath, name)
-            st = os.lstat(s)
-            os.lchown(os.path.join(dst, os.path.relpath(s, src)), st.st_uid, st.st_gid)
+ROOT = str(Path(__file__).resolve().parents[2])   # the folder holding topo/
 
 
 def netns_id(pid):
@@ -157,11 +138,6 @@ def read_until(proc, accept, timeout, what):
                        % (timeout, what, proc.poll(), ' | '.join(seen[-5:]) or 'nothing'))
 
 
-def read_line(proc, want, timeout):
-    """Wait for the line `want` in proc's output."""
-    return read_until(proc, lambda line: line.strip() == want, timeout, repr(want))
-
-
 class RealServer(ClusterHost):
     """An HTTP server behind IPVS direct routing: the VIP on lo, never answering ARP for it."""
 
@@ -192,52 +168,36 @@ class RealServer(ClusterHost):
         self.wait_web()
 
     def start_web(self):
-        self.web = self.python('topo.webserver', '--name', self.name, '--port', self.web_port)
+        self.web = self.python('topo.agents.webserver', '--name', self.name, '--port', self.web_port)
 
     def wait_web(self, timeout=60):
-        read_line(self.web, 'listening', timeout)
-
-    def stop_web(self):
-        if self.web and self.web.poll() is None:
-            self.web.kill()
-            self.web.wait()
-        self.web = None
+        from topo.agents.events import is_kind
+        read_until(self.web, is_kind('ready'), timeout, 'the web server of %s' % self.name)
 
 
 class Director(ClusterHost):
     """An LVS director: runs kernel IPVS through ipvsadm and may hold the VIP.
 
-    Its HA daemons need their own /etc/ha.d, /run, /var/lib/heartbeat and
-    /var/log (two heartbeats on one filesystem would share pid files and
-    node identity): each is bound from <private_root>/<name>/ in its mount
-    namespace, where the testbed also reads its logs.
+    The HA stack's daemons need some directories of their own (private_dirs,
+    e.g. /etc/ha.d, /run): each is bound from <private_root>/<name>/ in the
+    director's mount namespace, where the testbed also reads their logs.
     """
-    PRIVATE = ('/etc/ha.d', '/etc/keepalived', '/var/lib/heartbeat', '/var/log', '/run')
 
-    def __init__(self, name, private_root=None, vip=None, **params):
+    def __init__(self, name, private_root=None, private_dirs=(), vip=None, **params):
         self.vip = vip
         self.root = Path(private_root or '/run') / name
-        for d in self.PRIVATE:
-            self._seed(d)
-        params['privateDirs'] = [(d, str(self.root / d.lstrip('/'))) for d in self.PRIVATE]
+        self.private_dirs = tuple(private_dirs)
+        for d in self.private_dirs:
+            (self.root / d.lstrip('/')).mkdir(parents=True, exist_ok=True)
+        params['privateDirs'] = [(d, str(self.root / d.lstrip('/'))) for d in self.private_dirs]
         ClusterHost.__init__(self, name, **params)
 
     def private(self, path):
         """Host path of a file inside this director's private directories."""
-        for d in self.PRIVATE:
+        for d in self.private_dirs:
             if path == d or path.startswith(d + '/'):
                 return str(self.root / path.lstrip('/'))
         raise ValueError('%s is not private to %s' % (path, self.name))
-
-    def _seed(self, d):
-        """The package's own files a fresh private directory needs (not its configs)."""
-        dst = self.root / d.lstrip('/')
-        if d in ('/etc/ha.d', '/var/lib/heartbeat') and os.path.isdir(d):
-            shutil.copytree(d, dst, symlinks=True, dirs_exist_ok=True,
-                            ignore=shutil.ignore_patterns('ha.cf', 'haresources', 'authkeys',
-                                                          'ldirectord.cf', 'hb_*'))
-            _copy_owners(d, dst)
-        dst.mkdir(parents=True, exist_ok=True)
 
     def clear_state(self):
         self.cmd('ipvsadm -C')
@@ -246,19 +206,14 @@ class Director(ClusterHost):
             self.cmd('ip -4 addr flush dev %s to %s/32' % (self.defaultIntf().name, self.vip))
 
     def fresh_run(self):
-        """/run as after a boot: empty but for the directories heartbeat expects."""
-        run = self.root / 'run'
-        for entry in run.iterdir():
+        """A private /run as after a boot: empty (the daemons add what they expect)."""
+        if '/run' not in self.private_dirs:
+            return
+        for entry in Path(self.private('/run')).iterdir():
             if entry.is_dir() and not entry.is_symlink():
                 shutil.rmtree(entry)
             else:
                 entry.unlink()
-        for sub in ('heartbeat/ccm', 'heartbeat/crm', 'heartbeat/dopd', 'heartbeat/rsctmp',
-                    'crm', 'resource-agents', 'openvswitch'):
-            (run / sub).mkdir(parents=True, exist_ok=True)
-        for sub in ('heartbeat', 'heartbeat/ccm', 'heartbeat/crm', 'heartbeat/dopd',
-                    'heartbeat/rsctmp', 'crm'):
-            _chown_ha(run / sub)
 
     def ipvsadm(self, *args):
         return self.cmd('ipvsadm', *args).replace('\r\n', '\n')

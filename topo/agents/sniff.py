@@ -1,12 +1,14 @@
 """Count frames from one MAC to another as seen on a third host's interface.
 
 A hub floods unicast frames to every port; a learning switch would not.
-Prints 'ready' once listening, then the count as the last line.
+Says 'ready' once listening, then 'count' (topo/agents/events.py).
 """
 import argparse
 import socket
 import sys
 import time
+
+from topo.agents.events import emit
 
 ETH_P_ALL = 0x0003
 
@@ -23,7 +25,7 @@ def main(argv=None):
     s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
     s.bind((a.iface, 0))
     s.settimeout(0.5)
-    print('ready', flush=True)
+    emit('ready')
     seen, end = 0, time.monotonic() + a.timeout
     while seen < a.want and time.monotonic() < end:
         try:
@@ -32,7 +34,7 @@ def main(argv=None):
             continue
         if frame[0:6] == dst and frame[6:12] == src:
             seen += 1
-    print(seen, flush=True)
+    emit('count', seen=seen)
     return 0
 
 

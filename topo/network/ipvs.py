@@ -2,7 +2,7 @@
 for `ipvsadm -L` output (names or numbers, any ipvsadm version's spacing)."""
 import re
 
-from topo.config import FORWARDING
+from topo.network.config import FORWARDING
 
 _SERVICE = re.compile(r'^(TCP|UDP|FWM|SCTP)\s+(\S+)\s+(\S+)(?:\s+(.*))?$')
 _REAL = re.compile(r'^->\s*(\S+)\s+(\S+)\s+(-?\d+)\s+(\d+)\s+(\d+)\s*$')

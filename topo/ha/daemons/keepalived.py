@@ -1,5 +1,7 @@
 """keepalived: VRRP for the VIP and its own health checker driving IPVS."""
-from topo.daemons import Daemon
+import shlex
+
+from topo.ha.daemons import Daemon, in_namespaces
 
 CONFIG = '/etc/keepalived/keepalived.conf'
 LOG = '/var/log/keepalived.log'
@@ -19,8 +21,12 @@ REAL_SERVER = """    real_server %(address)s %(port)d {
 
 
 class Keepalived(Daemon):
+    name = 'keepalived'
     templates = {'keepalived.conf': CONFIG}
     secret_files = (CONFIG,)            # it holds the VRRP password when there is one
+    private_dirs = ('/etc/keepalived', '/var/log', '/run')
+    logs = (LOG,)
+    processes = ('keepalived',)
 
     def context(self):
         ctx = Daemon.context(self)
@@ -40,5 +46,12 @@ class Keepalived(Daemon):
                       '-r /run/keepalived-vrrp.pid -c /run/keepalived-checkers.pid '
                       '> %s 2>&1 &' % (CONFIG, LOG))
 
-    def stop(self):
-        self.node.cmd('[ -f /run/keepalived.pid ] && kill $(cat /run/keepalived.pid)')
+    def self_check(self):
+        """`keepalived -t`, in a namespace that has the director's interface."""
+        iface = self.node.defaultIntf().name
+        code, out = in_namespaces(
+            'ip link add %s type veth peer name kacheck0 && ip link set %s up && '
+            'keepalived -t -f %s' % (iface, iface, shlex.quote(self.node.private(CONFIG))),
+            flags=('-n',))
+        return None if code == 0 else \
+            'keepalived -t rejects its configuration (exit %d): %s' % (code, out.strip()[-300:])

@@ -4,6 +4,8 @@ import argparse
 import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from topo.agents.events import emit
+
 HEALTH_PATH = '/alive.html'
 HEALTH_BODY = 'alive'
 SERVED_BY = 'X-Served-By'
@@ -35,7 +37,7 @@ def main(argv=None):
     ThreadingHTTPServer.daemon_threads = True
     ThreadingHTTPServer.request_queue_size = 1024
     server = ThreadingHTTPServer(('0.0.0.0', a.port), handler_for(a.name))
-    print('listening', flush=True)      # the node waits for this line
+    emit('ready')      # the node waits for this line
     try:
         server.serve_forever()
     except KeyboardInterrupt:

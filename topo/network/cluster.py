@@ -6,7 +6,6 @@
 Leaving the block (normally, by an error or by Ctrl-C) tears everything
 down: daemons, hosts, namespaces, the OVS bridge, private OVS daemons.
 """
-import json
 import shutil
 import tempfile
 import time
@@ -17,10 +16,11 @@ from mininet.net import Mininet
 from mininet.node import OVSSwitch
 from mininet.topo import Topo
 
-from topo.config import CLIENT, DIRECTORS, PRIMARY
-from topo.controller import HubController
-from topo.nodes import Client, ClusterHost, Director, RealServer, read_line
-from topo.ovs import OVSDaemons, run as run_cmd
+from topo.network.config import CLIENT, DIRECTORS, PRIMARY
+from topo.network.controller import HubController
+from topo.agents import events
+from topo.network.nodes import Client, ClusterHost, Director, RealServer, read_until
+from topo.network.ovs import OVSDaemons, run as run_cmd
 
 HUB = 'hub'
 
@@ -28,9 +28,10 @@ HUB = 'hub'
 class ClusterTopo(Topo):
     """Two directors, the real servers and the client, every one on the hub."""
 
-    def build(self, config, hosts_file, private_root):
+    def build(self, config, hosts_file, private_root, private_dirs=()):
         hub = self.addSwitch(HUB, dpid='1', protocols='OpenFlow13')
-        roles = [(d, Director, {'private_root': private_root, 'vip': config.vip})
+        roles = [(d, Director, {'private_root': private_root, 'private_dirs': private_dirs,
+                                'vip': config.vip})
                  for d in DIRECTORS]
         roles += [(r, RealServer, {'vip': config.vip, 'web_port': config.port})
                   for r in config.real_servers]
@@ -66,7 +67,8 @@ class Cluster:
                                "running? (remove it with: ovs-vsctl del-br %s)" % (HUB, HUB))
         hosts_file = self.workdir / 'hosts'
         hosts_file.write_text(self.config.hosts_file())
-        topo = ClusterTopo(self.config, str(hosts_file), str(self.workdir / 'nodes'))
+        topo = ClusterTopo(self.config, str(hosts_file), str(self.workdir / 'nodes'),
+                           self.stack.private_dirs() if self.stack else ())
         self.net = Mininet(topo=topo, switch=OVSSwitch,
                            controller=None, autoSetMacs=True, build=False)
         self.controller = self.net.addController(
@@ -94,13 +96,17 @@ class Cluster:
         for name in DIRECTORS:
             self.start_monitor(self[name])
         for name in DIRECTORS:
-            self.stack.start(self[name])
+            self.start_stack(self[name])
+
+    def start_stack(self, director):
+        director.fresh_run()
+        self.stack.start(director)
 
     def start_monitor(self, director):
         args = ['--vip', self.config.vip]
         for log in self.stack.logs(director):
             args += ['--log', log]
-        proc = director.python('topo.monitor', *args)
+        proc = director.python('topo.agents.monitor', *args)
         director.instruments.append(proc)
         self.recorder.attach(director.name, proc)
         if self.recorder.wait_for(lambda r: r.node(director.name)['ready'], 60) is None:
@@ -116,11 +122,11 @@ class Cluster:
         node = self[name]
         node.power_on()
         if self.stack and name in DIRECTORS:
-            self.stack.start(node)
+            self.start_stack(node)
 
     # -- client prober ---------------------------------------------------------
     def start_prober(self, rate, timeout, stage_file):
-        self.prober = self.client.python('topo.httpclient', 'probe', '--url', self.url(),
+        self.prober = self.client.python('topo.agents.httpclient', 'probe', '--url', self.url(),
                                          '--rate', rate, '--timeout', timeout,
                                          '--stage-file', stage_file)
         self.recorder.attach(CLIENT, self.prober)
@@ -195,26 +201,27 @@ class Cluster:
         """Prove hub behaviour: a third host sees unicast frames between two others."""
         src, dst, third = self.client, self.real_servers[0], self.net[observer]
         src.cmd('ping -c1 -W2 %s' % dst.IP())      # resolve ARP first: what follows is unicast
-        sniffer = third.python('topo.sniff', '--iface', third.defaultIntf().name,
+        sniffer = third.python('topo.agents.sniff', '--iface', third.defaultIntf().name,
                                '--src', src.MAC(), '--dst', dst.MAC(), '--want', frames,
                                '--timeout', timeout)
-        read_line(sniffer, 'ready', timeout)
+        read_until(sniffer, events.is_kind('ready'), timeout, 'the sniffer')
         src.cmd('ping -c %d -i 0.05 -W1 %s' % (frames, dst.IP()))
-        out, _ = sniffer.communicate(timeout=timeout + 5)
-        seen = int(out.strip().splitlines()[-1])
+        seen = read_until(sniffer, events.is_kind('count'), timeout + 5, 'the count')['seen']
+        sniffer.wait(timeout=5)
         return {'observer': observer, 'from': src.name, 'to': dst.name,
                 'sent': frames, 'seen_by_observer': seen, 'verified': seen >= frames}
 
     def burst(self, count=15, timeout=5.0):
         """count sequential HTTP requests from the client to the VIP: one dict per request."""
-        proc = self.client.python('topo.httpclient', 'burst', '--url', self.url(),
+        proc = self.client.python('topo.agents.httpclient', 'burst', '--url', self.url(),
                                   '--count', count, '--timeout', timeout)
         out, _ = proc.communicate(timeout=count * (timeout + 1) + 60)
         results = []
         for line in out.splitlines():
-            try:
-                results.append(json.loads(line))
-            except ValueError:
+            event = events.parse(line)
+            if event and event['kind'] == 'reply':
+                results.append(event)
+            else:
                 self.log('client: ' + line)
         return results
 

@@ -7,7 +7,6 @@ line each, until stopped. Every request opens a new TCP connection, so IPVS
 schedules each one, as it did for the paper's browser.
 """
 import argparse
-import json
 import signal
 import sys
 import threading
@@ -16,7 +15,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import requests
 
-from topo.webserver import SERVED_BY
+from topo.agents.events import emit
+from topo.agents.webserver import SERVED_BY
 
 
 def fetch(url, timeout):
@@ -34,9 +34,7 @@ def fetch(url, timeout):
 def burst(url, count, timeout):
     for i in range(count):
         ok, who, latency = fetch(url, timeout)
-        print(json.dumps({'i': i, 't': time.time(), 'ok': ok,
-                          'server' if ok else 'error': who, 'latency_s': round(latency, 4)}),
-              flush=True)
+        emit('reply', i=i, ok=ok, latency_s=round(latency, 4), **{'server' if ok else 'error': who})
 
 
 def probe(url, rate, timeout, stage_file):
@@ -53,11 +51,9 @@ def probe(url, rate, timeout, stage_file):
 
     def one(i, sent, st):
         ok, who, latency = fetch(url, timeout)
-        row = {'kind': 'probe', 'i': i, 't': round(sent, 4), 'stage': st, 'ok': ok,
-               'server': who if ok else '', 'error': '' if ok else who,
-               'latency_s': round(latency, 4)}
         with lock:
-            print(json.dumps(row), flush=True)
+            emit('probe', t=sent, i=i, stage=st, ok=ok, server=who if ok else '',
+                 error='' if ok else who, latency_s=round(latency, 4))
 
     period = 1.0 / rate
     with ThreadPoolExecutor(max_workers=max(4, int(rate * timeout * 2) + 2)) as pool:

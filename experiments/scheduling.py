@@ -1,0 +1,154 @@
+"""The maths of IPVS's schedulers rr, wrr, lc and wlc (the paper's section 2.2):
+what share of short requests and of long-lived connections each real server
+should get. No Mininet here: unit-tested on hand-made inputs, used by
+experiments/schedulers.py to check what the kernel did.
+"""
+import math
+from functools import reduce
+
+SCHEDULERS = ('rr', 'wrr', 'lc', 'wlc')
+WEIGHTED = ('wrr', 'wlc')           # the schedulers that look at the weights' values
+COUNTING = ('lc', 'wlc')            # the schedulers that look at the connection counters
+
+
+def _gcd(values):
+    return reduce(math.gcd, values, 0)
+
+
+def _lcm(a, b):
+    return a * b // math.gcd(a, b)
+
+
+def in_service(weights):
+    """Names of the servers IPVS schedules to (weight > 0), in order."""
+    return [s for s, w in weights.items() if w > 0]
+
+
+def wrr_round(weights):
+    """IPVS wrr's cycle: {server: picks per cycle}; the cycle has sum(w)/gcd(w) picks.
+
+    The kernel lowers its current weight by gcd(w) from max(w) down to gcd(w),
+    passing over the servers whose weight reaches it: a server with weight w
+    is picked w/gcd times per cycle (2, 3, 4 of 9 for the weights 2, 3, 4).
+    """
+    g = _gcd([w for w in weights.values() if w > 0])
+    if not g:
+        raise ValueError('no server has a weight above 0')
+    return {s: w // g for s, w in weights.items()}
+
+
+def round_size(weights):
+    """Requests per round: whole wrr cycles that are also whole rr turns."""
+    return _lcm(sum(wrr_round(weights).values()), len(in_service(weights)))
+
+
+def expected_share(scheduler, weights):
+    """Share of short requests each server should get, starting from 0 counters.
+
+    rr and lc: equal shares among the servers in service (lc: every short
+    connection is inactive again before the next is scheduled, so the least
+    InActConn goes round like rr); wrr and wlc: proportional to the weights.
+    """
+    if scheduler not in SCHEDULERS:
+        raise ValueError('unknown scheduler %r' % scheduler)
+    live = in_service(weights)
+    if not live:
+        raise ValueError('no server has a weight above 0')
+    if scheduler in WEIGHTED:
+        total = sum(weights[s] for s in live)
+        return {s: (weights[s] / total if s in live else 0.0) for s in weights}
+    return {s: (1 / len(live) if s in live else 0.0) for s in weights}
+
+
+def max_deviation(counts, share):
+    """Largest |observed - expected| over the servers, in requests (0: exact)."""
+    total = sum(counts.get(s, 0) for s in share)
+    return max(abs(counts.get(s, 0) - share[s] * total) for s in share)
+
+
+def count(names, servers):
+    """{server: how many of names} for every server (0 included)."""
+    out = {s: 0 for s in servers}
+    for n in names:
+        if n in out:
+            out[n] += 1
+    return out
+
+
+def rounds(sequence, servers, size):
+    """Counts per server in each consecutive whole round of size requests."""
+    return [count(sequence[i:i + size], servers)
+            for i in range(0, len(sequence) - size + 1, size)]
+
+
+def rounds_exact(sequence, share, size):
+    """True when every whole round gives each server exactly share * size requests."""
+    per_round = rounds(sequence, list(share), size)
+    want = {s: share[s] * size for s in share}
+    return bool(per_round) and len(sequence) % size == 0 and all(
+        all(abs(r[s] - want[s]) < 1e-9 for s in share) for r in per_round)
+
+
+def water_fill(start, weights, extra):
+    """Where `extra` new connections end up when each goes to the least loaded server.
+
+    Least loaded: smallest connections/weight among the servers in service
+    (lc: pass weight 1 for each). Real-valued: the level c with
+    sum(max(start_i, c * w_i)) = sum(start) + extra; servers already above
+    it keep what they have. An integer scheduler lands within 1 of it.
+    """
+    live = in_service(weights)
+    if not live:
+        raise ValueError('no server has a weight above 0')
+    target = sum(start[s] for s in live) + extra
+
+    def filled(c):
+        return sum(max(start[s], c * weights[s]) for s in live)
+    lo, hi = 0.0, max(start[s] / weights[s] for s in live) + extra / min(weights[s] for s in live) + 1
+    for _ in range(200):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if filled(mid) < target else (lo, mid)
+    c = (lo + hi) / 2
+    return {s: (round(max(start[s], c * weights[s]), 6) if s in live else start[s]) for s in start}
+
+
+def expected_held(scheduler, weights, preload, new):
+    """ActiveConn per server once `new` long-lived connections join `preload` held ones.
+
+    rr and wrr ignore the connections already there (new ones split equally,
+    or by weight); lc equalizes ActiveConn, wlc makes ActiveConn/weight equal,
+    as far as the new connections allow. Returns (active, new per server).
+    """
+    if scheduler in COUNTING:
+        w = weights if scheduler == 'wlc' else {s: (1 if weights[s] > 0 else 0) for s in weights}
+        active = water_fill(preload, w, new)
+    else:
+        share = expected_share(scheduler, weights)
+        active = {s: round(preload[s] + share[s] * new, 6) for s in weights}
+    return active, {s: round(active[s] - preload[s], 6) for s in weights}
+
+
+def held_deviation(observed, expected):
+    return max(abs(observed.get(s, 0) - expected[s]) for s in expected)
+
+
+def tolerance(scheduler, weights, expected):
+    """How far (in connections) a correct scheduler may land from `expected`.
+
+    0 when every expected count is a whole number: whole rounds for rr and
+    wrr, and for lc/wlc a level the greedy pick reaches exactly (a server can
+    only pass its share once every other server has reached its own). Else
+    the integer rounding: under 1 for rr and lc; for wlc, whose pick is the
+    least ActiveConn/weight, a heavy server may lag by up to
+    servers * weight / weight sum connections.
+    """
+    if all(abs(v - round(v)) < 1e-6 for v in expected.values()):
+        return 0
+    live = in_service(weights)
+    if scheduler == 'wlc':
+        return max(1.0, len(live) * max(weights[s] for s in live) / sum(weights[s] for s in live))
+    return 1.0
+
+
+def within(deviation, tol):
+    return deviation < 1e-9 if tol == 0 else deviation < tol

@@ -1,0 +1,45 @@
+"""The one schema of what the testbed's in-node programs say: JSON lines.
+
+Every line a program prints on its standard output is one JSON object with
+at least `kind` (what happened) and `t` (wall-clock seconds, as time.time(),
+when it was seen or, for a request, when it was sent). The recorder adds
+`node` (where the program runs) and keeps every line of a run in its
+events.jsonl. The kinds:
+
+  ready      the program is up and watching/serving          every program
+  vip        held: bool, the VIP became local or went away   monitor
+  ipvs       table: {service "ip:port": [real "ip:port", ...]}   monitor
+  log        log: file name, line: a new line of a daemon's log   monitor
+  probe      i, stage, ok, server, error, latency_s          httpclient probe
+  reply      i, ok, server | error, latency_s                httpclient burst
+  opened     batch, count, ok, failed, held, ports, seconds  loadclient
+  released   reason, conns, counts, by_batch, seconds        loadclient
+  error      error: text                                     loadclient
+  count      seen: frames counted                            sniff
+  output     line: a line that was not JSON (added by the recorder)
+"""
+import json
+import time
+
+
+def emit(kind, t=None, **fields):
+    """Print one event line (flushed at once: the testbed reads it live)."""
+    print(json.dumps(dict(fields, kind=kind, t=round(time.time() if t is None else t, 4))),
+          flush=True)
+
+
+def parse(line):
+    """The event of one line, or None when the line is not an event."""
+    try:
+        event = json.loads(line)
+    except ValueError:
+        return None
+    return event if isinstance(event, dict) and 'kind' in event else None
+
+
+def is_kind(kind):
+    """A predicate for read_until: the event of a line when it is of this kind."""
+    def accept(line):
+        event = parse(line)
+        return event if event and event['kind'] == kind else None
+    return accept

@@ -1,0 +1,75 @@
+"""Collects the event lines of the in-node programs (director monitors, the
+client's prober; schema in topo/agents/events.py) as they happen, keeps each
+director's latest state, writes every event to events.jsonl, and lets the
+experiment wait for a state."""
+import json
+import threading
+import time
+
+from topo.agents import events as schema
+
+
+class Recorder:
+    def __init__(self, events_path=None, on_probe=None):
+        self.events = []                # everything but probes, in arrival order
+        self.state = {}                 # node -> {'vip': bool, 'table': {service: [reals]}}
+        self.probes = []
+        self.on_probe = on_probe
+        self.cond = threading.Condition()
+        self.file = open(events_path, 'a') if events_path else None
+
+    def attach(self, node, proc):
+        """Read proc's event lines (from node) in a background thread."""
+        threading.Thread(target=self._read, args=(node, proc), daemon=True,
+                         name='recorder-%s' % node).start()
+
+    def _read(self, node, proc):
+        for line in proc.stdout:
+            self.add(node, line)
+
+    def add(self, node, line):
+        """Take one line a program of `node` said."""
+        event = schema.parse(line) or {'kind': 'output', 'line': line.rstrip(),
+                                       't': round(time.time(), 3)}
+        event['node'] = node
+        with self.cond:
+            if event['kind'] == 'probe':
+                self.probes.append(event)
+                if self.on_probe:
+                    self.on_probe(event)
+            else:
+                self.events.append(event)
+                st = self.state.setdefault(node, {'vip': False, 'table': {}, 'ready': False})
+                if event['kind'] == 'vip':
+                    st['vip'] = event['held']
+                elif event['kind'] == 'ipvs':
+                    st['table'] = event['table']
+                elif event['kind'] == 'ready':
+                    st['ready'] = True
+            if self.file:
+                self.file.write(json.dumps(event) + '\n')
+                self.file.flush()
+            self.cond.notify_all()
+
+    def wait_for(self, predicate, timeout):
+        """Block until predicate(recorder) is true; the time it became true, or None."""
+        end = time.monotonic() + timeout
+        with self.cond:
+            while not predicate(self):
+                left = end - time.monotonic()
+                if left <= 0:
+                    return None
+                self.cond.wait(min(left, 0.5))
+            return time.time()
+
+    def node(self, name):
+        return self.state.get(name, {'vip': False, 'table': {}, 'ready': False})
+
+    def reals(self, name, service):
+        return set(self.node(name)['table'].get(service, []))
+
+    def close(self):
+        with self.cond:
+            if self.file:
+                self.file.close()
+                self.file = None

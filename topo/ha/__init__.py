@@ -1,0 +1,251 @@
+"""Interchangeable HA stacks for the two directors.
+
+A stack is one module in topo/ha/stacks/ holding one HAStack subclass marked
+with @register: its settings (a dataclass, whose fields become its command-line
+flags), its daemons (topo/ha/daemons/, one class each, with their templates in
+topo/ha/templates/), how it starts on a director, what the backup's IPVS table
+looks like while it stands by, and which log lines mark a failover. Experiments
+look stacks up by name and never need editing for a new one.
+
+Everything a stack knows stays here: the directories its daemons need of
+their own on a director, their processes (a crash kills those), their logs,
+the setting a sweep varies and the configurations ("layouts") it offers.
+"""
+import argparse
+import dataclasses
+import importlib
+import pkgutil
+from dataclasses import dataclass, field
+
+from topo.network.config import ConfigError
+
+STACKS = {}
+
+
+def register(cls):
+    STACKS[cls.name] = cls
+    return cls
+
+
+def load():
+    from topo.ha import stacks
+    for mod in pkgutil.iter_modules(stacks.__path__):
+        importlib.import_module('%s.%s' % (stacks.__name__, mod.name))
+    return STACKS
+
+
+def get(name):
+    load()
+    if name not in STACKS:
+        raise ConfigError('unknown HA stack %r: choose one of %s' % (name, ', '.join(sorted(STACKS))))
+    return STACKS[name]
+
+
+def setting(default, help, **argparse_kw):
+    """A settings field; its metadata is what argparse needs to make a flag of it."""
+    return field(default=default, metadata=dict(help=help, **argparse_kw))
+
+
+def flag_of(name):
+    return '--' + name.replace('_', '-')
+
+
+@dataclass
+class Settings:
+    """Settings every stack shares; a stack's own Settings subclass adds its fields."""
+    check_interval: int = setting(1, 'seconds between real-server health checks',
+                                  type=int, metavar='S')
+    check_timeout: int = setting(2, 'seconds before a health check fails', type=int, metavar='S')
+    nice_failback: bool = setting(False, 'the returning primary does not take the service back '
+                                  '(the paper had nice failback off: the primary takes it back)',
+                                  action='store_true')
+
+    def check(self):
+        """Raise ConfigError for impossible settings, before anything starts."""
+        if self.check_interval < 1 or self.check_timeout < 1:
+            raise ConfigError('--check-interval and --check-timeout are whole seconds, at least 1')
+
+    def replace(self, **changes):
+        """A checked copy with some settings changed (what a sweep point is)."""
+        new = dataclasses.replace(self, **changes)
+        new.check()
+        return new
+
+    def as_dict(self):
+        return dataclasses.asdict(self)
+
+
+SHARED = {f.name for f in dataclasses.fields(Settings)}
+
+
+@dataclass
+class SweepAxis:
+    """The setting that bounds failure detection, as a sweep varies it."""
+    setting: str            # Settings field, e.g. 'deadtime'
+    flag: str               # the sweep's flag for its values, e.g. '--deadtimes'
+    default: str            # its default values, e.g. '1,2,4'
+    label: str              # axis label, e.g. 'heartbeat deadtime (s)'
+    derive: object = None   # value -> {field: value} of the settings that go with it
+
+    def settings_for(self, value):
+        return self.derive(value) if self.derive else {self.setting: value}
+
+
+class HAStack:
+    name = None
+    description = ''
+    Settings = Settings
+    # Named configurations of this stack ({layout: (settings changes, description)}),
+    # e.g. heartbeat as in the paper and heartbeat hot standby.
+    layouts = {}
+    sweep_axis = None
+    # Log lines (regular expressions) that mark the steps of a failover: the
+    # backup declaring the primary dead, a returning director joining its peer,
+    # a real server leaving the table ({address} is its ip:port).
+    detected_pattern = None
+    rejoined_pattern = None
+    removed_pattern = None
+    # What the stack needs installed: (kind 'cmd'|'file'|'py', name, Debian package).
+    needs = []
+    daemon_classes = ()
+
+    def __init__(self, config, settings=None):
+        self.config = config
+        self.settings = settings if settings is not None else self.Settings()
+
+    # -- what the stack is ---------------------------------------------------
+    @property
+    def backup_table_warm(self):
+        """True when the backup keeps a full IPVS table while it stands by."""
+        return False
+
+    def parameters(self):
+        """The stack's settings, for summary.json."""
+        return dict(self.settings.as_dict(), backup_table_warm=self.backup_table_warm)
+
+    @classmethod
+    def private_dirs(cls):
+        """Directories each director needs of its own for this stack's daemons."""
+        dirs = []
+        for d in cls.daemon_classes:
+            dirs += [p for p in d.private_dirs if p not in dirs]
+        return dirs
+
+    @classmethod
+    def processes(cls):
+        """Names of the stack's daemon processes (what a crash kills)."""
+        return [p for d in cls.daemon_classes for p in d.processes]
+
+    def daemons(self, director):
+        """The daemon objects of this stack on a director."""
+        raise NotImplementedError
+
+    # -- lifecycle on a director --------------------------------------------------
+    def configure(self, director):
+        """Render the config files into the director's private dirs; return their paths."""
+        return [p for d in self.daemons(director) for p in d.render()]
+
+    def self_check(self, director):
+        """Each daemon's own verdict on its rendered config: [(daemon, problem)]."""
+        return [(d.name, problem) for d in self.daemons(director)
+                for problem in [d.self_check()] if problem]
+
+    def start(self, director):
+        """Start the stack's daemons on a director that has just booted."""
+        raise NotImplementedError
+
+    def logs(self, director):
+        """Log files (paths inside the director) worth following and keeping."""
+        return [log for d in self.daemons(director) for log in d.logs]
+
+
+def all_processes():
+    """Process names of every registered stack's daemons."""
+    return sorted({p for cls in load().values() for p in cls.processes()})
+
+
+# -- command-line flags ----------------------------------------------------------
+def add_arguments(parser):
+    """Flags every stack shares, then each registered stack's own.
+
+    Stack flags default to "not given" so that a flag of another stack than
+    the chosen one can be refused rather than silently ignored.
+    """
+    seen = set()
+    groups = [('HA stacks (all)', Settings, SHARED)]
+    groups += [(cls.name, cls.Settings, None) for cls in load().values()]
+    for title, settings_cls, only in groups:
+        g = parser.add_argument_group(title)
+        for f in dataclasses.fields(settings_cls):
+            if f.name in seen or (only is not None and f.name not in only) or \
+                    (only is None and f.name in SHARED):
+                continue
+            seen.add(f.name)
+            kw = dict(f.metadata)
+            help_text = kw.pop('help')
+            if kw.get('action') != 'store_true' and f.default is not None:
+                help_text += ' (default: %s)' % f.default
+            parser_kw = dict(kw, help=help_text, default=argparse.SUPPRESS, dest=f.name)
+            g.add_argument(flag_of(f.name), **parser_kw)
+
+
+def settings_from_args(name, args):
+    """The checked Settings of stack `name` from parsed flags; ConfigError for a flag
+    that belongs to another stack, or for impossible settings."""
+    cls = get(name)
+    own = {f.name for f in dataclasses.fields(cls.Settings)}
+    given = {f.name: getattr(args, f.name)
+             for other in load().values() for f in dataclasses.fields(other.Settings)
+             if hasattr(args, f.name)}
+    foreign = sorted(k for k in given if k not in own)
+    if foreign:
+        owners = {k: sorted(c.name for c in STACKS.values()
+                            if k in {f.name for f in dataclasses.fields(c.Settings)})
+                  for k in foreign}
+        raise ConfigError('%s: not a setting of the %s stack (%s); leave %s out or choose '
+                          'that stack' % (', '.join(flag_of(k) for k in foreign), name,
+                                          '; '.join('%s belongs to %s' % (flag_of(k), '/'.join(v))
+                                                    for k, v in owners.items()),
+                                          'it' if len(foreign) == 1 else 'them'))
+    settings = cls.Settings(**{k: v for k, v in given.items() if k in own})
+    settings.check()
+    return settings
+
+
+# -- configs checked by the daemons themselves, before anything starts ------------
+class ScratchDirector:
+    """Stands in for a director when its configs are rendered only to be checked."""
+
+    def __init__(self, name, root, private_dirs=()):
+        from pathlib import Path
+        self.name, self.root = name, Path(root)
+        for d in private_dirs:
+            Path(self.private(d)).mkdir(parents=True, exist_ok=True)
+
+    def defaultIntf(self):
+        return argparse.Namespace(name='%s-eth0' % self.name)    # Mininet's name for it
+
+    def private(self, path):
+        return str(self.root / self.name / path.lstrip('/'))
+
+
+def check_configs(stack):
+    """Render the stack's configs for both directors into a scratch folder and let
+    each daemon judge its own (heartbeat, ldirectord, keepalived -t); ConfigError
+    with what they said when one refuses."""
+    import shutil
+    import tempfile
+    from pathlib import Path
+    from topo.network.config import DIRECTORS
+    root = Path(tempfile.mkdtemp(prefix='hatestbed-check.', dir='/var/tmp'))
+    try:
+        problems = []
+        for name in DIRECTORS:
+            director = ScratchDirector(name, root, stack.private_dirs())
+            stack.configure(director)
+            problems += ['%s %s: %s' % (name, daemon, p) for daemon, p in stack.self_check(director)]
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    if problems:
+        raise ConfigError('the generated configuration is refused by its own daemons:\n  '
+                          + '\n  '.join(problems))

@@ -1,0 +1,105 @@
+"""One class per daemon: it renders its config templates (topo/ha/templates/) into
+a director's private directories, prepares what it needs at boot, starts there,
+and can ask the daemon itself whether a rendered config is valid."""
+import os
+import shutil
+import string
+import subprocess
+from pathlib import Path
+
+TEMPLATES = Path(__file__).resolve().parent.parent / 'templates'
+
+
+class Daemon:
+    name = None
+    # template name -> path inside the node, e.g. {'ha.cf': '/etc/ha.d/ha.cf'}
+    templates = {}
+    secret_files = ()       # paths inside the node that must be mode 600
+    scripts = {}            # executable file (copied as is) -> path inside the node
+    # Directories the daemon needs of its own on each director: two copies on
+    # one filesystem would share pid files, state and node identity.
+    private_dirs = ()
+    # Of those, the ones that start as the package installed them (configs excluded):
+    # {directory: glob patterns not to copy}
+    seeds = {}
+    run_dirs = ()           # created in a fresh /run before start, owner hacluster:haclient
+    logs = ()               # log files inside the node
+    processes = ()          # process names (comm): what a crash kills
+
+    def __init__(self, node, **options):
+        self.node = node
+        self.options = options
+
+    def context(self):
+        """Values for the templates: the options plus what the node adds."""
+        return dict(self.options, node=self.node.name, iface=self.node.defaultIntf().name)
+
+    def render(self):
+        """Write every config file into the node's private directories; return their host paths."""
+        for d, ignore in self.seeds.items():
+            seed(d, Path(self.node.private(d)), ignore)
+        ctx = self.context()
+        written = []
+        for template, inside in self.templates.items():
+            text = string.Template((TEMPLATES / template).read_text()).substitute(ctx)
+            path = Path(self.node.private(inside))
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+            os.chmod(path, 0o600 if inside in self.secret_files else 0o644)
+            written.append(path)
+        for script, inside in self.scripts.items():
+            path = Path(self.node.private(inside))
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes((TEMPLATES / script).read_bytes())
+            os.chmod(path, 0o755)
+            written.append(path)
+        return written
+
+    def prepare(self):
+        """What the daemon expects in a /run fresh from a boot."""
+        for sub in self.run_dirs:
+            path = Path(self.node.private('/run')) / sub
+            path.mkdir(parents=True, exist_ok=True)
+            chown_ha(path)
+
+    def start(self):
+        raise NotImplementedError
+
+    def self_check(self):
+        """None when the daemon accepts its rendered config, else what it said."""
+        return None
+
+
+def chown_ha(path):
+    """Owner hacluster:haclient, mode 750, as the heartbeat package sets them."""
+    import grp
+    import pwd
+    try:
+        os.chown(path, pwd.getpwnam('hacluster').pw_uid, grp.getgrnam('haclient').gr_gid)
+        os.chmod(path, 0o750)
+    except KeyError:
+        pass
+
+
+def seed(src, dst, ignore=()):
+    """Copy a package's directory (owners kept) into a private one, configs excluded."""
+    if os.path.isdir(src):
+        shutil.copytree(src, dst, symlinks=True, dirs_exist_ok=True,
+                        ignore=shutil.ignore_patterns(*ignore))
+        for dirpath, dirnames, _ in os.walk(src):
+            for name in [''] + dirnames:
+                s = os.path.join(dirpath, name)
+                target = os.path.join(dst, os.path.relpath(s, src))
+                if os.path.lexists(target):
+                    st = os.lstat(s)
+                    os.lchown(target, st.st_uid, st.st_gid)
+    dst.mkdir(parents=True, exist_ok=True)
+
+
+def in_namespaces(script, timeout=60, flags=('-m', '-n')):
+    """Run a shell script in throwaway namespaces (nothing of the host is touched);
+    (exit status, output)."""
+    p = subprocess.run(['unshare'] + list(flags) + ['sh', '-c', script],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       universal_newlines=True, timeout=timeout)
+    return p.returncode, p.stdout

@@ -1,0 +1,61 @@
+"""Linux-HA heartbeat 3 in v1 mode (haresources), as in the paper."""
+import shlex
+
+from topo.ha.daemons import Daemon, in_namespaces
+
+HEARTBEAT = '/usr/libexec/heartbeat/heartbeat'
+LOG = '/var/log/ha-log'
+
+
+class Heartbeat(Daemon):
+    name = 'heartbeat'
+    templates = {'ha.cf': '/etc/ha.d/ha.cf', 'haresources': '/etc/ha.d/haresources',
+                 'authkeys': '/etc/ha.d/authkeys'}
+    secret_files = ('/etc/ha.d/authkeys',)
+    # Lean resource scripts, used by haresources when the stack asks for them.
+    scripts = {'resource.d/VIP': '/etc/ha.d/resource.d/VIP',
+               'resource.d/LVSDirector': '/etc/ha.d/resource.d/LVSDirector'}
+    # pid file /run/heartbeat.pid, node identity in /var/lib/heartbeat (hb_uuid)
+    private_dirs = ('/etc/ha.d', '/var/lib/heartbeat', '/var/log', '/run')
+    seeds = {'/etc/ha.d': ('ha.cf', 'haresources', 'authkeys', 'ldirectord.cf'),
+             '/var/lib/heartbeat': ('hb_*',)}
+    run_dirs = ('heartbeat', 'heartbeat/ccm', 'heartbeat/crm', 'heartbeat/dopd',
+                'heartbeat/rsctmp', 'crm', 'resource-agents')
+    logs = (LOG,)
+    processes = ('heartbeat',)
+
+    def start(self):
+        # heartbeat names itself after `uname -n`: give it its own UTS namespace.
+        out = self.node.cmd('unshare -u sh -c "hostname %s && exec %s" 2>&1'
+                            % (self.node.name, HEARTBEAT))
+        if 'ERROR' in out:
+            raise RuntimeError('%s: heartbeat did not start: %s' % (self.node.name, out.strip()))
+
+    def self_check(self):
+        """heartbeat validates ha.cf as it starts ("Configuration validated"): start it
+        in throwaway namespaces on the rendered files and read its verdict."""
+        q = lambda inside: shlex.quote(self.node.private(inside))
+        script = f'''
+set -e
+mount --make-rprivate /
+hostname {self.node.name}
+ip link add {self.node.defaultIntf().name} type veth peer name hbcheck0
+ip addr add 192.0.2.1/24 dev {self.node.defaultIntf().name}   # any address: nothing leaves
+ip link set {self.node.defaultIntf().name} up; ip link set lo up
+mount --bind {q('/etc/ha.d')} /etc/ha.d
+mount --bind {q('/run')} /run
+mkdir -p /run/heartbeat/ccm /run/heartbeat/crm /run/heartbeat/rsctmp
+chown -R hacluster:haclient /run/heartbeat
+mount --bind {q('/var/log')} /var/log
+mount --bind {q('/var/lib/heartbeat')} /var/lib/heartbeat
+set +e
+{HEARTBEAT}
+for i in $(seq 100); do grep -q -e 'Configuration validated' -e 'onfiguration error' \
+  {LOG} 2>/dev/null && break; sleep 0.1; done
+cat {LOG}
+'''     # leaving the PID namespace kills whatever heartbeat started
+        _, out = in_namespaces(script, flags=('--fork', '--pid', '--mount-proc', '-m', '-n', '-u'))
+        if 'Configuration validated' in out:
+            return None
+        errors = [line for line in out.splitlines() if 'ERROR' in line or 'rror' in line]
+        return 'heartbeat rejects its configuration: %s' % (' | '.join(errors[-3:]) or out[-300:])

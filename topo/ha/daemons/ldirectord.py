@@ -1,0 +1,37 @@
+"""ldirectord: health-checks the real servers and keeps the IPVS table."""
+import shlex
+
+from topo.ha.daemons import Daemon, in_namespaces
+
+CONFIG = '/etc/ha.d/ldirectord.cf'
+LOG = '/var/log/ldirectord.log'
+
+
+class Ldirectord(Daemon):
+    name = 'ldirectord'
+    templates = {'ldirectord.cf': CONFIG}
+    private_dirs = ('/etc/ha.d', '/var/log', '/run')     # pid file /run/ldirectord.<cf>.pid
+    logs = (LOG,)
+    processes = ('ldirectord', '/usr/sbin/ldirectord')   # a Perl script: comm or argv
+
+    def context(self):
+        ctx = Daemon.context(self)
+        config = self.options['cluster']
+        ctx.update(vip=config.vip, port=config.port, scheduler=config.scheduler,
+                   reals='\n'.join('\treal=%s:%d gate %d' % (config.addresses[r], config.port, w)
+                                   for r, w in zip(config.real_servers, config.weights)))
+        return ctx
+
+    def start(self):
+        """Standalone (hot standby); as heartbeat's resource, heartbeat starts it."""
+        self.node.cmd('ldirectord %s start' % CONFIG)
+
+    def self_check(self):
+        """ldirectord parses its config for `status`: 3 = parsed fine, not running."""
+        code, out = in_namespaces(
+            'mount --make-rprivate / && mount -t tmpfs tmpfs /var/log && '
+            'mount -t tmpfs tmpfs /run && ldirectord %s status'
+            % shlex.quote(self.node.private(CONFIG)), flags=('-m',))
+        if code == 3 and 'Error' not in out:
+            return None
+        return 'ldirectord rejects its configuration (exit %d): %s' % (code, out.strip()[-300:])

@@ -1,0 +1,76 @@
+"""The modern stack: keepalived's VRRP moves the VIP and its health checker
+keeps an IPVS table on both directors (the backup's table is warm)."""
+import secrets
+from dataclasses import dataclass
+
+from topo.ha import HAStack, Settings, SweepAxis, register, setting
+from topo.ha.daemons.keepalived import Keepalived
+from topo.network.config import PRIMARY, ConfigError
+
+
+@dataclass
+class KeepalivedSettings(Settings):
+    advert_int: float = setting(0.2, 'VRRP advertisement interval; below 1 s needs VRRPv3, '
+                                'which has no authentication (v2 with a per-run password '
+                                'otherwise)', type=float, metavar='S')
+
+    def check(self):
+        Settings.check(self)
+        if not 0.01 <= self.advert_int <= 255:
+            raise ConfigError('--advert-int %.3gs: VRRP allows 0.01 to 255 s' % self.advert_int)
+        if self.advert_int >= 1 and self.advert_int != int(self.advert_int):
+            raise ConfigError('--advert-int %.3gs: above 1 s VRRP counts whole seconds'
+                              % self.advert_int)
+
+    @property
+    def vrrp_version(self):
+        return 3 if self.advert_int < 1 else 2
+
+
+@register
+class KeepalivedStack(HAStack):
+    name = 'keepalived'
+    description = 'keepalived (VRRP for the VIP, its checker keeps IPVS on both directors)'
+    Settings = KeepalivedSettings
+    layouts = {'keepalived': ({}, 'VRRP moves the VIP; the checker keeps IPVS on both')}
+    sweep_axis = SweepAxis('advert_int', '--advert-ints', '0.2,0.5,1', 'VRRP advert_int (s)')
+    detected_pattern = r'Entering MASTER STATE'
+    rejoined_pattern = r'Entering BACKUP STATE'
+    removed_pattern = r'Removing service \[{ip}\]:tcp:{port}\b'
+    needs = [('cmd', 'keepalived', 'keepalived')]
+    daemon_classes = (Keepalived,)
+
+    def __init__(self, config, settings=None):
+        HAStack.__init__(self, config, settings)
+        v3 = self.settings.vrrp_version == 3
+        self.secret = None if v3 else secrets.token_hex(4)  # VRRPv2 PASS: 8 characters
+
+    @property
+    def backup_table_warm(self):
+        return True
+
+    def parameters(self):
+        v3 = self.settings.vrrp_version == 3
+        return dict(HAStack.parameters(self), vrrp_version=self.settings.vrrp_version,
+                    authentication='none (VRRPv3 has none)' if v3 else 'PASS, per run',
+                    preempt=not self.settings.nice_failback)
+
+    def daemons(self, director):
+        primary = director.name == PRIMARY
+        s = self.settings
+        nice = s.nice_failback
+        auth = '' if self.secret is None else ('    authentication {\n        auth_type PASS\n'
+                                               '        auth_pass %s\n    }\n' % self.secret)
+        return [Keepalived(
+            director, cluster=self.config, check_interval=s.check_interval,
+            check_timeout=s.check_timeout, advert_int=s.advert_int,
+            vrrp_version=s.vrrp_version, router_id=14,
+            # nopreempt only works from state BACKUP: then priority alone elects laicoz
+            state='BACKUP' if nice or not primary else 'MASTER',
+            priority=150 if primary else 100,
+            preempt='    nopreempt\n' if nice else '', authentication=auth)]
+
+    def start(self, director):
+        [keepalived] = self.daemons(director)
+        keepalived.prepare()
+        keepalived.start()
