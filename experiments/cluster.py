@@ -41,7 +41,8 @@ def parse_args(argv=None):
 
 
 def smoke(args, out):
-    from topo.network import ipvs, sandbox
+    from topo import sandbox
+    from topo.network import ipvs
     from topo.network.cluster import Cluster
     config = args.config
     summary = common.Summary(out / 'smoke.json', experiment='smoke',

@@ -6,7 +6,6 @@ connection counts where the paper's state fixes them (figure 5: all 0;
 figure 6: InActConn 5 each after 15 requests). Where the VIP sits is checked
 too, from the director monitors.
 """
-from topo.network import ipvs
 from topo.network.config import BACKUP, PRIMARY
 
 # number -> (director, what the paper shows there)
@@ -110,7 +109,3 @@ def check(expect, table, vip_held, config):
         problems.append('VIP %s, expected %s' % ('held' if vip_held else 'not held',
                                                  'held' if expect['vip'] else 'not held'))
     return not problems, problems
-
-
-def check_text(expect, listing_numeric, vip_held, config):
-    return check(expect, ipvs.parse(listing_numeric), vip_held, config)

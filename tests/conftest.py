@@ -39,8 +39,8 @@ def leftovers():
             cmd = open('/proc/%s/cmdline' % pid, 'rb').read().replace(b'\0', b' ').decode()
         except OSError:
             continue
-        if any(w in cmd for w in ('linux.uml', 'mininet:', 'osken-manager', 'topo.agents.webserver',
-                                  'heartbeat', 'ldirectord', 'keepalived')) \
+        if any(w in cmd for w in ['linux.uml', 'mininet:', 'osken-manager', 'topo.agents.']
+               + ha.all_processes()) \
                 and 'pytest' not in cmd:
             found.append('process %s: %s' % (pid, cmd[:80]))
     links = subprocess.run(['ip', '-o', 'link', 'show', 'type', 'veth'],

@@ -1,17 +1,21 @@
 """Bad input is refused with a clear message before anything is started."""
+import os
+import shutil
 import subprocess
+import tempfile
+from pathlib import Path
 
 import pytest
 
 from conftest import PYTHON, ROOT
 
 
-def cluster_py(*args, user=None):
-    cmd = [PYTHON, str(ROOT / 'experiments' / 'cluster.py')] + list(args)
+def cluster_py(*args, user=None, root=ROOT):
+    cmd = [PYTHON, str(root / 'experiments' / 'cluster.py')] + list(args)
     if user:
         cmd = ['setpriv', '--reuid', user, '--regid', user, '--clear-groups'] + cmd
     return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          universal_newlines=True, timeout=60)
+                          universal_newlines=True, timeout=60, cwd='/')
 
 
 @pytest.mark.parametrize('args, message', [
@@ -20,6 +24,8 @@ def cluster_py(*args, user=None):
     (['--smoke', '--vip', '192.0.2.10'], 'not inside the testbed subnet'),
     (['--smoke', '--sandbox', 'docker'], 'invalid choice'),
     ([], 'one of the arguments --smoke --cli is required'),
+    (['--smoke', '--cli-script', '/etc/hostname'], '--cli-script goes with --cli'),
+    (['--cli', '--cli-script', '/no/such/file'], 'no such readable file'),
 ])
 def test_bad_arguments(args, message):
     p = cluster_py(*args)
@@ -28,9 +34,23 @@ def test_bad_arguments(args, message):
     assert 'kernel mode' not in p.stdout      # nothing was started
 
 
-def test_not_root_is_refused_before_anything_starts():
-    p = cluster_py('--smoke', user='65534')
-    assert p.returncode == 2
+@pytest.fixture
+def readable_copy():
+    """The program in a folder any user may read: the checkout itself may be in a
+    home closed to others (the test is of the program, not of the file system)."""
+    path = Path(tempfile.mkdtemp(prefix='hatestbed-copy.', dir='/var/tmp'))
+    for part in ('experiments', 'topo', 'controllers'):
+        shutil.copytree(ROOT / part, path / part, ignore=shutil.ignore_patterns('__pycache__'))
+    for dirpath, dirnames, filenames in os.walk(path):
+        for name in dirnames + filenames + ['']:
+            os.chmod(os.path.join(dirpath, name), 0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def test_not_root_is_refused_before_anything_starts(readable_copy):
+    p = cluster_py('--smoke', user='65534', root=readable_copy)
+    assert p.returncode == 2, p.stdout
     assert 'run it as root' in p.stdout and 'kernel mode' not in p.stdout
 
 

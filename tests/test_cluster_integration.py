@@ -3,9 +3,14 @@ import json
 import os
 import pty
 import select
+import shutil
 import signal
 import subprocess
+import tempfile
 import time
+from pathlib import Path
+
+import pytest
 
 from conftest import PYTHON, ROOT, leftovers
 from topo import sandbox
@@ -14,7 +19,16 @@ CLUSTER = str(ROOT / 'experiments' / 'cluster.py')
 EXPECTED_MODE = 'uml' if sandbox.native_missing() else 'native'
 
 
-def test_smoke_run_reproduces_figure_6(run_dir):
+@pytest.fixture
+def tmp_results():
+    """A results folder in /tmp, which UML keeps private: the run must still land here."""
+    base = Path(tempfile.mkdtemp(prefix='hatestbed-test.', dir='/tmp'))
+    yield base / 'results'
+    shutil.rmtree(base, ignore_errors=True)
+
+
+def test_smoke_run_reproduces_figure_6(tmp_results):
+    run_dir = tmp_results
     t0 = time.monotonic()
     p = subprocess.run([PYTHON, CLUSTER, '--smoke', '--results', str(run_dir)],
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -97,4 +111,17 @@ def test_cli_runs_commands_on_the_cluster():
             proc.terminate()
             proc.wait(timeout=90)
         os.close(master)
+    assert leftovers() == []
+
+
+def test_cli_commands_piped_on_standard_input():
+    """A command file on stdin runs in the CLI, inside UML too, and the cluster goes away."""
+    commands = 'laicoz ipvsadm -L\nclient ip -4 -o addr show\n'
+    p = subprocess.run([PYTHON, CLUSTER, '--cli'], input=commands, stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, universal_newlines=True, timeout=600)
+    print(p.stdout)
+    assert p.returncode == 0
+    assert 'laico2:http' in p.stdout and 'Route' in p.stdout        # laicoz ipvsadm -L
+    assert '10.0.14.200/24' in p.stdout                             # the client's address
+    assert not any(Path('/var/tmp').glob('hatestbed-cli.*'))        # the saved commands too
     assert leftovers() == []

@@ -9,7 +9,6 @@ RUN = 'heartbeat-run/'
 CONFIG = ClusterConfig()
 FILES = {5: 'fig05-laicoz', 6: 'fig06-laicoz', 8: 'fig08-laicoz', 9: 'fig09-laicoz',
          10: 'fig10-laicoy', 12: 'fig12-laicoy', 13: 'fig13-laicoz', 14: 'fig14-laicoy'}
-VIP_HELD = {5: True, 6: True, 8: True, 9: True, 10: False, 12: True, 13: True, 14: False}
 
 
 def table(data, fig):
@@ -18,9 +17,18 @@ def table(data, fig):
 
 @pytest.mark.parametrize('fig', sorted(FILES))
 def test_each_captured_figure_passes_its_own_check(data, fig):
+    """The tables (the VIP's place was not captured with them: None skips that half)."""
     expect = figures.expectation(fig, CONFIG)
-    passed, problems = figures.check(expect, table(data, fig), VIP_HELD[fig], CONFIG)
+    passed, problems = figures.check(expect, table(data, fig), None, CONFIG)
     assert passed, problems
+
+
+@pytest.mark.parametrize('fig, wrong', [(10, True), (14, True), (12, False), (5, False)])
+def test_the_vip_in_the_wrong_place_fails(data, fig, wrong):
+    passed, problems = figures.check(figures.expectation(fig, CONFIG), table(data, fig), wrong,
+                                     CONFIG)
+    assert not passed and problems == ['VIP %s, expected %s' % (
+        'held' if wrong else 'not held', 'not held' if wrong else 'held')]
 
 
 @pytest.mark.parametrize('fig, other, complaint', [
@@ -31,7 +39,7 @@ def test_each_captured_figure_passes_its_own_check(data, fig):
 ])
 def test_wrong_state_fails(data, fig, other, complaint):
     passed, problems = figures.check(figures.expectation(fig, CONFIG), table(data, other),
-                                     VIP_HELD[fig], CONFIG)
+                                     None, CONFIG)
     assert not passed and any(complaint in p for p in problems), problems
 
 

@@ -34,10 +34,8 @@ def test_schedulers_spread_as_section_2_2_says(run_dir):
     assert list(scheds) == ['rr', 'wrr', 'lc', 'wlc']
     for name, r in scheds.items():
         assert r['weights'] == {'laico2': 2, 'laico3': 3, 'laico4': 4}
-        assert sorted(r['answers']) == SERVERS and sorted(r['active_peak']) == SERVERS
         total = sum(r['answers'].values())
         assert total == r['requests'] and total % 9 == 0 and r['failed'] == 0, name
-        assert r['max_deviation'] >= 0 and set(r['expected_share']) == set(SERVERS)
 
     # wrr: every round of 9 requests gives exactly 2, 3, 4 (the paper's worked example)
     wrr = scheds['wrr']

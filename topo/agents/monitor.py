@@ -17,16 +17,21 @@ import time
 from topo.agents.events import emit
 
 
-def local_addresses():
+def local_addresses(path='/proc/net/fib_trie'):
     """IPv4 addresses local to this network namespace."""
+    with open(path) as f:
+        return parse_fib_trie(f.read())
+
+
+def parse_fib_trie(text):
+    """The addresses of /proc/net/fib_trie's '/32 host LOCAL' leaves."""
     addrs, last = set(), None
-    with open('/proc/net/fib_trie') as f:
-        for line in f:
-            s = line.strip()
-            if s.startswith(('|--', '+--')):
-                last = s.split()[1]
-            elif s == '/32 host LOCAL' and last:
-                addrs.add(last)
+    for line in text.splitlines():
+        s = line.strip()
+        if s.startswith(('|--', '+--')):
+            last = s.split()[1]
+        elif s == '/32 host LOCAL' and last:
+            addrs.add(last)
     return addrs
 
 
@@ -35,15 +40,19 @@ def _hexaddr(text):
     return '%s:%d' % (socket.inet_ntoa(struct.pack('>I', int(ip, 16))), int(port, 16))
 
 
-def ipvs_table():
+def ipvs_table(path='/proc/net/ip_vs'):
     """{service: sorted real servers} from /proc/net/ip_vs ({} without IPVS)."""
-    table, service = {}, None
     try:
-        with open('/proc/net/ip_vs') as f:
-            lines = f.read().splitlines()
+        with open(path) as f:
+            return parse_ip_vs(f.read())
     except OSError:
-        return table
-    for line in lines[3:]:
+        return {}
+
+
+def parse_ip_vs(text):
+    """/proc/net/ip_vs (hex addresses) -> {service 'ip:port': sorted real servers 'ip:port'}."""
+    table, service = {}, None
+    for line in text.splitlines()[3:]:
         parts = line.split()
         if parts and parts[0] in ('TCP', 'UDP'):
             service = _hexaddr(parts[1])
@@ -54,24 +63,27 @@ def ipvs_table():
 
 
 class LogTail:
+    """New complete lines of a log file, across partial writes and a new file
+    (truncated, or replaced after a power-on)."""
+
     def __init__(self, path):
-        self.path, self.pos, self.buf = path, 0, ''
+        self.path, self.pos, self.buf, self.inode = path, 0, b'', None
 
     def lines(self):
         try:
-            size = os.path.getsize(self.path)
+            st = os.stat(self.path)
         except OSError:
             return []
-        if size < self.pos:     # a new file after a power-on
-            self.pos = 0
-        if size == self.pos:
+        if st.st_ino != self.inode or st.st_size < self.pos:
+            self.inode, self.pos, self.buf = st.st_ino, 0, b''
+        if st.st_size == self.pos:
             return []
-        with open(self.path, errors='replace') as f:
+        with open(self.path, 'rb') as f:
             f.seek(self.pos)
             self.buf += f.read()
             self.pos = f.tell()
-        *done, self.buf = self.buf.split('\n')
-        return [d for d in done if d.strip()]
+        *done, self.buf = self.buf.split(b'\n')
+        return [d.decode('utf-8', 'replace') for d in done if d.strip()]
 
 
 def main(argv=None):

@@ -1,0 +1,166 @@
+"""The instruments every timeline depends on: the director monitor's parsers
+(captured /proc texts from a UML run), its log tailing, the recorder's waits,
+the event schema and the prober's pacing."""
+import json
+import os
+import socket
+import subprocess
+import threading
+import time
+
+import pytest
+
+from conftest import PYTHON, ROOT
+from topo.agents import events, monitor
+from topo.agents.recorder import Recorder
+
+SVC = '10.0.14.146:80'
+REALS = ['10.0.14.12:80', '10.0.14.13:80', '10.0.14.14:80']
+
+
+# -- /proc parsers, on texts captured inside UML (laicoz serving, laicoy standing by) --
+def test_fib_trie_shows_the_vip_only_where_it_is_held(data):
+    held = monitor.parse_fib_trie(data('proc/laicoz-fib_trie'))
+    assert '10.0.14.146' in held and '10.0.14.2' in held and '127.0.0.1' in held
+    assert '10.0.14.0' not in held and '10.0.14.255' not in held     # network, broadcast
+    standby = monitor.parse_fib_trie(data('proc/laicoy-fib_trie'))
+    assert '10.0.14.3' in standby and '10.0.14.146' not in standby
+
+
+def test_ip_vs_hex_table(data):
+    assert monitor.parse_ip_vs(data('proc/laicoz-ip_vs')) == {SVC: REALS}
+    assert monitor.parse_ip_vs(data('proc/laicoy-ip_vs')) == {}          # header only
+    assert monitor.ipvs_table('/nonexistent/ip_vs') == {}                 # no IPVS at all
+
+
+def test_ip_vs_with_a_server_missing(data):
+    text = '\n'.join(line for line in data('proc/laicoz-ip_vs').splitlines()
+                     if '0A000E0C' not in line)       # 10.0.14.12 left the table
+    assert monitor.parse_ip_vs(text) == {SVC: REALS[1:]}
+
+
+# -- log tailing ------------------------------------------------------------------------
+def test_log_tail_joins_partial_lines(tmp_path):
+    log = tmp_path / 'ha-log'
+    log.write_text('old line\n')
+    tail = monitor.LogTail(str(log))
+    assert tail.lines() == ['old line']
+    with open(log, 'a') as f:
+        f.write('node laicoz: is de')
+        f.flush()
+        assert tail.lines() == []                 # half a line is not a line yet
+        f.write('ad\n\nnext\n')
+    assert tail.lines() == ['node laicoz: is dead', 'next']
+    assert tail.lines() == []
+
+
+def test_log_tail_follows_a_new_file(tmp_path):
+    log = tmp_path / 'ha-log'
+    log.write_text('a long line of the first life of the daemon\npartial')
+    tail = monitor.LogTail(str(log))
+    assert tail.lines() == ['a long line of the first life of the daemon']
+    log.write_text('short\n')                     # truncated: a new life
+    assert tail.lines() == ['short']              # and no 'partial' glued to it
+    new = tmp_path / 'new'
+    new.write_text('x' * 100 + '\nafter power-on\n')
+    os.replace(new, log)                          # replaced by a file longer than the old one
+    assert tail.lines() == ['x' * 100, 'after power-on']
+
+
+def test_log_tail_of_a_missing_file(tmp_path):
+    tail = monitor.LogTail(str(tmp_path / 'not-yet'))
+    assert tail.lines() == []
+    (tmp_path / 'not-yet').write_text('born\n')
+    assert tail.lines() == ['born']
+
+
+# -- the event schema and the recorder ---------------------------------------------------
+def test_event_lines_round_trip(capsys):
+    events.emit('vip', held=True)
+    line = capsys.readouterr().out
+    e = events.parse(line)
+    assert e['kind'] == 'vip' and e['held'] is True and abs(e['t'] - time.time()) < 5
+    assert events.parse('listening') is None and events.parse('[1, 2]') is None
+    assert events.is_kind('vip')(line) == e and events.is_kind('ipvs')(line) is None
+
+
+def test_recorder_keeps_state_and_writes_every_event(tmp_path):
+    rec = Recorder(tmp_path / 'events.jsonl')
+    rec.add('laicoy', json.dumps({'kind': 'vip', 'held': True, 't': 1.0}))
+    rec.add('laicoy', json.dumps({'kind': 'ipvs', 'table': {SVC: REALS}, 't': 2.0}))
+    rec.add('client', json.dumps({'kind': 'probe', 'ok': True, 't': 3.0}))
+    rec.add('laicoy', 'Traceback (most recent call last):')
+    rec.close()
+    assert rec.node('laicoy')['vip'] is True and rec.reals('laicoy', SVC) == set(REALS)
+    assert rec.node('laicoz') == {'vip': False, 'table': {}, 'ready': False}
+    assert [p['t'] for p in rec.probes] == [3.0]
+    assert rec.events[-1]['kind'] == 'output' and rec.events[-1]['node'] == 'laicoy'
+    written = [json.loads(line) for line in (tmp_path / 'events.jsonl').read_text().splitlines()]
+    assert [e['kind'] for e in written] == ['vip', 'ipvs', 'probe', 'output']
+    assert all('node' in e for e in written)
+
+
+def test_wait_for_wakes_when_the_state_comes():
+    rec = Recorder()
+    t0 = time.time()
+    timer = threading.Timer(0.3, rec.add, ('laicoy', json.dumps({'kind': 'vip', 'held': True,
+                                                                 't': 0})))
+    timer.start()
+    t = rec.wait_for(lambda r: r.node('laicoy')['vip'], timeout=10)
+    assert t is not None and 0.25 <= t - t0 < 2     # woken by the event, not by the timeout
+
+
+def test_wait_for_gives_up_with_none():
+    rec = Recorder()
+    t0 = time.monotonic()
+    assert rec.wait_for(lambda r: r.node('laicoy')['vip'], timeout=0.3) is None
+    assert 0.25 <= time.monotonic() - t0 < 2
+
+
+# -- the prober -----------------------------------------------------------------------------
+def probe_run(url, seconds, rate=20, timeout=0.5):
+    """The prober as the client runs it, stopped with SIGTERM after `seconds`."""
+    proc = subprocess.Popen([PYTHON, '-m', 'topo.agents.httpclient', 'probe', '--url', url,
+                             '--rate', str(rate), '--timeout', str(timeout)], cwd=str(ROOT),
+                            stdout=subprocess.PIPE, universal_newlines=True,
+                            env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    time.sleep(seconds)
+    proc.terminate()
+    out, _ = proc.communicate(timeout=30)
+    return [events.parse(line) for line in out.splitlines() if events.parse(line)]
+
+
+@pytest.fixture
+def web():
+    """The real servers' web server on loopback (nothing leaves this machine)."""
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([PYTHON, '-m', 'topo.agents.webserver', '--name', 'laico9',
+                             '--port', str(port)], cwd=str(ROOT), stdout=subprocess.PIPE,
+                            universal_newlines=True, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    assert events.is_kind('ready')(proc.stdout.readline())
+    yield 'http://127.0.0.1:%d/' % port
+    proc.kill()
+    proc.wait()
+
+
+def test_prober_keeps_its_pace_and_names_the_server(web):
+    probes = probe_run(web, 2.0)
+    assert all(p['kind'] == 'probe' and p['ok'] and p['server'] == 'laico9' for p in probes)
+    sent = sorted(p['t'] for p in probes)
+    gaps = [b - a for a, b in zip(sent, sent[1:])]
+    assert 25 <= len(probes) <= 45                   # 20/s for about 2 s (start-up aside)
+    assert abs(sum(gaps) / len(gaps) - 0.05) < 0.01  # the period, on average
+
+
+def test_an_outage_does_not_slow_the_prober():
+    """A server that never answers: every request times out, yet they leave at the rate."""
+    with socket.socket() as silent:
+        silent.bind(('127.0.0.1', 0))
+        silent.listen(1024)                          # connections queue, nobody answers
+        url = 'http://127.0.0.1:%d/' % silent.getsockname()[1]
+        probes = probe_run(url, 2.5, timeout=1.0)
+    assert probes and not any(p['ok'] for p in probes)
+    sent = sorted(p['t'] for p in probes)
+    assert (len(sent) - 1) / (sent[-1] - sent[0]) > 15    # still about 20/s, not 1/s
