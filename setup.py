@@ -8,8 +8,8 @@ import os
 
 from setuptools import find_packages, setup
 
-EXPERIMENTS = ['cluster', 'failover', 'schedulers', 'sweep']
-PLOTS = ['failover', 'schedulers', 'sweep']
+EXPERIMENTS = ['cluster', 'failover', 'faults', 'schedulers', 'sweep']
+PLOTS = ['failover', 'faults', 'schedulers', 'sweep']
 
 setup(
     name='ha-lvs-testbed',

@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
-"""The paper's cluster with a static IPVS service (no HA yet): smoke run or CLI.
+"""The paper's cluster: a smoke run with a static IPVS service, or Mininet's CLI on
+it; with --stack, the live lab: the HA cluster and commands that inject faults.
 
   sudo python3 experiments/cluster.py --smoke    # build, prove the hub, 15 requests, smoke.json
-  sudo python3 experiments/cluster.py --cli      # the same cluster, with Mininet's CLI on it
+  sudo python3 experiments/cluster.py --cli      # static service, with Mininet's CLI on it
+  sudo python3 experiments/cluster.py --cli --stack heartbeat   # the live lab (try `help`)
   sudo python3 experiments/cluster.py --cli < commands.txt    # CLI commands from a file
 """
 import os
@@ -16,6 +18,7 @@ from experiments import common  # noqa: E402
 
 
 def parse_args(argv=None):
+    from topo import ha
     p = common.base_parser(__doc__.splitlines()[0])
     mode = p.add_mutually_exclusive_group(required=True)
     mode.add_argument('--smoke', action='store_true',
@@ -25,10 +28,19 @@ def parse_args(argv=None):
                    help="with --cli: run the CLI commands in FILE, then tear down (as Mininet's "
                         '`mn --script`); commands piped on standard input do the same')
     p.add_argument('--requests', type=int, default=15, help='requests sent in the smoke run')
+    p.add_argument('--stack', choices=sorted(ha.load()),
+                   help='with --cli: the HA cluster with this stack, and the lab commands '
+                        '(poweroff, unplug, crash, partition, loss, owners, figure, ...)')
     common.add_cluster_args(p)
+    ha.add_arguments(p)
     args = p.parse_args(argv)
     try:
         args.config = common.cluster_config(args)
+        if args.stack and not args.cli:
+            raise ValueError('--stack goes with --cli (the live lab)')
+        args.settings = ha.settings_from_args(args.stack or 'heartbeat', args)
+        if not args.stack and args.settings != ha.get('heartbeat').Settings():
+            raise ValueError('HA stack flags go with --stack')
     except ValueError as e:
         p.error(str(e))
     if args.requests < 1:
@@ -83,9 +95,29 @@ def smoke(args, out):
     return 0 if ok else 1
 
 
+def lab(args):
+    """The HA cluster with the fault commands on its CLI."""
+    from experiments.lab import LabCLI
+    from topo import ha
+    from topo.agents.recorder import Recorder
+    from topo.network.cluster import Cluster
+    stack = ha.get(args.stack)(args.config, args.settings)
+    common.stage('starting the cluster with %s' % stack.description)
+    with Cluster(args.config, log=common.stage, stack=stack, recorder=Recorder()) as cluster:
+        if cluster.recorder.wait_for(lambda r: r.owners(['laicoz']), stack.acquire_deadline_s):
+            common.stage('laicoz holds the VIP')
+        print('the live lab: %s. `help` lists the commands (poweroff, unplug, crash, '
+              'partition, loss, hang, owners, figure, ...); exit to tear down' % stack.description)
+        shell = LabCLI(cluster, script=args.cli_script)
+        shell.clear_all()
+    return 0
+
+
 def cli(args, _out):
     from mininet.cli import CLI
     from topo.network.cluster import Cluster
+    if args.stack:
+        return lab(args)
     with Cluster(args.config, log=common.stage) as cluster:
         laicoz = cluster.director()
         laicoz.install_service(args.config)
@@ -121,8 +153,11 @@ def main(argv=None):
         args.cli_script = piped
         sys.argv += ['--cli-script', piped]     # for the run inside UML
     try:
+        stacks = [__import__('topo.ha', fromlist=['get']).get(args.stack)(
+            args.config, args.settings)] if args.stack else []
         return common.run(args, ['cluster'], 'cli', lambda out: cli(args, out), results=False,
-                          host_files=[args.cli_script] if args.cli_script else [])
+                          host_files=[args.cli_script] if args.cli_script else [],
+                          stacks=stacks)
     finally:
         if piped:
             os.unlink(piped)

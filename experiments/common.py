@@ -87,6 +87,9 @@ def add_cluster_args(p, weights_default=None, scheduler=True):
         g.add_argument('--scheduler', default='rr', help='IPVS scheduler: rr, wrr, lc, wlc')
     g.add_argument('--vip', default='10.0.14.146', help='virtual IP, inside --subnet')
     g.add_argument('--subnet', default='10.0.14.0/24', help="the testbed's own subnet")
+    g.add_argument('--crossover', action='store_true',
+                   help='a second path between the directors (a crossover cable): heartbeat '
+                        'broadcasts on both links, keepalived sends its VRRP adverts over it')
     return g
 
 
@@ -94,7 +97,8 @@ def cluster_config(args):
     from topo.network.config import ClusterConfig, parse_weights
     weights = parse_weights(args.weights) if args.weights else None
     return ClusterConfig(servers=args.servers, weights=weights, scheduler=args.scheduler,
-                         vip=args.vip, subnet=args.subnet)
+                         vip=args.vip, subnet=args.subnet,
+                         crossover=getattr(args, 'crossover', False))
 
 
 def require_root():

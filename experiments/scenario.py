@@ -2,7 +2,7 @@
 
     run = Run(config, stack, Measure(), out)
     run.run(PAPER)          # the paper's four stages (figures 5-14)
-    run.run(failovers(3))   # three director failovers and failbacks, no figures
+    run.run(failovers(3), expect='failovers')   # three director failovers and failbacks
 
 A step is a small object called with the Run: inject or clear a fault
 (topo/faults/), wait for a state of the cluster, save and check one of the
@@ -64,8 +64,9 @@ class Run:
             figures={}, failures=[])
         self.marks = {}         # event name -> wall time (faults, clears, stages)
         self.faults = []        # every fault injected: {'fault', 'target', 'injected', 'cleared'}
-        self.active = {}        # target -> its fault object, until cleared
+        self.active = {}        # target -> its faults in place, the latest last
         self.cluster = self.rec = None
+        self.t_end = None
 
     # -- what steps use ---------------------------------------------------------------
     def mark(self, name, t=None):
@@ -99,8 +100,13 @@ class Run:
         return lambda r: not r.node(name)['vip'] and not r.node(name)['table']
 
     # -- the run --------------------------------------------------------------------
-    def run(self, steps, figures_expected=True):
-        """Boot the cluster, run the steps, tear down, analyse, report; the exit status."""
+    def run(self, steps, expect='figures', dual_owner_allowed=False):
+        """Boot the cluster, run the steps, tear down, analyse, report; the exit status.
+
+        Two VIP owners break the run's invariants unless the scenario provokes them
+        (dual_owner_allowed): then they are its measurement."""
+        self.summary.update(dual_owner_allowed=dual_owner_allowed,
+                            dual_owner_tolerance_s=self.stack.handover_overlap_s)
         from topo.agents.recorder import Recorder
         from topo.network.cluster import Cluster
         self.probes = ProbeCSV(self.out / 'probe.csv')
@@ -112,9 +118,11 @@ class Run:
                 self.keep_configs()
                 self.summary.update(cluster_start_s={k: round(v, 2) for k, v in
                                                      self.cluster.timings.items()})
+                self.summary.update(macs={self.cluster[d].MAC(): d for d in DIRECTORS})
                 for step in steps:
                     step(self)
                 self.cluster.stop_prober()
+                self.t_end = time.time()
                 self.keep_logs()
         finally:
             self.rec.close()
@@ -122,15 +130,16 @@ class Run:
         self.summary.update(faults=self.faults,
                             **timeline.analyse(self.rec.events, self.rec.probes, self.faults,
                                                self.stack, self.config,
-                                               self.summary.data.get('requests_15')))
+                                               self.summary.data.get('requests_15'),
+                                               self.summary.data.get('macs'), self.t_end))
         try:
             from experiments import plot_failover
             plot_failover.plot(self.out)
         except Exception as e:     # plots are a view of the data: report, do not lose the run
             self.fail('plotting failed: %s' % e)
-        ok = report.verdict(self.summary.data, figures_expected)
+        ok = report.verdict(self.summary.data, expect)
         self.summary.finish(passed=ok)
-        report.console(self.summary.data, self.out, figures_expected)
+        report.console(self.summary.data, self.out, expect)
         return 0 if ok else 1
 
     def keep_configs(self):
@@ -170,6 +179,23 @@ class WaitServing:
         if run.wait('%s to hold the VIP and all real servers' % self.node, run.serving(self.node)):
             common.stage(self.said or '%s serves %s with %d real servers'
                          % (self.node, run.service, len(run.reals)))
+
+
+class WaitPrimaryUp:
+    """Stage 1: the primary takes the VIP within the time its stack allows at start-up
+    (heartbeat: initdead plus a margin), then serves with the full table; if not,
+    the run says exactly that, with the primary's last log lines."""
+
+    def __call__(self, run):
+        deadline = run.stack.acquire_deadline_s
+        if run.rec.wait_for(lambda r: r.node(PRIMARY)['vip'], deadline) is None:
+            lines = [e['line'] for e in run.rec.events
+                     if e.get('node') == PRIMARY and e.get('kind') == 'log'][-4:]
+            run.fail('%s did not take the VIP within %.0fs of its start (%s); its last log '
+                     'lines: %s' % (PRIMARY, deadline, run.stack.acquire_deadline_why,
+                                    ' | '.join(lines) or 'none'))
+            return
+        WaitServing(PRIMARY)(run)
 
 
 class WaitStandingBy:
@@ -236,34 +262,35 @@ class StartProber:
 class Inject:
     """Inject a fault (by name, topo/faults/) into a node."""
 
-    def __init__(self, fault, target):
-        self.fault, self.target = fault, target
+    def __init__(self, fault, target, **params):
+        self.fault, self.target, self.params = fault, target, params
 
     def __call__(self, run):
         from topo import faults
-        fault = faults.get(self.fault)(run.cluster, self.target)
+        fault = faults.get(self.fault)(run.cluster, self.target, **self.params)
         run.set_stage(fault.label(fault.inject_word))
         t = fault.inject()
         run.mark(fault.mark(fault.inject_word), t)
-        run.active[self.target] = fault
+        run.active.setdefault(self.target, []).append(fault)
         run.faults.append({'fault': fault.name, 'target': self.target, 'injected': t,
                            'cleared': None})
         run.summary.update(faults=run.faults)
 
 
 class Clear:
-    """Undo the fault last injected into a node."""
+    """Undo the fault last injected into a node (and still in place)."""
 
     def __init__(self, target):
         self.target = target
 
     def __call__(self, run):
-        fault = run.active.pop(self.target)
+        fault = run.active[self.target].pop()
         run.set_stage(fault.label(fault.clear_word))
         t = fault.clear()
         run.mark(fault.mark(fault.clear_word), t)
-        run.faults[-1 - [f['target'] for f in reversed(run.faults)].index(self.target)][
-            'cleared'] = t
+        record = [f for f in run.faults if f['target'] == self.target and f['fault'] == fault.name
+                  and f['cleared'] is None][-1]
+        record['cleared'] = t
         run.summary.update(faults=run.faults)
 
 
@@ -284,7 +311,7 @@ class WaitTakeover:
     """The backup serves, and the client is answered again after the fault."""
 
     def __call__(self, run):
-        t_fault = run.active[PRIMARY].injected_at
+        t_fault = run.active[PRIMARY][-1].injected_at
         if run.wait('laicoy to take over', run.serving(BACKUP)):
             common.stage('laicoy holds the VIP and the full table')
         first_ok = run.wait('a successful request through laicoy',
@@ -311,6 +338,55 @@ class WaitSettled:
             common.stage('%s serves again, %s stands by' % (owner, other))
 
 
+class Hold:
+    """Keep the fault in place for a while, probing."""
+
+    def __init__(self, seconds):
+        self.seconds = seconds
+
+    def __call__(self, run):
+        common.stage('holding the fault %gs' % self.seconds)
+        time.sleep(self.seconds)
+
+
+class WaitRecovered:
+    """After a fault is cleared: back to the figure-5 state, one director serving with
+    the full table and the other standing by (with nice failback either may serve),
+    and staying so for `stable` seconds: a takeover still under way when the fault
+    was cleared must not pass for a recovery. Records when the last stable stretch
+    began, or that it never came."""
+
+    def __init__(self, stable=15.0):
+        self.stable = stable
+
+    def __call__(self, run):
+        t_clear = max(f['cleared'] or 0 for f in run.faults)
+        owners = (PRIMARY, BACKUP) if run.nice else (PRIMARY,)
+
+        def back(r):
+            return any(run.serving(o)(r) and run.standing_by(other)(r)
+                       and r.owners(DIRECTORS) == [o]
+                       for o, other in ((PRIMARY, BACKUP), (BACKUP, PRIMARY)) if o in owners)
+        deadline = time.monotonic() + run.measure.wait
+        t = None
+        while time.monotonic() < deadline:
+            t = run.rec.wait_for(back, max(0.0, deadline - time.monotonic()))
+            if t is None:
+                break
+            broke = run.rec.wait_for(lambda r: not back(r), self.stable)
+            if broke is None:
+                break               # stable: t is when it came back for good
+            t = None
+        run.faults[0]['recovered'] = t
+        run.summary.update(faults=run.faults)
+        if t is None:
+            run.fail('the cluster did not come back to the figure-5 state (for %.0fs in a row) '
+                     'within %.0fs of the fault being cleared' % (self.stable, run.measure.wait))
+        else:
+            common.stage('back to the figure-5 state %.2fs after the clear (and stable for '
+                         '%.0fs)' % (t - t_clear, self.stable))
+
+
 class Settle:
     """A steady stretch of probes between two faults."""
 
@@ -319,7 +395,7 @@ class Settle:
 
 
 # -- scenarios ------------------------------------------------------------------------
-CLUSTER_UP = [WaitServing(PRIMARY), WaitStandingBy(BACKUP)]
+CLUSTER_UP = [WaitPrimaryUp(), WaitStandingBy(BACKUP)]
 
 # The paper's experiment, figures 5 to 14 (figures 7 and 11 are the faults themselves).
 PAPER = CLUSTER_UP + [

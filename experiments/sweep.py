@@ -23,13 +23,6 @@ FIELDS = ['configuration', 'setting', 'setting_s', 'repeat', 'outage_s', 'detect
           'vip_taken_s', 'table_ready_s', 'first_ok_s', 'failed_requests', 'outage_per_setting']
 
 
-def layouts():
-    """{layout: (stack class, settings changes, description)} over every registered stack."""
-    from topo import ha
-    return {name: (cls, changes, text) for cls in ha.load().values()
-            for name, (changes, text) in cls.layouts.items()}
-
-
 def floats(text):
     try:
         values = [float(v) for v in text.split(',') if v.strip()]
@@ -48,7 +41,7 @@ def point_settings(stack_cls, changes, value):
 def parse_args(argv=None):
     from experiments.scenario import Measure
     from topo import ha
-    known = layouts()
+    known = ha.layouts()
     p = common.base_parser(__doc__.splitlines()[0])
     p.add_argument('--configurations', default=','.join(known),
                    help='HA layouts to sweep, of: %s' % '; '.join(
@@ -109,13 +102,14 @@ def sweep_point(args, cls, settings, out):
     from experiments import scenario
     run = scenario.Run(args.cluster, cls(args.cluster, settings), args.measure, out,
                        experiment='failovers')
-    run.run(scenario.failovers(args.repeats), figures_expected=False)
+    run.run(scenario.failovers(args.repeats), expect='failovers')
     return run.summary.data
 
 
 def sweep(args, out):
-    from topo import sandbox
-    known = layouts()
+    from experiments import report
+    from topo import ha, sandbox
+    known = ha.layouts()
     summary = common.Summary(
         out / 'summary.json', experiment='sweep', kernel_mode=sandbox.kernel_mode(),
         parameters={'configurations': args.configs, 'repeats': args.repeats,
@@ -151,6 +145,8 @@ def sweep(args, out):
                 rows.append(row)
             stats = dict(configuration=config, setting=axis.setting, setting_s=value,
                          outages_s=[r['outage_s'] for r in rows], results=str(point_out),
+                         # what the point's run could not vouch for (false takeovers, ...)
+                         invariant_problems=report.invariant_problems(data),
                          **median_row(rows) if rows else median_row([{'outage_s': None}]))
             summary.data['points'].append(stats)
             summary.write()
@@ -158,7 +154,8 @@ def sweep(args, out):
                          % (config, axis.setting, value, stats['median_outage_s']))
     finally:
         f.close()
-    ok = all(p['measured'] == args.repeats for p in summary.data['points'])
+    ok = all(p['measured'] == args.repeats and not p['invariant_problems']
+             for p in summary.data['points'])
     summary.finish(passed=ok)
     try:
         from experiments import plot_sweep

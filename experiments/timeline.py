@@ -36,12 +36,32 @@ def _first_ok(probes, t0):
     return min(done) if done else None
 
 
+def _held_before(events, t, node):
+    held = False
+    for e in events:
+        if e['t'] >= t:
+            break
+        if e.get('node') == node and e.get('kind') == 'vip':
+            held = e['held']
+    return held
+
+
 def director_failover(events, probes, t_fault, backup, service, reals, detected_pattern,
                       t_end=None):
     """Primary switched off at t_fault: when did the backup notice, take the VIP,
     complete the IPVS table, and when did the client get its first answer?
-    last_failure_s tells whether requests still failed after that one (up to t_end)."""
+    last_failure_s tells whether requests still failed after that one (up to t_end).
+
+    A backup that held the VIP already at the fault took over falsely before it:
+    then there was no failover to measure, and every time is None (never an
+    outage of 0.03 s)."""
     want = set(reals)
+    if _held_before(events, t_fault, backup):
+        window = [p for p in probes if t_fault <= p['t'] < (t_end or float('inf'))]
+        return {'false_takeover': True, 'detected_s': None, 'vip_taken_s': None,
+                'first_real_server_s': None, 'table_ready_s': None, 'first_ok_s': None,
+                'outage_s': None, 'failed_requests': sum(not p['ok'] for p in window),
+                'last_failure_s': None}
     detected = _first(events, t_fault, backup, lambda e: e.get('kind') == 'log'
                       and detected_pattern and re.search(detected_pattern, e['line']))
     vip = _first(events, t_fault, backup, lambda e: e.get('kind') == 'vip' and e['held'])
@@ -56,7 +76,8 @@ def director_failover(events, probes, t_fault, backup, service, reals, detected_
     window = [p for p in probes if t_fault <= p['t'] < (t_end or float('inf'))]
     failed = [p for p in window if not p['ok']]
     last_fail = max((p['t'] for p in failed), default=None)
-    return {'detected_s': _rel(detected, t_fault), 'vip_taken_s': _rel(vip, t_fault),
+    return {'false_takeover': False,
+            'detected_s': _rel(detected, t_fault), 'vip_taken_s': _rel(vip, t_fault),
             'first_real_server_s': _rel(first_real, t_fault),
             'table_ready_s': _rel(table, t_fault), 'first_ok_s': _rel(first_ok, t_fault),
             'outage_s': _rel(first_ok, t_fault), 'failed_requests': len(failed),
@@ -131,22 +152,29 @@ def answers_by_stage(probes):
     return out
 
 
-def analyse(events, probes, faults, stack, config, requests_15=None):
+def analyse(events, probes, faults, stack, config, requests_15=None, macs=None, t_end=None):
     """The summary fields of a run of the paper's stages (or of failovers only):
-    each fault on a real server and on the primary director decomposed."""
-    from topo.network.config import BACKUP, PRIMARY
+    the invariants, and each fault on a real server and on the primary director
+    decomposed."""
+    from experiments import invariants
+    from topo.network.config import BACKUP, DIRECTORS, PRIMARY
     service = '%s:%d' % (config.vip, config.port)
     reals = ['%s:%d' % (config.addresses[s], config.port) for s in config.real_servers]
     nice = stack.settings.nice_failback
-    out = {}
-    on_servers = [f for f in faults if f['target'] in config.real_servers]
+    ends = [e['t'] for e in events] + [p['t'] for p in probes]
+    out = {'invariants': invariants.vip_ownership(
+        events, DIRECTORS, PRIMARY, t_end or (max(ends) if ends else 0.0),
+        first_fault=min((f['injected'] for f in faults), default=None), macs=macs)}
+    # the paper's fault, power-off, decomposed as before; other faults: fault_cell()
+    power_offs = [f for f in faults if f['fault'] == 'power-off']
+    on_servers = [f for f in power_offs if f['target'] in config.real_servers]
     if on_servers:
         f = on_servers[0]
         address = '%s:%d' % (config.addresses[f['target']], config.port)
         out['real_server_removal'] = real_server_removal(
             events, probes, f['injected'], f['cleared'], PRIMARY, service, address,
             stack.removed_pattern)
-    cycles = [f for f in faults if f['target'] == PRIMARY]
+    cycles = [f for f in power_offs if f['target'] == PRIMARY]
     failovers = [director_failover(events, probes, c['injected'], BACKUP, service, reals,
                                    stack.detected_pattern, t_end=c['cleared']) for c in cycles]
     failbacks = [failback(events, probes, c['cleared'], PRIMARY, BACKUP, service, reals, nice)
@@ -167,3 +195,58 @@ def analyse(events, probes, faults, stack, config, requests_15=None):
         stages = dict({'15 requests': requests_15}, **stages)
     out['answers_per_stage'] = stages
     return out
+
+
+def _stretches(probes, period):
+    """Failed probes merged into stretches [t_first, t_last + period]."""
+    out = []
+    for p in sorted((p for p in probes if not p['ok']), key=lambda p: p['t']):
+        if out and p['t'] - out[-1][1] <= 1.5 * period:
+            out[-1][1] = p['t'] + period
+        else:
+            out.append([p['t'], p['t'] + period])
+    return out
+
+
+def fault_cell(events, probes, fault, stack, config, t_end, period):
+    """One fault, decomposed: when it was noticed, what the client saw, how many
+    owned the VIP, when the cluster was whole again and who served then.
+    Times relative to the injection."""
+    from experiments import invariants
+    from topo.network.config import DIRECTORS, PRIMARY
+    t0, t_clear, t_back = fault['injected'], fault['cleared'], fault.get('recovered')
+    target = fault['target']
+    peers = [d for d in DIRECTORS if d != target] or list(DIRECTORS)
+    patterns = [stack.detected_pattern]
+    if target in config.real_servers:
+        ip, port = config.addresses[target], config.port
+        patterns = [stack.removed_pattern.format(address=re.escape('%s:%d' % (ip, port)),
+                                                 ip=re.escape(ip), port=port)]
+        peers = list(DIRECTORS)
+    # noticed while the fault was in place (a peer declared dead after the clear is
+    # the aftermath, e.g. a restart after a partition, not the detection)
+    detected = min((t for t in (_first(events, t0, d, lambda e: e.get('kind') == 'log' and any(
+        p and re.search(p, e['line']) for p in patterns)) for d in peers)
+        if t and (t_clear is None or t <= t_clear)), default=None)
+    window = [p for p in probes if t0 <= p['t'] <= t_end]
+    stretches = _stretches(window, period)
+    inv = invariants.vip_ownership([e for e in events if e['t'] <= t_end], DIRECTORS,
+                                   PRIMARY, t_end, first_fault=t0, t0=t0)
+    after = [iv for iv in inv['dual_owner'] if iv[1] > 0]
+    owners = invariants.owner_at(events, DIRECTORS, t_end)
+    return {'fault': fault['fault'], 'target': target,
+            'detected_s': _rel(detected, t0),
+            'first_failure_s': _rel(stretches[0][0], t0) if stretches else None,
+            'outage_s': round(max((b - a for a, b in stretches), default=0.0), 3),
+            'failing_s': round(sum(b - a for a, b in stretches), 3),
+            # from the first failed request to the last: how long the service was impaired,
+            # also when only some requests failed (a hung real server fails one in three)
+            'impaired_s': round(stretches[-1][1] - stretches[0][0], 3) if stretches else 0.0,
+            'failed_requests': sum(not p['ok'] for p in window), 'requests': len(window),
+            'dual_owner_s': round(sum(b - max(a, 0) for a, b in after), 3),
+            'dual_owner': after,
+            'no_owner_s': round(sum(b - max(a, 0) for a, b in inv['no_owner'] if b > 0), 3),
+            'arp_flips': len([f for f in inv['arp_flips'] if f['t'] >= 0]),
+            'cleared_s': _rel(t_clear, t0),
+            'recovered_after_clear_s': _rel(t_back, t_clear) if t_clear else None,
+            'final_owner': '+'.join(owners) or None}

@@ -49,3 +49,17 @@ def leftovers():
     found += ['dir ' + d for d in os.listdir('/var/tmp') if d.startswith('hatestbed-uml.')]
     found += ['dir /run/' + d for d in os.listdir('/run') if d.startswith('hatestbed.')]
     return found
+
+
+def pytest_configure(config):
+    config.addinivalue_line('markers', 'slow: long runs (the fault matrix); run them with '
+                            'HATESTBED_SLOW=1 ./testbed test')
+
+
+def pytest_collection_modifyitems(config, items):
+    if os.environ.get('HATESTBED_SLOW'):
+        return
+    skip = pytest.mark.skip(reason='slow (tens of minutes): HATESTBED_SLOW=1 runs it')
+    for item in items:
+        if 'slow' in item.keywords:
+            item.add_marker(skip)

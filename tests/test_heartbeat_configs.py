@@ -132,3 +132,37 @@ def test_ldirectord_rejects_a_broken_config(tmp_path):
 @needs_daemons
 def test_check_configs_renders_both_directors_and_passes():
     ha.check_configs(HeartbeatStack(ClusterConfig()))      # raises ConfigError if refused
+
+
+@needs_daemons
+def test_resource_messages_reach_heartbeat_in_one_piece(tmp_path):
+    """The start-up race's cure: ha_clustermsg writes the whole message at once (a
+    FIFO write below PIPE_BUF is atomic), so heartbeat's 1 s read alarm cannot split it."""
+    render(tmp_path)
+    shellfuncs = tmp_path / 'laicoz' / 'etc' / 'ha.d' / 'shellfuncs'
+    body = shellfuncs.read_text().split('ha_clustermsg() {')[1].split('\n}')[0]
+    assert '| cat -' not in body and body.count('>> $HA_FIFO') == 1
+    out = tmp_path / 'fifo-stand-in'
+    p = subprocess.run(['sh', '-c', '. %s; printf "t=ip-request-resp\\ndest=laicoz\\n" | '
+                        'ha_clustermsg' % shellfuncs], env=dict(os.environ, HA_FIFO=str(out)),
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True)
+    assert p.returncode == 0, p.stdout
+    assert out.read_text() == '>>>\nt=ip-request-resp\ndest=laicoz\n<<<\n'
+    if shutil.which('strace'):
+        trace = subprocess.run(['strace', '-f', '-e', 'trace=write', 'sh', '-c',
+                                '. %s; echo x=1 | ha_clustermsg' % shellfuncs],
+                               env=dict(os.environ, HA_FIFO=str(out)), stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, universal_newlines=True).stdout
+        assert len([line for line in trace.splitlines() if '>>>' in line]) == 1
+        assert not any(line.endswith('">>>\\n", 4) = 4') for line in trace.splitlines())
+
+
+def test_a_crossover_cable_is_a_second_heartbeat_path(tmp_path):
+    args = failover.parse_args(['--crossover'])
+    stack = HeartbeatStack(args.config, args.settings)
+    director = ScratchDirector('laicoz', tmp_path, stack.private_dirs(), links=2)
+    stack.configure(director)
+    assert 'bcast laicoz-eth0 laicoz-eth1' in \
+        (tmp_path / 'laicoz' / 'etc' / 'ha.d' / 'ha.cf').read_text().splitlines()
+    if os.path.exists('/usr/libexec/heartbeat/heartbeat'):
+        assert stack.self_check(director) == []

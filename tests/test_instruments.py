@@ -39,6 +39,25 @@ def test_ip_vs_with_a_server_missing(data):
     assert monitor.parse_ip_vs(text) == {SVC: REALS[1:]}
 
 
+def test_arp_entry_of_the_vip():
+    text = ('IP address       HW type     Flags       HW address            Mask     Device\n'
+            '10.0.14.146      0x1         0x2         00:00:00:00:00:01     *        client-eth0\n'
+            '10.0.14.12       0x1         0x0         00:00:00:00:00:00     *        client-eth0\n')
+    assert monitor.parse_arp(text, '10.0.14.146') == '00:00:00:00:00:01'
+    assert monitor.parse_arp(text, '10.0.14.12') is None        # incomplete
+    assert monitor.parse_arp(text, '10.0.14.13') is None        # no entry
+
+
+def test_owners_need_the_vip_and_links_up():
+    rec = Recorder()
+    rec.add('laicoz', json.dumps({'kind': 'vip', 'held': True, 't': 1.0}))
+    rec.add('laicoy', json.dumps({'kind': 'vip', 'held': True, 't': 2.0}))
+    assert rec.owners(['laicoz', 'laicoy']) == ['laicoz', 'laicoy']
+    rec.note('laicoz', 'link', up=False)
+    assert rec.owners(['laicoz', 'laicoy']) == ['laicoy']
+    assert rec.events[-1]['kind'] == 'link' and rec.events[-1]['node'] == 'laicoz'
+
+
 # -- log tailing ------------------------------------------------------------------------
 def test_log_tail_joins_partial_lines(tmp_path):
     log = tmp_path / 'ha-log'
@@ -92,7 +111,8 @@ def test_recorder_keeps_state_and_writes_every_event(tmp_path):
     rec.add('laicoy', 'Traceback (most recent call last):')
     rec.close()
     assert rec.node('laicoy')['vip'] is True and rec.reals('laicoy', SVC) == set(REALS)
-    assert rec.node('laicoz') == {'vip': False, 'table': {}, 'ready': False}
+    assert rec.node('laicoz') == {'vip': False, 'table': {}, 'ready': False, 'link': True,
+                                  'arp': None}
     assert [p['t'] for p in rec.probes] == [3.0]
     assert rec.events[-1]['kind'] == 'output' and rec.events[-1]['node'] == 'laicoy'
     written = [json.loads(line) for line in (tmp_path / 'events.jsonl').read_text().splitlines()]

@@ -66,3 +66,16 @@ def test_keepalived_rejects_a_broken_config(tmp_path):
     path.write_text(path.read_text().replace('lvs_method DR', 'lvs_method NOPE'))
     [(daemon, problem)] = stack.self_check(director)
     assert daemon == 'keepalived' and 'rejects' in problem
+
+
+def test_a_crossover_cable_carries_the_adverts_unicast(tmp_path):
+    args = failover.parse_args(['--stack', 'keepalived', '--crossover'])
+    stack = KeepalivedStack(args.config, args.settings)
+    director = ScratchDirector('laicoy', tmp_path, stack.private_dirs(), links=2)
+    [path] = stack.configure(director)
+    text = path.read_text()
+    assert 'unicast_src_ip 169.254.77.2' in text and '169.254.77.1' in text
+    assert 'interface laicoy-eth1' in text          # the adverts' socket is on the cable
+    assert 'dev laicoy-eth0' in text and 'track_interface {\n        laicoy-eth0' in text
+    if shutil.which('keepalived'):
+        assert stack.self_check(director) == []

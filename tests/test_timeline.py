@@ -32,7 +32,8 @@ def test_synthetic_director_failover():
     probes = [probe(99.9, True), probe(100.2, False, 1.0), probe(104.0, False, 1.0),
               probe(104.6, True, 0.02), probe(105.0, True)]
     t = timeline.director_failover(events, probes, 100.0, 'laicoy', SVC, REALS, DEAD)
-    assert t == {'detected_s': 1.0, 'vip_taken_s': 4.5, 'first_real_server_s': 4.0,
+    assert t == {'false_takeover': False, 'detected_s': 1.0, 'vip_taken_s': 4.5,
+                 'first_real_server_s': 4.0,
                  'table_ready_s': 6.0, 'first_ok_s': 4.62, 'outage_s': 4.62,
                  'failed_requests': 2, 'last_failure_s': 4.0}
 

@@ -10,6 +10,8 @@ events.jsonl. The kinds:
   vip        held: bool, the VIP became local or went away   monitor
   ipvs       table: {service "ip:port": [real "ip:port", ...]}   monitor
   log        log: file name, line: a new line of a daemon's log   monitor
+  arp        mac: where the client's ARP entry for the VIP points (None: none)   monitor --arp
+  link       up: bool, the node's links set up or down       the testbed itself (Recorder.note)
   probe      i, stage, ok, server, error, latency_s          httpclient probe
   reply      i, ok, server | error, latency_s                httpclient burst
   opened     batch, count, ok, failed, held, ports, seconds  loadclient

@@ -1,8 +1,9 @@
-"""A director's event recorder, run inside its namespaces for the whole run.
+"""A node's event recorder, run inside its namespaces for the whole run.
 
-It watches, without spawning anything: whether the VIP is a local address
-(/proc/net/fib_trie), which real servers the IPVS table holds
-(/proc/net/ip_vs) and new lines of the HA daemons' logs. Each change is one
+It watches, without spawning anything: on a director, whether the VIP is a
+local address (/proc/net/fib_trie), which real servers the IPVS table holds
+(/proc/net/ip_vs) and new lines of the HA daemons' logs; on the client
+(--arp), which MAC its ARP entry for the VIP points to (/proc/net/arp). Each change is one
 JSON line with the time it was seen, so a failover can be decomposed to
 within one poll interval. It is the testbed's instrument, not part of the
 director: a power-off spares it.
@@ -62,6 +63,21 @@ def parse_ip_vs(text):
     return {k: sorted(v) for k, v in table.items()}
 
 
+def parse_arp(text, address):
+    """The MAC /proc/net/arp gives for address, or None (no entry, or incomplete)."""
+    for line in text.splitlines()[1:]:
+        parts = line.split()
+        if len(parts) >= 4 and parts[0] == address:
+            complete = int(parts[2], 16) & 0x2        # ATF_COM
+            return parts[3] if complete and parts[3] != '00:00:00:00:00:00' else None
+    return None
+
+
+def arp_entry(address, path='/proc/net/arp'):
+    with open(path) as f:
+        return parse_arp(f.read(), address)
+
+
 class LogTail:
     """New complete lines of a log file, across partial writes and a new file
     (truncated, or replaced after a power-on)."""
@@ -90,14 +106,23 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument('--vip', required=True)
     p.add_argument('--log', action='append', default=[], help='log file to follow')
+    p.add_argument('--arp', action='store_true',
+                   help="the client's view only: where its ARP entry for the VIP points")
     p.add_argument('--interval', type=float, default=0.05)
     a = p.parse_args(argv)
     tails = {path: LogTail(path) for path in a.log}
     for t in tails.values():        # only what is logged from now on
         t.lines()
-    vip, table = None, None
+    vip, table, mac = None, None, ''
     emit('ready')
     while True:
+        if a.arp:
+            now_mac = arp_entry(a.vip)
+            if now_mac != mac:
+                mac = now_mac
+                emit('arp', mac=mac)
+            time.sleep(a.interval)
+            continue
         now_vip = a.vip in local_addresses()
         if now_vip != vip:
             vip = now_vip

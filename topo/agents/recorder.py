@@ -27,6 +27,10 @@ class Recorder:
         for line in proc.stdout:
             self.add(node, line)
 
+    def note(self, node, kind, t=None, **fields):
+        """An event the testbed itself sees (a link set down), in the same stream."""
+        self.add(node, json.dumps(dict(fields, kind=kind, t=round(t or time.time(), 4))))
+
     def add(self, node, line):
         """Take one line a program of `node` said."""
         event = schema.parse(line) or {'kind': 'output', 'line': line.rstrip(),
@@ -39,9 +43,13 @@ class Recorder:
                     self.on_probe(event)
             else:
                 self.events.append(event)
-                st = self.state.setdefault(node, {'vip': False, 'table': {}, 'ready': False})
+                st = self.state.setdefault(node, self.fresh())
                 if event['kind'] == 'vip':
                     st['vip'] = event['held']
+                elif event['kind'] == 'link':
+                    st['link'] = event['up']
+                elif event['kind'] == 'arp':
+                    st['arp'] = event['mac']
                 elif event['kind'] == 'ipvs':
                     st['table'] = event['table']
                 elif event['kind'] == 'ready':
@@ -62,8 +70,17 @@ class Recorder:
                 self.cond.wait(min(left, 0.5))
             return time.time()
 
+    @staticmethod
+    def fresh():
+        return {'vip': False, 'table': {}, 'ready': False, 'link': True, 'arp': None}
+
     def node(self, name):
-        return self.state.get(name, {'vip': False, 'table': {}, 'ready': False})
+        return self.state.get(name, self.fresh())
+
+    def owners(self, names):
+        """The directors that hold the VIP with their links up: a director whose
+        cable is out (or that is switched off) serves nobody, whatever its kernel says."""
+        return [n for n in names if self.node(n)['vip'] and self.node(n)['link']]
 
     def reals(self, name, service):
         return set(self.node(name)['table'].get(service, []))

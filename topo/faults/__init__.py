@@ -35,10 +35,31 @@ class Fault:
     description = ''
     # what inject() and clear() are called in marks and stage labels, e.g. laicoz_off
     inject_word, clear_word = 'fault', 'cleared'
+    # which nodes it applies to: 'any', 'director', 'real server', 'directors' (the pair)
+    targets = 'any'
+    default_target = 'laicoz'
+    params = {}             # its parameters and their defaults, e.g. {'percent': 30}
 
-    def __init__(self, cluster, target):
+    def __init__(self, cluster, target, **params):
         self.cluster, self.target = cluster, target
+        unknown = set(params) - set(self.params)
+        if unknown:
+            raise ValueError('%s takes no %s' % (self.name, ', '.join(sorted(unknown))))
+        self.options = dict(self.params, **params)
         self.injected_at = self.cleared_at = None
+
+    @classmethod
+    def check_target(cls, target, config):
+        """ValueError when the fault cannot apply to that node (before anything starts)."""
+        from topo.network.config import CLIENT, DIRECTORS
+        allowed = {'any': config.hosts, 'director': list(DIRECTORS),
+                   'directors': list(DIRECTORS),
+                   'real server': config.real_servers}[cls.targets]
+        if target not in allowed:
+            raise ValueError('fault %s applies to %s: %s, not %r'
+                             % (cls.name, cls.targets, ', '.join(allowed), target))
+        if target == CLIENT:
+            raise ValueError('the client is the instrument, not a target')
 
     def inject(self):
         """Apply the fault; the time it took effect."""

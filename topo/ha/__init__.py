@@ -107,6 +107,13 @@ class HAStack:
     removed_pattern = None
     # What the stack needs installed: (kind 'cmd'|'file'|'py', name, Debian package).
     needs = []
+    # How long both directors may hold the VIP in a clean hand-over (the old owner
+    # letting go as the new one takes it), as the monitors see it (they poll every 50 ms).
+    handover_overlap_s = 0.25
+    # Longest a healthy primary takes to hold the VIP after its daemons start
+    # (UML's slow process start included), and why.
+    acquire_deadline_s = 30.0
+    acquire_deadline_why = 'start-up plus a margin for slow process start'
     daemon_classes = ()
 
     def __init__(self, config, settings=None):
@@ -157,6 +164,13 @@ class HAStack:
     def logs(self, director):
         """Log files (paths inside the director) worth following and keeping."""
         return [log for d in self.daemons(director) for log in d.logs]
+
+
+def layouts():
+    """{layout: (stack class, settings changes, description)} over every registered stack:
+    the HA configurations a sweep or a fault matrix runs."""
+    return {name: (cls, changes, text) for cls in load().values()
+            for name, (changes, text) in cls.layouts.items()}
 
 
 def all_processes():
@@ -216,14 +230,17 @@ def settings_from_args(name, args):
 class ScratchDirector:
     """Stands in for a director when its configs are rendered only to be checked."""
 
-    def __init__(self, name, root, private_dirs=()):
+    def __init__(self, name, root, private_dirs=(), links=1):
         from pathlib import Path
-        self.name, self.root = name, Path(root)
+        self.name, self.root, self.links = name, Path(root), links
         for d in private_dirs:
             Path(self.private(d)).mkdir(parents=True, exist_ok=True)
 
     def defaultIntf(self):
         return argparse.Namespace(name='%s-eth0' % self.name)    # Mininet's name for it
+
+    def intfNames(self):
+        return ['%s-eth%d' % (self.name, i) for i in range(self.links)]
 
     def private(self, path):
         return str(self.root / self.name / path.lstrip('/'))
@@ -241,7 +258,8 @@ def check_configs(stack):
     try:
         problems = []
         for name in DIRECTORS:
-            director = ScratchDirector(name, root, stack.private_dirs())
+            director = ScratchDirector(name, root, stack.private_dirs(),
+                                       links=2 if stack.config.crossover else 1)
             stack.configure(director)
             problems += ['%s %s: %s' % (name, daemon, p) for daemon, p in stack.self_check(director)]
     finally:

@@ -40,6 +40,11 @@ class ClusterTopo(Topo):
             self.addHost(name, cls=cls, ip='%s/%d' % (config.addresses[name], config.prefixlen),
                          hosts_file=hosts_file, **extra)
             self.addLink(name, hub)
+        if config.crossover:        # the directors' second interface: a cable between them
+            a, b = DIRECTORS
+            self.addLink(a, b, params1={'ip': '%s/%d' % (config.CROSSOVER[a],
+                                                         config.CROSSOVER_PREFIX)},
+                         params2={'ip': '%s/%d' % (config.CROSSOVER[b], config.CROSSOVER_PREFIX)})
 
 
 class Cluster:
@@ -72,7 +77,8 @@ class Cluster:
         self.net = Mininet(topo=topo, switch=OVSSwitch,
                            controller=None, autoSetMacs=True, build=False)
         self.controller = self.net.addController(
-            'c0', controller=HubController, log_file=self.log_dir / 'controller.log')
+            'c0', controller=HubController, log_file=self.log_dir / 'controller.log',
+            control_socket=self.workdir / 'hub.sock')
         self.net.build()
         self.timings['build_s'] = time.monotonic() - t0
         self.net.start()
@@ -95,6 +101,7 @@ class Cluster:
         self.configs = {name: self.stack.configure(self[name]) for name in DIRECTORS}
         for name in DIRECTORS:
             self.start_monitor(self[name])
+        self.start_monitor(self.client, '--arp')      # where the client sends VIP traffic
         for name in DIRECTORS:
             self.start_stack(self[name])
 
@@ -102,27 +109,116 @@ class Cluster:
         director.fresh_run()
         self.stack.start(director)
 
-    def start_monitor(self, director):
-        args = ['--vip', self.config.vip]
-        for log in self.stack.logs(director):
-            args += ['--log', log]
-        proc = director.python('topo.agents.monitor', *args)
-        director.instruments.append(proc)
-        self.recorder.attach(director.name, proc)
-        if self.recorder.wait_for(lambda r: r.node(director.name)['ready'], 60) is None:
-            raise RuntimeError('%s: the monitor did not start' % director.name)
+    def start_monitor(self, node, *extra):
+        args = ['--vip', self.config.vip] + list(extra)
+        if isinstance(node, Director):
+            for log in self.stack.logs(node):
+                args += ['--log', log]
+        proc = node.python('topo.agents.monitor', *args)
+        node.instruments.append(proc)
+        self.recorder.attach(node.name, proc)
+        if self.recorder.wait_for(lambda r: r.node(node.name)['ready'], 60) is None:
+            raise RuntimeError('%s: the monitor did not start' % node.name)
+
+    def _links(self, name, up, t):
+        if self.recorder:
+            self.recorder.note(name, 'link', t=t, up=up)
+        return t
 
     def power_off(self, name):
         """Switch a node off: links down, processes killed, kernel state gone.
         Returns the time of the fault (links down)."""
-        return self[name].power_off()
+        return self._links(name, False, self[name].power_off())
 
     def power_on(self, name):
-        """Switch a node on: links up, its services started as at boot."""
+        """Switch a node on: links up, its services started as at boot; the time
+        its links came up."""
         node = self[name]
-        node.power_on()
+        t = self._links(name, True, node.power_on())
         if self.stack and name in DIRECTORS:
             self.start_stack(node)
+        return t
+
+    def unplug(self, name):
+        """Pull the node's cable to the hub (a crossover cable stays): its link down, its
+        processes and kernel state untouched."""
+        return self._links(name, False, self[name].set_links(False, [self.lan_intf(name)]))
+
+    def plug(self, name):
+        return self._links(name, True, self[name].set_links(True, [self.lan_intf(name)]))
+
+    def lan_intf(self, name):
+        """The name of the node's interface on the hub."""
+        [(_, intf)] = self.net[HUB].connectionsTo(self[name])
+        return intf.name
+
+    def crash(self, name):
+        """SIGKILL the HA stack's daemons on a director, nothing else: its VIP and IPVS
+        table stay in its kernel. Returns the time of the kill."""
+        node = self[name]
+        killed = node.kill_processes(keep_shell=True, only=self.stack.processes())
+        t = time.time()
+        self.recorder.note(name, 'crash', t=t, killed=len(killed))
+        return t
+
+    def restart_stack(self, name):
+        """What an admin does after a crash: the director's HA state cleared, its
+        stack started as at boot. Returns the time of the restart."""
+        node = self[name]
+        node.clear_state()
+        t = time.time()
+        self.start_stack(node)
+        return t
+
+    def loss(self, name, percent):
+        """netem loss on both ends of a node's cable (percent 0: none); the time."""
+        node = self[name]
+        [(hub_intf, node_intf)] = self.net[HUB].connectionsTo(node)
+        for ns_cmd, intf in ((node.cmd, node_intf.name),
+                             (lambda c: run_cmd(*c.split(), check=False).stdout,
+                              hub_intf.name)):
+            if percent:
+                out = ns_cmd('tc qdisc replace dev %s root netem loss %g%%' % (intf, percent))
+            else:
+                out = ns_cmd('tc qdisc del dev %s root' % intf)
+            if percent and out.strip():
+                raise RuntimeError('netem on %s: %s' % (intf, out.strip()))
+        t = time.time()
+        self.recorder.note(name, 'loss', t=t, percent=percent)
+        return t
+
+    def hang(self, name, stop=True):
+        """Stop (or let run on) a real server's web server; the time."""
+        import signal
+        import os
+        os.kill(self[name].web.pid, signal.SIGSTOP if stop else signal.SIGCONT)
+        t = time.time()
+        self.recorder.note(name, 'hang', t=t, stopped=stop)
+        return t
+
+    def hub_port(self, name):
+        """The hub's OpenFlow port number of a node's link."""
+        hub = self.net[HUB]
+        [(hub_intf, _)] = hub.connectionsTo(self[name])
+        return hub.ports[hub_intf]
+
+    def cut(self, a, b):
+        """Cut the hub's path between two nodes; both still reach every other node.
+        Returns the time the cut was in place."""
+        hub = self.net[HUB]
+        self.controller.control(cut=[self.hub_port(a), self.hub_port(b)],
+                                ports=sorted(p for i, p in hub.ports.items() if i.name != 'lo'))
+        t = time.time()
+        if self.recorder:
+            self.recorder.note(HUB, 'cut', t=t, between=[a, b])
+        return t
+
+    def heal(self):
+        self.controller.control(heal=True)
+        t = time.time()
+        if self.recorder:
+            self.recorder.note(HUB, 'heal', t=t)
+        return t
 
     # -- client prober ---------------------------------------------------------
     def start_prober(self, rate, timeout, stage_file):

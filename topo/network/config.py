@@ -40,6 +40,9 @@ class ClusterConfig:
     vip: str = '10.0.14.146'        # the paper's VIP was 164.41.14.146
     port: int = 80
     forwarding: str = 'dr'
+    # a second path between the directors, as the classic crossover cable (or serial
+    # line) of two-node clusters: heartbeat and VRRP also go that way
+    crossover: bool = False
     addresses: dict = field(init=False, default=None)
 
     def __post_init__(self):
@@ -96,6 +99,10 @@ class ClusterConfig:
     def prefixlen(self):
         return ipaddress.ip_network(self.subnet).prefixlen
 
+    # the crossover cable's own point-to-point link-local addresses
+    CROSSOVER = {PRIMARY: '169.254.77.1', BACKUP: '169.254.77.2'}
+    CROSSOVER_PREFIX = 30
+
     def weight_of(self, server):
         return self.weights[self.real_servers.index(server)]
 
@@ -110,4 +117,5 @@ class ClusterConfig:
                 'weights': dict(zip(self.real_servers, self.weights)),
                 'scheduler': self.scheduler, 'vip': self.vip, 'port': self.port,
                 'subnet': self.subnet, 'forwarding': self.forwarding,
+                'crossover': self.crossover,
                 'addresses': self.addresses}

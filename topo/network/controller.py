@@ -34,10 +34,12 @@ def free_port(preferred=6653):
 
 
 class HubController(Controller):
-    """Runs the hub app on 127.0.0.1 (root namespace) and knows when the flood flow is in."""
+    """Runs the hub app on 127.0.0.1 (root namespace), knows when the flood flow is
+    in, and speaks to the app's control interface (partition, heal)."""
 
-    def __init__(self, name, log_file, **params):
+    def __init__(self, name, log_file, control_socket=None, **params):
         self.log_file = str(log_file)
+        self.control_socket = str(control_socket) if control_socket else None
         self.proc = None
         Controller.__init__(self, name, ip='127.0.0.1', port=free_port(),
                             command=controller_command(), **params)
@@ -53,7 +55,9 @@ class HubController(Controller):
         self.proc = subprocess.Popen(
             [self.command, '--ofp-listen-host', '127.0.0.1', '--ofp-tcp-listen-port',
              str(self.port), str(HUB_APP)], stdout=self.log, stderr=subprocess.STDOUT,
-            start_new_session=True, env=dict(os.environ, PYTHONPATH=str(HUB_APP.parent.parent)))
+            start_new_session=True, env=dict(os.environ, PYTHONPATH=str(HUB_APP.parent.parent),
+                                             **({'HUB_CONTROL': self.control_socket}
+                                                if self.control_socket else {})))
 
     def wait_flow(self, timeout=60):
         """Wait until the app has installed its flood flow (OVS is fail-secure until then)."""
@@ -67,6 +71,19 @@ class HubController(Controller):
         tail = Path(self.log_file).read_text(errors='replace')[-800:]
         raise RuntimeError('the hub controller did not install its flow within %ds; its log:\n%s'
                            % (timeout, tail))
+
+    def control(self, **command):
+        """Send one command to the hub app; raises with its reason if it refuses."""
+        import json
+        with socket.socket(socket.AF_UNIX) as s:
+            s.settimeout(10)
+            s.connect(self.control_socket)
+            f = s.makefile('rw')
+            f.write(json.dumps(command) + '\n')
+            f.flush()
+            answer = json.loads(f.readline() or '{"ok": false, "error": "no answer"}')
+        if not answer.get('ok'):
+            raise RuntimeError('hub controller refused %s: %s' % (command, answer.get('error')))
 
     def stop(self, *args, **kwargs):
         if self.proc and self.proc.poll() is None:

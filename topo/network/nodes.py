@@ -21,6 +21,20 @@ from topo.network import ipvs
 ROOT = str(Path(__file__).resolve().parents[2])   # the folder holding topo/
 
 
+def process_name(pid):
+    """What a process is called: its command name, or its script for an interpreter."""
+    try:
+        with open('/proc/%d/comm' % pid) as f:
+            comm = f.read().strip()
+        with open('/proc/%d/cmdline' % pid, 'rb') as f:
+            argv = f.read().split(b'\0')
+    except OSError:
+        return None
+    if comm.startswith(('perl', 'python', 'sh', 'bash')) and len(argv) > 1:
+        return argv[1].decode(errors='replace')
+    return comm
+
+
 def netns_id(pid):
     try:
         return os.readlink('/proc/%d/ns/net' % pid)
@@ -67,18 +81,31 @@ class ClusterHost(Host):
                 pids.append(int(entry))
         return pids
 
-    def kill_processes(self, keep_shell=True, keep=()):
-        """SIGKILL everything running in this node (power-off semantics)."""
+    def kill_processes(self, keep_shell=True, keep=(), only=None):
+        """SIGKILL everything running in this node (power-off semantics), or only the
+        processes of those names (a crash of those daemons)."""
         keep = set(keep) | ({self.pid} if keep_shell else set())
-        pids = [p for p in self.processes() if p not in keep]
-        for pid in pids:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        pids = [p for p in self.processes() if p not in keep
+                and (only is None or process_name(p) in only)]
+        # Freeze them all first: a daemon whose children die with it on a signal of
+        # their own (keepalived's get SIGTERM when their parent dies) would otherwise
+        # shut down cleanly (priority 0, VIP removed) between two of our kills.
+        for sig in (signal.SIGSTOP, signal.SIGKILL):
+            for pid in pids:
+                try:
+                    os.kill(pid, sig)
+                except ProcessLookupError:
+                    pass
         return pids
 
     # -- power: the shell stays (it is the testbed's hand on the machine) --
+    def set_links(self, up, names=None):
+        """Every link of the node (or those named) up or down; the time it was done."""
+        for intf in self.intfList():
+            if intf.name != 'lo' and (names is None or intf.name in names):
+                self.cmd('ip link set %s %s' % (intf.name, 'up' if up else 'down'))
+        return time.time()
+
     def power_off(self):
         """Links down, every process killed, kernel state gone: a switched-off PC.
 
@@ -86,21 +113,18 @@ class ClusterHost(Host):
         after the (slow, under UML) walk through its processes. Returns the
         time the links were down: the moment of the fault.
         """
-        for intf in self.intfList():
-            if intf.name != 'lo':
-                self.cmd('ip link set %s down' % intf.name)
-        t_fault = time.time()
+        t_fault = self.set_links(False)
         self.kill_processes(keep=[p.pid for p in self.instruments])
         self.clear_state()
         return t_fault
 
     def power_on(self):
-        """Links up and the node's own services started afresh, as at boot."""
+        """Links up and the node's own services started afresh, as at boot; the time
+        the links came up."""
         self.clear_state()
-        for intf in self.intfList():
-            if intf.name != 'lo':
-                self.cmd('ip link set %s up' % intf.name)
+        t = self.set_links(True)
         self.boot()
+        return t
 
     def clear_state(self):
         """Kernel state a reboot loses (beyond the interface addresses of the topology)."""

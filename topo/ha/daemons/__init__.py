@@ -32,7 +32,8 @@ class Daemon:
 
     def context(self):
         """Values for the templates: the options plus what the node adds."""
-        return dict(self.options, node=self.node.name, iface=self.node.defaultIntf().name)
+        return dict(self.options, node=self.node.name, iface=self.node.defaultIntf().name,
+                    ifaces=' '.join(interfaces(self.node)))
 
     def render(self):
         """Write every config file into the node's private directories; return their host paths."""
@@ -68,6 +69,11 @@ class Daemon:
     def self_check(self):
         """None when the daemon accepts its rendered config, else what it said."""
         return None
+
+
+def interfaces(node):
+    """The node's network interfaces (lo aside), its LAN interface first."""
+    return [i for i in node.intfNames() if i != 'lo']
 
 
 def chown_ha(path):

@@ -1,7 +1,7 @@
 """keepalived: VRRP for the VIP and its own health checker driving IPVS."""
 import shlex
 
-from topo.ha.daemons import Daemon, in_namespaces
+from topo.ha.daemons import Daemon, in_namespaces, interfaces
 
 CONFIG = '/etc/keepalived/keepalived.conf'
 LOG = '/var/log/keepalived.log'
@@ -48,10 +48,10 @@ class Keepalived(Daemon):
 
     def self_check(self):
         """`keepalived -t`, in a namespace that has the director's interface."""
-        iface = self.node.defaultIntf().name
-        code, out = in_namespaces(
-            'ip link add %s type veth peer name kacheck0 && ip link set %s up && '
-            'keepalived -t -f %s' % (iface, iface, shlex.quote(self.node.private(CONFIG))),
-            flags=('-n',))
+        links = ' && '.join('ip link add %s type veth peer name kacheck%d && ip link set %s up'
+                            % (i, n, i) for n, i in enumerate(interfaces(self.node)))
+        code, out = in_namespaces('%s && keepalived -t -f %s'
+                                  % (links, shlex.quote(self.node.private(CONFIG))),
+                                  flags=('-n',))
         return None if code == 0 else \
             'keepalived -t rejects its configuration (exit %d): %s' % (code, out.strip()[-300:])

@@ -80,6 +80,15 @@ class HeartbeatStack(HAStack):
     def backup_table_warm(self):
         return self.settings.hot_standby
 
+    @property
+    def acquire_deadline_s(self):
+        return self.settings.initdead + 30.0
+
+    @property
+    def acquire_deadline_why(self):
+        return 'initdead %gs + 30s for its resource scripts under a slow kernel' \
+            % self.settings.initdead
+
     def parameters(self):
         s = self.settings
         return dict(HAStack.parameters(self), warntime=s.warntime_s,

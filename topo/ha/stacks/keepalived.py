@@ -4,6 +4,7 @@ import secrets
 from dataclasses import dataclass
 
 from topo.ha import HAStack, Settings, SweepAxis, register, setting
+from topo.ha.daemons import interfaces
 from topo.ha.daemons.keepalived import Keepalived
 from topo.network.config import PRIMARY, ConfigError
 
@@ -49,6 +50,11 @@ class KeepalivedStack(HAStack):
     def backup_table_warm(self):
         return True
 
+    @property
+    def handover_overlap_s(self):
+        # preemption: the old master lets go when the new one's first advert arrives
+        return 0.25 + 2 * self.settings.advert_int
+
     def parameters(self):
         v3 = self.settings.vrrp_version == 3
         return dict(HAStack.parameters(self), vrrp_version=self.settings.vrrp_version,
@@ -68,7 +74,26 @@ class KeepalivedStack(HAStack):
             # nopreempt only works from state BACKUP: then priority alone elects laicoz
             state='BACKUP' if nice or not primary else 'MASTER',
             priority=150 if primary else 100,
-            preempt='    nopreempt\n' if nice else '', authentication=auth)]
+            preempt='    nopreempt\n' if nice else '', authentication=auth,
+            vrrp_iface=self.vrrp_iface(director), unicast=self.unicast(director))]
+
+    def vrrp_iface(self, director):
+        """The adverts' interface: the LAN, or the crossover cable when there is one."""
+        names = interfaces(director)
+        return names[1] if self.config.crossover else names[0]
+
+    def unicast(self, director):
+        """With a crossover cable the adverts go over it to the peer (VRRP unicast; the
+        socket is bound to the instance's interface), while the instance still tracks
+        the LAN link: a pulled LAN cable is a FAULT, and the VIP stays on the LAN."""
+        if not self.config.crossover:
+            return ''
+        name = director.name
+        peer = [d for d in self.config.CROSSOVER if d != name][0]
+        return ('    unicast_src_ip %s\n    unicast_peer {\n        %s\n    }\n'
+                '    track_interface {\n        %s\n    }\n'
+                % (self.config.CROSSOVER[name], self.config.CROSSOVER[peer],
+                   interfaces(director)[0]))
 
     def start(self, director):
         [keepalived] = self.daemons(director)

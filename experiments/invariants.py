@@ -1,0 +1,100 @@
+"""What every run watches, so that no measurement it cannot vouch for passes:
+who owns the VIP over time, and where the client sends VIP traffic.
+
+A director owns the VIP when it holds the address and its links are up (a
+switched-off or unplugged director serves nobody, whatever its kernel says).
+From the recorded events (events.jsonl: monitors' `vip`, the testbed's `link`,
+the client's `arp`):
+
+  dual_owner_s, dual_owner        two owners at once (split brain), with the intervals
+  no_owner_s, no_owner            nobody owns it, after it was first owned
+  false_takeovers                 the VIP on another director than the primary before
+                                  any fault: what a measurement of a failover must not hide
+  owner_without_table_s           the single owner holds the VIP but no real server
+  arp_flips                       the client's ARP entry for the VIP moving between MACs
+"""
+
+
+def _segments(events, directors, t_end):
+    """[(t0, t1, owners, tables)] between the state changes of the directors."""
+    state = {d: {'vip': False, 'link': True, 'table': False} for d in directors}
+    segments, t_prev = [], None
+    for e in sorted((e for e in events if e.get('node') in state and e['t'] <= t_end
+                     and e.get('kind') in ('vip', 'link', 'ipvs')), key=lambda e: e['t']):
+        if t_prev is not None and e['t'] > t_prev:
+            segments.append((t_prev, e['t'], _owners(state), _tables(state)))
+        st = state[e['node']]
+        if e['kind'] == 'vip':
+            st['vip'] = e['held']
+        elif e['kind'] == 'link':
+            st['link'] = e['up']
+        else:
+            st['table'] = any(e['table'].values())
+        t_prev = e['t']
+    if t_prev is not None and t_end > t_prev:
+        segments.append((t_prev, t_end, _owners(state), _tables(state)))
+    return segments
+
+
+def _owners(state):
+    return tuple(d for d, s in state.items() if s['vip'] and s['link'])
+
+
+def _tables(state):
+    return {d: s['table'] for d, s in state.items()}
+
+
+def _intervals(segments, pred):
+    """Merged [t0, t1] where pred(segment) holds."""
+    out = []
+    for t0, t1, owners, tables in segments:
+        if not pred(owners, tables):
+            continue
+        if out and abs(out[-1][1] - t0) < 1e-9:
+            out[-1][1] = t1
+        else:
+            out.append([t0, t1])
+    return out
+
+
+def _total(intervals):
+    return round(sum(t1 - t0 for t0, t1 in intervals), 3)
+
+
+def vip_ownership(events, directors, primary, t_end, first_fault=None, macs=None, t0=None):
+    """The invariants of a run; times relative to t0 (default: the first owner)."""
+    segments = _segments(events, directors, t_end)
+    owned = [s for s in segments if s[2]]
+    first_owned = owned[0][0] if owned else None
+    origin = t0 if t0 is not None else (first_owned or 0.0)
+    rel = lambda ivs: [[round(a - origin, 3), round(b - origin, 3)] for a, b in ivs]
+    dual = _intervals(segments, lambda owners, _: len(owners) > 1)
+    none = _intervals([s for s in segments if first_owned is not None and s[0] >= first_owned],
+                      lambda owners, _: not owners)
+    bare = _intervals(segments, lambda owners, tables: len(owners) == 1
+                      and not tables[owners[0]])
+    before = first_fault if first_fault is not None else t_end
+    false = []
+    for t_start, _, owners, _ in segments:
+        for d in owners:
+            if d != primary and t_start < before and not any(f['node'] == d for f in false):
+                false.append({'node': d, 't': round(t_start - origin, 3)})
+    flips, last = [], None
+    for e in sorted((e for e in events if e.get('kind') == 'arp' and e.get('mac')),
+                    key=lambda e: e['t']):
+        if last is not None and e['mac'] != last:
+            flips.append({'t': round(e['t'] - origin, 3), 'mac': e['mac'],
+                          'director': (macs or {}).get(e['mac'])})
+        last = e['mac']
+    return {'dual_owner_s': _total(dual), 'dual_owner': rel(dual),
+            'no_owner_s': _total(none), 'no_owner': rel(none),
+            'false_takeovers': false,
+            'owner_without_table_s': _total(bare),
+            'arp_flips': flips, 'first_owner_at': None if first_owned is None
+            else round(first_owned - origin, 3), 'origin': origin}
+
+
+def owner_at(events, directors, t):
+    """The owners just before time t."""
+    segments = _segments([e for e in events if e['t'] < t], directors, t)
+    return list(segments[-1][2]) if segments else []

@@ -1,0 +1,145 @@
+#!/usr/bin/env python3
+"""Plots of the fault experiments, from their data alone (summary.json,
+events.jsonl, probe.csv):
+
+  fault_timeline.png   one fault: who owns the VIP (a band per director: held,
+                       held while unplugged or switched off), the probes' answers
+                       below, the fault and its clear marked
+  fault_matrix.png     every fault x layout: the client's longest outage and the
+                       seconds with two VIP owners (split brain)
+
+  python3 experiments/plot_faults.py results/latest            # a single fault or a matrix
+"""
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import matplotlib
+matplotlib.use('Agg')
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+
+DIRECTORS = ('laicoz', 'laicoy')
+
+
+def _bands(events, node, t_end):
+    """[(t0, t1, held, link_up)] of one director."""
+    state, t_prev, out = {'vip': False, 'link': True}, None, []
+    for e in events:
+        if e.get('node') != node or e.get('kind') not in ('vip', 'link'):
+            continue
+        if t_prev is not None:
+            out.append((t_prev, e['t'], state['vip'], state['link']))
+        if e['kind'] == 'vip':
+            state['vip'] = e['held']
+        else:
+            state['link'] = e['up']
+        t_prev = e['t']
+    if t_prev is not None:
+        out.append((t_prev, t_end, state['vip'], state['link']))
+    return out
+
+
+def timeline_plot(out):
+    out = Path(out)
+    summary = json.loads((out / 'summary.json').read_text())
+    cell = summary.get('fault_cell') or {}
+    fault = (summary.get('faults') or [{}])[-1]
+    events = [json.loads(line) for line in (out / 'events.jsonl').read_text().splitlines()]
+    events.sort(key=lambda e: e['t'])
+    probes = pd.read_csv(out / 'probe.csv')
+    t0 = fault.get('injected') or (probes['t'].min() if len(probes) else 0)
+    t_end = max(e['t'] for e in events)
+    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(12, 6), sharex=True,
+                                   gridspec_kw={'height_ratios': [1, 1]})
+    for y, node in enumerate(DIRECTORS):
+        for a, b, held, up in _bands(events, node, t_end):
+            if held:
+                ax1.broken_barh([(a - t0, b - a)], (y - 0.35, 0.7),
+                                color='tab:green' if up else 'lightgray')
+    dual = cell.get('dual_owner') or []
+    for a, b in dual:
+        ax1.axvspan(a, b, color='red', alpha=0.15)
+    ax1.set_yticks(range(len(DIRECTORS)))
+    ax1.set_yticklabels(['%s holds VIP' % d for d in DIRECTORS])
+    ax1.set_ylim(-0.6, len(DIRECTORS) - 0.4)
+    ax1.set_title('%s on %s, %s (%s kernel): green = owns the VIP, gray = holds it with its '
+                  'links down, red = two owners' % (cell.get('fault', '?'), cell.get('target', '?'),
+                                                    cell.get('layout', summary.get('stack')),
+                                                    summary.get('kernel_mode', '?')), fontsize=9)
+    if len(probes):
+        ok = probes['ok'].astype(str) == 'True'
+        ax2.scatter(probes['t'] - t0, ok.astype(int), c=['tab:blue' if v else 'tab:red'
+                                                         for v in ok], s=6, marker='|')
+    ax2.set_yticks([0, 1])
+    ax2.set_yticklabels(['failed', 'answered'])
+    ax2.set_ylim(-0.5, 1.5)
+    ax2.set_ylabel('client probes')
+    ax2.set_xlabel('time since the fault was injected (s)')
+    for ax in (ax1, ax2):
+        ax.axvline(0, color='darkred', lw=1.5, label='fault' if ax is ax1 else None)
+        if fault.get('cleared'):
+            ax.axvline(fault['cleared'] - t0, color='darkgreen', lw=1.5,
+                       label='cleared' if ax is ax1 else None)
+        if fault.get('recovered'):
+            ax.axvline(fault['recovered'] - t0, color='gray', ls='--', lw=1,
+                       label='back to figure 5' if ax is ax1 else None)
+    fig.legend(*ax1.get_legend_handles_labels(), loc='lower center', ncol=3, frameon=False,
+               fontsize=8)
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
+    fig.savefig(out / 'fault_timeline.png', dpi=110)
+    plt.close(fig)
+
+
+def matrix_plot(out):
+    out = Path(out)
+    summary = json.loads((out / 'summary.json').read_text())
+    cells = pd.DataFrame(summary['faults'])
+    faults = list(dict.fromkeys(cells['fault']))
+    layouts = list(dict.fromkeys(cells['layout']))
+    fig, axes = plt.subplots(1, 2, figsize=(13, 0.6 * len(faults) + 2.5), sharey=True)
+    width = 0.8 / len(layouts)
+    for ax, key, title in ((axes[0], 'outage_s', "client's longest outage (s), failed requests"),
+                           (axes[1], 'dual_owner_s', 'two VIP owners (s)')):
+        for i, layout in enumerate(layouts):
+            rows = cells[cells['layout'] == layout].set_index('fault').reindex(faults)
+            ys = [f + (i - (len(layouts) - 1) / 2) * width for f in range(len(faults))]
+            values = rows[key].fillna(0).astype(float)
+            ax.barh(ys, values, height=width, label=layout)
+            failed = rows['failed_requests'].fillna(0).astype(int)
+            for y, v, n in zip(ys, values, failed):
+                ax.text(v, y, ' %.1f' % v + (' (%d failed)' % n if key == 'outage_s' else ''),
+                        va='center', fontsize=7)
+        ax.set_title(title)
+        ax.grid(axis='x', alpha=0.3)
+    axes[0].set_yticks(range(len(faults)))
+    axes[0].set_yticklabels(faults)
+    axes[0].invert_yaxis()
+    axes[1].legend(loc='lower right', fontsize=8)
+    fig.suptitle('Faults against HA layouts (%s kernel)' % summary.get('kernel_mode', '?'))
+    fig.tight_layout()
+    fig.savefig(out / 'fault_matrix.png', dpi=110)
+    plt.close(fig)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument('results', help='results folder of experiments/faults.py')
+    a = p.parse_args(argv)
+    out = Path(a.results)
+    try:
+        summary = json.loads((out / 'summary.json').read_text())
+        for cell in summary.get('faults', []):
+            timeline_plot(cell['results'])
+        if len(summary.get('faults', [])) > 1:
+            matrix_plot(out)
+    except (OSError, ValueError, KeyError) as e:
+        print('error: %s' % e, file=sys.stderr)
+        return 2
+    print('plots written under %s' % out)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
