@@ -258,6 +258,20 @@ def run(args, parts, experiment, body, results=True, stacks=(), needs=(), host_f
         return 130
 
 
+def plot_command(description, what, plot, files, argv=None):
+    """The command line of a plot script: plot(results folder), say what it wrote."""
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument('results', help='results folder of %s' % what)
+    a = p.parse_args(argv)
+    try:
+        plot(a.results)
+    except (OSError, ValueError, KeyError) as e:
+        print('error: %s' % e, file=sys.stderr)
+        return 2
+    print('plots written: %s' % ', '.join(str(Path(a.results) / f) for f in files))
+    return 0
+
+
 def stage(text):
     """One progress line per stage, with the time since the run started."""
     print('[%6.1fs] %s' % (time.monotonic() - _T0, text), flush=True)

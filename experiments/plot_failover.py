@@ -8,12 +8,14 @@
 
   python3 experiments/plot_failover.py results/latest
 """
-import argparse
 import json
 import sys
 from pathlib import Path
 
-import matplotlib
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from experiments import common  # noqa: E402
+
+import matplotlib  # noqa: E402
 matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
@@ -97,16 +99,7 @@ def distribution_plot(summary, title, path):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument('results', help='results folder of experiments/failover.py')
-    a = p.parse_args(argv)
-    try:
-        plot(a.results)
-    except (OSError, ValueError, KeyError) as e:
-        print('error: %s' % e, file=sys.stderr)
-        return 2
-    print('plots written: %s' % ', '.join(str(Path(a.results) / f) for f in ('failover_latency.png', 'request_distribution.png',)))
-    return 0
+    return common.plot_command(__doc__.splitlines()[0], 'experiments/failover.py', plot, ('failover_latency.png', 'request_distribution.png'), argv)
 
 
 if __name__ == '__main__':

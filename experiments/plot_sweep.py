@@ -5,12 +5,14 @@ the spread of the repetitions).
 
   python3 experiments/plot_sweep.py results/latest
 """
-import argparse
 import json
 import sys
 from pathlib import Path
 
-import matplotlib
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from experiments import common  # noqa: E402
+
+import matplotlib  # noqa: E402
 matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
@@ -51,16 +53,7 @@ def plot(out):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument('results', help='results folder of experiments/sweep.py')
-    a = p.parse_args(argv)
-    try:
-        plot(a.results)
-    except (OSError, ValueError, KeyError) as e:
-        print('error: %s' % e, file=sys.stderr)
-        return 2
-    print('plots written: %s' % ', '.join(str(Path(a.results) / f) for f in ('failover_sweep.png',)))
-    return 0
+    return common.plot_command(__doc__.splitlines()[0], 'experiments/sweep.py', plot, ('failover_sweep.png',), argv)
 
 
 if __name__ == '__main__':

@@ -63,3 +63,44 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if 'slow' in item.keywords:
             item.add_marker(skip)
+
+
+class Terminal:
+    """A command on a pseudo-terminal, as a person at a keyboard runs it."""
+
+    def __init__(self, argv):
+        import pty
+        self.master, slave = pty.openpty()
+        self.proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave,
+                                     start_new_session=True)
+        os.close(slave)
+        self.buf = b''
+
+    def expect(self, text, timeout=300):
+        """Read until text appears; what came up to it."""
+        import select
+        import time
+        end = time.monotonic() + timeout
+        while text.encode() not in self.buf:
+            if time.monotonic() > end:
+                raise AssertionError('no %r in output:\n%s'
+                                     % (text, self.buf.decode(errors='replace')[-3000:]))
+            r, _, _ = select.select([self.master], [], [], 0.5)
+            if r:
+                try:
+                    self.buf += os.read(self.master, 4096)
+                except OSError:
+                    raise AssertionError('output ended before %r:\n%s'
+                                         % (text, self.buf.decode(errors='replace')[-3000:]))
+        idx = self.buf.index(text.encode()) + len(text)
+        before, self.buf = self.buf[:idx], self.buf[idx:]
+        return before.decode(errors='replace')
+
+    def type(self, line):
+        os.write(self.master, line.encode() + b'\n')
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=90)
+        os.close(self.master)

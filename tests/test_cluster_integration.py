@@ -1,8 +1,5 @@
 """Integration: boot the real cluster in this machine's kernel mode (UML here)."""
 import json
-import os
-import pty
-import select
 import shutil
 import signal
 import subprocess
@@ -12,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import PYTHON, ROOT, leftovers
+from conftest import PYTHON, ROOT, Terminal, leftovers
 from topo import sandbox
 
 CLUSTER = str(ROOT / 'experiments' / 'cluster.py')
@@ -75,42 +72,17 @@ def test_ctrl_c_tears_down_and_marks_results_incomplete(run_dir):
 
 def test_cli_runs_commands_on_the_cluster():
     """--cli on a terminal: the Mininet CLI, inside UML too, answers `laicoz ipvsadm -L`."""
-    master, slave = pty.openpty()
-    proc = subprocess.Popen([PYTHON, CLUSTER, '--cli'], stdin=slave, stdout=slave,
-                            stderr=slave, start_new_session=True)
-    os.close(slave)
-    buf = b''
-
-    def expect(text, timeout=300):
-        nonlocal buf
-        end = time.monotonic() + timeout
-        while text.encode() not in buf:
-            r, _, _ = select.select([master], [], [], max(0.1, end - time.monotonic()))
-            if time.monotonic() > end:
-                raise AssertionError('no %r in output:\n%s' % (text, buf.decode(errors='replace')[-2000:]))
-            if r:
-                try:
-                    buf += os.read(master, 4096)
-                except OSError:
-                    raise AssertionError('output ended before %r:\n%s'
-                                         % (text, buf.decode(errors='replace')[-2000:]))
-        idx = buf.index(text.encode()) + len(text)
-        before, buf = buf[:idx], buf[idx:]
-        return before.decode(errors='replace')
-
+    term = Terminal([PYTHON, CLUSTER, '--cli'])
     try:
-        expect('mininet>')
-        os.write(master, b'laicoz ipvsadm -L\n')
-        out = expect('laico4:http', 60)
+        term.expect('mininet>')
+        term.type('laicoz ipvsadm -L')
+        out = term.expect('laico4:http', 60)
         assert 'laico2:http' in out and 'Route' in out
-        expect('mininet>', 60)
-        os.write(master, b'exit\n')
-        assert proc.wait(timeout=120) == 0
+        term.expect('mininet>', 60)
+        term.type('exit')
+        assert term.proc.wait(timeout=120) == 0
     finally:
-        if proc.poll() is None:
-            proc.terminate()
-            proc.wait(timeout=90)
-        os.close(master)
+        term.close()
     assert leftovers() == []
 
 

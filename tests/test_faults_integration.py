@@ -1,15 +1,12 @@
 """Integration: faults end to end on the real cluster (UML here), their invariants
 checked against what the daemons themselves logged."""
 import json
-import os
-import pty
-import select
 import subprocess
 import time
 
 import pytest
 
-from conftest import PYTHON, ROOT, leftovers
+from conftest import PYTHON, ROOT, Terminal, leftovers
 
 FAULTS = str(ROOT / 'experiments' / 'faults.py')
 
@@ -80,36 +77,15 @@ def test_partition_then_power_off_is_split_brain_then_a_false_takeover(run_dir):
 
 def test_the_live_lab_on_a_terminal():
     """cluster.py --cli --stack keepalived: owners, a partition and its heal, figure."""
-    master, slave = pty.openpty()
-    proc = subprocess.Popen([PYTHON, str(ROOT / 'experiments' / 'cluster.py'), '--cli',
-                             '--stack', 'keepalived'], stdin=slave, stdout=slave, stderr=slave,
-                            start_new_session=True)
-    os.close(slave)
-    buf = b''
-
-    def expect(text, timeout=300):
-        nonlocal buf
-        end = time.monotonic() + timeout
-        while text.encode() not in buf:
-            if time.monotonic() > end:
-                raise AssertionError('no %r in:\n%s' % (text, buf.decode(errors='replace')[-3000:]))
-            r, _, _ = select.select([master], [], [], 0.5)
-            if r:
-                try:
-                    buf += os.read(master, 4096)
-                except OSError:
-                    raise AssertionError('output ended before %r:\n%s'
-                                         % (text, buf.decode(errors='replace')[-3000:]))
-        idx = buf.index(text.encode()) + len(text)
-        before, buf = buf[:idx], buf[idx:]
-        return before.decode(errors='replace')
+    term = Terminal([PYTHON, str(ROOT / 'experiments' / 'cluster.py'), '--cli',
+                     '--stack', 'keepalived'])
 
     def command(text, until='lab>', timeout=120):
-        os.write(master, text.encode() + b'\n')
-        return expect(until, timeout)
+        term.type(text)
+        return term.expect(until, timeout)
 
     try:
-        expect('lab>')
+        term.expect('lab>')
         assert 'partition' in command('help')
         assert 'VIP owners: laicoz' in command('owners')
         assert 'directors partitioned' in command('partition')
@@ -120,13 +96,10 @@ def test_the_live_lab_on_a_terminal():
         assert 'VIP owners: laicoz\r\n' in command('owners')
         out = command('figure')
         assert '--- laicoz' in out and '--- laicoy' in out and 'laico2:http' in out
-        os.write(master, b'exit\n')
-        assert proc.wait(timeout=120) == 0
+        term.type('exit')
+        assert term.proc.wait(timeout=120) == 0
     finally:
-        if proc.poll() is None:
-            proc.terminate()
-            proc.wait(timeout=90)
-        os.close(master)
+        term.close()
     assert leftovers() == []
 
 
