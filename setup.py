@@ -1,15 +1,15 @@
 """ha-lvs-testbed: the Linux-HA + LVS cluster of Dantas et al. in Mininet, with real
 kernel IPVS, heartbeat, ldirectord and keepalived, on a native or a UML kernel.
 
-The daemons, Mininet, Open vSwitch and os-ken are Debian packages: install them with
+The daemons, nginx, h2load, Mininet, Open vSwitch and os-ken are Debian packages: install them with
 `./testbed setup` (apt-get); this file describes the Python side.
 """
 import os
 
 from setuptools import find_packages, setup
 
-EXPERIMENTS = ['cluster', 'failover', 'faults', 'schedulers', 'sweep']
-PLOTS = ['failover', 'faults', 'schedulers', 'sweep']
+EXPERIMENTS = ['cluster', 'failover', 'faults', 'load', 'schedulers', 'sweep']
+PLOTS = ['failover', 'faults', 'load', 'schedulers', 'sweep']
 
 setup(
     name='ha-lvs-testbed',
@@ -21,8 +21,9 @@ setup(
     license='MIT',
     python_requires='>=3.9',
     packages=find_packages(include=['topo', 'topo.*', 'controllers', 'experiments']),
-    # the daemons' config templates and heartbeat's lean resource scripts
-    package_data={'topo.ha': ['templates/*', 'templates/resource.d/*']},
+    # the daemons' config templates (nginx's too) and heartbeat's lean resource scripts
+    package_data={'topo.ha': ['templates/*', 'templates/resource.d/*'],
+                  'topo.network': ['templates/*']},
     # mininet and os-ken come from Debian (python3-mininet is not on PyPI with mnexec).
     install_requires=['requests', 'pandas', 'matplotlib'],
     extras_require={'test': ['pytest']},

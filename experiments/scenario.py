@@ -255,7 +255,7 @@ class StartProber:
         m = run.measure
         run.set_stage('steady')
         run.cluster.start_prober(m.probe_rate, m.probe_timeout, str(run.cluster.workdir / 'stage'))
-        if run.wait('the prober to get answers', lambda r: sum(p['ok'] for p in r.probes) >= 5):
+        if run.wait('the prober to get answers', lambda r: r.probes_ok >= 5):
             common.stage('prober running at %.0f requests/s' % m.probe_rate)
 
 
@@ -315,7 +315,7 @@ class WaitTakeover:
         if run.wait('laicoy to take over', run.serving(BACKUP)):
             common.stage('laicoy holds the VIP and the full table')
         first_ok = run.wait('a successful request through laicoy',
-                            lambda r: any(p['ok'] and p['t'] > t_fault for p in r.probes))
+                            lambda r: (r.last_ok_sent or 0) > t_fault)
         if first_ok:
             common.stage('client served again %.2fs after the fault' % (first_ok - t_fault))
 
@@ -385,6 +385,67 @@ class WaitRecovered:
         else:
             common.stage('back to the figure-5 state %.2fs after the clear (and stable for '
                          '%.0fs)' % (t - t_clear, self.stable))
+
+
+class StartLoad:
+    """Sustained load from the client (topo/agents/loadgen.py) for the rest of the run:
+    requests (one connection each) or, with keepalive, long-lived sessions. Its
+    per-second events go into the run's events as node 'load'."""
+    NODE = 'load'
+
+    def __init__(self, clients, keepalive=False, interval=0.2, timeout=5.0):
+        self.clients, self.keepalive = clients, keepalive
+        self.interval, self.timeout = interval, timeout
+
+    def __call__(self, run):
+        args = ['--url', run.cluster.url(), '--clients', self.clients, '--timeout', self.timeout,
+                '--ramp', max(1.0, self.clients / 500.0)]
+        if self.keepalive:
+            args += ['--keepalive', '--interval', self.interval]
+        run.load = run.cluster.client.python('topo.agents.loadgen', *args)
+        run.rec.attach(self.NODE, run.load)
+        if run.wait('the load generator to start its %d clients' % self.clients,
+                    lambda r: r.node(self.NODE)['ready']):
+            common.stage('load: %d %s' % (self.clients, 'sessions, a request every %gs each'
+                                          % self.interval if self.keepalive
+                                          else 'clients, one connection per request'))
+
+
+class StopLoad:
+    """Stop the load generator; its closing 'done' event is kept in the summary."""
+
+    def __call__(self, run):
+        proc = getattr(run, 'load', None)
+        if proc is None:
+            return
+        proc.terminate()
+        proc.wait(timeout=60)
+        t = run.rec.wait_for(lambda r: any(e['kind'] == 'done' and e['node'] == StartLoad.NODE
+                                           for e in r.events[-50:]), 30)
+        done = [e for e in run.rec.events if e['kind'] == 'done' and e['node'] == StartLoad.NODE]
+        if t is None or not done:
+            run.fail('the load generator did not report its totals')
+            return
+        run.summary.update(load_done=done[-1])
+        common.stage('load stopped: %d answered, failed %s, its CPU %.1f s'
+                     % (done[-1]['ok'], done[-1]['failed'] or 'none', done[-1]['cpu_s']))
+
+
+class CountConnections:
+    """How many IPVS connection entries a director's kernel has (`ipvsadm -L -c -n`):
+    on the backup, those the sync daemon gave it."""
+
+    def __init__(self, director):
+        self.director = director
+
+    def __call__(self, run):
+        from topo.network import ipvs
+        text = run.cluster[self.director].ipvsadm('-L', '-c', '-n')
+        counts = ipvs.count_connections(text, run.service)
+        run.summary.data.setdefault('connection_entries', {})[self.director] = counts
+        run.summary.write()
+        common.stage('%s has %s IPVS connection entries for the VIP'
+                     % (self.director, counts or 'no'))
 
 
 class Settle:

@@ -13,6 +13,7 @@ import pytest
 from conftest import PYTHON, ROOT
 from topo.agents import events, monitor
 from topo.agents.recorder import Recorder
+from topo.network.webserver import NginxServer
 
 SVC = '10.0.14.146:80'
 REALS = ['10.0.14.12:80', '10.0.14.13:80', '10.0.14.14:80']
@@ -147,22 +148,51 @@ def probe_run(url, seconds, rate=20, timeout=0.5):
     time.sleep(seconds)
     proc.terminate()
     out, _ = proc.communicate(timeout=30)
-    return [events.parse(line) for line in out.splitlines() if events.parse(line)]
+    said = [events.parse(line) for line in out.splitlines() if events.parse(line)]
+    # one 'done' line at the end, with the prober's own CPU time (its cost at a rate)
+    assert said[-1]['kind'] == 'done' and said[-1]['probes'] >= len(said) - 1
+    assert said[-1]['cpu_s'] >= 0
+    return said[:-1]
+
+
+class LocalWeb:
+    """The real servers' web server (nginx, as in the cluster) on loopback: nothing
+    leaves this machine. It can be stopped and started again."""
+
+    def __init__(self, directory):
+        with socket.socket() as s:
+            s.bind(('127.0.0.1', 0))
+            self.port = s.getsockname()[1]
+        self.url = 'http://127.0.0.1:%d/' % self.port
+        self.nginx = NginxServer('laico9', self.port, directory)
+        self.proc = None
+
+    def start(self):
+        self.nginx.prepare()
+        conf = self.nginx.conf.read_text()
+        self.nginx.conf.write_text(conf.replace('listen %d ' % self.port,
+                                                'listen 127.0.0.1:%d ' % self.port))
+        self.proc = subprocess.Popen(self.nginx.command(), stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+        self.nginx.wait_ready(self.proc, timeout=20)
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()       # the master stops its worker
+            self.proc.wait()
 
 
 @pytest.fixture
-def web():
-    """The real servers' web server on loopback (nothing leaves this machine)."""
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen([PYTHON, '-m', 'topo.agents.webserver', '--name', 'laico9',
-                             '--port', str(port)], cwd=str(ROOT), stdout=subprocess.PIPE,
-                            universal_newlines=True, env=dict(os.environ, PYTHONPATH=str(ROOT)))
-    assert events.is_kind('ready')(proc.stdout.readline())
-    yield 'http://127.0.0.1:%d/' % port
-    proc.kill()
-    proc.wait()
+def local_web(tmp_path):
+    web = LocalWeb(tmp_path / 'nginx')
+    web.start()
+    yield web
+    web.stop()
+
+
+@pytest.fixture
+def web(local_web):
+    return local_web.url
 
 
 def test_prober_keeps_its_pace_and_names_the_server(web):
@@ -184,3 +214,54 @@ def test_an_outage_does_not_slow_the_prober():
     assert probes and not any(p['ok'] for p in probes)
     sent = sorted(p['t'] for p in probes)
     assert (len(sent) - 1) / (sent[-1] - sent[0]) > 15    # still about 20/s, not 1/s
+
+
+# -- the load generator (failover and conn-sync runs) ------------------------------------------
+def loadgen(url, *args, during=None):
+    """Run topo.agents.loadgen for its --duration; during(): done meanwhile (after 1.5 s)."""
+    proc = subprocess.Popen([PYTHON, '-m', 'topo.agents.loadgen', '--url', url] +
+                            [str(a) for a in args], cwd=str(ROOT), stdout=subprocess.PIPE,
+                            universal_newlines=True, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    if during:
+        time.sleep(1.5)
+        during()
+    out, _ = proc.communicate(timeout=60)
+    said = [events.parse(line) for line in out.splitlines() if events.parse(line)]
+    return [e for e in said if e['kind'] == 'load'], said[-1]
+
+
+def test_load_generator_counts_every_answer(web):
+    seconds, done = loadgen(web, '--clients', 50, '--duration', 3, '--ramp', 0.2)
+    assert done['kind'] == 'done' and done['failed'] == {} and done['ok'] > 100
+    assert sum(s['ok'] for s in seconds) <= done['ok'] and len(seconds) >= 2
+    assert all(s['p50_s'] <= s['p99_s'] <= s['max_s'] for s in seconds if s['ok'])
+    assert done['cpu_s'] > 0                   # its own cost, reported with the run
+
+
+def test_load_generator_carries_on_through_an_outage(local_web):
+    """Unlike h2load, whose clients stop at their first error: failures are counted
+    while the server is down, and answers come again once it is back."""
+    def outage():
+        local_web.stop()
+        time.sleep(1.0)
+        local_web.start()
+    seconds, done = loadgen(local_web.url, '--clients', 20, '--duration', 6, '--ramp', 0.2,
+                            '--timeout', 1, during=outage)
+    assert sum(done['failed'].values()) > 0 and set(done['failed']) <= {
+        'refused', 'reset', 'closed', 'timeout'}
+    assert seconds[-1]['ok'] > 0 and seconds[-1]['open'] > 0       # answered again at the end
+
+
+def test_sessions_survive_a_steady_server_and_break_when_it_goes(local_web):
+    _, steady = loadgen(local_web.url, '--clients', 30, '--duration', 2.5, '--keepalive',
+                        '--interval', 0.2, '--ramp', 0.2)
+    assert steady['sessions'] == steady['unbroken'] == 30 and steady['reconnects'] == 0
+    assert len(steady['unbroken_last_ok']) == 30 and steady['ok'] >= 30 * 5
+
+    def outage():
+        local_web.stop()
+        time.sleep(0.5)
+        local_web.start()
+    _, broken = loadgen(local_web.url, '--clients', 30, '--duration', 4, '--keepalive',
+                        '--interval', 0.2, '--ramp', 0.2, during=outage)
+    assert broken['unbroken'] == 0 and broken['reconnects'] >= 30

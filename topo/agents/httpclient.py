@@ -2,21 +2,24 @@
 
 `burst`: N requests one after the other (the paper's fifteen browser reloads),
 one JSON line each. `probe`: a steady rate of requests, each with a short
-timeout and on its own thread so an outage does not slow the rate, one JSON
-line each, until stopped. Every request opens a new TCP connection, so IPVS
+timeout, all from one thread on non-blocking sockets so an outage does not
+slow the rate, one JSON line each, until stopped (then a 'done' line: its CPU time). Every request opens a new TCP connection, so IPVS
 schedules each one, as it did for the paper's browser.
 """
 import argparse
+import errno
+import resource
+import selectors
 import signal
+import socket
 import sys
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import urlsplit
 
 import requests
 
 from topo.agents.events import emit
-from topo.agents.webserver import SERVED_BY
+from topo.network.webserver import SERVED_BY
 
 
 def fetch(url, timeout):
@@ -37,10 +40,48 @@ def burst(url, count, timeout):
         emit('reply', i=i, ok=ok, latency_s=round(latency, 4), **{'server' if ok else 'error': who})
 
 
+class Probe:
+    """One request of the prober on a non-blocking socket: connect, send, read to EOF."""
+
+    def __init__(self, i, address, request, timeout, stage):
+        self.i, self.stage, self.request = i, stage, request
+        self.sent, self.start = time.time(), time.monotonic()
+        self.deadline = self.start + timeout
+        self.data = b''
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setblocking(False)
+        self.connected = False
+        self.sock.connect_ex(address)
+
+    def result(self, error=None):
+        """(ok, server, error) from what came back."""
+        if error:
+            return False, '', error
+        head, _, body = self.data.partition(b'\r\n\r\n')
+        lines = head.decode('latin-1').split('\r\n')
+        try:
+            status = int(lines[0].split()[1])
+        except (IndexError, ValueError):
+            return False, '', 'BadResponse'
+        if status != 200:
+            return False, '', 'HTTP %d' % status
+        for line in lines[1:]:
+            name, _, value = line.partition(':')
+            if name.strip().lower() == SERVED_BY.lower():
+                return True, value.strip(), ''
+        return True, body.decode('latin-1').strip(), ''
+
+
 def probe(url, rate, timeout, stage_file):
-    lock = threading.Lock()
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    """Requests at a steady rate from one thread (a selector, no thread per request):
+    an outage does not slow the rate, and thousands of requests in flight cost
+    sockets, not threads."""
+    stop = []
+    signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
+    u = urlsplit(url)
+    address = (u.hostname, u.port or 80)
+    request = ('GET %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n'
+               'User-Agent: hatestbed-prober\r\n\r\n' % (u.path or '/', u.netloc)).encode()
 
     def stage():
         try:
@@ -49,24 +90,61 @@ def probe(url, rate, timeout, stage_file):
         except (OSError, TypeError):
             return ''
 
-    def one(i, sent, st):
-        ok, who, latency = fetch(url, timeout)
-        with lock:
-            emit('probe', t=sent, i=i, stage=st, ok=ok, server=who if ok else '',
-                 error='' if ok else who, latency_s=round(latency, 4))
+    sel = selectors.DefaultSelector()
+    inflight = {}
+
+    def done(p, error=None):
+        sel.unregister(p.sock)
+        p.sock.close()
+        del inflight[p.sock]
+        ok, who, err = p.result(error)
+        emit('probe', t=round(p.sent, 4), i=p.i, stage=p.stage, ok=ok, server=who, error=err,
+             latency_s=round(time.monotonic() - p.start, 4))
 
     period = 1.0 / rate
-    with ThreadPoolExecutor(max_workers=max(4, int(rate * timeout * 2) + 2)) as pool:
-        i, next_t = 0, time.monotonic()
-        while not stop.is_set():
-            pool.submit(one, i, time.time(), stage())
+    i, next_t = 0, time.monotonic()
+    while not stop:
+        now = time.monotonic()
+        if now >= next_t:
+            p = Probe(i, address, request, timeout, stage())
+            inflight[p.sock] = p
+            sel.register(p.sock, selectors.EVENT_WRITE, p)
             i += 1
             next_t += period
-            delay = next_t - time.monotonic()
-            if delay > 0:
-                stop.wait(delay)
+            if next_t < now:
+                next_t = now + period         # fell behind: do not burst to catch up
+        wake = min([next_t] + [p.deadline for p in inflight.values()])
+        for key, mask in sel.select(max(0.0, wake - time.monotonic())):
+            p = key.data
+            if not p.connected:
+                err = p.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+                if err:
+                    done(p, 'ConnectionRefused' if err == errno.ECONNREFUSED
+                         else errno.errorcode.get(err, str(err)))
+                    continue
+                p.connected = True
+                try:
+                    p.sock.send(p.request)    # a few bytes: fit an empty send buffer
+                except OSError as e:
+                    done(p, errno.errorcode.get(e.errno, str(e)))
+                    continue
+                sel.modify(p.sock, selectors.EVENT_READ, p)
+                continue
+            try:
+                chunk = p.sock.recv(65536)
+            except OSError as e:
+                done(p, 'ConnectionReset' if e.errno == errno.ECONNRESET
+                     else errno.errorcode.get(e.errno, str(e)))
+                continue
+            if chunk:
+                p.data += chunk
             else:
-                next_t = time.monotonic()     # fell behind: do not burst to catch up
+                done(p)
+        now = time.monotonic()
+        for p in [p for p in inflight.values() if p.deadline <= now]:
+            done(p, 'ReadTimeout' if p.connected else 'ConnectTimeout')
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    emit('done', probes=i, cpu_s=round(usage.ru_utime + usage.ru_stime, 2))
 
 
 def main(argv=None):

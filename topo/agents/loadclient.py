@@ -26,7 +26,7 @@ import sys
 import time
 
 from topo.agents.events import emit
-from topo.agents.webserver import SERVED_BY
+from topo.network.webserver import SERVED_BY
 
 
 class Held:

@@ -14,6 +14,9 @@ class Recorder:
         self.events = []                # everything but probes, in arrival order
         self.state = {}                 # node -> {'vip': bool, 'table': {service: [reals]}}
         self.probes = []
+        # what the waits ask about the probes, kept up to date: no rescan per event
+        self.probes_ok = 0
+        self.last_ok_sent = None        # send time of the latest answered probe
         self.on_probe = on_probe
         self.cond = threading.Condition()
         self.file = open(events_path, 'a') if events_path else None
@@ -39,6 +42,9 @@ class Recorder:
         with self.cond:
             if event['kind'] == 'probe':
                 self.probes.append(event)
+                if event.get('ok'):
+                    self.probes_ok += 1
+                    self.last_ok_sent = max(self.last_ok_sent or 0, event['t'])
                 if self.on_probe:
                     self.on_probe(event)
             else:

@@ -59,6 +59,10 @@ class Settings:
     nice_failback: bool = setting(False, 'the returning primary does not take the service back '
                                   '(the paper had nice failback off: the primary takes it back)',
                                   action='store_true')
+    sync_daemon: bool = setting(False, 'IPVS connection synchronisation: the directors send '
+                                'each other their connection entries (multicast), so the '
+                                "backup's kernel knows established connections at a takeover",
+                                action='store_true')
 
     def check(self):
         """Raise ConfigError for impossible settings, before anything starts."""
@@ -160,6 +164,19 @@ class HAStack:
     def start(self, director):
         """Start the stack's daemons on a director that has just booted."""
         raise NotImplementedError
+
+    SYNC_ID = 14
+
+    def start_sync_daemons(self, director):
+        """IPVS sync by hand (a stack whose daemons cannot run it): a master daemon
+        (sends this director's entries) and a backup daemon (takes the peer's) on
+        both directors; the kernel runs both at once."""
+        for role in ('master', 'backup'):
+            out = director.ipvsadm('--start-daemon', role, '--mcast-interface',
+                                   director.defaultIntf().name, '--syncid', str(self.SYNC_ID))
+            if out.strip():
+                raise RuntimeError('%s: ipvsadm --start-daemon %s: %s'
+                                   % (director.name, role, out.strip()))
 
     def logs(self, director):
         """Log files (paths inside the director) worth following and keeping."""

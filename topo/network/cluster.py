@@ -11,6 +11,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from mininet.link import TCLink
 from mininet.log import setLogLevel
 from mininet.net import Mininet
 from mininet.node import OVSSwitch
@@ -28,18 +29,21 @@ HUB = 'hub'
 class ClusterTopo(Topo):
     """Two directors, the real servers and the client, every one on the hub."""
 
-    def build(self, config, hosts_file, private_root, private_dirs=()):
+    def build(self, config, hosts_file, private_root, private_dirs=(), link_mbit=None):
         hub = self.addSwitch(HUB, dpid='1', protocols='OpenFlow13')
+        # a hardware profile's Ethernet: every cable to the hub at its rate (HTB)
+        link = {'cls': TCLink, 'bw': link_mbit} if link_mbit else {}
         roles = [(d, Director, {'private_root': private_root, 'private_dirs': private_dirs,
                                 'vip': config.vip})
                  for d in DIRECTORS]
-        roles += [(r, RealServer, {'vip': config.vip, 'web_port': config.port})
+        roles += [(r, RealServer, {'vip': config.vip, 'web_port': config.port,
+                                   'web_dir': '%s/%s/nginx' % (private_root, r)})
                   for r in config.real_servers]
         roles += [(CLIENT, Client, {})]
         for name, cls, extra in roles:
             self.addHost(name, cls=cls, ip='%s/%d' % (config.addresses[name], config.prefixlen),
                          hosts_file=hosts_file, **extra)
-            self.addLink(name, hub)
+            self.addLink(name, hub, **link)
         if config.crossover:        # the directors' second interface: a cable between them
             a, b = DIRECTORS
             self.addLink(a, b, params1={'ip': '%s/%d' % (config.CROSSOVER[a],
@@ -48,8 +52,11 @@ class ClusterTopo(Topo):
 
 
 class Cluster:
-    def __init__(self, config, log=print, workdir=None, log_dir=None, stack=None, recorder=None):
+    def __init__(self, config, log=print, workdir=None, log_dir=None, stack=None, recorder=None,
+                 hardware=None):
         self.config = config
+        self.hardware = hardware        # a topo.network.hardware.Profile, or None
+        self.limits = None
         self.log = log
         self.stack = stack
         self.recorder = recorder
@@ -73,7 +80,8 @@ class Cluster:
         hosts_file = self.workdir / 'hosts'
         hosts_file.write_text(self.config.hosts_file())
         topo = ClusterTopo(self.config, str(hosts_file), str(self.workdir / 'nodes'),
-                           self.stack.private_dirs() if self.stack else ())
+                           self.stack.private_dirs() if self.stack else (),
+                           self.hardware.link_mbit if self.hardware else None)
         self.net = Mininet(topo=topo, switch=OVSSwitch,
                            controller=None, autoSetMacs=True, build=False)
         self.controller = self.net.addController(
@@ -93,7 +101,31 @@ class Cluster:
         if self.stack:
             self.start_ha()
             self.timings['ha_started_s'] = time.monotonic() - t0
+        if self.hardware:
+            from topo.network.hardware import Limits
+            self.limits = Limits(self.hardware, self.workdir)
+            for node in self.directors + self.real_servers:
+                self.cap(node)
         return self
+
+    # -- hardware profile -------------------------------------------------------
+    def cap(self, node):
+        """The node's processes (the testbed's instruments excepted) into its cgroup."""
+        if self.limits:
+            keep = {p.pid for p in node.instruments}
+            self.limits.move(node.name, 'director' if isinstance(node, Director) else 'server',
+                             [p for p in node.processes() if p not in keep])
+
+    def measure_link(self, server=None, megabytes=4):
+        """The rate (Mbit/s) a bulk download from a real server to the client really gets."""
+        server = server or self.real_servers[0]
+        (server.nginx.dir / 'bulk.bin').write_bytes(b'\0' * (megabytes << 20))
+        out = self.client.cmd('curl -s -o /dev/null -m 120 -w "%%{speed_download}" '
+                              'http://%s:%d/bulk.bin' % (server.IP(), self.config.port))
+        try:
+            return round(float(out.strip().replace(',', '.')) * 8 / 1e6, 2)
+        except ValueError:
+            raise RuntimeError('link measurement failed: %s' % out.strip()[:200])
 
     # -- HA stack -----------------------------------------------------------
     def start_ha(self):
@@ -137,6 +169,7 @@ class Cluster:
         t = self._links(name, True, node.power_on())
         if self.stack and name in DIRECTORS:
             self.start_stack(node)
+        self.cap(node)
         return t
 
     def unplug(self, name):
@@ -188,10 +221,12 @@ class Cluster:
         return t
 
     def hang(self, name, stop=True):
-        """Stop (or let run on) a real server's web server; the time."""
+        """Stop (or let run on) a real server's web server (nginx's master and worker);
+        the time."""
         import signal
         import os
-        os.kill(self[name].web.pid, signal.SIGSTOP if stop else signal.SIGCONT)
+        for pid in self[name].web_pids():
+            os.kill(pid, signal.SIGSTOP if stop else signal.SIGCONT)
         t = time.time()
         self.recorder.note(name, 'hang', t=t, stopped=stop)
         return t
@@ -251,6 +286,9 @@ class Cluster:
                 self._force_cleanup(nodes)
             finally:
                 self.net = None
+        if self.limits:
+            self.limits.close()
+            self.limits = None
         self.ovs.stop()
         shutil.rmtree(self.workdir, ignore_errors=True)
 
@@ -283,6 +321,10 @@ class Cluster:
 
     def director(self, name=PRIMARY):
         return self.net[name]
+
+    @property
+    def directors(self):
+        return [self.net[d] for d in DIRECTORS]
 
     @property
     def real_servers(self):

@@ -64,3 +64,13 @@ def parse(text):
 def short_host(host):
     """'laico2.laico.cic.unb.br' or 'laico2,laico...' (the paper's print) -> 'laico2'."""
     return re.split(r'[.,]', host, maxsplit=1)[0] if not re.match(r'^\d', host) else host
+
+
+def count_connections(text, service):
+    """`ipvsadm -L -c -n` -> {state: entries} of the connections to service ('ip:port')."""
+    counts = {}
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) >= 6 and parts[0] in ('TCP', 'UDP', 'SCTP') and parts[4] == service:
+            counts[parts[2]] = counts.get(parts[2], 0) + 1
+    return counts

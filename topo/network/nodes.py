@@ -17,6 +17,7 @@ from pathlib import Path
 from mininet.node import Host
 
 from topo.network import ipvs
+from topo.network.webserver import NginxServer, raise_limits
 
 ROOT = str(Path(__file__).resolve().parents[2])   # the folder holding topo/
 
@@ -126,6 +127,12 @@ class ClusterHost(Host):
         self.boot()
         return t
 
+    def tune_for_load(self):
+        """Per-namespace limits for thousands of simultaneous connections (the kernel's
+        defaults cap a listen queue at 4,096 and the client's ports at 28,000)."""
+        self.cmd('sysctl -qw net.core.somaxconn=65535 net.ipv4.tcp_max_syn_backlog=65535 '
+                 'net.ipv4.ip_local_port_range="1024 65535" net.ipv4.tcp_tw_reuse=1')
+
     def clear_state(self):
         """Kernel state a reboot loses (beyond the interface addresses of the topology)."""
 
@@ -165,14 +172,16 @@ def read_until(proc, accept, timeout, what):
 class RealServer(ClusterHost):
     """An HTTP server behind IPVS direct routing: the VIP on lo, never answering ARP for it."""
 
-    def __init__(self, name, vip=None, web_port=80, **params):
+    def __init__(self, name, vip=None, web_port=80, web_dir=None, **params):
         self.vip, self.web_port = vip, web_port
+        self.nginx = NginxServer(name, web_port, web_dir or '/run/hatestbed-web/%s' % name)
         self.web = None
         ClusterHost.__init__(self, name, **params)
 
     def config(self, **params):
         r = ClusterHost.config(self, **params)
         self.configure_dr()
+        self.tune_for_load()
         return r
 
     def configure_dr(self):
@@ -192,11 +201,17 @@ class RealServer(ClusterHost):
         self.wait_web()
 
     def start_web(self):
-        self.web = self.python('topo.agents.webserver', '--name', self.name, '--port', self.web_port)
+        self.nginx.prepare()
+        self.web = self.popen(self.nginx.command(), stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL, preexec_fn=raise_limits)
+        self.helpers.append(self.web)
 
     def wait_web(self, timeout=60):
-        from topo.agents.events import is_kind
-        read_until(self.web, is_kind('ready'), timeout, 'the web server of %s' % self.name)
+        self.nginx.wait_ready(self.web, timeout)
+
+    def web_pids(self):
+        """nginx's master and worker."""
+        return [p for p in self.processes() if process_name(p) == 'nginx']
 
 
 class Director(ClusterHost):
@@ -225,6 +240,8 @@ class Director(ClusterHost):
 
     def clear_state(self):
         self.cmd('ipvsadm -C')
+        # the IPVS sync daemons are kernel threads: a reboot stops them
+        self.cmd('ipvsadm --stop-daemon master 2>/dev/null; ipvsadm --stop-daemon backup 2>/dev/null')
         if self.vip:
             # whatever netmask the stack gave it
             self.cmd('ip -4 addr flush dev %s to %s/32' % (self.defaultIntf().name, self.vip))
@@ -266,3 +283,8 @@ class Director(ClusterHost):
 
 class Client(ClusterHost):
     """The paper's 'machine on the Internet' that sends requests to the VIP."""
+
+    def config(self, **params):
+        r = ClusterHost.config(self, **params)
+        self.tune_for_load()
+        return r

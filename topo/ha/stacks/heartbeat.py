@@ -119,6 +119,8 @@ class HeartbeatStack(HAStack):
     def start(self, director):
         heartbeat, ldirectord = self.daemons(director)
         heartbeat.prepare()
+        if self.settings.sync_daemon:          # Debian's heartbeat has no LVSSyncDaemonSwap
+            self.start_sync_daemons(director)
         if self.settings.hot_standby:
             ldirectord.start()                 # on both directors, at boot
         heartbeat.start()      # (in the paper's layout it starts ldirectord with the resources)

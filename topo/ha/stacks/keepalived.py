@@ -75,7 +75,10 @@ class KeepalivedStack(HAStack):
             state='BACKUP' if nice or not primary else 'MASTER',
             priority=150 if primary else 100,
             preempt='    nopreempt\n' if nice else '', authentication=auth,
-            vrrp_iface=self.vrrp_iface(director), unicast=self.unicast(director))]
+            vrrp_iface=self.vrrp_iface(director), unicast=self.unicast(director),
+            # the sync daemon's role follows the instance: master on MASTER, backup on BACKUP
+            sync_daemon='    lvs_sync_daemon %s VI_LVS id %d\n' % (
+                interfaces(director)[0], self.SYNC_ID) if s.sync_daemon else '')]
 
     def vrrp_iface(self, director):
         """The adverts' interface: the LAN, or the crossover cable when there is one."""

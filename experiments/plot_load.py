@@ -1,0 +1,183 @@
+#!/usr/bin/env python3
+"""Plots of a load run, from its data (summary.json, load.csv, load_failover.csv):
+load_latency.png and load_throughput.png (ramp: VIP and direct per concurrency),
+load_scaling.png (--scale), load_failover.png (--failover), load_conn_sync.png.
+
+  python3 experiments/plot_load.py results/latest
+"""
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+
+def plot(results):
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    out = Path(results)
+    s = json.loads((out / 'summary.json').read_text())
+    title = '%s kernel%s' % (s['kernel_mode'], ', hardware %s' % s['parameters']['hardware']
+                              if s['parameters'].get('hardware') else '')
+    written = []
+    if s.get('levels'):
+        written += ramp_plots(plt, s['levels'], title, out)
+    if s.get('scale'):
+        written.append(scaling_plot(plt, s, title, out))
+    if s.get('failover_under_load'):
+        written.append(failover_plot(plt, s, title, out))
+    if s.get('conn_sync'):
+        written.append(conn_sync_plot(plt, s, title, out))
+    return written
+
+
+def _by_target(levels):
+    out = {}
+    for lv in levels:
+        out.setdefault(lv['target'], []).append(lv)
+    return {k: sorted(v, key=lambda lv: lv['concurrency']) for k, v in out.items()}
+
+
+def ramp_plots(plt, levels, title, out):
+    by = _by_target(levels)
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for target, style in (('vip', '-'), ('direct', '--')):
+        rows = by.get(target, [])
+        for key, color in (('p50_s', 'tab:blue'), ('p90_s', 'tab:orange'),
+                           ('p99_s', 'tab:red')):
+            pts = [(lv['concurrency'], lv[key]) for lv in rows if lv[key] is not None]
+            if pts:
+                ax.plot(*zip(*pts), style, marker='o', color=color,
+                        label='%s %s' % (key[:-2], 'via VIP' if target == 'vip' else
+                                         'direct to one server'))
+    ax.set_xscale('log')
+    ax.set_yscale('log')
+    ax.set_xlabel('simultaneous clients')
+    ax.set_ylabel('request latency (s)')
+    ax.set_title('Latency percentiles (%s)' % title)
+    ax.grid(True, which='both', alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out / 'load_latency.png', dpi=120)
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for target, style in (('vip', '-'), ('direct', '--')):
+        rows = by.get(target, [])
+        if rows:
+            ax.plot([lv['concurrency'] for lv in rows], [lv['rps'] for lv in rows], style,
+                    marker='o', label='via VIP (IPVS DR, %d real servers)' % rows[0]['servers']
+                    if target == 'vip' else 'direct to one real server')
+            for lv in rows:
+                if lv['failed']:
+                    ax.annotate('%d failed' % lv['failed'], (lv['concurrency'], lv['rps']),
+                                fontsize=7, color='tab:red')
+    ax.set_xscale('log')
+    ax.set_ylim(bottom=0)
+    ax.set_xlabel('simultaneous clients')
+    ax.set_ylabel('answered requests per second')
+    ax.set_title('Throughput (%s)' % title)
+    ax.grid(True, which='both', alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out / 'load_throughput.png', dpi=120)
+    plt.close(fig)
+    return ['load_latency.png', 'load_throughput.png']
+
+
+def scaling_plot(plt, s, title, out):
+    rows = sorted(s['scale'], key=lambda r: r['servers'])
+    n = [r['servers'] for r in rows]
+    rps = [r['rps'] for r in rows]
+    one = next(r['rps'] for r in rows if r['servers'] == 1)
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    ax.plot(n, rps, marker='o', label='measured through the VIP')
+    ax.plot(n, [k * one for k in n], ':', color='grey', label='perfect scale-out (N x one server)')
+    for r in rows:
+        ax.annotate('%.2f' % s['scaling_efficiency'][str(r['servers'])], (r['servers'], r['rps']),
+                    textcoords='offset points', xytext=(4, -12), fontsize=8)
+    ax.set_xlabel('real servers')
+    ax.set_ylabel('answered requests per second')
+    ax.set_ylim(bottom=0)
+    ax.set_title('Scale-out, efficiency annotated (%s)' % title)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out / 'load_scaling.png', dpi=120)
+    plt.close(fig)
+    return 'load_scaling.png'
+
+
+def failover_plot(plt, s, title, out):
+    import csv
+    cells = s['failover_under_load']
+    rows = list(csv.DictReader(open(out / 'load_failover.csv')))
+    fig, axes = plt.subplots(len(cells), 1, figsize=(8, 2.8 * len(cells)), sharex=True,
+                             squeeze=False)
+    for ax, cell in zip(axes[:, 0], cells):
+        t0 = cell['power_off'] or 0
+        mine = [r for r in rows if r['layout'] == cell['layout']]
+        t = [float(r['t']) - t0 for r in mine]
+        ax.plot(t, [int(r['ok']) for r in mine], color='tab:blue', label='answered / s')
+        ax.plot(t, [int(r['failed']) for r in mine], color='tab:red', label='failed / s')
+        ax2 = ax.twinx()
+        ax2.plot(t, [float(r['p99_s']) if r['p99_s'] else float('nan') for r in mine], ':',
+                 color='tab:grey', label='p99 latency')
+        ax2.set_ylabel('p99 (s)', fontsize=8)
+        for at, label in ((cell['power_off'], 'laicoz off'), (cell['power_on'], 'laicoz on')):
+            if at:
+                ax.axvline(at - t0, color='black', lw=0.8)
+                ax.annotate(label, (at - t0, ax.get_ylim()[1] * 0.9), fontsize=8)
+        ax.set_title('%s: %d clients; failed %d at the power-off, %d at the power-on'
+                     % (cell['layout'], cell['clients'], cell['failed_at_power_off'],
+                        cell['failed_at_power_on']), fontsize=9)
+        ax.set_ylabel('requests / s')
+        ax.legend(loc='upper left', fontsize=7)
+    axes[-1, 0].set_xlabel('seconds since laicoz was switched off')
+    fig.suptitle('Failover under load (%s)' % title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(out / 'load_failover.png', dpi=120)
+    plt.close(fig)
+    return 'load_failover.png'
+
+
+def conn_sync_plot(plt, s, title, out):
+    fig, ax = plt.subplots(figsize=(6, 4))
+    labels, values, totals = [], [], []
+    for layout, r in s['conn_sync'].items():
+        for k in ('off', 'on'):
+            if k in r:
+                labels.append('%s\nsync %s' % (layout, k))
+                values.append(r[k]['survived'])
+                totals.append(r[k]['total'])
+    bars = ax.bar(labels, values, color=['tab:red' if 'off' in lb else 'tab:green'
+                                         for lb in labels])
+    for b, v, tot in zip(bars, values, totals):
+        ax.annotate('%d / %d' % (v, tot), (b.get_x() + b.get_width() / 2, v), ha='center',
+                    va='bottom', fontsize=8)
+    ax.set_ylabel('established sessions that carried on')
+    ax.set_ylim(0, max(totals + [1]) * 1.15)
+    ax.set_title('Connections across a director power-off (%s)' % title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(out / 'load_conn_sync.png', dpi=120)
+    plt.close(fig)
+    return 'load_conn_sync.png'
+
+
+def main(argv=None):
+    p = __import__('argparse').ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument('results', help='results folder of experiments/load.py')
+    a = p.parse_args(argv)
+    try:
+        written = plot(a.results)
+    except (OSError, ValueError, KeyError) as e:
+        print('error: %s' % e, file=sys.stderr)
+        return 2
+    print('plots written: %s' % (', '.join(str(Path(a.results) / w) for w in written)
+                                 or 'none (no data of a load run)'))
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,121 @@
+"""The load experiment's parts that need no cluster: h2load's output (captured from
+real runs), the statistics, the hardware profile's limits, the goals, the
+connection counts, and the flags refused before anything starts."""
+import pytest
+
+from topo.agents import h2load
+from topo.network import hardware, ipvs
+from topo.network.config import ConfigError
+from topo.stats import percentile, scaling_efficiency
+
+
+# -- h2load ------------------------------------------------------------------------------
+def test_h2load_summary_of_a_clean_run(data):
+    s = h2load.parse_summary(data('h2load/ok.out'))
+    assert (s['total'], s['succeeded'], s['failed']) == (40, 40, 0)
+    assert s['status']['2xx'] == 40 and s['elapsed_s'] > 0 and s['rps'] > 0
+    assert h2load.errors_by_kind(s) == {}
+
+
+def test_h2load_summary_when_the_server_dies_mid_run(data):
+    """nginx's worker killed: the requests in flight failed, and those the stopped
+    clients never started are failures too (they are in no log line)."""
+    s = h2load.parse_summary(data('h2load/killed-worker.out'))
+    assert (s['total'], s['started'], s['succeeded']) == (100000, 33668, 33648)
+    kinds = h2load.errors_by_kind(s)
+    assert kinds == {'errored': 20, 'not-started': 66332}
+    assert sum(kinds.values()) == s['total'] - s['succeeded']
+
+
+def test_h2load_summary_when_nobody_listens(data):
+    s = h2load.parse_summary(data('h2load/refused.out'))
+    assert s['succeeded'] == 0 and h2load.errors_by_kind(s) == {'not-started': 20}
+
+
+def test_h2load_without_a_summary_is_an_error():
+    with pytest.raises(ValueError, match='no h2load summary'):
+        h2load.parse_summary('starting benchmark...\nspawning thread #0\n')
+
+
+def test_h2load_log_lines(data):
+    rows = h2load.parse_log(data('h2load/ok.log'))
+    assert len(rows) == 40 and all(status == 200 for _, status, _ in rows)
+    assert all(0 < d < 1 for _, _, d in rows) and rows[0][0] > 1.7e9   # seconds since 1970
+    failed = h2load.parse_log(data('h2load/with-failure.log'))
+    assert [status for _, status, _ in failed] == [200, -1, 200]
+    assert failed[1][2] == 2.0
+
+
+def test_h2load_command_line():
+    cmd = h2load.command('http://10.0.14.146:80/', 1000, 10000, '/run/x.log')
+    assert cmd[:2] == ['h2load', '--h1'] and '--log-file=/run/x.log' in cmd
+    assert cmd[cmd.index('-c') + 1] == '1000' and cmd[cmd.index('-n') + 1] == '10000'
+
+
+# -- statistics --------------------------------------------------------------------------
+def test_percentiles_nearest_rank():
+    v = list(range(1, 101))
+    assert (percentile(v, 50), percentile(v, 90), percentile(v, 99), percentile(v, 100)) == \
+        (50, 90, 99, 100)
+    assert percentile([7], 99) == 7 and percentile([], 50) is None
+    assert percentile([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 90) == 9
+
+
+def test_scaling_efficiency():
+    assert scaling_efficiency({1: 100.0, 2: 180.0, 4: 200.0}) == {1: 1.0, 2: 0.9, 4: 0.5}
+    with pytest.raises(ValueError):
+        scaling_efficiency({2: 100.0})
+
+
+def test_ramp_goals_compare_vip_with_the_same_runs_direct_baseline():
+    from experiments.load import ramp_goals
+    lv = lambda target, c, rps, p99, failed=0: {'target': target, 'concurrency': c, 'rps': rps,
+                                                'p99_s': p99, 'failed': failed}
+    goals = ramp_goals([lv('vip', 10, 95, 0.012), lv('direct', 10, 100, 0.010),
+                        lv('vip', 1000, 80, 0.5, failed=3), lv('direct', 1000, 100, 0.4)])
+    g10, g1000 = goals
+    assert g10['throughput_ratio'] == 0.95 and g10['throughput_ok']
+    assert g10['p99_ratio'] == 1.2 and g10['p99_ok'] and g10['zero_failed']
+    assert g1000['throughput_ratio'] == 0.8 and not g1000['throughput_ok']
+    assert not g1000['zero_failed'] and not g1000['no_extra_failures']
+
+
+# -- the paper's 2003 hardware -------------------------------------------------------------
+def test_2003_profile_limits():
+    p = hardware.get('2003')
+    assert p.link_mbit == 10
+    assert p.cpu_max('director') == '10000 100000'       # Pentium 100: 10 % of one CPU
+    assert p.cpu_max('server') == '23300 100000'         # Pentium 233
+    assert (p.mem_mb('director'), p.mem_mb('server')) == (32, 64)
+    with pytest.raises(ConfigError, match='unknown hardware profile'):
+        hardware.get('1999')
+
+
+# -- IPVS connection entries (what the sync daemon gives the backup) -------------------------
+def test_connection_entries_counted_per_state():
+    text = ('IPVS connection entries\n'
+            'pro expire state       source             virtual            destination\n'
+            'TCP 14:59  ESTABLISHED 10.0.14.20:40112   10.0.14.146:80     10.0.14.12:80\n'
+            'TCP 14:58  ESTABLISHED 10.0.14.20:40114   10.0.14.146:80     10.0.14.13:80\n'
+            'TCP 01:58  FIN_WAIT    10.0.14.20:40116   10.0.14.146:80     10.0.14.14:80\n'
+            'TCP 14:59  ESTABLISHED 10.0.14.20:40118   10.0.14.99:80      10.0.14.14:80\n')
+    assert ipvs.count_connections(text, '10.0.14.146:80') == {'ESTABLISHED': 2, 'FIN_WAIT': 1}
+    assert ipvs.count_connections('IPVS connection entries\n', '10.0.14.146:80') == {}
+
+
+# -- flags refused before anything starts ---------------------------------------------------
+@pytest.mark.parametrize('argv, message', [
+    (['--concurrency', '10,0'], 'positive whole numbers'),
+    (['--concurrency', '100', '--requests', '50'], 'less than the concurrency'),
+    (['--scale', '2,4'], 'must include 1'),
+    (['--deadtime', '2'], 'apply to --conn-sync only'),
+    (['--failover', '--hot-standby'], 'apply to --conn-sync only'),
+    (['--failover', '--layouts', 'heartbeat,bogus'], 'unknown layout'),
+    (['--conn-sync', '--sync-daemon'], 'leave out --sync-daemon'),
+    (['--hardware', '1999'], 'invalid choice'),
+])
+def test_bad_load_flags(argv, message, capsys):
+    from experiments import load
+    with pytest.raises(SystemExit) as e:
+        load.parse_args(argv)
+    assert e.value.code == 2 and message in capsys.readouterr().err
