@@ -118,8 +118,9 @@ def requests_for(args, clients):
 
 
 # -- ramp and scale: h2load against a static IPVS service ------------------------------
-def h2load_level(cluster, url, clients, requests, servers, scratch):
-    """One h2load run from the client; the level's numbers (topo/agents/h2load.py)."""
+def h2load_level(cluster, url, clients, requests, servers, scratch, keep=None):
+    """One h2load run from the client; the level's numbers (topo/agents/h2load.py).
+    keep: where h2load's own report is saved."""
     import subprocess
     from topo.agents import h2load
     from topo.network.webserver import raise_limits
@@ -134,6 +135,9 @@ def h2load_level(cluster, url, clients, requests, servers, scratch):
     except subprocess.TimeoutExpired:
         proc.kill()
         raise RuntimeError('h2load did not finish within 30 min (%d clients)' % clients)
+    if keep:
+        keep.parent.mkdir(parents=True, exist_ok=True)
+        keep.write_text(out)
     summary = h2load.parse_summary(out)
     rows = h2load.parse_log(log.read_text()) if log.exists() else []
     log.unlink(missing_ok=True)
@@ -199,6 +203,16 @@ def static_check(cluster, summary, when, servers=None):
     return not problems
 
 
+def keep_web_logs(cluster, out):
+    """The real servers' nginx error logs (why a connection was refused, if it was)."""
+    import shutil
+    for server in cluster.real_servers:
+        if server.nginx.error_log.exists():
+            dst = out / 'logs' / server.name
+            dst.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(server.nginx.error_log, dst / 'nginx-error.log')
+
+
 def hardware_report(cluster, profile):
     """What the profile's caps really deliver: link rate and CPU shares, measured."""
     common.stage('hardware %s: measuring what the caps deliver' % profile.name)
@@ -215,14 +229,13 @@ def hardware_report(cluster, profile):
 
 
 def ramp(args, out, summary):
-    scratch = Path('/run') / ('hatestbed-load-%d' % time.monotonic_ns())
-    scratch.mkdir(parents=True)
     levels = []
     with open(out / 'load.csv', 'w', newline='') as f, StaticCluster(args, out, summary) as cl:
         writer = csv.DictWriter(f, LEVEL_FIELDS, extrasaction='ignore')
         writer.writeheader()
         if args.profile:
             summary.update(hardware=hardware_report(cl, args.profile))
+        scratch = cl.workdir        # h2load's logs: removed with the cluster
         first = cl.real_servers[0]
         targets = [('vip', cl.url(), cl.real_servers),
                    ('direct', 'http://%s:%d/' % (first.IP(), args.config.port), [first])]
@@ -231,7 +244,8 @@ def ramp(args, out, summary):
                 n = requests_for(args, clients)
                 common.stage('%s: %d requests from %d simultaneous clients (%s)'
                              % (target, n, clients, url))
-                level = dict(h2load_level(cl, url, clients, n, servers, scratch),
+                level = dict(h2load_level(cl, url, clients, n, servers, scratch,
+                                          out / 'h2load' / ('%s-%d.txt' % (target, clients))),
                              target=target, servers=len(cl.real_servers))
                 levels.append(level)
                 writer.writerow(dict(level, errors=_kinds(level['errors']),
@@ -242,9 +256,9 @@ def ramp(args, out, summary):
                              % (level['ok'], level['failed'], level['errors'] or '',
                                 level['rps'], level['p50_s'], level['p99_s'], level['answers']))
         ok = static_check(cl, summary, 'after the load')
+        keep_web_logs(cl, out)
         if cl.limits:
             summary.update(cgroup_usage=cl.limits.usage())
-    scratch.rmdir()
     summary.update(goals=ramp_goals(levels))
     return ok
 
@@ -278,8 +292,6 @@ def scale(args, out, summary):
     """One boot with the most real servers; the IPVS service rebuilt with the first N."""
     from topo.network.config import ClusterConfig
     from topo.stats import scaling_efficiency
-    scratch = Path('/run') / ('hatestbed-load-%d' % time.monotonic_ns())
-    scratch.mkdir(parents=True)
     clients = args.levels[0]
     rows = []
     ok = True
@@ -287,6 +299,7 @@ def scale(args, out, summary):
         writer = csv.DictWriter(f, LEVEL_FIELDS, extrasaction='ignore')
         writer.writeheader()
         summary.update(hardware=hardware_report(cl, args.profile))
+        scratch = cl.workdir
         for n in sorted(args.scales):
             sub = ClusterConfig(servers=n, scheduler=args.config.scheduler, vip=args.config.vip,
                                 subnet=args.config.subnet)
@@ -295,7 +308,8 @@ def scale(args, out, summary):
             ok = static_check(cl, summary, 'with %d real servers' % n, sub.real_servers) and ok
             requests = requests_for(args, clients)
             common.stage('%d real server(s): %d requests from %d clients' % (n, requests, clients))
-            level = dict(h2load_level(cl, cl.url(), clients, requests, servers, scratch),
+            level = dict(h2load_level(cl, cl.url(), clients, requests, servers, scratch,
+                                      out / 'h2load' / ('servers-%d.txt' % n)),
                          target='vip', servers=n)
             rows.append(level)
             writer.writerow(dict(level, errors=_kinds(level['errors']),
@@ -305,7 +319,7 @@ def scale(args, out, summary):
             common.stage('  %.0f req/s, %d failed, answers %s' % (level['rps'], level['failed'],
                                                                  level['answers']))
         summary.update(cgroup_usage=cl.limits.usage())
-    scratch.rmdir()
+        keep_web_logs(cl, out)
     eff = scaling_efficiency({r['servers']: r['rps'] for r in rows})
     summary.update(scaling_efficiency={str(k): v for k, v in eff.items()},
                    goals=[{'servers': n, 'efficiency': e, 'ok': e >= 0.8}

@@ -1,0 +1,90 @@
+"""Integration: the load experiment on the real cluster (UML here), short runs.
+The long ones (5,000 clients, failover under load per layout, scale-out) are slow
+tests; the README shows their numbers."""
+import json
+import subprocess
+import time
+
+import pytest
+
+from conftest import PYTHON, ROOT, leftovers
+from topo import sandbox
+
+EXPECTED_MODE = 'uml' if sandbox.native_missing() else 'native'
+
+
+def load(run_dir, *flags, timeout=1800):
+    t0 = time.monotonic()
+    p = subprocess.run([PYTHON, str(ROOT / 'experiments' / 'load.py'), '--results',
+                        str(run_dir)] + list(flags), stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, universal_newlines=True, timeout=timeout)
+    print(p.stdout)
+    print('load.py %s: %.1fs (%s)' % (' '.join(flags), time.monotonic() - t0, EXPECTED_MODE))
+    return p, json.loads((run_dir / 'summary.json').read_text())
+
+
+def png(path):
+    head = path.read_bytes()[:24]
+    return head[:8] == b'\x89PNG\r\n\x1a\n' and int.from_bytes(head[16:20], 'big') > 400
+
+
+def test_short_ramp_through_the_vip_and_direct(run_dir):
+    p, s = load(run_dir, '--concurrency', '10,100', '--requests', '1000')
+    assert p.returncode == 0 and s['complete'] and s['passed']
+    assert s['kernel_mode'] == EXPECTED_MODE and s['mode'] == 'ramp'
+    levels = {(lv['target'], lv['concurrency']): lv for lv in s['levels']}
+    assert sorted(levels) == [('direct', 10), ('direct', 100), ('vip', 10), ('vip', 100)]
+    for (target, c), lv in levels.items():
+        assert lv['requests'] == 1000 and lv['ok'] == 1000 and lv['failed'] == 0, lv
+        assert lv['rps'] > 0 and 0 < lv['p50_s'] <= lv['p90_s'] <= lv['p99_s'] <= lv['max_s']
+        # every answer counted by the real servers' own access logs
+        assert sum(lv['answers'].values()) == 1000
+        if target == 'vip':          # IPVS rr spread the connections over all three
+            assert sorted(lv['answers']) == ['laico2', 'laico3', 'laico4']
+        else:
+            assert lv['answers'] == {'laico2': 1000}
+    assert [g['concurrency'] for g in s['goals']] == [10, 100]
+    rows = (run_dir / 'load.csv').read_text().splitlines()
+    assert len(rows) == 5 and rows[0].startswith('target,concurrency,requests,ok')
+    assert png(run_dir / 'load_latency.png') and png(run_dir / 'load_throughput.png')
+    assert leftovers() == []
+
+
+def test_sync_daemon_gives_the_backup_the_connections(run_dir):
+    """keepalived (warm backup), sync off then on: the backup's kernel has the sessions'
+    entries only with the sync daemon, and only then do they carry on through laicoz's
+    power-off."""
+    p, s = load(run_dir, '--conn-sync', '--stack', 'keepalived', '--sessions', '40',
+                '--interval', '0.5', '--hold', '15')
+    assert s['kernel_mode'] == EXPECTED_MODE and s['mode'] == 'conn-sync'
+    r = s['conn_sync']['keepalived']
+    assert r['off']['total'] == r['on']['total'] == 40
+    assert sum(r['off']['backup_entries_before'].values()) == 0
+    assert r['on']['backup_entries_before'].get('ESTABLISHED', 0) >= 36     # 90 % or more
+    assert r['on']['primary_entries_before'].get('ESTABLISHED', 0) >= 36
+    assert r['on']['survived'] > r['off']['survived']
+    assert p.returncode == 0 and s['passed']
+    assert leftovers() == []
+
+
+def test_2003_hardware_link_rate_and_caps(run_dir):
+    p, s = load(run_dir, '--hardware', '2003', '--concurrency', '10', '--requests', '1000')
+    assert p.returncode == 0 and s['passed']
+    hw = s['hardware']
+    assert abs(hw['link_mbit_measured'] - 10) <= 2.0, hw       # within 20 % of 10 Mbit/s
+    # the caps bite: a busy loop gets about its share (UML's timer: 10 ms ticks)
+    assert 0.05 <= hw['director_cpu_measured'] <= 0.15, hw
+    assert 0.15 <= hw['server_cpu_measured'] <= 0.30, hw
+    usage = s['cgroup_usage']
+    assert set(usage) == {'laicoz', 'laicoy', 'laico2', 'laico3', 'laico4'}
+    assert all(u['memory_peak_mb'] is None or u['memory_peak_mb'] <= 64 for u in usage.values())
+    assert leftovers() == []
+
+
+@pytest.mark.slow
+def test_full_ramp_meets_its_goals(run_dir):
+    p, s = load(run_dir, timeout=5400)
+    assert p.returncode == 0 and s['passed']
+    by = {(lv['target'], lv['concurrency']): lv for lv in s['levels']}
+    assert by[('vip', 1000)]['requests'] == 10000 and by[('vip', 1000)]['failed'] == 0
+    assert all(g['no_extra_failures'] for g in s['goals'])
