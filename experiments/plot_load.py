@@ -120,7 +120,8 @@ def failover_plot(plt, s, title, out):
         mine = [r for r in rows if r['layout'] == cell['layout']]
         t = [float(r['t']) - t0 for r in mine]
         ax.plot(t, [int(r['ok']) for r in mine], color='tab:blue', label='answered / s')
-        ax.plot(t, [int(r['failed']) for r in mine], color='tab:red', label='failed / s')
+        ax.plot(t, [int(r['failed']) for r in mine], color='tab:red',
+                label='failed attempts / s (each client retries at once)')
         ax2 = ax.twinx()
         ax2.plot(t, [float(r['p99_s']) if r['p99_s'] else float('nan') for r in mine], ':',
                  color='tab:grey', label='p99 latency')
@@ -128,12 +129,13 @@ def failover_plot(plt, s, title, out):
         for at, label in ((cell['power_off'], 'laicoz off'), (cell['power_on'], 'laicoz on')):
             if at:
                 ax.axvline(at - t0, color='black', lw=0.8)
-                ax.annotate(label, (at - t0, ax.get_ylim()[1] * 0.9), fontsize=8)
-        ax.set_title('%s: %d clients; failed %d at the power-off, %d at the power-on'
+                ax.annotate(' ' + label, (at - t0, ax.get_ylim()[1] * 0.95), fontsize=8,
+                            va='top')
+        ax.set_title('%s: %d clients; %d failed attempts at the power-off, %d at the power-on'
                      % (cell['layout'], cell['clients'], cell['failed_at_power_off'],
                         cell['failed_at_power_on']), fontsize=9)
         ax.set_ylabel('requests / s')
-        ax.legend(loc='upper left', fontsize=7)
+        ax.legend(loc='upper right', fontsize=7)
     axes[-1, 0].set_xlabel('seconds since laicoz was switched off')
     fig.suptitle('Failover under load (%s)' % title, fontsize=10)
     fig.tight_layout()

@@ -88,3 +88,21 @@ def test_full_ramp_meets_its_goals(run_dir):
     by = {(lv['target'], lv['concurrency']): lv for lv in s['levels']}
     assert by[('vip', 1000)]['requests'] == 10000 and by[('vip', 1000)]['failed'] == 0
     assert all(g['no_extra_failures'] for g in s['goals'])
+
+
+@pytest.mark.slow
+def test_failover_under_load_keepalived(run_dir):
+    p, s = load(run_dir, '--failover', '--layouts', 'keepalived', '--hold', '10')
+    [cell] = s['failover_under_load']
+    assert cell['layout'] == 'keepalived' and cell['answered'] > 0
+    assert cell['outage_s'] is not None and cell['outage_s'] < 10
+    assert (run_dir / 'load_failover.csv').exists() and png(run_dir / 'load_failover.png')
+    assert p.returncode == 0 and s['passed']
+
+
+@pytest.mark.slow
+def test_scale_out_on_2003_hardware(run_dir):
+    p, s = load(run_dir, '--scale', '1,2,3', '--concurrency', '100')
+    assert p.returncode == 0 and s['passed']
+    assert sorted(int(n) for n in s['scaling_efficiency']) == [1, 2, 3]
+    assert s['scaling_efficiency']['1'] == 1.0 and png(run_dir / 'load_scaling.png')
