@@ -21,6 +21,11 @@ from experiments import common  # noqa: E402
 
 LEVEL_FIELDS = ['target', 'concurrency', 'requests', 'ok', 'failed', 'errors', 'rps', 'p50_s',
                 'p90_s', 'p99_s', 'max_s', 'answers', 'servers']
+# --page: (path, request headers, what it is)
+PAGES = {'light': ('/', (), 'the page naming the server, a few bytes (the paper\'s page)'),
+         'cgi': ('/work.html', ('Accept-Encoding: gzip',),
+                 'a page the server compresses per request (1 MB in, 1.5 kB out, ~3 ms of '
+                 'CPU natively): server work a CPU cap can see, as a 2003 dynamic page')}
 SERIES_FIELDS = ['layout', 't', 'ok', 'failed', 'p50_s', 'p99_s', 'max_s', 'open']
 
 
@@ -56,6 +61,9 @@ def parse_args(argv=None):
                    help='simultaneous clients of each ramp level (scale: the first one)')
     r.add_argument('--requests', type=int, metavar='N',
                    help='requests per level (default: 10 x concurrency, at least 1000)')
+    r.add_argument('--page', choices=sorted(PAGES),
+                   help='; '.join('%s: %s' % (k, v[2]) for k, v in sorted(PAGES.items())) +
+                        ' (default: light for the ramp, cgi for --scale)')
     f = p.add_argument_group('failover and conn-sync')
     f.add_argument('--clients', type=int, default=1000,
                    help='--failover: simultaneous clients, one connection per request')
@@ -85,6 +93,7 @@ def parse_args(argv=None):
         args.profile = hardware.get(args.hardware) if args.hardware else None
         if args.scales and not args.profile:
             args.profile = hardware.get('2003')      # scale-out is measured on the paper's PCs
+        args.page = args.page or ('cgi' if args.scales else 'light')
         args.config = common.cluster_config(args)
         if min(args.clients, args.sessions) < 1 or args.interval <= 0 or args.hold <= 0:
             raise ConfigError('--clients, --sessions, --interval and --hold must be positive')
@@ -118,7 +127,7 @@ def requests_for(args, clients):
 
 
 # -- ramp and scale: h2load against a static IPVS service ------------------------------
-def h2load_level(cluster, url, clients, requests, servers, scratch, keep=None):
+def h2load_level(cluster, url, clients, requests, servers, scratch, keep=None, headers=()):
     """One h2load run from the client; the level's numbers (topo/agents/h2load.py).
     keep: where h2load's own report is saved."""
     import subprocess
@@ -127,7 +136,7 @@ def h2load_level(cluster, url, clients, requests, servers, scratch, keep=None):
     from topo.stats import percentile
     log = scratch / ('h2load-%d.log' % time.monotonic_ns())
     before = {s.name: s.nginx.answered() for s in servers}
-    proc = cluster.client.popen(h2load.command(url, clients, requests, log),
+    proc = cluster.client.popen(h2load.command(url, clients, requests, log, headers=headers),
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                 universal_newlines=True, preexec_fn=raise_limits)
     try:
@@ -237,15 +246,17 @@ def ramp(args, out, summary):
             summary.update(hardware=hardware_report(cl, args.profile))
         scratch = cl.workdir        # h2load's logs: removed with the cluster
         first = cl.real_servers[0]
-        targets = [('vip', cl.url(), cl.real_servers),
-                   ('direct', 'http://%s:%d/' % (first.IP(), args.config.port), [first])]
+        path, headers, _ = PAGES[args.page]
+        targets = [('vip', cl.url(path), cl.real_servers),
+                   ('direct', 'http://%s:%d%s' % (first.IP(), args.config.port, path), [first])]
         for clients in args.levels:
             for target, url, servers in targets:
                 n = requests_for(args, clients)
                 common.stage('%s: %d requests from %d simultaneous clients (%s)'
                              % (target, n, clients, url))
                 level = dict(h2load_level(cl, url, clients, n, servers, scratch,
-                                          out / 'h2load' / ('%s-%d.txt' % (target, clients))),
+                                          out / 'h2load' / ('%s-%d.txt' % (target, clients)),
+                                          headers),
                              target=target, servers=len(cl.real_servers))
                 levels.append(level)
                 writer.writerow(dict(level, errors=_kinds(level['errors']),
@@ -308,8 +319,9 @@ def scale(args, out, summary):
             ok = static_check(cl, summary, 'with %d real servers' % n, sub.real_servers) and ok
             requests = requests_for(args, clients)
             common.stage('%d real server(s): %d requests from %d clients' % (n, requests, clients))
-            level = dict(h2load_level(cl, cl.url(), clients, requests, servers, scratch,
-                                      out / 'h2load' / ('servers-%d.txt' % n)),
+            path, headers, _ = PAGES[args.page]
+            level = dict(h2load_level(cl, cl.url(path), clients, requests, servers, scratch,
+                                      out / 'h2load' / ('servers-%d.txt' % n), headers),
                          target='vip', servers=n)
             rows.append(level)
             writer.writerow(dict(level, errors=_kinds(level['errors']),
@@ -395,8 +407,8 @@ def conn_sync(args, out, summary):
     from experiments import scenario as s
     from topo import ha
     from topo.network.config import BACKUP, PRIMARY
-    layout = args.stack + ('-hot-standby' if getattr(args.settings, 'hot_standby', False)
-                           else '')
+    # named as the layouts of the other experiments (topo.ha.layouts())
+    layout = 'hot-standby' if getattr(args.settings, 'hot_standby', False) else args.stack
     result = {}
     ok = True
     for sync in (False, True):
@@ -442,7 +454,7 @@ def body(args, out):
         parameters=dict(args.config.as_dict(), concurrency=args.levels, requests=args.requests,
                         hardware=args.hardware or (args.profile.name if args.profile else None),
                         clients=args.clients, sessions=args.sessions, interval_s=args.interval,
-                        hold_s=args.hold, scale=args.scales),
+                        hold_s=args.hold, scale=args.scales, page=args.page),
         failures=[])
     common.stage('load experiment: %s (%s kernel)' % (mode, summary.data['kernel_mode']))
     runner = {'ramp': ramp, 'scale': scale, 'failover': failover, 'conn-sync': conn_sync}[mode]

@@ -18,8 +18,10 @@ def plot(results):
     import matplotlib.pyplot as plt
     out = Path(results)
     s = json.loads((out / 'summary.json').read_text())
-    title = '%s kernel%s' % (s['kernel_mode'], ', hardware %s' % s['parameters']['hardware']
-                              if s['parameters'].get('hardware') else '')
+    par = s['parameters']
+    title = '%s kernel%s%s' % (s['kernel_mode'], ', hardware %s' % par['hardware']
+                               if par.get('hardware') else '',
+                               ', page %s' % par['page'] if par.get('page') else '')
     written = []
     if s.get('levels'):
         written += ramp_plots(plt, s['levels'], title, out)
@@ -145,14 +147,15 @@ def failover_plot(plt, s, title, out):
 
 
 def conn_sync_plot(plt, s, title, out):
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, ax = plt.subplots(figsize=(8, 4))
     labels, values, totals = [], [], []
     for layout, r in s['conn_sync'].items():
         for k in ('off', 'on'):
             if k in r:
-                labels.append('%s\nsync %s' % (layout, k))
+                labels.append('%s\nsync %s' % (layout.replace('-', '\n', 1), k))
                 values.append(r[k]['survived'])
                 totals.append(r[k]['total'])
+    ax.tick_params(axis='x', labelsize=8)
     bars = ax.bar(labels, values, color=['tab:red' if 'off' in lb else 'tab:green'
                                          for lb in labels])
     for b, v, tot in zip(bars, values, totals):

@@ -50,6 +50,20 @@ def test_h2load_command_line():
     cmd = h2load.command('http://10.0.14.146:80/', 1000, 10000, '/run/x.log')
     assert cmd[:2] == ['h2load', '--h1'] and '--log-file=/run/x.log' in cmd
     assert cmd[cmd.index('-c') + 1] == '1000' and cmd[cmd.index('-n') + 1] == '10000'
+    gz = h2load.command('http://x/work.html', 1, 1, '/l', headers=['Accept-Encoding: gzip'])
+    assert gz[-3:] == ['-H', 'Accept-Encoding: gzip', 'http://x/work.html']
+
+
+def test_the_cgi_page_costs_cpu_but_little_wire(tmp_path):
+    """What --page cgi asks nginx for: a 1 MB page it must compress on every request."""
+    import zlib
+    from topo.network.webserver import WORK_BYTES, WORK_PATH, NginxServer
+    nginx = NginxServer('laico2', 80, tmp_path)
+    nginx.render()
+    page = (tmp_path / WORK_PATH.lstrip('/')).read_bytes()
+    assert abs(len(page) - WORK_BYTES) < 10 and page.startswith(b'laico2 laico2 ')
+    assert len(zlib.compress(page, 9)) < 4096
+    assert 'location = %s' % WORK_PATH in nginx.conf.read_text()
 
 
 # -- statistics --------------------------------------------------------------------------

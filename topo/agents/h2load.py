@@ -12,11 +12,12 @@ import re
 BINARY = 'h2load'
 
 
-def command(url, clients, requests, log_file, inactivity_timeout=30):
+def command(url, clients, requests, log_file, inactivity_timeout=30, headers=()):
     """One thread (UML has one CPU); HTTP/1.1 keep-alive; a connection silent for
     inactivity_timeout seconds is given up (counted as a timeout)."""
+    extra = [a for h in headers for a in ('-H', h)]
     return [BINARY, '--h1', '-t', '1', '-c', str(clients), '-n', str(requests),
-            '-N', '%ds' % inactivity_timeout, '--log-file=%s' % log_file, url]
+            '-N', '%ds' % inactivity_timeout, '--log-file=%s' % log_file] + extra + [url]
 
 
 def parse_log(text):

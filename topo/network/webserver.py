@@ -13,6 +13,8 @@ from pathlib import Path
 HEALTH_PATH = '/alive.html'
 HEALTH_BODY = 'alive'
 SERVED_BY = 'X-Served-By'
+WORK_PATH = '/work.html'        # the CPU-costly page (gzip of WORK_BYTES per request)
+WORK_BYTES = 1 << 20
 TEMPLATE = Path(__file__).resolve().parent / 'templates' / 'nginx.conf'
 BINARY = '/usr/sbin/nginx'
 # enough for the load experiment's 5,000 simultaneous clients, each on its own connection
@@ -34,7 +36,9 @@ class NginxServer:
         self.conf.write_text(string.Template(TEMPLATE.read_text()).substitute(
             name=self.name, port=self.port, dir=self.dir, nofile=CONNECTIONS * 2 + 64,
             connections=CONNECTIONS, backlog=CONNECTIONS, health_path=HEALTH_PATH,
-            health_body=HEALTH_BODY))
+            health_body=HEALTH_BODY, work_path=WORK_PATH))
+        line = ('%s ' % self.name).encode()
+        (self.dir / WORK_PATH.lstrip('/')).write_bytes(line * (WORK_BYTES // len(line)))
         return self.conf
 
     def command(self):
