@@ -6,9 +6,10 @@ import subprocess
 
 from conftest import PYTHON, ROOT
 
-SCRIPTS = ['ha-testbed-cluster', 'ha-testbed-failover', 'ha-testbed-faults',
+SCRIPTS = ['ha-testbed-cluster', 'ha-testbed-failover', 'ha-testbed-faults', 'ha-testbed-load',
            'ha-testbed-schedulers', 'ha-testbed-sweep', 'ha-testbed-plot-failover',
-           'ha-testbed-plot-faults', 'ha-testbed-plot-schedulers', 'ha-testbed-plot-sweep']
+           'ha-testbed-plot-faults', 'ha-testbed-plot-load', 'ha-testbed-plot-schedulers',
+           'ha-testbed-plot-sweep']
 
 
 def test_pip_install_into_an_empty_target_and_every_console_script(tmp_path):

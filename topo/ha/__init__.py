@@ -117,6 +117,9 @@ class HAStack:
     # Longest a healthy primary takes to hold the VIP after its daemons start
     # (UML's slow process start included), and why.
     acquire_deadline_s = 30.0
+    # Boot the backup only once the primary holds the VIP (a stack whose start-up
+    # election the backup can win for a moment otherwise: a start-up false takeover).
+    backup_waits_for_primary = False
     acquire_deadline_why = 'start-up plus a margin for slow process start'
     daemon_classes = ()
 

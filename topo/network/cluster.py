@@ -134,8 +134,13 @@ class Cluster:
         for name in DIRECTORS:
             self.start_monitor(self[name])
         self.start_monitor(self.client, '--arp')      # where the client sends VIP traffic
-        for name in DIRECTORS:
-            self.start_stack(self[name])
+        primary, backup = DIRECTORS
+        self.start_stack(self[primary])
+        if self.stack.backup_waits_for_primary and self.recorder.wait_for(
+                lambda r: r.node(primary)['vip'], self.stack.acquire_deadline_s) is None:
+            self.log('%s did not take the VIP within %.0fs: starting %s anyway'
+                     % (primary, self.stack.acquire_deadline_s, backup))
+        self.start_stack(self[backup])
 
     def start_stack(self, director):
         director.fresh_run()
