@@ -53,16 +53,9 @@ def ramp_plots(plt, levels, title, out):
                 ax.plot(*zip(*pts), style, marker='o', color=color,
                         label='%s %s' % (key[:-2], 'via VIP' if target == 'vip' else
                                          'direct to one server'))
-    ax.set_xscale('log')
     ax.set_yscale('log')
-    ax.set_xlabel('simultaneous clients')
-    ax.set_ylabel('request latency (s)')
-    ax.set_title('Latency percentiles (%s)' % title)
-    ax.grid(True, which='both', alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(out / 'load_latency.png', dpi=120)
-    plt.close(fig)
+    _save_vs_clients(plt, fig, ax, 'request latency (s)', 'Latency percentiles (%s)' % title,
+                     out / 'load_latency.png')
 
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for target, style in (('vip', '-'), ('direct', '--')):
@@ -75,17 +68,23 @@ def ramp_plots(plt, levels, title, out):
                 if lv['failed']:
                     ax.annotate('%d failed' % lv['failed'], (lv['concurrency'], lv['rps']),
                                 fontsize=7, color='tab:red')
-    ax.set_xscale('log')
     ax.set_ylim(bottom=0)
+    _save_vs_clients(plt, fig, ax, 'answered requests per second', 'Throughput (%s)' % title,
+                     out / 'load_throughput.png')
+    return ['load_latency.png', 'load_throughput.png']
+
+
+def _save_vs_clients(plt, fig, ax, ylabel, title, path):
+    """A ramp plot's common frame: clients on a log axis, grid, legend; saved."""
+    ax.set_xscale('log')
     ax.set_xlabel('simultaneous clients')
-    ax.set_ylabel('answered requests per second')
-    ax.set_title('Throughput (%s)' % title)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
     ax.grid(True, which='both', alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(out / 'load_throughput.png', dpi=120)
+    fig.savefig(path, dpi=120)
     plt.close(fig)
-    return ['load_latency.png', 'load_throughput.png']
 
 
 def scaling_plot(plt, s, title, out):
