@@ -65,12 +65,10 @@ def parse_args(argv=None):
         args.config = common.cluster_config(args)
         args.measure = Measure(probe_rate=args.probe_rate, wait=args.wait)
         if args.matrix:
-            given = sorted({f.name for c in ha.load().values()
-                            for f in __import__('dataclasses').fields(c.Settings)
-                            if hasattr(args, f.name)})
+            given = ha.given_flags(args)
             if given:
                 raise ConfigError('--matrix runs every layout with its own settings: leave '
-                                  'out %s' % ', '.join(ha.flag_of(g) for g in given))
+                                  'out %s' % ', '.join(given))
             args.cells = matrix_cells(args, known)
         else:
             if not args.fault:

@@ -12,6 +12,7 @@ baseline), load across a director failover, IPVS connection sync, the paper's
   sudo python3 experiments/load.py --scale 1,2,3,4,6        # throughput vs real servers (2003)
 """
 import csv
+import os
 import sys
 import time
 from pathlib import Path
@@ -104,9 +105,7 @@ def parse_args(argv=None):
             if bad or not args.layout_list:
                 raise ConfigError('unknown layout %s: choose of %s'
                                   % (', '.join(bad) or '(none)', ', '.join(known)))
-        given = sorted({f.name for c in ha.load().values()
-                        for f in __import__('dataclasses').fields(c.Settings)
-                        if hasattr(args, f.name)})
+        given = ha.given_flags(args)
         if args.conn_sync:
             if getattr(args, 'sync_daemon', None):
                 raise ConfigError('--conn-sync runs with the sync daemon off and on: leave out '
@@ -115,7 +114,7 @@ def parse_args(argv=None):
         elif given:
             raise ConfigError('%s: HA settings apply to --conn-sync only (--failover runs '
                               'every layout with its own; the ramp and --scale use a static '
-                              'IPVS service)' % ', '.join(ha.flag_of(g) for g in given))
+                              'IPVS service)' % ', '.join(given))
         args.measure = Measure(wait=120.0)
     except ValueError as e:
         p.error(str(e))
@@ -150,10 +149,15 @@ def h2load_level(cluster, url, clients, requests, servers, scratch, keep=None, h
     summary = h2load.parse_summary(out)
     rows = h2load.parse_log(log.read_text()) if log.exists() else []
     log.unlink(missing_ok=True)
-    time.sleep(1.5)                 # nginx flushes its access log each second
-    answers = {s.name: s.nginx.answered() - before[s.name] for s in servers}
-    lat = sorted(d for _, status, d in rows if 200 <= status < 300)
     ok = summary['status'].get('2xx', summary['succeeded'])
+    # nginx flushes its access log buffer each second: wait until every answer is in
+    end = time.monotonic() + 5
+    while True:
+        answers = {s.name: s.nginx.answered() - before[s.name] for s in servers}
+        if sum(answers.values()) >= ok or time.monotonic() > end:
+            break
+        time.sleep(0.1)
+    lat = sorted(d for _, status, d in rows if 200 <= status < 300)
     r = lambda v: None if v is None else round(v, 4)
     return {'concurrency': clients, 'requests': requests, 'ok': ok, 'failed': requests - ok,
             'errors': h2load.errors_by_kind(summary),
@@ -344,14 +348,18 @@ def load_series(events):
     return [e for e in events if e['kind'] == 'load' and e.get('node') == 'load']
 
 
+def layout_stack(args, layout):
+    from topo import ha
+    cls, changes, _ = ha.layouts()[layout]
+    return cls(args.config, cls.Settings().replace(**changes))
+
+
 def failover_cell(args, layout, out):
     """One HA layout: load on, laicoz off, takeover, laicoz on, failback, load off."""
     from experiments import scenario as s
-    from topo import ha
     from topo.network.config import PRIMARY
-    cls, changes, text = ha.layouts()[layout]
-    stack = cls(args.config, cls.Settings().replace(**changes))
-    run = s.Run(args.config, stack, args.measure, out, experiment='load-failover')
+    run = s.Run(args.config, layout_stack(args, layout), args.measure, out,
+                experiment='load-failover')
     steps = s.CLUSTER_UP + [
         s.StartProber(), s.StartLoad(args.clients), s.Hold(5),
         s.Say('switching laicoz off under load'), s.Inject('power-off', PRIMARY),
@@ -450,7 +458,7 @@ def body(args, out):
         'scale' if args.scales else 'ramp'
     summary = common.Summary(
         out / 'summary.json', experiment='load', mode=mode, kernel_mode=sandbox.kernel_mode(),
-        kernel_release=__import__('os').uname().release,
+        kernel_release=os.uname().release,
         parameters=dict(args.config.as_dict(), concurrency=args.levels, requests=args.requests,
                         hardware=args.hardware or (args.profile.name if args.profile else None),
                         clients=args.clients, sessions=args.sessions, interval_s=args.interval,
@@ -515,10 +523,12 @@ def _yes(v):
 def main(argv=None):
     common.use_system_python()
     args = parse_args(argv)
-    stacks = []
+    from topo import ha
+    stacks = []     # their configs are judged by their own daemons before anything starts
     if args.conn_sync:
-        from topo import ha
         stacks = [ha.get(args.stack)(args.config, args.settings.replace(sync_daemon=True))]
+    elif args.failover:
+        stacks = [layout_stack(args, name) for name in args.layout_list]
     needs = [('cmd', 'h2load', 'nghttp2-client'), ('cmd', 'nginx', 'nginx-light'),
              ('cmd', 'curl', 'curl')]
     return common.run(args, ['cluster', 'plots'], 'load', lambda out: body(args, out),

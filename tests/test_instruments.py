@@ -245,7 +245,7 @@ def test_load_generator_carries_on_through_an_outage(local_web):
         local_web.stop()
         time.sleep(1.0)
         local_web.start()
-    seconds, done = loadgen(local_web.url, '--clients', 20, '--duration', 6, '--ramp', 0.2,
+    seconds, done = loadgen(local_web.url, '--clients', 20, '--duration', 10, '--ramp', 0.2,
                             '--timeout', 1, during=outage)
     assert sum(done['failed'].values()) > 0 and set(done['failed']) <= {
         'refused', 'reset', 'closed', 'timeout'}

@@ -50,6 +50,14 @@ def flag_of(name):
     return '--' + name.replace('_', '-')
 
 
+def given_flags(args):
+    """The stack flags given on a command line (add_arguments leaves the others unset),
+    as they are written: for experiments that run every layout with its own settings."""
+    return [flag_of(n) for n in sorted({f.name for c in load().values()
+                                        for f in dataclasses.fields(c.Settings)
+                                        if hasattr(args, f.name)})]
+
+
 @dataclass
 class Settings:
     """Settings every stack shares; a stack's own Settings subclass adds its fields."""

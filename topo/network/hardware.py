@@ -118,7 +118,8 @@ class Limits:
             g.mkdir(exist_ok=True)
             (g / 'cpu.max').write_text(self.profile.cpu_max(role))
             (g / 'memory.max').write_text(str(self.profile.mem_mb(role) << 20))
-            (g / 'memory.swap.max').write_text('0') if (g / 'memory.swap.max').exists() else None
+            if (g / 'memory.swap.max').exists():        # no swap: the cap is the memory
+                (g / 'memory.swap.max').write_text('0')
             self.groups[node] = g
         return g
 
