@@ -5,15 +5,17 @@ The daemons, nginx, h2load, Mininet, Open vSwitch and os-ken are Debian packages
 `./testbed setup` (apt-get); this file describes the Python side.
 """
 import os
+from pathlib import Path
 
 from setuptools import find_packages, setup
 
-EXPERIMENTS = ['cluster', 'failover', 'faults', 'load', 'schedulers', 'sweep']
-PLOTS = ['failover', 'faults', 'load', 'schedulers', 'sweep']
+HERE = Path(__file__).resolve().parent
+# one console script per experiment script (and the plot script): ha-testbed-NAME
+SCRIPTS = sorted(f.stem for f in (HERE / 'experiments').glob('*.py') if f.stem != '__init__')
 
 setup(
     name='ha-lvs-testbed',
-    version='0.2.0',
+    version='0.3.0',
     description='Mininet testbed for high-availability LVS clusters (heartbeat, '
                 'ldirectord, keepalived, kernel IPVS), reproducing Dantas et al.',
     long_description=open('README.md').read() if os.path.exists('README.md') else '',
@@ -27,9 +29,8 @@ setup(
     # mininet and os-ken come from Debian (python3-mininet is not on PyPI with mnexec).
     install_requires=['requests', 'pandas', 'matplotlib'],
     extras_require={'test': ['pytest']},
-    entry_points={'console_scripts':
-                  ['ha-testbed-%s=experiments.%s:main' % (e, e) for e in EXPERIMENTS]
-                  + ['ha-testbed-plot-%s=experiments.plot_%s:main' % (p, p) for p in PLOTS]},
+    entry_points={'console_scripts': ['ha-testbed-%s=experiments.%s:main' % (e, e)
+                                      for e in SCRIPTS]},
     classifiers=['Programming Language :: Python :: 3', 'Operating System :: POSIX :: Linux',
                  'Topic :: System :: Networking', 'Topic :: System :: Clustering'],
 )

@@ -10,56 +10,41 @@ plot how long each failover takes.
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from experiments import common  # noqa: E402
+if __name__ == '__main__':      # run as a file: its folder holds scripts, the package is one up
+    sys.path[0] = str(Path(__file__).resolve().parent.parent)
+from topo import ha, plots  # noqa: E402
+from topo.analysis import report  # noqa: E402
+from topo.engine import cli, scenarios  # noqa: E402
+from topo.engine.run import Plan, Run, stage  # noqa: E402
 
 
 def parse_args(argv=None):
-    from experiments.scenario import Measure
-    from topo import ha
-    from topo.network.config import ConfigError
-    p = common.base_parser(__doc__.splitlines()[0])
+    p = cli.base_parser(__doc__.splitlines()[0])
     p.add_argument('--stack', default='heartbeat', choices=sorted(ha.load()),
                    help='HA stack on the two directors')
-    common.add_cluster_args(p)
-    g = p.add_argument_group('measurement')
-    d = Measure()
-    g.add_argument('--probe-rate', type=float, default=d.probe_rate, metavar='R',
-                   help='requests per second of the prober (stages 3 and 4)')
-    g.add_argument('--probe-timeout', type=float, default=d.probe_timeout, metavar='S',
-                   help='timeout of each probe request')
-    g.add_argument('--wait', type=float, default=d.wait, metavar='S',
-                   help='longest wait for any expected state before the check fails')
-    g.add_argument('--settle', type=float, default=d.settle, metavar='S',
-                   help='probing after each recovery before the next fault')
+    cli.add_cluster_args(p)
+    cli.add_measure_args(p, 'probe_rate', 'probe_timeout', 'wait', 'settle')
     ha.add_arguments(p)
     args = p.parse_args(argv)
     try:
-        args.config = common.cluster_config(args)
-        args.settings = ha.settings_from_args(args.stack, args)
-        args.measure = Measure(args.probe_rate, args.probe_timeout, args.wait, args.settle)
-        if min(args.probe_rate, args.probe_timeout, args.wait) <= 0 or args.settle < 0:
-            raise ConfigError('--probe-rate, --probe-timeout and --wait must be positive')
+        config = cli.cluster_config(args)
+        stack = ha.get(args.stack)(config, ha.settings_from_args(args.stack, args))
+        plan = Plan('failover', config, stack, cli.measure(args), scenario=scenarios.paper())
     except ValueError as e:
         p.error(str(e))
-    return args
-
-
-def make_stack(args):
-    from topo import ha
-    return ha.get(args.stack)(args.config, args.settings)
-
-
-def run(args, out):
-    from experiments import scenario
-    return scenario.Run(args.config, make_stack(args), args.measure, out).run(scenario.PAPER)
+    return args, plan
 
 
 def main(argv=None):
-    common.use_system_python()
-    args = parse_args(argv)
-    return common.run(args, ['cluster', 'plots'], 'failover', lambda out: run(args, out),
-                      stacks=[make_stack(args)])
+    cli.use_system_python()
+    args, plan = parse_args(argv)
+
+    def body(out):
+        result = Run(plan, out).run()
+        plots.safely(out, stage)
+        report.run(report.load(out), out)
+        return 0 if result.passed else 1
+    return cli.execute(args, plan, body)
 
 
 if __name__ == '__main__':

@@ -10,14 +10,19 @@ client-observed outage of each failover is measured as in experiments/failover.p
   sudo python3 experiments/sweep.py
   sudo python3 experiments/sweep.py --deadtimes 1,2 --advert-ints 0.2,1 --repeats 1
 """
-import csv
-import statistics
 import sys
-import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from experiments import common  # noqa: E402
+if __name__ == '__main__':      # run as a file: its folder holds scripts, the package is one up
+    sys.path[0] = str(Path(__file__).resolve().parent.parent)
+from topo import ha, plots  # noqa: E402
+from topo.analysis import report  # noqa: E402
+from topo.analysis.checks import invariant_problems  # noqa: E402
+from topo.engine import cli, scenarios  # noqa: E402
+from topo.engine.matrix import Cell, Matrix  # noqa: E402
+from topo.engine.run import Plan, stage  # noqa: E402
+from topo.network.config import ClusterConfig  # noqa: E402
+from topo.stats import spread  # noqa: E402
 
 FIELDS = ['configuration', 'setting', 'setting_s', 'repeat', 'outage_s', 'detected_s',
           'vip_taken_s', 'table_ready_s', 'first_ok_s', 'failed_requests', 'outage_per_setting']
@@ -33,16 +38,9 @@ def floats(text):
     return values
 
 
-def point_settings(stack_cls, changes, value):
-    """The checked settings of one sweep point (ConfigError when impossible)."""
-    return stack_cls.Settings().replace(**dict(changes, **stack_cls.sweep_axis.settings_for(value)))
-
-
 def parse_args(argv=None):
-    from experiments.scenario import Measure
-    from topo import ha
     known = ha.layouts()
-    p = common.base_parser(__doc__.splitlines()[0])
+    p = cli.base_parser(__doc__.splitlines()[0])
     p.add_argument('--configurations', default=','.join(known),
                    help='HA layouts to sweep, of: %s' % '; '.join(
                        '%s (%s)' % (k, v[2]) for k, v in known.items()))
@@ -54,133 +52,80 @@ def parse_args(argv=None):
             p.add_argument(axis.flag, default=axis.default, help='%s values, comma-separated'
                            % axis.label)
     p.add_argument('--repeats', type=int, default=3, help='failovers per point')
-    p.add_argument('--probe-rate', type=float, default=20.0, help='probe requests per second')
-    p.add_argument('--settle', type=float, default=2.0, help='steady probing between faults (s)')
+    cli.add_measure_args(p, 'probe_rate', 'settle', settle=2.0)
     args = p.parse_args(argv)
+    given = cli.given(p, argv)
     try:
-        args.configs = [c for c in args.configurations.split(',') if c]
-        unknown = [c for c in args.configs if c not in known]
-        if unknown or not args.configs:
+        chosen = [c for c in args.configurations.split(',') if c]
+        unknown = [c for c in chosen if c not in known]
+        if unknown or not chosen:
             raise ValueError('unknown configuration %s: choose from %s'
                              % (','.join(unknown) or "''", ', '.join(known)))
         if args.repeats < 1:
             raise ValueError('--repeats must be at least 1')
-        args.measure = Measure(probe_rate=args.probe_rate, settle=args.settle)
-        args.points = []
-        for config in args.configs:
-            cls, changes, _ = known[config]
+        swept = {known[c][0].sweep_axis.flag for c in chosen}
+        for flag in axes:
+            if flag.lstrip('-').replace('-', '_') in given and flag not in swept:
+                raise ValueError('%s: none of the chosen configurations (%s) has that setting'
+                                 % (flag, ', '.join(chosen)))
+        config = ClusterConfig()        # the sweep runs the paper's cluster
+        cells = []
+        for name in chosen:
+            cls, changes, _ = known[name]
             axis = cls.sweep_axis
             for value in floats(getattr(args, axis.flag.lstrip('-').replace('-', '_'))):
                 # every point's settings are checked now, before anything starts
-                args.points.append((config, cls, axis, value, point_settings(cls, changes, value)))
-        args.cluster = common.cluster_config(argparse_defaults())
+                settings = cls.Settings().replace(**dict(changes, **axis.settings_for(value)))
+                cells.append(Cell('%s-%s-%g' % (name, axis.setting, value), cls(config, settings),
+                                  scenarios.failovers(args.repeats),
+                                  {'configuration': name, 'setting': axis.setting,
+                                   'setting_s': value}, experiment='failovers'))
+        plan = Plan('sweep', config, measure=cli.measure(args, settle=2.0), cells=cells,
+                    options={'configurations': chosen, 'repeats': args.repeats,
+                             'values': {c: [x.labels['setting_s'] for x in cells
+                                            if x.labels['configuration'] == c] for c in chosen},
+                             'layouts': {c: {'description': known[c][2],
+                                             'setting': known[c][0].sweep_axis.setting,
+                                             'axis_label': known[c][0].sweep_axis.label}
+                                         for c in chosen}})
     except ValueError as e:
         p.error(str(e))
-    return args
+    return args, plan
 
 
-def argparse_defaults():
-    """The cluster flags' defaults (the sweep runs the paper's cluster)."""
-    p = common.base_parser('', results=False)
-    common.add_cluster_args(p)
-    return p.parse_args([])
-
-
-def median_row(rows):
-    outs = [r['outage_s'] for r in rows if r['outage_s'] is not None]
-    if not outs:
-        return {'median_outage_s': None, 'min_outage_s': None, 'max_outage_s': None,
-                'outage_per_setting': None, 'measured': 0}
-    med = statistics.median(outs)
-    return {'median_outage_s': round(med, 3), 'min_outage_s': min(outs),
-            'max_outage_s': max(outs), 'outage_per_setting': round(med / rows[0]['setting_s'], 2),
-            'measured': len(outs)}
-
-
-def sweep_point(args, cls, settings, out):
-    """One point: a cluster boot and args.repeats failovers; its summary data."""
-    from experiments import scenario
-    run = scenario.Run(args.cluster, cls(args.cluster, settings), args.measure, out,
-                       experiment='failovers')
-    run.run(scenario.failovers(args.repeats), expect='failovers')
-    return run.summary.data
-
-
-def sweep(args, out):
-    from experiments import report
-    from topo import ha, sandbox
-    known = ha.layouts()
-    summary = common.Summary(
-        out / 'summary.json', experiment='sweep', kernel_mode=sandbox.kernel_mode(),
-        parameters={'configurations': args.configs, 'repeats': args.repeats,
-                    'probe_rate': args.probe_rate,
-                    'values': {c: [v for (pc, _, _, v, _) in args.points if pc == c]
-                               for c in args.configs}},
-        layouts={c: {'description': known[c][2], 'setting': known[c][0].sweep_axis.setting,
-                     'axis_label': known[c][0].sweep_axis.label} for c in args.configs},
-        points=[])
-    f = open(out / 'sweep.csv', 'w', newline='')
-    writer = csv.DictWriter(f, FIELDS)
-    writer.writeheader()
-    started = time.monotonic()
-    try:
-        for n, (config, cls, axis, value, settings) in enumerate(args.points):
-            if n:
-                per_point = (time.monotonic() - started) / n
-                left = per_point * (len(args.points) - n)
-                common.stage('== about %d min %02d s left' % divmod(int(left), 60))
-            common.stage('== point %d/%d: %s, %s %.3g s, %d failovers'
-                         % (n + 1, len(args.points), config, axis.setting, value, args.repeats))
-            point_out = out / 'points' / ('%s-%s-%g' % (config, axis.setting, value))
-            point_out.mkdir(parents=True)
-            data = sweep_point(args, cls, settings, point_out)
-            rows = []
-            for i, fo in enumerate(data.get('failover_repeats', [])):
-                row = {'configuration': config, 'setting': axis.setting, 'setting_s': value,
-                       'repeat': i + 1, **{k: fo.get(k) for k in FIELDS[4:10]}}
-                row['outage_per_setting'] = (round(fo['outage_s'] / value, 2)
-                                             if fo.get('outage_s') is not None else None)
-                writer.writerow(row)
-                f.flush()
-                rows.append(row)
-            stats = dict(configuration=config, setting=axis.setting, setting_s=value,
-                         outages_s=[r['outage_s'] for r in rows], results=str(point_out),
-                         # what the point's run could not vouch for (false takeovers, ...)
-                         invariant_problems=report.invariant_problems(data),
-                         **median_row(rows) if rows else median_row([{'outage_s': None}]))
-            summary.data['points'].append(stats)
-            summary.write()
-            common.stage('== %s %s=%.3g s: median outage %s s'
-                         % (config, axis.setting, value, stats['median_outage_s']))
-    finally:
-        f.close()
-    ok = all(p['measured'] == args.repeats and not p['invariant_problems']
-             for p in summary.data['points'])
-    summary.finish(passed=ok)
-    try:
-        from experiments import plot_sweep
-        plot_sweep.plot(out)
-    except Exception as e:
-        print('plotting failed: %s' % e)
-    print('\n%-12s %-11s %9s %10s %s' % ('config', 'setting', 'value (s)', 'median (s)',
-                                         'outage/setting'))
-    for p in summary.data['points']:
-        print('%-12s %-11s %9.3g %10s %s' % (p['configuration'], p['setting'], p['setting_s'],
-                                             p['median_outage_s'], p['outage_per_setting']))
-    print('\n%s (%s kernel); results in %s' % ('PASS' if ok else 'FAIL: some failovers were '
-                                               'not measured', summary.data['kernel_mode'], out))
-    return 0 if ok else 1
+def point(cell, result, out):
+    """A point's failovers (CSV rows) and its statistics."""
+    value = cell.labels['setting_s']
+    rows = []
+    for i, fo in enumerate(result.analysis.get('failover_repeats', [])):
+        row = dict(cell.labels, repeat=i + 1, **{k: fo.get(k) for k in FIELDS[4:10]})
+        row['outage_per_setting'] = (round(fo['outage_s'] / value, 2)
+                                     if fo.get('outage_s') is not None else None)
+        rows.append(row)
+    s = spread([r['outage_s'] for r in rows])
+    # what the point's run could not vouch for (false takeovers, ...)
+    problems = invariant_problems(result.analysis, cell.stack.handover_overlap_s)
+    entry = dict(cell.labels, outages_s=[r['outage_s'] for r in rows], results=str(out),
+                 invariant_problems=problems, median_outage_s=s['median'],
+                 min_outage_s=s['min'], max_outage_s=s['max'], measured=s['measured'],
+                 outage_per_setting=round(s['median'] / value, 2) if s['measured'] else None,
+                 passed=s['measured'] == cell.scenario.options['repeats'] and not problems)
+    stage('== %s %s=%.3g s: median outage %s s' % (cell.labels['configuration'],
+                                                   cell.labels['setting'], value, s['median']))
+    return entry, rows
 
 
 def main(argv=None):
-    common.use_system_python()
-    args = parse_args(argv)
-    # one stack object per layout is enough to check its configs (and needs) up front
-    first = {}
-    for config, cls, _, _, settings in args.points:
-        first.setdefault(config, cls(args.cluster, settings))
-    return common.run(args, ['cluster', 'plots'], 'sweep', lambda out: sweep(args, out),
-                      stacks=list(first.values()))
+    cli.use_system_python()
+    args, plan = parse_args(argv)
+
+    def body(out):
+        Matrix(plan, out, folder='points').run('points', point, 'sweep.csv', FIELDS)
+        plots.safely(out, stage)
+        s = report.load(out)
+        report.sweep(s, out)
+        return 0 if s['passed'] else 1
+    return cli.execute(args, plan, body)
 
 
 if __name__ == '__main__':

@@ -1,16 +1,18 @@
 import os
+import secrets
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from topo import ha
+from topo.kernels import RUN_ENV
+from topo.kernels.native import native_missing
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 DATA = ROOT / 'tests' / 'data'
 PYTHON = '/usr/bin/python3'
-
-from topo import ha  # noqa: E402
+EXPECTED_MODE = 'uml' if native_missing() else 'native'
 
 
 @pytest.fixture
@@ -31,29 +33,75 @@ def run_dir():
         shutil.rmtree(path, ignore_errors=True)
 
 
-def leftovers():
-    """What a run may have leaked onto the host: processes, links, work dirs."""
+def new_run_id():
+    """A run id as the testbed makes them ("<pid>.<hex>"), known to the test."""
+    return '%d.%s' % (os.getpid(), secrets.token_hex(3))
+
+
+def run_env(run_id):
+    return dict(os.environ, **{RUN_ENV: run_id})
+
+
+def experiment(script, *args, timeout=1200, **kwargs):
+    """experiments/<script>.py as a user runs it; the completed process, with the
+    run's id as .run_id (for its own leak check) and its output printed."""
+    rid = new_run_id()
+    p = subprocess.run([PYTHON, str(ROOT / 'experiments' / (script + '.py'))] + list(args),
+                       env=run_env(rid), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       universal_newlines=True, timeout=timeout, **kwargs)
+    print(p.stdout)
+    p.run_id = rid
+    return p
+
+
+def stack_from_flags(name, *argv):
+    """The HA stack an experiment builds from these flags (cluster flags included)."""
+    import argparse
+    from topo.engine import cli
+    p = argparse.ArgumentParser()
+    cli.add_cluster_args(p)
+    ha.add_arguments(p)
+    args = p.parse_args(list(argv))
+    return ha.get(name)(cli.cluster_config(args), ha.settings_from_args(name, args))
+
+
+def refused(script, *argv):
+    """What the script says when it refuses these flags (exit status 2, nothing started)."""
+    p = subprocess.run([PYTHON, str(ROOT / 'experiments' / (script + '.py')), '--plan']
+                       + list(argv), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       universal_newlines=True, timeout=60)
+    assert p.returncode == 2 and 'kernel mode' not in p.stdout, p.stdout
+    return p.stdout
+
+
+def leftovers(run_id):
+    """What one run leaked onto the host: the processes that carry its id, its work
+    folders; natively also any Mininet or HA process and veth link (only one cluster
+    runs on a kernel at a time there). Another testbed running at the same time in
+    its own UML is not this run's leak."""
     found = []
+    marker = ('%s=%s' % (RUN_ENV, run_id)).encode()
+    names = ['linux.uml', 'mininet:', 'osken-manager', 'topo.agents.'] + ha.all_processes()
     for pid in filter(str.isdigit, os.listdir('/proc')):
         try:
+            environ = open('/proc/%s/environ' % pid, 'rb').read()
             cmd = open('/proc/%s/cmdline' % pid, 'rb').read().replace(b'\0', b' ').decode()
         except OSError:
             continue
-        if any(w in cmd for w in ['linux.uml', 'mininet:', 'osken-manager', 'topo.agents.']
-               + ha.all_processes()) \
-                and 'pytest' not in cmd or cmd.startswith('nginx: ') and 'hatestbed' in cmd:
+        if 'pytest' in cmd:
+            continue
+        ours = marker in environ.split(b'\0')
+        named = any(w in cmd for w in names) or cmd.startswith('nginx: ') and 'hatestbed' in cmd
+        if ours or (EXPECTED_MODE == 'native' and named):
             found.append('process %s: %s' % (pid, cmd[:80]))
-    links = subprocess.run(['ip', '-o', 'link', 'show', 'type', 'veth'],
-                           stdout=subprocess.PIPE, universal_newlines=True).stdout
-    found += ['veth ' + line.split(':')[1].strip() for line in links.splitlines()]
-    found += ['dir ' + d for d in os.listdir('/var/tmp') if d.startswith('hatestbed-uml.')]
-    found += ['dir /run/' + d for d in os.listdir('/run') if d.startswith('hatestbed.')]
+    if EXPECTED_MODE == 'native':
+        links = subprocess.run(['ip', '-o', 'link', 'show', 'type', 'veth'],
+                               stdout=subprocess.PIPE, universal_newlines=True).stdout
+        found += ['veth ' + line.split(':')[1].strip() for line in links.splitlines()]
+    found += ['dir /var/tmp/' + d for d in os.listdir('/var/tmp')
+              if d.startswith(('hatestbed-uml.%s' % run_id, 'hatestbed-check.%s' % run_id))]
+    found += ['dir /run/' + d for d in os.listdir('/run') if d == 'hatestbed.%s' % run_id]
     return found
-
-
-def pytest_configure(config):
-    config.addinivalue_line('markers', 'slow: long runs (the fault matrix); run them with '
-                            'HATESTBED_SLOW=1 ./testbed test')
 
 
 def pytest_collection_modifyitems(config, items):
@@ -70,9 +118,10 @@ class Terminal:
 
     def __init__(self, argv):
         import pty
+        self.run_id = new_run_id()
         self.master, slave = pty.openpty()
         self.proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave,
-                                     start_new_session=True)
+                                     start_new_session=True, env=run_env(self.run_id))
         os.close(slave)
         self.buf = b''
 

@@ -24,8 +24,12 @@ def cluster_py(*args, user=None, root=ROOT):
     (['--smoke', '--vip', '192.0.2.10'], 'not inside the testbed subnet'),
     (['--smoke', '--sandbox', 'docker'], 'invalid choice'),
     ([], 'one of the arguments --smoke --cli is required'),
-    (['--smoke', '--cli-script', '/etc/hostname'], '--cli-script goes with --cli'),
+    (['--smoke', '--cli-script', '/etc/hostname'], '--cli-script applies to --cli only'),
     (['--cli', '--cli-script', '/no/such/file'], 'no such readable file'),
+    (['--smoke', '--stack', 'keepalived'], '--stack applies to --cli (the live lab) only'),
+    (['--cli', '--deadtime', '3'], 'HA stack flags go with --stack'),
+    (['--smoke', '--crossover'], '--crossover applies to the live lab'),
+    (['--cli', '--requests', '5'], '--requests applies to --smoke only'),
 ])
 def test_bad_arguments(args, message):
     p = cluster_py(*args)
@@ -64,5 +68,6 @@ def test_nonempty_results_folder_is_refused(run_dir):
 def test_help_describes_the_modes():
     p = cluster_py('--help')
     assert p.returncode == 0
-    for word in ('--sandbox', '--smoke', '--cli', '--weights', '--scheduler', '--results'):
+    for word in ('--sandbox', '--smoke', '--cli', '--weights', '--scheduler', '--results',
+                 '--plan'):
         assert word in p.stdout

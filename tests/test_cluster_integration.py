@@ -9,11 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import PYTHON, ROOT, Terminal, leftovers
-from topo import sandbox
+from conftest import (EXPECTED_MODE, PYTHON, ROOT, Terminal, experiment, leftovers, new_run_id,
+                      run_env)
 
 CLUSTER = str(ROOT / 'experiments' / 'cluster.py')
-EXPECTED_MODE = 'uml' if sandbox.native_missing() else 'native'
 
 
 @pytest.fixture
@@ -27,33 +26,60 @@ def tmp_results():
 def test_smoke_run_reproduces_figure_6(tmp_results):
     run_dir = tmp_results
     t0 = time.monotonic()
-    p = subprocess.run([PYTHON, CLUSTER, '--smoke', '--results', str(run_dir)],
-                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                       universal_newlines=True, timeout=900)
-    print(p.stdout)
+    p = experiment('cluster', '--smoke', '--results', str(run_dir), timeout=900)
     print('smoke run end to end: %.1fs (%s)' % (time.monotonic() - t0, EXPECTED_MODE))
     assert p.returncode == 0
-    s = json.loads((run_dir / 'smoke.json').read_text())
-    assert s['complete'] is True and s['kernel_mode'] == EXPECTED_MODE
-    assert s['kernel_release'] and s['elapsed_s'] > 0
-    assert s['hub_verified'] is True
+    s = json.loads((run_dir / 'summary.json').read_text())
+    assert s['complete'] is True and s['passed'] is True and s['kernel_mode'] == EXPECTED_MODE
+    assert s['experiment'] == 'smoke' and s['kernel_release'] and s['elapsed_s'] > 0
+    assert s['versions']['ipvsadm'] and s['versions']['mininet']
+    assert s['hub_check']['verified'] is True
     assert s['hub_check']['seen_by_observer'] >= s['hub_check']['sent'] > 0
-    [svc] = s['ipvs_table']
+    [svc] = s['snapshots']['laicoz']['table']
     assert svc['address'] == '10.0.14.146:80' and svc['scheduler'] == 'rr'
     rs = {r['address']: r for r in svc['real_servers']}
     assert sorted(rs) == ['10.0.14.12:80', '10.0.14.13:80', '10.0.14.14:80']
     for r in rs.values():
         assert (r['forward'], r['weight'], r['active'], r['inactive']) == ('Route', 1, 0, 5)
-    assert s['answers'] == {'laico2': 5, 'laico3': 5, 'laico4': 5}
+    assert s['bursts'] == [{'count': 15, 'answers': {'laico2': 5, 'laico3': 5, 'laico4': 5}}]
     listing = (run_dir / 'ipvsadm-laicoz.txt').read_text()
     assert 'laico2:http' in listing and 'Route' in listing      # names as in the paper
-    assert leftovers() == []
+    assert leftovers(p.run_id) == []
+
+
+def test_two_testbeds_at_once():
+    """Two smoke runs started at the same moment: in uml mode each has its own kernel
+    and both pass; on one native kernel the second is refused at once, naming the first."""
+    base = Path(tempfile.mkdtemp(prefix='hatestbed-two.', dir='/var/tmp'))
+    runs = []
+    try:
+        for n in (1, 2):
+            rid = new_run_id()
+            runs.append((rid, base / str(n), subprocess.Popen(
+                [PYTHON, CLUSTER, '--smoke', '--results', str(base / str(n))], env=run_env(rid),
+                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True)))
+        outs = [(rid, out, proc.communicate(timeout=900)[0], proc.returncode)
+                for rid, out, proc in runs]
+        for rid, out, text, rc in outs:
+            print(text)
+            if EXPECTED_MODE == 'uml':
+                s = json.loads((out / 'summary.json').read_text())
+                assert rc == 0 and s['passed'] and s['bursts'][0]['answers'] == \
+                    {'laico2': 5, 'laico3': 5, 'laico4': 5}
+            assert leftovers(rid) == []
+        if EXPECTED_MODE == 'native':
+            rcs = sorted(rc for _, _, _, rc in outs)
+            assert rcs == [0, 2] and any('another testbed runs a cluster' in t
+                                         for _, _, t, _ in outs)
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
 
 
 def test_ctrl_c_tears_down_and_marks_results_incomplete(run_dir):
+    rid = new_run_id()
     proc = subprocess.Popen([PYTHON, CLUSTER, '--smoke', '--results', str(run_dir)],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            universal_newlines=True)
+                            universal_newlines=True, env=run_env(rid))
     seen = []
     for line in proc.stdout:
         seen.append(line)
@@ -64,10 +90,10 @@ def test_ctrl_c_tears_down_and_marks_results_incomplete(run_dir):
     rest, _ = proc.communicate(timeout=120)
     print(''.join(seen) + rest)
     assert proc.returncode == 130
-    s = json.loads((run_dir / 'smoke.json').read_text())
+    s = json.loads((run_dir / 'summary.json').read_text())
     assert s['complete'] is False and s['interrupted']
     assert 'cluster_start_s' in s           # what it measured is kept
-    assert leftovers() == []
+    assert leftovers(rid) == []
 
 
 def test_cli_runs_commands_on_the_cluster():
@@ -83,17 +109,15 @@ def test_cli_runs_commands_on_the_cluster():
         assert term.proc.wait(timeout=120) == 0
     finally:
         term.close()
-    assert leftovers() == []
+    assert leftovers(term.run_id) == []
 
 
 def test_cli_commands_piped_on_standard_input():
     """A command file on stdin runs in the CLI, inside UML too, and the cluster goes away."""
     commands = 'laicoz ipvsadm -L\nclient ip -4 -o addr show\n'
-    p = subprocess.run([PYTHON, CLUSTER, '--cli'], input=commands, stdout=subprocess.PIPE,
-                       stderr=subprocess.STDOUT, universal_newlines=True, timeout=600)
-    print(p.stdout)
+    p = experiment('cluster', '--cli', input=commands, timeout=600)
     assert p.returncode == 0
     assert 'laico2:http' in p.stdout and 'Route' in p.stdout        # laicoz ipvsadm -L
     assert '10.0.14.200/24' in p.stdout                             # the client's address
     assert not any(Path('/var/tmp').glob('hatestbed-cli.*'))        # the saved commands too
-    assert leftovers() == []
+    assert leftovers(p.run_id) == []

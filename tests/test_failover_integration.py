@@ -2,15 +2,11 @@
 import csv
 import json
 import stat
-import subprocess
 import time
 
 import pytest
 
-from conftest import PYTHON, ROOT, leftovers
-from topo import sandbox
-
-EXPECTED_MODE = 'uml' if sandbox.native_missing() else 'native'
+from conftest import EXPECTED_MODE, experiment, leftovers
 FIGS = ['fig05-laicoz', 'fig06-laicoz', 'fig08-laicoz', 'fig09-laicoz', 'fig10-laicoy',
         'fig12-laicoy', 'fig13-laicoz', 'fig14-laicoy']
 
@@ -24,15 +20,13 @@ FIGS = ['fig05-laicoz', 'fig06-laicoz', 'fig08-laicoz', 'fig09-laicoz', 'fig10-l
 ], ids=['heartbeat', 'hot-standby', 'keepalived'])
 def test_failover_experiment(run_dir, flags, stack, warm, log):
     t0 = time.monotonic()
-    p = subprocess.run([PYTHON, str(ROOT / 'experiments' / 'failover.py'), '--results',
-                        str(run_dir)] + flags, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                       universal_newlines=True, timeout=1200)
-    print(p.stdout)
+    p = experiment('failover', '--results', str(run_dir), *flags)
     print('failover experiment %s end to end: %.1fs (%s)'
           % (' '.join(flags), time.monotonic() - t0, EXPECTED_MODE))
     assert p.returncode == 0
     s = json.loads((run_dir / 'summary.json').read_text())
     assert s['complete'] and s['passed'] and s['stack'] == stack
+    assert s['checks'] == {'steps_done': [], 'invariants': [], 'figures': []}
     assert s['kernel_mode'] == EXPECTED_MODE
     assert s['parameters']['stack']['backup_table_warm'] is warm
     # figure 10: the backup stands by, its table empty (paper) or warm, never with the VIP
@@ -73,4 +67,4 @@ def test_failover_experiment(run_dir, flags, stack, warm, log):
             assert stat.S_IMODE(path.stat().st_mode) == 0o600
     node, name, line = log
     assert line in (run_dir / 'logs' / node / name).read_text()
-    assert leftovers() == []
+    assert leftovers(p.run_id) == []

@@ -1,55 +1,119 @@
-"""Each fault's inject() and clear() on the network objects (a stand-in cluster that
-records the calls: no kernel needed), and their targets checked before anything starts."""
+"""Each fault's inject() and clear() on the node backend's primitives (a stand-in
+network that records which primitive was asked for: no kernel needed), the events
+each fault records, and their targets and parameters checked before anything starts."""
+import signal
 import time
 
 import pytest
 
 from topo import faults
+from topo.backends import Node
 from topo.network.config import ClusterConfig
 
 
-class RecordingCluster:
-    """Records what a fault asks of the cluster; every call returns its time."""
+class RecordingNode(Node):
+    """A node that records what it was asked, with a heartbeat, an nginx and a shell."""
+    WEB = ('nginx',)
+    PROCESSES = {1: 'heartbeat', 2: 'nginx', 3: 'sh'}
 
+    def __init__(self, name, calls):
+        self.name, self.calls = name, calls
+
+    def _call(self, *args):
+        self.calls.append((self.name,) + args)
+        return time.time()
+
+    def cmd(self, *args): return self._call('cmd') and ''           # noqa: E704
+    def popen(self, argv, **kw): self._call('popen')                 # noqa: E704
+    def agent(self, module, *args, **kw): self._call('agent')        # noqa: E704
+    def interfaces(self): return ['%s-eth0' % self.name]              # noqa: E704
+    def address(self): return '10.0.14.2'                             # noqa: E704
+    def mac(self): return '00:00:00:00:00:01'                         # noqa: E704
+    def set_links(self, up, lan_only=False): return self._call('links', up, lan_only)  # noqa
+    def processes(self, names=None):
+        return [p for p, n in self.PROCESSES.items() if names is None or n in names]
+    def signal(self, sig, pids): self._call('signal', sig, tuple(pids))                 # noqa
+    def set_loss(self, percent): self._call('loss', percent)         # noqa: E704
+    def private(self, path): raise ValueError(path)                  # noqa: E704
+    def clear_state(self): self._call('clear_state')                 # noqa: E704
+
+
+class RecordingNetwork:
     def __init__(self):
-        self.calls = []
+        self.calls, self.events = [], []
+        self.nodes = {}
+        self.recorder = self
+        self.stack = type('Stack', (), {'processes': staticmethod(lambda: ['heartbeat'])})
+        self.config = ClusterConfig()
 
-    def __getattr__(self, name):
-        def call(*args):
-            self.calls.append((name,) + args)
-            return time.time()
-        return call
+    def __getitem__(self, name):
+        return self.nodes.setdefault(name, RecordingNode(name, self.calls))
+
+    def note(self, node, kind, t=None, **fields):
+        self.events.append(dict(fields, node=node, kind=kind, t=t))
+
+    def cut(self, a, b):
+        self.calls.append(('hub', 'cut', a, b))
+        return time.time()
+
+    def heal(self):
+        self.calls.append(('hub', 'heal'))
+        return time.time()
+
+    def boot(self, name):
+        self.calls.append((name, 'boot'))
+
+
+STOP, KILL, CONT = signal.SIGSTOP, signal.SIGKILL, signal.SIGCONT
 
 
 @pytest.mark.parametrize('fault, target, injected, cleared', [
-    ('power-off', 'laicoz', ('power_off', 'laicoz'), ('power_on', 'laicoz')),
-    ('cable-pull', 'laicoy', ('unplug', 'laicoy'), ('plug', 'laicoy')),
-    ('crash', 'laicoz', ('crash', 'laicoz'), ('restart_stack', 'laicoz')),
-    ('partition', 'laicoz', ('cut', 'laicoz', 'laicoy'), ('heal',)),
-    ('loss', 'laicoz', ('loss', 'laicoz', 30.0), ('loss', 'laicoz', 0)),
-    ('hang', 'laico3', ('hang', 'laico3', True), ('hang', 'laico3', False)),
+    ('power-off', 'laicoz',
+     [('laicoz', 'links', False, False), ('laicoz', 'signal', STOP, (1, 2, 3)),
+      ('laicoz', 'signal', KILL, (1, 2, 3)), ('laicoz', 'clear_state')],
+     [('laicoz', 'clear_state'), ('laicoz', 'links', True, False), ('laicoz', 'boot')]),
+    ('cable-pull', 'laicoy', [('laicoy', 'links', False, True)], [('laicoy', 'links', True, True)]),
+    ('crash', 'laicoz', [('laicoz', 'signal', STOP, (1,)), ('laicoz', 'signal', KILL, (1,))],
+     [('laicoz', 'clear_state'), ('laicoz', 'boot')]),
+    ('partition', 'laicoz', [('hub', 'cut', 'laicoz', 'laicoy')], [('hub', 'heal')]),
+    ('loss', 'laicoz', [('laicoz', 'loss', 30.0)], [('laicoz', 'loss', 0)]),
+    ('hang', 'laico3', [('laico3', 'signal', STOP, (2,))], [('laico3', 'signal', CONT, (2,))]),
 ])
-def test_inject_and_clear(fault, target, injected, cleared):
-    cluster = RecordingCluster()
-    f = faults.get(fault)(cluster, target)
+def test_inject_and_clear_on_the_primitives(fault, target, injected, cleared):
+    net = RecordingNetwork()
+    f = faults.get(fault)(net, target)
     t = f.inject()
-    assert cluster.calls == [injected] and f.injected_at == t
-    assert f.clear() >= t and cluster.calls[-1] == cleared
+    assert net.calls == injected and f.injected_at == t
+    del net.calls[:]
+    assert f.clear() >= t and net.calls == cleared
+    # every inject and clear is in the run's one event stream, links as link events
+    acts = [(e['fault'], e['action']) for e in net.events if e['kind'] == 'fault']
+    assert acts == [(fault, 'inject'), (fault, 'clear')]
+    links = [e['up'] for e in net.events if e['kind'] == 'link']
+    assert links == ([False, True] if fault in ('power-off', 'cable-pull') else [])
 
 
 def test_flap_pulls_and_plugs_count_times_and_ends_plugged():
-    cluster = RecordingCluster()
-    f = faults.get('flap')(cluster, 'laicoz', count=3, period=0.1)
+    net = RecordingNetwork()
+    f = faults.get('flap')(net, 'laicoz', count=3, period=0.1)
     f.inject()
     f.clear()
-    names = [c[0] for c in cluster.calls]
-    assert names.count('unplug') == 3 and names[-1] == 'plug'
-    assert names[:2] == ['unplug', 'plug']
+    ups = [c[2] for c in net.calls if c[1] == 'links']
+    assert ups.count(False) == 3 and ups[-1] is True and ups[:2] == [False, True]
+
+
+def test_every_fault_is_in_the_schema_and_the_lab():
+    from topo.agents import events
+    assert 'fault ' in events.__doc__ and 'link ' in events.__doc__
+    for cls in faults.load().values():
+        assert cls.commands[0], cls.name        # a lab command to inject it
 
 
 def test_unknown_parameters_and_faults_are_refused():
     with pytest.raises(ValueError, match='takes no percent'):
-        faults.get('cable-pull')(RecordingCluster(), 'laicoz', percent=3)
+        faults.get('cable-pull')(RecordingNetwork(), 'laicoz', percent=3)
+    with pytest.raises(ValueError, match='0..100'):
+        faults.get('loss')(RecordingNetwork(), 'laicoz', percent=300)
     with pytest.raises(KeyError, match='unknown fault'):
         faults.get('meteor')
 

@@ -1,7 +1,7 @@
 """Figure checks against real ipvsadm outputs captured in a heartbeat run (UML)."""
 import pytest
 
-from experiments import figures
+from topo.analysis import figures
 from topo.network import ipvs
 from topo.network.config import ClusterConfig
 

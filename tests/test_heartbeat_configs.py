@@ -12,8 +12,7 @@ import subprocess
 
 import pytest
 
-from conftest import PYTHON, ROOT
-from experiments import failover
+from conftest import PYTHON, ROOT, refused, stack_from_flags
 from topo import ha
 from topo.ha import ScratchDirector
 from topo.ha.stacks.heartbeat import HeartbeatStack
@@ -25,8 +24,7 @@ needs_daemons = pytest.mark.skipif(
 
 
 def render(root, *argv):
-    args = failover.parse_args(list(argv))
-    stack = HeartbeatStack(args.config, args.settings)
+    stack = stack_from_flags('heartbeat', *argv)
     director = ScratchDirector('laicoz', root, stack.private_dirs())
     stack.configure(director)
     return stack, director
@@ -83,10 +81,8 @@ def test_the_stack_knows_its_directories_processes_and_logs():
     (['--check-interval', '0'], 'whole seconds'),
     (['--advert-int', '0.5'], '--advert-int belongs to keepalived'),
 ])
-def test_impossible_or_foreign_settings_are_refused(argv, message, capsys):
-    with pytest.raises(SystemExit) as e:
-        failover.parse_args(argv)        # the experiment refuses them before anything starts
-    assert e.value.code == 2 and message in capsys.readouterr().err
+def test_impossible_or_foreign_settings_are_refused(argv, message):
+    assert message in refused('failover', *argv)    # before anything starts
 
 
 def test_settings_are_checked_without_a_command_line():
@@ -158,8 +154,7 @@ def test_resource_messages_reach_heartbeat_in_one_piece(tmp_path):
 
 
 def test_a_crossover_cable_is_a_second_heartbeat_path(tmp_path):
-    args = failover.parse_args(['--crossover'])
-    stack = HeartbeatStack(args.config, args.settings)
+    stack = stack_from_flags('heartbeat', '--crossover')
     director = ScratchDirector('laicoz', tmp_path, stack.private_dirs(), links=2)
     stack.configure(director)
     assert 'bcast laicoz-eth0 laicoz-eth1' in \

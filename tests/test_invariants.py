@@ -1,5 +1,6 @@
 """The invariants every run watches, computed from captured-style event streams."""
-from experiments import invariants, report, timeline
+from topo.analysis import invariants, timeline
+from topo.analysis.checks import invariant_problems
 
 D = ('laicoz', 'laicoy')
 MACS = {'00:00:00:00:00:01': 'laicoz', '00:00:00:00:00:02': 'laicoy'}
@@ -38,7 +39,7 @@ def test_a_takeover_before_any_fault_is_false_and_fails_the_run():
     events = [vip(0, 'laicoz', True), vip(30, 'laicoy', True), vip(30.4, 'laicoz', False)]
     inv = invariants.vip_ownership(events, D, 'laicoz', 60, first_fault=40)
     assert inv['false_takeovers'] == [{'node': 'laicoy', 't': 30.0}]
-    problems = report.invariant_problems({'invariants': inv, 'dual_owner_tolerance_s': 0.25})
+    problems = invariant_problems({'invariants': inv}, 0.25)
     assert any('false takeover' in p for p in problems)
     # ... and the failover after it is no failover of 0.03 s
     fo = timeline.director_failover(events, [{'t': 40.01, 'ok': True, 'latency_s': 0.02}],
@@ -49,12 +50,11 @@ def test_a_takeover_before_any_fault_is_false_and_fails_the_run():
 def test_a_short_handover_overlap_is_tolerated_a_long_one_is_not():
     events = [vip(0, 'laicoz', True), vip(10, 'laicoy', True), vip(10.1, 'laicoz', False)]
     inv = invariants.vip_ownership(events, D, 'laicoz', 20, first_fault=5)
-    s = {'invariants': inv, 'dual_owner_tolerance_s': 0.25}
-    assert inv['dual_owner_s'] == 0.1 and report.invariant_problems(s) == []
+    assert inv['dual_owner_s'] == 0.1 and invariant_problems({'invariants': inv}, 0.25) == []
     events[2] = vip(12, 'laicoz', False)
-    s['invariants'] = invariants.vip_ownership(events, D, 'laicoz', 20, first_fault=5)
-    assert any('two directors' in p for p in report.invariant_problems(s))
-    assert report.invariant_problems(dict(s, dual_owner_allowed=True)) == []
+    a = {'invariants': invariants.vip_ownership(events, D, 'laicoz', 20, first_fault=5)}
+    assert any('two directors' in p for p in invariant_problems(a, 0.25))
+    assert invariant_problems(a, 0.25, dual_owner_allowed=True) == []
 
 
 def test_arp_flips_name_the_director():

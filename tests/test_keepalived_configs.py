@@ -4,17 +4,15 @@ import stat
 
 import pytest
 
-from experiments import failover
+from conftest import refused, stack_from_flags
 from topo.ha import ScratchDirector
-from topo.ha.stacks.keepalived import KeepalivedStack
 
 needs_keepalived = pytest.mark.skipif(not shutil.which('keepalived'),
                                       reason='keepalived not installed (./testbed setup)')
 
 
 def render(root, *argv):
-    args = failover.parse_args(['--stack', 'keepalived'] + list(argv))
-    stack = KeepalivedStack(args.config, args.settings)
+    stack = stack_from_flags('keepalived', *argv)
     director = ScratchDirector('laicoz', root, stack.private_dirs())
     [path] = stack.configure(director)
     return stack, director, path
@@ -47,10 +45,8 @@ def test_nice_failback_is_nopreempt_from_backup_state(tmp_path):
                                            (['--advert-int', '0'], '0.01 to 255'),
                                            (['--hot-standby'], '--hot-standby belongs to '
                                                                'heartbeat')])
-def test_bad_or_foreign_settings_are_refused(argv, message, capsys):
-    with pytest.raises(SystemExit):
-        failover.parse_args(['--stack', 'keepalived'] + argv)
-    assert message in capsys.readouterr().err
+def test_bad_or_foreign_settings_are_refused(argv, message):
+    assert message in refused('failover', '--stack', 'keepalived', *argv)
 
 
 @needs_keepalived
@@ -69,8 +65,7 @@ def test_keepalived_rejects_a_broken_config(tmp_path):
 
 
 def test_a_crossover_cable_carries_the_adverts_unicast(tmp_path):
-    args = failover.parse_args(['--stack', 'keepalived', '--crossover'])
-    stack = KeepalivedStack(args.config, args.settings)
+    stack = stack_from_flags('keepalived', '--crossover')
     director = ScratchDirector('laicoy', tmp_path, stack.private_dirs(), links=2)
     [path] = stack.configure(director)
     text = path.read_text()

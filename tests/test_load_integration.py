@@ -2,23 +2,16 @@
 The long ones (5,000 clients, failover under load per layout, scale-out) are slow
 tests; the README shows their numbers."""
 import json
-import subprocess
 import time
 
 import pytest
 
-from conftest import PYTHON, ROOT, leftovers
-from topo import sandbox
-
-EXPECTED_MODE = 'uml' if sandbox.native_missing() else 'native'
+from conftest import EXPECTED_MODE, experiment, leftovers
 
 
 def load(run_dir, *flags, timeout=1800):
     t0 = time.monotonic()
-    p = subprocess.run([PYTHON, str(ROOT / 'experiments' / 'load.py'), '--results',
-                        str(run_dir)] + list(flags), stdout=subprocess.PIPE,
-                       stderr=subprocess.STDOUT, universal_newlines=True, timeout=timeout)
-    print(p.stdout)
+    p = experiment('load', '--results', str(run_dir), *flags, timeout=timeout)
     print('load.py %s: %.1fs (%s)' % (' '.join(flags), time.monotonic() - t0, EXPECTED_MODE))
     return p, json.loads((run_dir / 'summary.json').read_text())
 
@@ -31,7 +24,7 @@ def png(path):
 def test_short_ramp_through_the_vip_and_direct(run_dir):
     p, s = load(run_dir, '--concurrency', '10,100', '--requests', '1000')
     assert p.returncode == 0 and s['complete'] and s['passed']
-    assert s['kernel_mode'] == EXPECTED_MODE and s['mode'] == 'ramp'
+    assert s['kernel_mode'] == EXPECTED_MODE and s['parameters']['mode'] == 'ramp'
     levels = {(lv['target'], lv['concurrency']): lv for lv in s['levels']}
     assert sorted(levels) == [('direct', 10), ('direct', 100), ('vip', 10), ('vip', 100)]
     for (target, c), lv in levels.items():
@@ -47,7 +40,7 @@ def test_short_ramp_through_the_vip_and_direct(run_dir):
     rows = (run_dir / 'load.csv').read_text().splitlines()
     assert len(rows) == 5 and rows[0].startswith('target,concurrency,requests,ok')
     assert png(run_dir / 'load_latency.png') and png(run_dir / 'load_throughput.png')
-    assert leftovers() == []
+    assert leftovers(p.run_id) == []
 
 
 def test_sync_daemon_gives_the_backup_the_connections(run_dir):
@@ -56,7 +49,7 @@ def test_sync_daemon_gives_the_backup_the_connections(run_dir):
     power-off."""
     p, s = load(run_dir, '--conn-sync', '--stack', 'keepalived', '--sessions', '40',
                 '--interval', '0.5', '--hold', '15')
-    assert s['kernel_mode'] == EXPECTED_MODE and s['mode'] == 'conn-sync'
+    assert s['kernel_mode'] == EXPECTED_MODE and s['parameters']['mode'] == 'conn-sync'
     r = s['conn_sync']['keepalived']
     assert r['off']['total'] == r['on']['total'] == 40
     assert sum(r['off']['backup_entries_before'].values()) == 0
@@ -64,7 +57,7 @@ def test_sync_daemon_gives_the_backup_the_connections(run_dir):
     assert r['on']['primary_entries_before'].get('ESTABLISHED', 0) >= 36
     assert r['on']['survived'] > r['off']['survived']
     assert p.returncode == 0 and s['passed']
-    assert leftovers() == []
+    assert leftovers(p.run_id) == []
 
 
 def test_2003_hardware_link_rate_and_caps(run_dir):
@@ -79,7 +72,7 @@ def test_2003_hardware_link_rate_and_caps(run_dir):
     usage = s['cgroup_usage']
     assert set(usage) == {'laicoz', 'laicoy', 'laico2', 'laico3', 'laico4'}
     assert all(u['memory_peak_mb'] is None or u['memory_peak_mb'] <= 64 for u in usage.values())
-    assert leftovers() == []
+    assert leftovers(p.run_id) == []
 
 
 @pytest.mark.slow
@@ -107,3 +100,17 @@ def test_scale_out_on_2003_hardware(run_dir):
     assert p.returncode == 0 and s['passed']
     assert sorted(int(n) for n in s['scaling_efficiency']) == [1, 2, 3]
     assert s['scaling_efficiency']['1'] == 1.0 and png(run_dir / 'load_scaling.png')
+
+
+@pytest.mark.slow
+def test_failover_under_load_on_2003_hardware_applies_the_caps(run_dir):
+    """--hardware takes effect in every mode: the caps are measured in each cell."""
+    p, s = load(run_dir, '--failover', '--layouts', 'keepalived', '--hardware', '2003',
+                '--clients', '100', '--hold', '10')
+    [cell] = s['failover_under_load']
+    hw = cell['hardware']
+    assert s['parameters']['hardware']['name'] == '2003'
+    assert abs(hw['link_mbit_measured'] - 10) <= 2.0 and 0 < hw['director_cpu_measured'] <= 0.15
+    cs = json.loads((run_dir / 'cells' / 'keepalived' / 'summary.json').read_text())
+    assert set(cs['cgroup_usage']) == {'laicoz', 'laicoy', 'laico2', 'laico3', 'laico4'}
+    assert leftovers(p.run_id) == []

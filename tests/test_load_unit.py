@@ -3,6 +3,8 @@ real runs), the statistics, the hardware profile's limits, the goals, the
 connection counts, and the flags refused before anything starts."""
 import pytest
 
+from conftest import refused
+
 from topo.agents import h2load
 from topo.network import hardware, ipvs
 from topo.network.config import ConfigError
@@ -82,7 +84,7 @@ def test_scaling_efficiency():
 
 
 def test_ramp_goals_compare_vip_with_the_same_runs_direct_baseline():
-    from experiments.load import ramp_goals
+    from topo.analysis.load import ramp_goals
     lv = lambda target, c, rps, p99, failed=0: {'target': target, 'concurrency': c, 'rps': rps,
                                                 'p99_s': p99, 'failed': failed}
     goals = ramp_goals([lv('vip', 10, 95, 0.012), lv('direct', 10, 100, 0.010),
@@ -127,9 +129,10 @@ def test_connection_entries_counted_per_state():
     (['--failover', '--layouts', 'heartbeat,bogus'], 'unknown layout'),
     (['--conn-sync', '--sync-daemon'], 'leave out --sync-daemon'),
     (['--hardware', '1999'], 'invalid choice'),
+    (['--failover', '--concurrency', '10'], '--concurrency applies to the ramp and --scale'),
+    (['--sessions', '10'], '--sessions applies to --conn-sync only'),
+    (['--scale', '1,2', '--servers', '4'], '--servers applies to'),
+    (['--crossover'], '--crossover applies to --failover and --conn-sync'),
 ])
-def test_bad_load_flags(argv, message, capsys):
-    from experiments import load
-    with pytest.raises(SystemExit) as e:
-        load.parse_args(argv)
-    assert e.value.code == 2 and message in capsys.readouterr().err
+def test_bad_load_flags(argv, message):
+    assert message in refused('load', *argv)

@@ -1,15 +1,12 @@
 """`pip install .` gives a complete copy: every package, the templates, and one
-console script per experiment (and plot) that runs from anywhere."""
+console script per experiment script that runs from anywhere. The lists come from
+the checkout and the registries: a new experiment, stack or template needs no edit here."""
 import os
 import shutil
 import subprocess
 
 from conftest import PYTHON, ROOT
-
-SCRIPTS = ['ha-testbed-cluster', 'ha-testbed-failover', 'ha-testbed-faults', 'ha-testbed-load',
-           'ha-testbed-schedulers', 'ha-testbed-sweep', 'ha-testbed-plot-failover',
-           'ha-testbed-plot-faults', 'ha-testbed-plot-load', 'ha-testbed-plot-schedulers',
-           'ha-testbed-plot-sweep']
+from topo import ha
 
 
 def test_pip_install_into_an_empty_target_and_every_console_script(tmp_path):
@@ -22,23 +19,32 @@ def test_pip_install_into_an_empty_target_and_every_console_script(tmp_path):
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                        universal_newlines=True, timeout=300)
     assert p.returncode == 0, p.stdout
-    for template in ('ha.cf', 'haresources', 'authkeys', 'ldirectord.cf', 'keepalived.conf',
-                     'resource.d/VIP', 'resource.d/LVSDirector'):
+    templates = {t for cls in ha.load().values() for d in cls.daemon_classes
+                 for t in list(d.templates) + list(d.scripts)}
+    for template in templates:
         assert (target / 'topo' / 'ha' / 'templates' / template).is_file(), template
-    for package in ('topo/network', 'topo/ha/stacks', 'topo/ha/daemons', 'topo/agents',
-                    'topo/faults', 'controllers', 'experiments'):
+    assert (target / 'topo' / 'network' / 'templates' / 'nginx.conf').is_file()
+    packages = [d.relative_to(ROOT) for d in ROOT.glob('topo/**/') if (d / '__init__.py').exists()]
+    assert len(packages) > 10
+    for package in packages + ['controllers', 'experiments']:
         assert (target / package / '__init__.py').is_file(), package
-    assert sorted(os.listdir(target / 'bin')) == sorted(SCRIPTS)
+    scripts = ['ha-testbed-%s' % f.stem for f in (ROOT / 'experiments').glob('*.py')
+               if f.stem != '__init__']
+    assert sorted(os.listdir(target / 'bin')) == sorted(scripts)
     env = dict(os.environ, PYTHONPATH=str(target))
-    for script in SCRIPTS:
+    for script in scripts:
         # from an unrelated folder, so nothing can come from the checkout
         p = subprocess.run([str(target / 'bin' / script), '--help'], cwd=str(tmp_path),
                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                            universal_newlines=True, timeout=120)
         assert p.returncode == 0 and p.stdout.startswith('usage: '), (script, p.stdout)
-    # the stacks are found in the installed copy, with their templates
-    p = subprocess.run([PYTHON, '-c', 'from topo import ha; from topo.network.config import '
-                        'ClusterConfig; import topo.ha.daemons as d; print(sorted(ha.load()), '
+    # the registries are found in the installed copy, with their templates
+    p = subprocess.run([PYTHON, '-c', 'from topo import ha, faults, kernels, backends; '
+                        'import topo.ha.daemons as d; print(sorted(ha.load()), '
+                        'sorted(faults.load()), sorted(kernels.load()), sorted(backends.load()), '
                         'd.TEMPLATES)'], cwd=str(tmp_path), env=env, stdout=subprocess.PIPE,
                        stderr=subprocess.STDOUT, universal_newlines=True, timeout=60)
-    assert p.stdout.startswith("['heartbeat', 'keepalived'] %s" % target), p.stdout
+    from topo import backends, faults, kernels
+    assert p.stdout.startswith('%s %s %s %s %s' % (
+        sorted(ha.load()), sorted(faults.load()), sorted(kernels.load()),
+        sorted(backends.load()), target)), p.stdout

@@ -1,14 +1,10 @@
 """Integration: the schedulers experiment on the real cluster (UML kernel mode here)."""
 import json
 import struct
-import subprocess
 import time
 
-from conftest import PYTHON, ROOT, leftovers
-from topo import sandbox
+from conftest import EXPECTED_MODE, experiment, leftovers
 
-SCHEDULERS_PY = str(ROOT / 'experiments' / 'schedulers.py')
-EXPECTED_MODE = 'uml' if sandbox.native_missing() else 'native'
 SERVERS = ['laico2', 'laico3', 'laico4']
 
 
@@ -21,10 +17,7 @@ def png_size(path):
 
 def test_schedulers_spread_as_section_2_2_says(run_dir):
     t0 = time.monotonic()
-    p = subprocess.run([PYTHON, SCHEDULERS_PY, '--results', str(run_dir)],
-                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                       universal_newlines=True, timeout=1200)
-    print(p.stdout)
+    p = experiment('schedulers', '--results', str(run_dir))
     print('schedulers run end to end: %.1fs (%s)' % (time.monotonic() - t0, EXPECTED_MODE))
     s = json.loads((run_dir / 'summary.json').read_text())
     assert p.returncode == 0
@@ -70,4 +63,4 @@ def test_schedulers_spread_as_section_2_2_says(run_dir):
         assert '10.0.14.146:80 %s' % name in ' '.join(numeric.split())
     width, height = png_size(run_dir / 'scheduler_distribution.png')
     assert width > 400 and height > 300
-    assert leftovers() == []
+    assert leftovers(p.run_id) == []

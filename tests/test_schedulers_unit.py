@@ -3,8 +3,11 @@ import json
 
 import pytest
 
-from experiments import scheduling as S
-from experiments import schedulers
+from conftest import refused
+from topo.analysis import scheduling as S
+from topo.analysis.scheduling import checks_for
+from topo.engine.steps.schedulers import SchedulerTrial
+from topo.network.config import ClusterConfig, ConfigError
 
 W = {'laico2': 2, 'laico3': 3, 'laico4': 4}
 
@@ -159,7 +162,7 @@ def test_tolerance_is_zero_when_the_expectation_is_whole():
 
 def test_plot_writes_a_png(tmp_path):
     pytest.importorskip('matplotlib')
-    from experiments import plot_schedulers
+    from topo import plots
     pre = {'laico2': 0, 'laico3': 0, 'laico4': 9}
     scheds = {}
     for sched in S.SCHEDULERS:
@@ -171,27 +174,34 @@ def test_plot_writes_a_png(tmp_path):
                          'active_peak': {s: round(v) for s, v in active.items()},
                          'active_expected': active}
     (tmp_path / 'summary.json').write_text(json.dumps(
-        {'kernel_mode': 'uml', 'complete': True, 'schedulers': scheds}))
-    assert plot_schedulers.main([str(tmp_path)]) == 0
+        {'experiment': 'schedulers', 'kernel_mode': 'uml', 'complete': True,
+         'schedulers': scheds}))
+    assert plots.plot(tmp_path) == ['scheduler_distribution.png']
     data = (tmp_path / 'scheduler_distribution.png').read_bytes()
     assert data[:8] == b'\x89PNG\r\n\x1a\n'
 
 
 def test_plot_refuses_a_folder_without_results(tmp_path):
-    from experiments import plot_schedulers
-    assert plot_schedulers.main([str(tmp_path)]) == 2
+    from topo.plots import schedulers as plot
+    (tmp_path / 'summary.json').write_text('{"experiment": "schedulers"}')
+    with pytest.raises(ValueError, match='no scheduler results'):
+        plot.plot(tmp_path)
 
 
-def test_flags_are_checked_before_anything_starts():
-    args = schedulers.parse_args([])
-    assert args.schedulers == list(S.SCHEDULERS) and args.round == 9
-    assert args.preload == 9 and args.preload_server == 'laico4'
-    assert args.config.weights == [2, 3, 4] and args.config.scheduler == 'rr'
-    for bad in (['--schedulers', 'rr,sh'], ['--schedulers', 'rr,rr'], ['--weights', '0,0,0'],
-                ['--rounds', '0'], ['--preload-server', 'laico9'], ['--weights', '2,3'],
-                ['--weights', '2,3,0', '--preload-server', 'laico4']):
-        with pytest.raises(SystemExit):
-            schedulers.parse_args(bad)
+def test_the_trial_is_checked_before_anything_starts():
+    config = ClusterConfig(weights=[2, 3, 4])
+    t = SchedulerTrial().check(config)
+    assert t.schedulers == S.SCHEDULERS and t.preload == 9 and t.preload_server == 'laico4'
+    assert t.as_dict(config)['round_size'] == 9
+    for bad, kw in ((['rr', 'sh'], {}), (['rr', 'rr'], {}), (S.SCHEDULERS, {'rounds': 0}),
+                    (S.SCHEDULERS, {'preload_server': 'laico9'})):
+        with pytest.raises(ConfigError):
+            SchedulerTrial(tuple(bad), **kw).check(config)
+    with pytest.raises(ConfigError, match='weight 0'):
+        SchedulerTrial().check(ClusterConfig(weights=[2, 3, 0]))
+    with pytest.raises(ConfigError, match='above 0'):
+        SchedulerTrial().check(ClusterConfig(weights=[0, 0, 0]))
+    assert '2 weights given for 3' in refused('schedulers', '--weights', '2,3')
 
 
 def result(sched, sequence, active, preload=None, inactive=None, expired=False):
@@ -215,28 +225,28 @@ def result(sched, sequence, active, preload=None, inactive=None, expired=False):
 def test_checks_pass_the_expected_results_and_fail_others():
     wrr_seq = wrr_kernel(W, 36)
     good = result('wrr', wrr_seq, {'laico2': 4, 'laico3': 6, 'laico4': 17})
-    assert all(schedulers.checks_for('wrr', good).values())
+    assert all(checks_for('wrr', good).values())
     # wrr that behaved like wlc on held sessions
     bad = result('wrr', wrr_seq, {'laico2': 6, 'laico3': 9, 'laico4': 12})
-    c = schedulers.checks_for('wrr', bad)
+    c = checks_for('wrr', bad)
     assert not c['held_spread'] and c['short_share']
     # right totals, wrong rounds
     shuffled = sorted(wrr_seq[:18]) + wrr_seq[18:]
-    assert not schedulers.checks_for('wrr', result('wrr', shuffled,
+    assert not checks_for('wrr', result('wrr', shuffled,
                                           {'laico2': 4, 'laico3': 6, 'laico4': 17}))['short_share']
     lc_seq, _ = least_kernel(W, {s: 0 for s in W}, 36, False)
     lc = result('lc', lc_seq, {'laico2': 9, 'laico3': 9, 'laico4': 9})
-    assert all(schedulers.checks_for('lc', lc).values())
+    assert all(checks_for('lc', lc).values())
     lc['inactive_after'] = {'laico2': 12, 'laico3': 12, 'laico4': 11}
-    assert not schedulers.checks_for('lc', lc)['short_inactive_matches_answers']
+    assert not checks_for('lc', lc)['short_inactive_matches_answers']
     # counters that expired during the phase: within the granularity, not exact
     off = ['laico2'] + lc_seq[1:35] + ['laico2']
     expired = result('lc', off, {'laico2': 9, 'laico3': 9, 'laico4': 9},
                      inactive={'laico2': 3, 'laico3': 3, 'laico4': 3}, expired=True)
-    c = schedulers.checks_for('lc', expired)
+    c = checks_for('lc', expired)
     assert 'short_inactive_matches_answers' not in c and c['short_share'] is (
         S.max_deviation(S.count(off, W), S.expected_share('lc', W)) < 1)
     # the client and ipvsadm disagree on where the held sessions are
     mism = result('lc', lc_seq, {'laico2': 9, 'laico3': 9, 'laico4': 9})
     mism['held_answers'] = {'laico2': 10, 'laico3': 8, 'laico4': 0}
-    assert not schedulers.checks_for('lc', mism)['client_matches_ipvsadm']
+    assert not checks_for('lc', mism)['client_matches_ipvsadm']

@@ -4,7 +4,9 @@ import json
 
 import pytest
 
-from experiments import timeline
+from topo.analysis import timeline
+from topo.engine.run import FaultRecord
+from topo.network.config import ClusterConfig
 from topo.ha.stacks.heartbeat import HeartbeatStack
 from topo.ha.stacks.keepalived import KeepalivedStack
 
@@ -111,6 +113,60 @@ def test_split_after_takeover():
     t = timeline.split_after(probes, 10.0, 12.0, ['laico2', 'laico3', 'laico4'])
     assert t == {'answers': {'laico2': 10, 'laico3': 10, 'laico4': 10}, 'failed': 0,
                  'spread': 0, 'even': True}
+    # answers from a server the client does not know are no even split
+    odd = [probe(10 + i * 0.05, True, server='None') for i in range(30)]
+    assert timeline.split_after(odd, 10.0, 12.0, ['laico2', 'laico3', 'laico4'])['even'] is False
     lopsided = [probe(10 + i * 0.05, True, server='laico2') for i in range(10)]
     assert timeline.split_after(lopsided + probes, 10.0, 12.0,
                                 ['laico2', 'laico3', 'laico4'])['even'] is False
+
+
+HB = HeartbeatStack(ClusterConfig())
+
+
+def decompose(events, probes, fault, target='laicoz', t0=100.0, cleared=120.0, end=140.0):
+    return timeline.decompose(events, probes, FaultRecord(fault, target, t0, cleared), HB,
+                              ClusterConfig(), end, 0.05)
+
+
+def test_every_fault_is_decomposed_the_same_way_a_director():
+    """A cable pull of laicoz: noticed, laicoy owns the VIP, its table is complete, and
+    the client is answered for good; measured from the same history as any fault."""
+    events = [ev(90.0, 'vip', node='laicoz', held=True), ev(90.0, 'ipvs', node='laicoz',
+                                                            table={SVC: REALS}),
+              ev(100.0, 'link', node='laicoz', up=False),
+              ev(101.2, 'log', line='WARN: node laicoz: is dead'),
+              ev(104.0, 'vip', held=True), ev(105.0, 'ipvs', table={SVC: REALS[:2]}),
+              ev(107.0, 'ipvs', table={SVC: REALS})]
+    probes = [probe(100.5, False, 1.0), probe(105.5, True, 0.1), probe(106.0, False, 1.0),
+              probe(107.5, True, 0.2), probe(108.0, True)]
+    d = decompose(events, probes, 'cable-pull')
+    assert (d['noticed_s'], d['owner_change_s'], d['table_complete_s']) == (1.2, 4.0, 7.0)
+    assert d['service_back_s'] == 7.7 and d['failed_requests'] == 2
+    assert d['dual_owner_s'] == 0 and d['final_owner'] == 'laicoy'
+
+
+def test_every_fault_is_decomposed_the_same_way_a_real_server():
+    """A hung real server: noticed by the removal line, no owner change, the table
+    complete without it, and the service back after the last failed request."""
+    events = [ev(90.0, 'vip', node='laicoz', held=True),
+              ev(102.0, 'log', node='laicoz', line='Deleted real server: 10.0.14.12:80 (x)'),
+              ev(102.1, 'ipvs', node='laicoz', table={SVC: REALS[1:]})]
+    probes = [probe(100.1, True), probe(100.5, False, 1.0), probe(101.5, False, 1.0),
+              probe(102.5, True, 0.05)]
+    d = decompose(events, probes, 'hang', target='laico2')
+    assert (d['noticed_s'], d['owner_change_s'], d['table_complete_s']) == (2.0, None, 2.1)
+    assert d['service_back_s'] == 2.55 and d['final_owner'] == 'laicoz'
+    # no failed request: the service never went away
+    assert decompose(events, [probe(100.1, True)], 'hang', target='laico2')['service_back_s'] == 0
+
+
+def test_analyse_decomposes_every_fault_of_a_history():
+    from topo.engine.run import Burst, History
+    h = History(events=[ev(90.0, 'vip', node='laicoz', held=True)], probes=[probe(95, True)],
+                faults=[FaultRecord('loss', 'laicoz', 100.0, 110.0),
+                        FaultRecord('crash', 'laicoy', 111.0, 115.0)], t_end=120.0)
+    a = timeline.analyse(h, HB, ClusterConfig(), bursts=[Burst(9, {'laico2': 9})])
+    assert [d['fault'] for d in a['fault_timelines']] == ['loss', 'crash']
+    assert a['answers_per_stage']['9 requests'] == {'laico2': 9}     # any burst, by its size
+    assert 'failover' not in a          # no power-off of the primary: no paper failover

@@ -1,5 +1,6 @@
-"""The little statistics the load experiment reports, in one place (the in-node
-load generator and the experiment both use them)."""
+"""The little statistics the experiments report, in one place (the in-node load
+generator and the experiments both use them)."""
+import statistics
 
 
 def percentile(sorted_values, q):
@@ -17,3 +18,12 @@ def scaling_efficiency(rps):
     if 1 not in rps or not rps[1]:
         raise ValueError('scaling efficiency needs the throughput with one real server')
     return {n: round(r / (n * rps[1]), 3) for n, r in sorted(rps.items())}
+
+
+def spread(values):
+    """Median, min, max and how many of the measured values (None: not measured)."""
+    v = [x for x in values if x is not None]
+    if not v:
+        return {'median': None, 'min': None, 'max': None, 'measured': 0}
+    return {'median': round(statistics.median(v), 3), 'min': min(v), 'max': max(v),
+            'measured': len(v)}

@@ -11,7 +11,9 @@ events.jsonl. The kinds:
   ipvs       table: {service "ip:port": [real "ip:port", ...]}   monitor
   log        log: file name, line: a new line of a daemon's log   monitor
   arp        mac: where the client's ARP entry for the VIP points (None: none)   monitor --arp
-  link       up: bool, the node's links set up or down       the testbed itself (Recorder.note)
+  link       up: bool, the node's links set up or down       the faults that set links
+  fault      fault, action ('inject' | 'clear'), target, params: a fault of topo/faults/
+             and the time it took effect                     the faults (Fault.record)
   probe      i, stage, ok, server, error, latency_s          httpclient probe
   reply      i, ok, server | error, latency_s                httpclient burst
   opened     batch, count, ok, failed, held, ports, seconds  loadclient
@@ -23,6 +25,7 @@ events.jsonl. The kinds:
   output     line: a line that was not JSON (added by the recorder)
 """
 import json
+import select
 import time
 
 
@@ -47,3 +50,22 @@ def is_kind(kind):
         event = parse(line)
         return event if event and event['kind'] == kind else None
     return accept
+
+
+def read_until(proc, accept, timeout, what):
+    """Read proc's output lines until accept(line) returns something true; return that.
+    Raises with the last lines it said if that does not come within timeout."""
+    seen, end = [], time.monotonic() + timeout
+    while time.monotonic() < end:
+        ready, _, _ = select.select([proc.stdout], [], [], max(0.0, end - time.monotonic()))
+        if not ready:
+            break
+        line = proc.stdout.readline()
+        if not line:
+            break
+        found = accept(line)
+        if found:
+            return found
+        seen.append(line.rstrip()[:200])
+    raise RuntimeError('waited %.0fs for %s (exit %s); got: %s'
+                       % (timeout, what, proc.poll(), ' | '.join(seen[-5:]) or 'nothing'))

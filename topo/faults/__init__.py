@@ -1,10 +1,14 @@
 """Faults the testbed injects into a running cluster, one class each.
 
 A fault is one module in this package holding a Fault subclass marked with
-@register. It is made for one cluster and one target node; inject() applies
-it and returns the time of the fault (what every timeline counts from),
-clear() undoes it and returns that time. Scenarios name faults by their
-`name`, so a new fault needs no edit anywhere else.
+@register. It is made for one network (topo/backends) and one target node and
+owns its mechanism: _inject() and _clear() use only the node backend's
+primitives (links, processes and signals, packet loss, the hub's cut and heal)
+and return the time they took effect (what every timeline counts from). Each
+inject and clear is recorded as a `fault` event (topo/agents/events.py), links
+set up or down as `link` events. Scenarios, faults.py's flags and matrix, and
+the live lab's commands find faults by `name`, so a new fault needs no edit
+anywhere else.
 """
 import importlib
 import pkgutil
@@ -35,18 +39,30 @@ class Fault:
     description = ''
     # what inject() and clear() are called in marks and stage labels, e.g. laicoz_off
     inject_word, clear_word = 'fault', 'cleared'
+    # the live lab's commands for inject and clear, e.g. ('poweroff', 'poweron')
+    commands = (None, None)
     # which nodes it applies to: 'any', 'director', 'real server', 'directors' (the pair)
     targets = 'any'
     default_target = 'laicoz'
-    params = {}             # its parameters and their defaults, e.g. {'percent': 30}
+    params = {}             # its parameters and their defaults, e.g. {'percent': 30.0}
+    param_help = {}         # what each one means (faults.py makes a flag of each)
 
-    def __init__(self, cluster, target, **params):
-        self.cluster, self.target = cluster, target
+    def __init__(self, network, target, **params):
+        self.network, self.target = network, target
         unknown = set(params) - set(self.params)
         if unknown:
             raise ValueError('%s takes no %s' % (self.name, ', '.join(sorted(unknown))))
         self.options = dict(self.params, **params)
+        self.check_params(self.options)
         self.injected_at = self.cleared_at = None
+
+    @property
+    def node(self):
+        return self.network[self.target]
+
+    @classmethod
+    def check_params(cls, params):
+        """ValueError for impossible parameters (before anything starts)."""
 
     @classmethod
     def check_target(cls, target, config):
@@ -64,12 +80,27 @@ class Fault:
     def inject(self):
         """Apply the fault; the time it took effect."""
         self.injected_at = self._inject()
+        self.record('inject', self.injected_at)
         return self.injected_at
 
     def clear(self):
         """Undo the fault; the time it was undone."""
         self.cleared_at = self._clear()
+        self.record('clear', self.cleared_at)
         return self.cleared_at
+
+    def note(self, kind, t, **fields):
+        """An event of this fault in the run's one stream (topo/agents/events.py)."""
+        if self.network.recorder:
+            self.network.recorder.note(self.target, kind, t=t, **fields)
+        return t
+
+    def record(self, action, t):
+        self.note('fault', t, fault=self.name, action=action, params=self.options)
+
+    def links(self, up, lan_only=False):
+        """The target's links (or only its cable to the hub) up or down; the time."""
+        return self.note('link', self.node.set_links(up, lan_only), up=up)
 
     def _inject(self):
         raise NotImplementedError

@@ -117,8 +117,6 @@ class HAStack:
     detected_pattern = None
     rejoined_pattern = None
     removed_pattern = None
-    # What the stack needs installed: (kind 'cmd'|'file'|'py', name, Debian package).
-    needs = []
     # How long both directors may hold the VIP in a clean hand-over (the old owner
     # letting go as the new one takes it), as the monitors see it (they poll every 50 ms).
     handover_overlap_s = 0.25
@@ -154,6 +152,19 @@ class HAStack:
         return dirs
 
     @classmethod
+    def needs(cls):
+        """What the stack's daemons need installed: (kind 'cmd'|'file'|'py', name, package)."""
+        return [n for d in cls.daemon_classes for n in d.needs]
+
+    @property
+    def layout(self):
+        """The name of the stack's configuration among its layouts (the most specific
+        whose settings it has), as the sweep, the fault matrix and the load lab call it."""
+        fits = [(len(changes), name) for name, (changes, _) in self.layouts.items()
+                if all(getattr(self.settings, k) == v for k, v in changes.items())]
+        return max(fits)[1] if fits else self.name
+
+    @classmethod
     def processes(cls):
         """Names of the stack's daemon processes (what a crash kills)."""
         return [p for d in cls.daemon_classes for p in d.processes]
@@ -184,7 +195,7 @@ class HAStack:
         both directors; the kernel runs both at once."""
         for role in ('master', 'backup'):
             out = director.ipvsadm('--start-daemon', role, '--mcast-interface',
-                                   director.defaultIntf().name, '--syncid', str(self.SYNC_ID))
+                                   director.interfaces()[0], '--syncid', str(self.SYNC_ID))
             if out.strip():
                 raise RuntimeError('%s: ipvsadm --start-daemon %s: %s'
                                    % (director.name, role, out.strip()))
@@ -199,6 +210,12 @@ def layouts():
     the HA configurations a sweep or a fault matrix runs."""
     return {name: (cls, changes, text) for cls in load().values()
             for name, (changes, text) in cls.layouts.items()}
+
+
+def layout_stack(layout, config):
+    """The stack of a named layout, with that layout's settings."""
+    cls, changes, _ = layouts()[layout]
+    return cls(config, cls.Settings().replace(**changes))
 
 
 def all_processes():
@@ -264,11 +281,8 @@ class ScratchDirector:
         for d in private_dirs:
             Path(self.private(d)).mkdir(parents=True, exist_ok=True)
 
-    def defaultIntf(self):
-        return argparse.Namespace(name='%s-eth0' % self.name)    # Mininet's name for it
-
-    def intfNames(self):
-        return ['%s-eth%d' % (self.name, i) for i in range(self.links)]
+    def interfaces(self):
+        return ['%s-eth%d' % (self.name, i) for i in range(self.links)]   # Mininet's names
 
     def private(self, path):
         return str(self.root / self.name / path.lstrip('/'))
@@ -282,7 +296,8 @@ def check_configs(stack):
     import tempfile
     from pathlib import Path
     from topo.network.config import DIRECTORS
-    root = Path(tempfile.mkdtemp(prefix='hatestbed-check.', dir='/var/tmp'))
+    from topo.kernels import run_id
+    root = Path(tempfile.mkdtemp(prefix='hatestbed-check.%s.' % run_id(), dir='/var/tmp'))
     try:
         problems = []
         for name in DIRECTORS:

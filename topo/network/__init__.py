@@ -1,3 +1,4 @@
-"""The network: the cluster's parameters (config), its Mininet topology and
-lifecycle (cluster), the node roles (nodes), Open vSwitch and the hub's
-controller (ovs, controller) and kernel IPVS through ipvsadm (ipvs)."""
+"""What the cluster is, whatever runs it: its parameters (config), the machines'
+roles (roles: director, real server, client), kernel IPVS through ipvsadm (ipvs),
+the real servers' nginx (webserver) and the paper's 2003 hardware (hardware). The
+node backends (topo/backends/) make machines of it."""

@@ -25,6 +25,8 @@ class Daemon:
     run_dirs = ()           # created in a fresh /run before start, owner hacluster:haclient
     logs = ()               # log files inside the node
     processes = ()          # process names (comm): what a crash kills
+    needs = ()              # what it needs installed: (kind 'cmd'|'file', name, Debian package)
+    services = ()           # the services its package starts on a systemd host
 
     def __init__(self, node, **options):
         self.node = node
@@ -32,7 +34,7 @@ class Daemon:
 
     def context(self):
         """Values for the templates: the options plus what the node adds."""
-        return dict(self.options, node=self.node.name, iface=self.node.defaultIntf().name,
+        return dict(self.options, node=self.node.name, iface=interfaces(self.node)[0],
                     ifaces=' '.join(interfaces(self.node)))
 
     def render(self):
@@ -73,7 +75,7 @@ class Daemon:
 
 def interfaces(node):
     """The node's network interfaces (lo aside), its LAN interface first."""
-    return [i for i in node.intfNames() if i != 'lo']
+    return node.interfaces()
 
 
 def chown_ha(path):

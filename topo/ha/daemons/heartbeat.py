@@ -25,6 +25,8 @@ class Heartbeat(Daemon):
                 'heartbeat/rsctmp', 'crm', 'resource-agents')
     logs = (LOG,)
     processes = ('heartbeat',)
+    needs = (('file', HEARTBEAT, 'heartbeat'),)
+    services = ('heartbeat',)
 
     def render(self):
         written = Daemon.render(self)

@@ -27,6 +27,8 @@ class Keepalived(Daemon):
     private_dirs = ('/etc/keepalived', '/var/log', '/run')
     logs = (LOG,)
     processes = ('keepalived',)
+    needs = (('cmd', 'keepalived', 'keepalived'),)
+    services = ('keepalived',)
 
     def context(self):
         ctx = Daemon.context(self)

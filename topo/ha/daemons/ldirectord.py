@@ -13,6 +13,8 @@ class Ldirectord(Daemon):
     private_dirs = ('/etc/ha.d', '/var/log', '/run')     # pid file /run/ldirectord.<cf>.pid
     logs = (LOG,)
     processes = ('ldirectord', '/usr/sbin/ldirectord')   # a Perl script: comm or argv
+    needs = (('cmd', 'ldirectord', 'ldirectord'),)
+    services = ('ldirectord',)
 
     def context(self):
         ctx = Daemon.context(self)

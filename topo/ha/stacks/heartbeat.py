@@ -62,8 +62,6 @@ class HeartbeatStack(HAStack):
     detected_pattern = r'node (laicoz|laicoy): is dead'
     rejoined_pattern = r'Status update for node laicoy: status active'
     removed_pattern = r'Deleted real server: {address}\b'
-    needs = [('file', '/usr/libexec/heartbeat/heartbeat', 'heartbeat'),
-             ('cmd', 'ldirectord', 'ldirectord')]
     daemon_classes = (Heartbeat, Ldirectord)
 
     def __init__(self, config, settings=None):

@@ -38,7 +38,6 @@ class KeepalivedStack(HAStack):
     detected_pattern = r'Entering MASTER STATE'
     rejoined_pattern = r'Entering BACKUP STATE'
     removed_pattern = r'Removing service \[{ip}\]:tcp:{port}\b'
-    needs = [('cmd', 'keepalived', 'keepalived')]
     daemon_classes = (Keepalived,)
     # Both instances start in BACKUP and the first whose master-down timer runs out
     # becomes MASTER: laicoz's is shorter only by the skew time, (150-100)/256 x

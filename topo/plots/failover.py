@@ -1,21 +1,14 @@
-#!/usr/bin/env python3
 """Plots of a failover run, from its data alone (summary.json, probe.csv):
 
   failover_latency.png      each probe request over time: which server answered
                             (or that it failed) and its latency, with the faults,
                             recoveries and failover steps marked
   request_distribution.png  answers per real server in each stage
-
-  python3 experiments/plot_failover.py results/latest
 """
 import json
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from experiments import common  # noqa: E402
-
-import matplotlib  # noqa: E402
+import matplotlib
 matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
@@ -33,6 +26,7 @@ def plot(out):
     title = '%s stack, %s kernel' % (summary.get('stack', '?'), summary.get('kernel_mode', '?'))
     latency_plot(probes, summary, title, out / 'failover_latency.png')
     distribution_plot(summary, title, out / 'request_distribution.png')
+    return ['failover_latency.png', 'request_distribution.png']
 
 
 def latency_plot(probes, summary, title, path):
@@ -96,11 +90,3 @@ def distribution_plot(summary, title, path):
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
-
-
-def main(argv=None):
-    return common.plot_command(__doc__.splitlines()[0], 'experiments/failover.py', plot, ('failover_latency.png', 'request_distribution.png'), argv)
-
-
-if __name__ == '__main__':
-    sys.exit(main())

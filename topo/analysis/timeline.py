@@ -138,8 +138,10 @@ def split_after(probes, t_from, t_to, servers):
     failed = sum(1 for p in window if not p['ok'])
     spread = max(answers.values()) - min(answers.values()) if answers else 0
     # rr gives each new connection to the next server: shares differ by a request or two
+    # every answer from a known server: a request answered by someone else is not even
     return {'answers': answers, 'failed': failed, 'spread': spread,
-            'even': bool(window) and failed == 0 and spread <= 2}
+            'even': bool(window) and failed == 0 and sum(answers.values()) == len(window)
+            and spread <= 2}
 
 
 def answers_by_stage(probes):
@@ -152,47 +154,50 @@ def answers_by_stage(probes):
     return out
 
 
-def analyse(events, probes, faults, stack, config, requests_15=None, macs=None, t_end=None):
-    """The summary fields of a run of the paper's stages (or of failovers only):
-    the invariants, and each fault on a real server and on the primary director
-    decomposed."""
-    from experiments import invariants
+def analyse(history, stack, config, bursts=(), macs=None, period=0.05):
+    """The analysis of a run with an HA stack, from its history alone: the invariants;
+    every fault decomposed the same way (fault_timelines); the paper's power-offs as
+    the paper's steps (a real server's removal, each director failover and failback);
+    the answers per stage."""
+    from topo.analysis import invariants
     from topo.network.config import BACKUP, DIRECTORS, PRIMARY
+    events, probes, faults, t_end = history.events, history.probes, history.faults, history.t_end
     service = '%s:%d' % (config.vip, config.port)
     reals = ['%s:%d' % (config.addresses[s], config.port) for s in config.real_servers]
     nice = stack.settings.nice_failback
     ends = [e['t'] for e in events] + [p['t'] for p in probes]
+    t_end = t_end or (max(ends) if ends else 0.0)
     out = {'invariants': invariants.vip_ownership(
-        events, DIRECTORS, PRIMARY, t_end or (max(ends) if ends else 0.0),
-        first_fault=min((f['injected'] for f in faults), default=None), macs=macs)}
-    # the paper's fault, power-off, decomposed as before; other faults: fault_cell()
-    power_offs = [f for f in faults if f['fault'] == 'power-off']
-    on_servers = [f for f in power_offs if f['target'] in config.real_servers]
+        events, DIRECTORS, PRIMARY, t_end,
+        first_fault=min((f.injected for f in faults), default=None), macs=macs)}
+    out['fault_timelines'] = [decompose(events, probes, f, stack, config, t_end, period)
+                              for f in faults]
+    power_offs = [f for f in faults if f.fault == 'power-off']
+    on_servers = [f for f in power_offs if f.target in config.real_servers]
     if on_servers:
         f = on_servers[0]
-        address = '%s:%d' % (config.addresses[f['target']], config.port)
+        address = '%s:%d' % (config.addresses[f.target], config.port)
         out['real_server_removal'] = real_server_removal(
-            events, probes, f['injected'], f['cleared'], PRIMARY, service, address,
+            events, probes, f.injected, f.cleared, PRIMARY, service, address,
             stack.removed_pattern)
-    cycles = [f for f in power_offs if f['target'] == PRIMARY]
-    failovers = [director_failover(events, probes, c['injected'], BACKUP, service, reals,
-                                   stack.detected_pattern, t_end=c['cleared']) for c in cycles]
-    failbacks = [failback(events, probes, c['cleared'], PRIMARY, BACKUP, service, reals, nice)
-                 for c in cycles if c['cleared']]
+    cycles = [f for f in power_offs if f.target == PRIMARY]
+    failovers = [director_failover(events, probes, c.injected, BACKUP, service, reals,
+                                   stack.detected_pattern, t_end=c.cleared) for c in cycles]
+    failbacks = [failback(events, probes, c.cleared, PRIMARY, BACKUP, service, reals, nice)
+                 for c in cycles if c.cleared]
     if failovers:
         out.update(failover=failovers[0], failover_repeats=failovers)
         c, fo = cycles[0], failovers[0]
         # from when the service is whole again: table complete and answering
-        if None not in (fo['table_ready_s'], fo['first_ok_s']) and c['cleared'] \
+        if None not in (fo['table_ready_s'], fo['first_ok_s']) and c.cleared \
                 and config.scheduler == 'rr':
-            since = c['injected'] + max(fo['table_ready_s'], fo['first_ok_s'])
-            out['split_after_takeover'] = split_after(probes, since, c['cleared'],
+            since = c.injected + max(fo['table_ready_s'], fo['first_ok_s'])
+            out['split_after_takeover'] = split_after(probes, since, c.cleared,
                                                       config.real_servers)
     if failbacks:
         out.update(failback=failbacks[0], failback_repeats=failbacks)
-    stages = answers_by_stage(probes)
-    if requests_15 is not None:
-        stages = dict({'15 requests': requests_15}, **stages)
+    stages = {'%d requests' % b.count: b.answers for b in bursts}
+    stages.update(answers_by_stage(probes))
     out['answers_per_stage'] = stages
     return out
 
@@ -208,41 +213,76 @@ def _stretches(probes, period):
     return out
 
 
-def fault_cell(events, probes, fault, stack, config, t_end, period):
-    """One fault, decomposed: when it was noticed, what the client saw, how many
-    owned the VIP, when the cluster was whole again and who served then.
-    Times relative to the injection."""
-    from experiments import invariants
+def decompose(events, probes, fault, stack, config, t_end, period):
+    """Any fault, decomposed the same way, in seconds after its injection:
+
+      noticed_s         the stack logged it (a peer declared dead, a real server removed)
+                        while the fault was in place
+      owner_change_s    a director that did not own the VIP before the fault owns it
+      table_complete_s  the service's table is as it should be: the new owner's complete,
+                        or (a real server's fault) the server out of the active table
+      service_back_s    the client answered again for good while the fault is in place:
+                        the first answer after the last request that failed before the
+                        clear (0: none failed; past cleared_s: back only after the clear)
+
+    then what the client saw (failed requests, longest outage, impaired stretch), how
+    many owned the VIP (two: split brain; none), and when the cluster was whole again
+    after the clear, and who served then."""
+    from topo.analysis import invariants
     from topo.network.config import DIRECTORS, PRIMARY
-    t0, t_clear, t_back = fault['injected'], fault['cleared'], fault.get('recovered')
-    target = fault['target']
-    peers = [d for d in DIRECTORS if d != target] or list(DIRECTORS)
-    patterns = [stack.detected_pattern]
-    if target in config.real_servers:
+    t0, t_clear, t_back = fault.injected, fault.cleared, fault.recovered
+    target = fault.target
+    service = '%s:%d' % (config.vip, config.port)
+    on_server = target in config.real_servers
+    peers = list(DIRECTORS) if on_server else [d for d in DIRECTORS if d != target]
+    if on_server:
         ip, port = config.addresses[target], config.port
-        patterns = [stack.removed_pattern.format(address=re.escape('%s:%d' % (ip, port)),
-                                                 ip=re.escape(ip), port=port)]
-        peers = list(DIRECTORS)
+        address = '%s:%d' % (ip, port)
+        patterns = [stack.removed_pattern.format(address=re.escape(address), ip=re.escape(ip),
+                                                 port=port)]
+    else:
+        patterns = [stack.detected_pattern]
     # noticed while the fault was in place (a peer declared dead after the clear is
     # the aftermath, e.g. a restart after a partition, not the detection)
-    detected = min((t for t in (_first(events, t0, d, lambda e: e.get('kind') == 'log' and any(
+    noticed = min((t for t in (_first(events, t0, d, lambda e: e.get('kind') == 'log' and any(
         p and re.search(p, e['line']) for p in patterns)) for d in peers)
         if t and (t_clear is None or t <= t_clear)), default=None)
+    segments = invariants.segments([e for e in events if e['t'] <= t_end], DIRECTORS, t_end)
+    before = set(invariants.owner_at(events, DIRECTORS, t0))
+    change = next((seg for seg in segments if seg[1] > t0 and set(seg[2]) - before), None)
+    owner_change = max(change[0], t0) if change else None
+    if on_server:
+        table = _first(events, t0, PRIMARY, lambda e: e.get('kind') == 'ipvs'
+                       and address not in e['table'].get(service, [address]))
+    elif change:
+        full = ['%s:%d' % (config.addresses[s], config.port) for s in config.real_servers]
+        new = (set(change[2]) - before).pop()
+        table = next((max(a, owner_change) for a, b, owners, tables in segments
+                      if b > owner_change and new in owners and
+                      set(tables[new]) == set(full)), None)
+    else:
+        table = None
     window = [p for p in probes if t0 <= p['t'] <= t_end]
     stretches = _stretches(window, period)
+    failed = [p['t'] for p in window if not p['ok']]
+    # back while the fault is in place (what the clear then costs: recovered_after_clear_s);
+    # a service that only came back after the clear says so by a time past cleared_s
+    during = [t for t in failed if t_clear is None or t < t_clear]
+    back = 0.0 if not during else _rel(_first_ok(window, max(during) + 1e-6), t0)
     inv = invariants.vip_ownership([e for e in events if e['t'] <= t_end], DIRECTORS,
                                    PRIMARY, t_end, first_fault=t0, t0=t0)
     after = [iv for iv in inv['dual_owner'] if iv[1] > 0]
     owners = invariants.owner_at(events, DIRECTORS, t_end)
-    return {'fault': fault['fault'], 'target': target,
-            'detected_s': _rel(detected, t0),
+    return {'fault': fault.fault, 'target': target,
+            'noticed_s': _rel(noticed, t0), 'owner_change_s': _rel(owner_change, t0),
+            'table_complete_s': _rel(table, t0), 'service_back_s': back,
             'first_failure_s': _rel(stretches[0][0], t0) if stretches else None,
             'outage_s': round(max((b - a for a, b in stretches), default=0.0), 3),
             'failing_s': round(sum(b - a for a, b in stretches), 3),
             # from the first failed request to the last: how long the service was impaired,
             # also when only some requests failed (a hung real server fails one in three)
             'impaired_s': round(stretches[-1][1] - stretches[0][0], 3) if stretches else 0.0,
-            'failed_requests': sum(not p['ok'] for p in window), 'requests': len(window),
+            'failed_requests': len(failed), 'requests': len(window),
             'dual_owner_s': round(sum(b - max(a, 0) for a, b in after), 3),
             'dual_owner': after,
             'no_owner_s': round(sum(b - max(a, 0) for a, b in inv['no_owner'] if b > 0), 3),

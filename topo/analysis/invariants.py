@@ -15,9 +15,10 @@ the client's `arp`):
 """
 
 
-def _segments(events, directors, t_end):
-    """[(t0, t1, owners, tables)] between the state changes of the directors."""
-    state = {d: {'vip': False, 'link': True, 'table': False} for d in directors}
+def segments(events, directors, t_end):
+    """[(t0, t1, owners, tables)] between the state changes of the directors; tables:
+    {director: the real servers (ip:port) its IPVS table holds}."""
+    state = {d: {'vip': False, 'link': True, 'table': frozenset()} for d in directors}
     segments, t_prev = [], None
     for e in sorted((e for e in events if e.get('node') in state and e['t'] <= t_end
                      and e.get('kind') in ('vip', 'link', 'ipvs')), key=lambda e: e['t']):
@@ -29,7 +30,7 @@ def _segments(events, directors, t_end):
         elif e['kind'] == 'link':
             st['link'] = e['up']
         else:
-            st['table'] = any(e['table'].values())
+            st['table'] = frozenset(r for reals in e['table'].values() for r in reals)
         t_prev = e['t']
     if t_prev is not None and t_end > t_prev:
         segments.append((t_prev, t_end, _owners(state), _tables(state)))
@@ -63,19 +64,19 @@ def _total(intervals):
 
 def vip_ownership(events, directors, primary, t_end, first_fault=None, macs=None, t0=None):
     """The invariants of a run; times relative to t0 (default: the first owner)."""
-    segments = _segments(events, directors, t_end)
-    owned = [s for s in segments if s[2]]
+    segs = segments(events, directors, t_end)
+    owned = [s for s in segs if s[2]]
     first_owned = owned[0][0] if owned else None
     origin = t0 if t0 is not None else (first_owned or 0.0)
     rel = lambda ivs: [[round(a - origin, 3), round(b - origin, 3)] for a, b in ivs]
-    dual = _intervals(segments, lambda owners, _: len(owners) > 1)
-    none = _intervals([s for s in segments if first_owned is not None and s[0] >= first_owned],
+    dual = _intervals(segs, lambda owners, _: len(owners) > 1)
+    none = _intervals([s for s in segs if first_owned is not None and s[0] >= first_owned],
                       lambda owners, _: not owners)
-    bare = _intervals(segments, lambda owners, tables: len(owners) == 1
+    bare = _intervals(segs, lambda owners, tables: len(owners) == 1
                       and not tables[owners[0]])
     before = first_fault if first_fault is not None else t_end
     false = []
-    for t_start, _, owners, _ in segments:
+    for t_start, _, owners, _ in segs:
         for d in owners:
             if d != primary and t_start < before and not any(f['node'] == d for f in false):
                 false.append({'node': d, 't': round(t_start - origin, 3)})
@@ -96,5 +97,5 @@ def vip_ownership(events, directors, primary, t_end, first_fault=None, macs=None
 
 def owner_at(events, directors, t):
     """The owners just before time t."""
-    segments = _segments([e for e in events if e['t'] < t], directors, t)
-    return list(segments[-1][2]) if segments else []
+    segs = segments([e for e in events if e['t'] < t], directors, t)
+    return list(segs[-1][2]) if segs else []

@@ -1,9 +1,10 @@
-"""Kernel modes: run on the host's own kernel (native) or inside Debian's
-User-Mode-Linux kernel (uml), which carries IPVS and Open vSwitch as modules.
+"""User-Mode Linux: the command re-runs itself inside Debian's UML kernel, which
+carries IPVS and Open vSwitch as modules, for hosts whose kernel has neither.
 
-In uml mode the experiment command re-runs itself inside UML with the host's
-root filesystem (hostfs) and tmpfs over every runtime directory, so results
-land in the host's results folder while nothing else of the host is written.
+UML boots with the host's root filesystem (hostfs) and tmpfs over every runtime
+directory, so results land in the host's results folder while nothing else of
+the host is written. Each run has a kernel of its own: two runs at once do not
+meet.
 """
 import os
 import shlex
@@ -11,34 +12,24 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import termios
 import threading
 import time
 from pathlib import Path
 
+from topo.kernels import RUN_ENV, KernelMode, register
+from topo.kernels.native import MODULES, native_missing
+
 UML_KERNEL = '/usr/bin/linux.uml'
 UML_MODULES = Path('/usr/lib/uml/modules')
-# Modules the testbed needs; loaded up front so no daemon waits on autoload.
-KERNEL_MODULES = ['ip_vs', 'ip_vs_rr', 'ip_vs_wrr', 'ip_vs_lc', 'ip_vs_wlc',
-                  'openvswitch', 'veth', 'sch_netem']
+KERNEL_MODULES = MODULES
 # Directories made private (tmpfs) inside UML so the host's copies stay untouched.
 UML_TMPFS = ['/run', '/var/log', '/tmp', '/etc/openvswitch',
              '/var/lib/openvswitch', '/dev/shm']
 INNER_MARK = '== inside UML kernel =='
 STOP_ENV = 'HATESTBED_STOP_FILE'
-MODES = ('auto', 'native', 'uml')
-
-
-class StopRequested(BaseException):
-    """SIGTERM/SIGHUP, or the host's stop request: unwind, tear down, keep results.
-
-    A BaseException, unlike KeyboardInterrupt not swallowed by Mininet's CLI.
-    """
-
-
-class SandboxError(RuntimeError):
-    """A kernel mode cannot be used; the message says what to install."""
+# what UML's kernel says as it powers off, after the command's own output
+POWER_OFF_LINES = ('sysrq: ', 'reboot: ')
 
 
 def running_in_uml():
@@ -46,29 +37,6 @@ def running_in_uml():
         return 'User Mode Linux' in Path('/proc/cpuinfo').read_text()
     except OSError:
         return False
-
-
-def kernel_mode():
-    """The mode a measurement comes from: 'uml' inside UML, else 'native'."""
-    return 'uml' if running_in_uml() else 'native'
-
-
-def _modprobe(module):
-    return subprocess.run(['modprobe', module], stdout=subprocess.DEVNULL,
-                          stderr=subprocess.DEVNULL).returncode == 0
-
-
-def native_missing():
-    """What the running kernel lacks for the testbed (empty list: native works)."""
-    missing = []
-    if shutil.which('modprobe'):
-        for mod in KERNEL_MODULES[:5] + ['openvswitch']:
-            _modprobe(mod)
-    if not Path('/proc/net/ip_vs').exists():
-        missing.append('IPVS (ip_vs)')
-    if not Path('/sys/module/openvswitch').exists():
-        missing.append('Open vSwitch datapath (openvswitch)')
-    return missing
 
 
 def uml_missing():
@@ -79,23 +47,43 @@ def uml_missing():
     return None
 
 
-def choose_mode(requested):
-    """Resolve --sandbox auto|native|uml to 'native' or 'uml', or raise SandboxError."""
-    if requested not in MODES:
-        raise SandboxError('unknown --sandbox %r (choose from %s)' % (requested, ', '.join(MODES)))
-    if running_in_uml():
-        return 'native'     # already inside the sandbox kernel: run here
-    if requested in ('auto', 'native'):
-        missing = native_missing()
-        if not missing:
-            return 'native'
-        if requested == 'native':
-            raise SandboxError('the running kernel lacks %s; use --sandbox uml '
-                               '(apt-get install user-mode-linux)' % ' and '.join(missing))
-    problem = uml_missing()
-    if problem:
-        raise SandboxError('the running kernel lacks IPVS or OVS and ' + problem)
-    return 'uml'
+@register
+class UML(KernelMode):
+    name = 'uml'
+    description = "inside Debian's User-Mode-Linux kernel"
+    sandbox = True
+    rank = 1
+
+    @classmethod
+    def add_arguments(cls, group):
+        group.add_argument('--uml-mem', type=int, default=1024, metavar='MB',
+                           help='memory of the UML kernel (uml mode)')
+
+    @classmethod
+    def is_current(cls):
+        return running_in_uml()
+
+    @classmethod
+    def missing(cls):
+        problem = uml_missing()
+        return [problem] if problem else []
+
+    @classmethod
+    def packages(cls):
+        # only where the running kernel cannot: an ordinary host needs no UML
+        return ['user-mode-linux'] if native_missing() else []
+
+    def announce(self, auto):
+        why = ', '.join(native_missing()) or 'asked for'
+        return ('kernel mode: uml (running kernel: %s missing; re-running inside '
+                "Debian's User-Mode-Linux kernel)" % why if auto
+                else 'kernel mode: uml (--sandbox uml)')
+
+    def enter(self, argv, env, host_dirs=()):
+        return run_in_uml(argv, mem_mb=self.args.uml_mem, env=env, host_dirs=host_dirs)
+
+    def inside(self):
+        watch_stop_request()
 
 
 def _init_script(argv, cwd, status_file, env, host_dirs=()):
@@ -156,14 +144,17 @@ def run_in_uml(argv, mem_mb=1024, grace_s=60, env=None, host_dirs=()):
     Ctrl-C or SIGTERM asks the command inside to stop (it tears its cluster
     down and marks its results incomplete); after grace_s the UML is killed.
     """
+    from topo.kernels import run_id
     cwd = os.getcwd()
     _remove_stale_workdirs()
-    work = tempfile.mkdtemp(prefix='hatestbed-uml.%d.' % os.getpid(), dir='/var/tmp')
+    # named by the run's id ("<pid>.<hex>"): its leak check finds it, and only it
+    work = '/var/tmp/hatestbed-uml.%s' % run_id()
+    os.mkdir(work, 0o700)
     status_file = os.path.join(work, 'status')
     stop_file = os.path.join(work, 'stop')
     init = os.path.join(work, 'init.sh')
     env = dict(env or {}, **{STOP_ENV: stop_file})
-    for key in ('HATESTBED_DEBUG', 'PYTHONUNBUFFERED', 'PYTHONPATH'):
+    for key in ('HATESTBED_DEBUG', 'PYTHONUNBUFFERED', 'PYTHONPATH', RUN_ENV):
         if key in os.environ:
             env[key] = os.environ[key]
     env.setdefault('PYTHONUNBUFFERED', '1')
@@ -181,7 +172,8 @@ def run_in_uml(argv, mem_mb=1024, grace_s=60, env=None, host_dirs=()):
                             stdout=None if interactive else subprocess.PIPE,
                             stderr=subprocess.STDOUT, start_new_session=True,
                             env={'PATH': os.environ.get('PATH', '/usr/bin:/bin'),
-                                 'TMPDIR': _uml_tmpdir(work), 'HOME': work})
+                                 'TMPDIR': _uml_tmpdir(work), 'HOME': work,
+                                 RUN_ENV: env[RUN_ENV]})
     stopping = {'since': None}
 
     def request_stop(signum, _frame):
@@ -265,6 +257,8 @@ def _pump_output(stream):
         line = raw.decode('utf-8', 'replace').replace('\r', '')
         if not inside:
             inside = INNER_MARK in line
+            continue
+        if line.startswith(POWER_OFF_LINES):
             continue
         sys.stdout.write(line)
         sys.stdout.flush()

@@ -1,7 +1,7 @@
 """The maths of IPVS's schedulers rr, wrr, lc and wlc (the paper's section 2.2):
 what share of short requests and of long-lived connections each real server
-should get. No Mininet here: unit-tested on hand-made inputs, used by
-experiments/schedulers.py to check what the kernel did.
+should get, and the checks of what the kernel did. No cluster here: unit-tested on
+hand-made inputs, used by the schedulers experiment (topo/engine/steps/schedulers.py).
 """
 import math
 from functools import reduce
@@ -152,3 +152,28 @@ def tolerance(scheduler, weights, expected):
 
 def within(deviation, tol):
     return deviation < 1e-9 if tol == 0 else deviation < tol
+
+
+def checks_for(sched, r):
+    """The pass/fail checks of one scheduler's results."""
+    short_tol = (0 if sched in ('rr', 'wrr') or not r['expired_during_phase']
+                 else tolerance(sched, r['weights'], r['expected_answers']))
+    c = {
+        'no_failed_requests': r['failed'] == 0 and r['held_failed'] == 0,
+        # rr, wrr: the counters play no part, so every round must be exact; lc,
+        # wlc: exact too from drained counters while no connection expires
+        # during the phase, else within the integer granularity
+        'short_share': within(r['max_deviation'], short_tol) and (r['rounds_exact']
+                                                                  or short_tol > 0),
+        'preload_on_one_server': r['preload_answers'] == r['preload'],
+        'all_held_active': sum(r['active_peak'].values()) == sum(r['preload'].values()) + r['new'],
+        # the client's view (X-Served-By) and the director's (ActiveConn) agree
+        'client_matches_ipvsadm': all(
+            r['held_answers'][s] + r['preload_answers'][s] == r['active_snapshot'][s]
+            for s in r['active_snapshot']),
+        'held_spread': within(r['held_max_deviation'], r['held_tolerance']),
+    }
+    if not r['expired_during_phase']:
+        # every finished short connection is one InActConn (figure 6's view)
+        c['short_inactive_matches_answers'] = r['inactive_after'] == r['answers']
+    return c

@@ -1,18 +1,10 @@
-#!/usr/bin/env python3
 """failover_sweep.png from a sweep's data (summary.json, sweep.csv): client-observed
 outage against the detection setting, one line per HA configuration (median, with
-the spread of the repetitions).
-
-  python3 experiments/plot_sweep.py results/latest
-"""
+the spread of the repetitions)."""
 import json
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from experiments import common  # noqa: E402
-
-import matplotlib  # noqa: E402
+import matplotlib
 matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
@@ -25,7 +17,7 @@ def plot(out):
     out = Path(out)
     summary = json.loads((out / 'summary.json').read_text())
     rows = pd.read_csv(out / 'sweep.csv')
-    layouts = summary.get('layouts', {})
+    layouts = summary['parameters'].get('layouts', {})
     fig, ax = plt.subplots(figsize=(10, 6))
     for i, (config, group) in enumerate(rows.groupby('configuration', sort=False)):
         color, marker = COLORS[i % len(COLORS)], MARKERS[i % len(MARKERS)]
@@ -50,11 +42,4 @@ def plot(out):
     fig.tight_layout()
     fig.savefig(out / 'failover_sweep.png', dpi=110)
     plt.close(fig)
-
-
-def main(argv=None):
-    return common.plot_command(__doc__.splitlines()[0], 'experiments/sweep.py', plot, ('failover_sweep.png',), argv)
-
-
-if __name__ == '__main__':
-    sys.exit(main())
+    return ['failover_sweep.png']

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Plots of the fault experiments, from their data alone (summary.json,
 events.jsonl, probe.csv):
 
@@ -6,13 +5,8 @@ events.jsonl, probe.csv):
                        held while unplugged or switched off), the probes' answers
                        below, the fault and its clear marked
   fault_matrix.png     every fault x layout: the client's longest outage and the
-                       seconds with two VIP owners (split brain)
-
-  python3 experiments/plot_faults.py results/latest            # a single fault or a matrix
-"""
-import argparse
+                       seconds with two VIP owners (split brain)"""
 import json
-import sys
 from pathlib import Path
 
 import matplotlib
@@ -123,23 +117,19 @@ def matrix_plot(out):
     plt.close(fig)
 
 
-def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument('results', help='results folder of experiments/faults.py')
-    a = p.parse_args(argv)
-    out = Path(a.results)
-    try:
-        summary = json.loads((out / 'summary.json').read_text())
-        for cell in summary.get('faults', []):
-            timeline_plot(cell['results'])
-        if len(summary.get('faults', [])) > 1:
-            matrix_plot(out)
-    except (OSError, ValueError, KeyError) as e:
-        print('error: %s' % e, file=sys.stderr)
-        return 2
-    print('plots written under %s' % out)
-    return 0
-
-
-if __name__ == '__main__':
-    sys.exit(main())
+def plot(out):
+    """A fault run: each cell's timeline (and a copy of a lone cell's here), the matrix."""
+    out = Path(out)
+    summary = json.loads((out / 'summary.json').read_text())
+    if summary.get('experiment') == 'fault':        # one cell's own folder
+        timeline_plot(out)
+        return ['fault_timeline.png']
+    cells = summary.get('faults', [])
+    for cell in cells:
+        timeline_plot(cell['results'])
+    if len(cells) == 1:
+        import shutil
+        shutil.copy2(Path(cells[0]['results']) / 'fault_timeline.png', out)
+        return ['fault_timeline.png']
+    matrix_plot(out)
+    return ['fault_matrix.png'] + ['%s/fault_timeline.png' % c['results'] for c in cells]

@@ -21,8 +21,9 @@ FIGURES = {
 }
 
 
-def expectation(fig, config, backup_warm=False, nice_failback=False):
-    """What figure `fig` must show: servers ([] = no virtual service), counts, VIP."""
+def expectation(fig, config, backup_warm=False, nice_failback=False, requests=15):
+    """What figure `fig` must show: servers ([] = no virtual service), counts, VIP.
+    requests: how many the client sent before figure 6 (the paper: 15)."""
     everyone = list(config.real_servers)
     full = {'servers': everyone, 'counts': None, 'vip': True}
     standby = ({'servers': everyone, 'counts': None, 'vip': False} if backup_warm
@@ -30,8 +31,9 @@ def expectation(fig, config, backup_warm=False, nice_failback=False):
     if fig == 5:
         return dict(full, counts='zero')
     if fig == 6:
-        return dict(full, counts={'inactive': 15 // len(everyone)} if 15 % len(everyone) == 0
-                    else None)
+        requests = 15 if requests is None else requests
+        return dict(full, counts={'inactive': requests // len(everyone)}
+                    if requests % len(everyone) == 0 else None)
     if fig == 8:
         return dict(full, servers=[s for s in everyone if s != 'laico2'])
     if fig in (9, 12):

@@ -1,15 +1,8 @@
-#!/usr/bin/env python3
 """Plots of a load run, from its data (summary.json, load.csv, load_failover.csv):
 load_latency.png and load_throughput.png (ramp: VIP and direct per concurrency),
-load_scaling.png (--scale), load_failover.png (--failover), load_conn_sync.png.
-
-  python3 experiments/plot_load.py results/latest
-"""
+load_scaling.png (--scale), load_failover.png (--failover), load_conn_sync.png."""
 import json
-import sys
 from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
 def plot(results):
@@ -19,7 +12,7 @@ def plot(results):
     out = Path(results)
     s = json.loads((out / 'summary.json').read_text())
     par = s['parameters']
-    title = '%s kernel%s%s' % (s['kernel_mode'], ', hardware %s' % par['hardware']
+    title = '%s kernel%s%s' % (s['kernel_mode'], ', hardware %s' % par['hardware']['name']
                                if par.get('hardware') else '',
                                ', page %s' % par['page'] if par.get('page') else '')
     written = []
@@ -167,21 +160,3 @@ def conn_sync_plot(plt, s, title, out):
     fig.savefig(out / 'load_conn_sync.png', dpi=120)
     plt.close(fig)
     return 'load_conn_sync.png'
-
-
-def main(argv=None):
-    p = __import__('argparse').ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument('results', help='results folder of experiments/load.py')
-    a = p.parse_args(argv)
-    try:
-        written = plot(a.results)
-    except (OSError, ValueError, KeyError) as e:
-        print('error: %s' % e, file=sys.stderr)
-        return 2
-    print('plots written: %s' % (', '.join(str(Path(a.results) / w) for w in written)
-                                 or 'none (no data of a load run)'))
-    return 0
-
-
-if __name__ == '__main__':
-    sys.exit(main())

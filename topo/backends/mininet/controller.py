@@ -10,7 +10,7 @@ from mininet.node import Controller
 
 from controllers import READY_MARK
 
-HUB_APP = Path(__file__).resolve().parents[2] / 'controllers' / 'hub.py'
+HUB_APP = Path(__file__).resolve().parents[3] / "controllers" / "hub.py"
 
 
 def controller_command():

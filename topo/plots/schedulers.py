@@ -1,23 +1,18 @@
-#!/usr/bin/env python3
 """Plot a schedulers run: scheduler_distribution.png from its summary.json.
-
-  python3 experiments/plot_schedulers.py results/20240101-120000-schedulers
 
 Left: how the short requests spread over the real servers with each
 scheduler (bars: measured share; black marks: expected share). Right: the
 ActiveConn of each real server while the long-lived connections are held
 (hatched: sessions already there before the new ones; black marks: expected).
 """
-import argparse
 import json
-import sys
 from pathlib import Path
 
 PNG = 'scheduler_distribution.png'
 
 
-def plot(results_dir, name=PNG, complete=None):
-    """Write the figure; complete=True when the caller knows the measurements are all in."""
+def plot(results_dir, name=PNG):
+    """Write the figure."""
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
@@ -95,27 +90,10 @@ def plot(results_dir, name=PNG, complete=None):
 
     fig.suptitle('IPVS schedulers of the paper\'s section 2.2, weights %s (kernel mode %s%s)'
                  % (', '.join('%s=%s' % kv for kv in weights.items()), summary.get('kernel_mode'),
-                    '' if (summary.get('complete') if complete is None else complete)
+                    '' if summary.get('complete')
                     else ', run incomplete'))
     fig.tight_layout()
     path = results_dir / name
     fig.savefig(path, dpi=110)
     plt.close(fig)
-    return path
-
-
-def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument('results', help='results folder of experiments/schedulers.py')
-    p.add_argument('--name', default=PNG, help='file name of the figure')
-    a = p.parse_args(argv)
-    try:
-        print(plot(a.results, a.name))
-    except (OSError, ValueError, KeyError) as e:
-        print('error: %s' % e, file=sys.stderr)
-        return 2
-    return 0
-
-
-if __name__ == '__main__':
-    sys.exit(main())
+    return [name]

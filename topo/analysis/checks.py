@@ -1,0 +1,81 @@
+"""The verdict of a run: checkers applied to its result after it ended, as Jepsen's
+checkers read a recorded history. A scenario names its checkers; each takes the
+finished Run (its result, its stack and cluster) and returns the problems it
+found ([]: passed). A run passes when every checker finds none.
+"""
+from topo.analysis.figures import FIGURES
+
+
+def invariant_problems(analysis, tolerance=0.0, dual_owner_allowed=False):
+    """What a run's invariants contradict: a takeover before any fault; two owners
+    (unless the scenario provokes them) for longer than a clean hand-over takes; a
+    failover whose backup held the VIP already at the fault."""
+    inv = analysis.get('invariants') or {}
+    problems = ['%s took the VIP %.2fs after the cluster came up, before any fault: a false '
+                'takeover (no failover time is measured from it)' % (f['node'], f['t'])
+                for f in inv.get('false_takeovers', [])]
+    long_dual = [i for i in inv.get('dual_owner', []) if i[1] - i[0] > tolerance]
+    if long_dual and not dual_owner_allowed:
+        problems.append('two directors owned the VIP for %.2fs (%s), longer than a hand-over '
+                        'may overlap (%.2fs)' % (sum(b - a for a, b in long_dual), ', '.join(
+                            '%.2f-%.2fs' % tuple(i) for i in long_dual), tolerance))
+    problems += ['a director failover was not measured: laicoy held the VIP before the fault'
+                 for f in analysis.get('failover_repeats') or [] if f.get('false_takeover')]
+    return problems
+
+
+def steps_done(run):
+    """Every step did what it expected (no wait timed out, no static check broke)."""
+    return list(run.result.failures)
+
+
+def invariants(run):
+    """One VIP owner (unless the scenario provokes two), no takeover before the fault."""
+    return invariant_problems(run.result.analysis, run.stack.handover_overlap_s,
+                              run.scenario.dual_owner_allowed)
+
+
+def figures(run):
+    """Every figure of the paper saved and as expected; requests split evenly again
+    after the takeover (the paper's 'similar to figure 6')."""
+    figs = run.result.measured.figures
+    problems = ['figure %d not reached' % f for f in FIGURES if str(f) not in figs]
+    problems += ['figure %s: %s' % (n, '; '.join(f['problems']))
+                 for n, f in figs.items() if not f['passed']]
+    split = run.result.analysis.get('split_after_takeover')
+    if split is not None and not split['even']:
+        problems.append('after the takeover the requests did not split evenly: %s, %d failed'
+                        % (split['answers'], split['failed']))
+    return problems
+
+
+def failovers_measured(run):
+    repeats = run.result.analysis.get('failover_repeats') or []
+    if not repeats:
+        return ['no director failover was measured']
+    return ['failover %d: the client was never answered again' % (i + 1)
+            for i, f in enumerate(repeats) if f['outage_s'] is None and not f['false_takeover']]
+
+
+def faults_injected(run):
+    return [] if run.result.history.faults else ['no fault was injected']
+
+
+def answered(run):
+    """Every request of every burst answered (the smoke run: and the hub proven)."""
+    m = run.result.measured
+    problems = ['%d of %d requests failed' % (b.answers.get('failed', 0), b.count)
+                for b in m.bursts if b.answers.get('failed') or sum(b.answers.values()) != b.count]
+    if m.hub_check is not None and not m.hub_check['verified']:
+        problems.append('the hub did not flood: %(observer)s saw %(seen_by_observer)d of '
+                        '%(sent)d unicast frames' % m.hub_check)
+    return problems
+
+
+def schedulers(run):
+    """Every scheduler measured as its maths says (topo/analysis/scheduling.py)."""
+    results = run.result.measured.schedulers
+    if not results:
+        return ['no scheduler was measured']
+    return ['%s: %s' % (s, ', '.join(k for k, v in r['checks'].items() if not v))
+            for s, r in results.items() if not r['passed']]

@@ -1,0 +1,83 @@
+"""The load lab's results from its runs: the ramp's goals (VIP against the same
+run's direct baseline), scale-out efficiency, what failover under load and
+connection sync did to the clients."""
+from topo.network.config import BACKUP, PRIMARY
+from topo.stats import scaling_efficiency
+
+SERIES_FIELDS = ['layout', 't', 'ok', 'failed', 'p50_s', 'p99_s', 'max_s', 'open']
+
+
+def ramp_goals(levels):
+    """The goals, each with its numbers: VIP vs direct per level."""
+    by = {(lv['target'], lv['concurrency']): lv for lv in levels}
+    goals = []
+    for c in sorted({lv['concurrency'] for lv in levels}):
+        vip, direct = by.get(('vip', c)), by.get(('direct', c))
+        if not vip or not direct:
+            continue
+        ratio = round(vip['rps'] / direct['rps'], 3) if direct['rps'] else None
+        p99 = round(vip['p99_s'] / direct['p99_s'], 3) if vip['p99_s'] and direct['p99_s'] \
+            else None
+        goals.append({'concurrency': c, 'vip_failed': vip['failed'],
+                      'direct_failed': direct['failed'],
+                      'no_extra_failures': vip['failed'] <= direct['failed'],
+                      'zero_failed': vip['failed'] == 0,
+                      'throughput_ratio': ratio,
+                      'throughput_ok': ratio is not None and ratio >= 0.9,
+                      'p99_ratio': p99, 'p99_ok': p99 is not None and p99 <= 1.2})
+    return goals
+
+
+def scale_goals(rows):
+    """Scaling efficiency rps(N) / (N x rps(1)); the goal: >= 0.8 up to 3 servers."""
+    eff = scaling_efficiency({r['servers']: r['rps'] for r in rows})
+    return ({str(k): v for k, v in eff.items()},
+            [{'servers': n, 'efficiency': e, 'ok': e >= 0.8} for n, e in eff.items() if n <= 3])
+
+
+def load_series(events):
+    """The load generator's per-second reports."""
+    return [e for e in events if e['kind'] == 'load' and e.get('node') == 'load']
+
+
+def _prober_cpu(events):
+    done = [e for e in events if e['kind'] == 'done' and e.get('node') == 'client']
+    return done[-1]['cpu_s'] if done else None
+
+
+def failover_cell(layout, clients, result, out):
+    """One layout's failover under load: what the clients saw at the power-off and at
+    the power-on; and the per-second series of the load generator (CSV rows)."""
+    h, m = result.history, result.measured
+    series = load_series(h.events)
+    t_off, t_on = (h.faults[0].injected, h.faults[0].cleared) if h.faults else (None, None)
+
+    def failed(t0, t1):
+        return sum(sum(e['failed'].values()) for e in series
+                   if t0 is not None and t0 <= e['t'] + 1 and (t1 is None or e['t'] < t1))
+    done = m.load_done or {}
+    cell = {'layout': layout, 'clients': clients, 'passed': result.passed,
+            'answered': done.get('ok'), 'failed': done.get('failed'),
+            'failed_at_power_off': failed(t_off, t_on), 'failed_at_power_on': failed(t_on, None),
+            'outage_s': (result.analysis.get('failover') or {}).get('outage_s'),
+            'loadgen_cpu_s': done.get('cpu_s'), 'loadgen_elapsed_s': done.get('elapsed_s'),
+            'prober_cpu_s': _prober_cpu(h.events), 'power_off': t_off, 'power_on': t_on,
+            'hardware': m.hardware, 'results': str(out)}
+    rows = [dict(e, layout=layout, failed=sum(e['failed'].values())) for e in series]
+    return cell, rows
+
+
+def conn_sync_cell(sync, sessions, result, out):
+    """Sessions that carried on through the failover, and the connection entries each
+    director's kernel held before it."""
+    h, m = result.history, result.measured
+    done = m.load_done or {}
+    t_fault = h.faults[0].injected if h.faults else None
+    carried = sum(1 for t in done.get('unbroken_last_ok', []) if t_fault and t > t_fault)
+    entries = m.connection_entries
+    return {'sync': sync, 'total': done.get('sessions', sessions), 'survived': carried,
+            'unbroken': done.get('unbroken'), 'broken': done.get('failed'),
+            'backup_entries_before': entries.get(BACKUP, {}),
+            'primary_entries_before': entries.get(PRIMARY, {}),
+            'outage_s': (result.analysis.get('failover') or {}).get('outage_s'),
+            'hardware': m.hardware, 'passed': result.passed, 'results': str(out)}

@@ -1,0 +1,146 @@
+"""The console reports, one per experiment, from a results folder's summary.json alone
+(what the run measured and its checks' verdicts; nothing is judged here)."""
+import json
+from pathlib import Path
+
+from topo.analysis.figures import FIGURES
+
+
+def load(out):
+    return json.loads((Path(out) / 'summary.json').read_text())
+
+
+def verdict(s, out, what):
+    print('\n%s (%s kernel): %s; results in %s' % ('PASS' if s.get('passed') else 'FAIL',
+                                                   s.get('kernel_mode'), what, out))
+
+
+def run(s, out):
+    """One run: the paper's figures (if any), each measured timeline, the invariants,
+    and what each checker found."""
+    figs = s.get('figures') or {}
+    if figs:
+        print('\n%-7s %-8s %-45s %-8s' % ('figure', 'host', 'expected', 'result'))
+        for f in sorted(FIGURES):
+            d = figs.get(str(f))
+            if d is None:
+                print('%-7s %-8s %-45s %-8s' % (f, '-', '(not reached)', 'FAIL'))
+                continue
+            print('%-7s %-8s %-45s %-8s' % (f, d['host'], d['expected_text'][:45],
+                                            'PASS' if d['passed'] else 'FAIL'))
+            for problem in d['problems']:
+                print('        %s' % problem)
+    split = s.get('split_after_takeover')
+    if split:
+        print('\nafter the takeover (laicoy, full table): answers %s, %d failed -> %s'
+              % (split['answers'], split['failed'], 'even, PASS' if split['even']
+                 else 'NOT even, FAIL'))
+    for key, title in (('failover', 'director failover (laicoz off)'),
+                       ('failback', 'failback (laicoz on)'),
+                       ('real_server_removal', 'real server removal (laico2 off)')):
+        d = s.get(key)
+        if d:
+            print('\n%s, %s mode:' % (title, s['kernel_mode']))
+            for k, v in d.items():
+                print('  %-26s %s' % (k, '-' if v is None else v))
+    if s.get('scenario') == 'fault':
+        for d in s.get('fault_timelines', []):
+            print('\n%s of %s, %s mode (s after the fault):' % (d['fault'], d['target'],
+                                                               s['kernel_mode']))
+            for k in ('noticed_s', 'owner_change_s', 'table_complete_s', 'service_back_s',
+                      'failed_requests', 'dual_owner_s', 'recovered_after_clear_s'):
+                print('  %-26s %s' % (k, '-' if d[k] is None else d[k]))
+    inv = s.get('invariants')
+    if inv:
+        print('\ninvariants: dual owner %.2fs, no owner %.2fs, owner without table %.2fs, '
+              'false takeovers %d, client ARP flips %d'
+              % (inv['dual_owner_s'], inv['no_owner_s'], inv['owner_without_table_s'],
+                 len(inv['false_takeovers']), len(inv['arp_flips'])))
+    for checker, problems in (s.get('checks') or {}).items():
+        for problem in problems:
+            print('%s: %s' % ('INVARIANT BROKEN' if checker == 'invariants'
+                              else 'FAILED (%s)' % checker, problem))
+    scenario = s.get('scenario')
+    if scenario == 'paper':
+        what = '%d/%d figure checks passed' % (sum(f['passed'] for f in figs.values()),
+                                               len(FIGURES))
+    elif scenario == 'fault':
+        what = 'the cluster came back' if s.get('passed') else \
+            'the cluster did not come back or an invariant broke (above)'
+    elif s.get('failover_repeats') is not None or scenario in ('failovers',):
+        what = '%d failovers measured' % len(s.get('failover_repeats') or [])
+    else:
+        what = scenario or s.get('experiment')
+    verdict(s, out, what)
+
+
+def faults(s, out):
+    print('\n%-12s %-11s %-8s %8s %8s %8s %8s %8s %8s  %s' % (
+        'layout', 'fault', 'target', 'noticed', 'owner', 'back', 'failed', 'dual', 'whole',
+        'final'))
+    for c in s['faults']:
+        print('%-12s %-11s %-8s %8s %8s %8s %8s %8s %8s  %s' % tuple(
+            '-' if c.get(k) is None else c.get(k) for k in (
+                'layout', 'fault', 'target', 'noticed_s', 'owner_change_s', 'service_back_s',
+                'failed_requests', 'dual_owner_s', 'recovered_after_clear_s', 'final_owner')))
+    verdict(s, out, 'every cell came back' if s.get('passed') else
+            'some cells did not recover or broke an invariant')
+
+
+def sweep(s, out):
+    print('\n%-12s %-11s %9s %10s %s' % ('config', 'setting', 'value (s)', 'median (s)',
+                                         'outage/setting'))
+    for p in s['points']:
+        print('%-12s %-11s %9.3g %10s %s' % (p['configuration'], p['setting'], p['setting_s'],
+                                             p['median_outage_s'], p['outage_per_setting']))
+    verdict(s, out, 'every failover measured' if s.get('passed') else
+            'some failovers were not measured')
+
+
+def load_lab(s, out):
+    if s.get('levels'):
+        print('\n%-7s %8s %9s %7s %7s %9s %8s %8s %8s' % (
+            'target', 'clients', 'requests', 'ok', 'failed', 'req/s', 'p50 s', 'p99 s', 'max s'))
+        for lv in s['levels']:
+            print('%-7s %8d %9d %7d %7d %9.0f %8s %8s %8s' % (
+                lv['target'], lv['concurrency'], lv['requests'], lv['ok'], lv['failed'],
+                lv['rps'], lv['p50_s'], lv['p99_s'], lv['max_s']))
+        for g in s.get('goals', []):
+            print('%5d clients: VIP/direct throughput %s (goal >= 0.9: %s), p99 ratio %s '
+                  '(goal <= 1.2: %s), failed %d vip / %d direct' % (
+                      g['concurrency'], g['throughput_ratio'], _met(g['throughput_ok']),
+                      g['p99_ratio'], _met(g['p99_ok']), g['vip_failed'], g['direct_failed']))
+    for r in s.get('scale') or []:
+        print('%d real server(s): %.0f req/s, efficiency %s' % (
+            r['servers'], r['rps'], s.get('scaling_efficiency', {}).get(str(r['servers']))))
+    for c in s.get('failover_under_load', []):
+        print('%-12s %s answered, failed %d at the power-off and %d at the power-on (outage '
+              '%s s)' % (c['layout'], c['answered'], c['failed_at_power_off'],
+                         c['failed_at_power_on'], c['outage_s']))
+    for layout, r in s.get('conn_sync', {}).items():
+        for k in ('off', 'on'):
+            if k in r:
+                print('%s, sync %-3s: %d of %d sessions carried on (backup had %s entries)'
+                      % (layout, k, r[k]['survived'], r[k]['total'],
+                         sum(r[k]['backup_entries_before'].values())))
+    hw = s.get('hardware')
+    if hw:
+        print('hardware %s: link %s Mbit/s measured; CPU director %s, real server %s'
+              % (hw['profile']['name'], hw['link_mbit_measured'], hw['director_cpu_measured'],
+                 hw['server_cpu_measured']))
+    for f in s.get('failures', []):
+        print('FAILED: %s' % f)
+    verdict(s, out, s['parameters'].get('mode', 'load'))
+
+
+def _met(v):
+    return 'met' if v else 'NOT met'
+
+
+def schedulers(s, out):
+    for sched, r in (s.get('schedulers') or {}).items():
+        print('%-4s short %s (expected %s), held ActiveConn %s (expected %s): %s' % (
+            sched, r['answers'], {k: round(v, 2) for k, v in r['expected_answers'].items()},
+            r['active_peak'], {k: round(v, 2) for k, v in r['active_expected'].items()},
+            'PASS' if r['passed'] else 'FAIL %s' % [k for k, v in r['checks'].items() if not v]))
+    verdict(s, out, ', '.join(s['parameters'].get('settings', {}).get('schedulers', [])))

@@ -1,0 +1,280 @@
+"""Node backends: the one interface through which the engine and the faults reach
+the machines of the cluster and the network between them.
+
+    with backends.network(config, stack=stack, recorder=recorder) as net:
+        net['laicoz'].cmd('ipvsadm -L')
+
+A backend is one package here holding a Network subclass marked @register and
+its Node classes. A backend implements the primitives below (run a command,
+start an in-node agent, links, processes and signals, packet loss, the hub's
+cut and heal); the roles (topo/network/roles.py) build the directors', real
+servers' and client's behaviour on them, and Network keeps the lifecycle
+(boot, HA stack, monitors, hardware caps). Mininet (topo/backends/mininet/) is
+the first backend; nothing outside it may reach into Mininet's objects.
+"""
+import abc
+import importlib
+import pkgutil
+import signal
+import time
+
+from topo.network.config import CLIENT, DIRECTORS, PRIMARY
+
+BACKENDS = {}
+
+
+def register(cls):
+    BACKENDS[cls.name] = cls
+    return cls
+
+
+def load():
+    for mod in pkgutil.iter_modules(__path__):
+        importlib.import_module('%s.%s' % (__name__, mod.name))
+    return BACKENDS
+
+
+def network(config, backend='mininet', **kwargs):
+    """A backend's network for the cluster (not started: use it in a `with`)."""
+    load()
+    return BACKENDS[backend](config, **kwargs)
+
+
+class Node(abc.ABC):
+    """One machine of the cluster, as the engine and the faults see it."""
+    name = None
+    role = None             # 'director', 'real server' or 'client' (topo/network/roles.py)
+
+    @abc.abstractmethod
+    def cmd(self, *args):
+        """Run a shell command in the node; its output."""
+
+    @abc.abstractmethod
+    def popen(self, argv, **kwargs):
+        """Start a program in the node; a subprocess.Popen (or alike)."""
+
+    @abc.abstractmethod
+    def agent(self, module, *args, **kwargs):
+        """Start one of the project's in-node programs (topo.agents.*); it prints the
+        JSON lines of topo/agents/events.py on its standard output."""
+
+    @abc.abstractmethod
+    def interfaces(self):
+        """Its network interfaces (lo aside), the one on the hub first."""
+
+    @abc.abstractmethod
+    def address(self):
+        """Its address on the hub's network."""
+
+    @abc.abstractmethod
+    def mac(self):
+        """The MAC of its interface on the hub."""
+
+    @abc.abstractmethod
+    def set_links(self, up, lan_only=False):
+        """Every link of the node (or only its cable to the hub) up or down; the time."""
+
+    @abc.abstractmethod
+    def processes(self, names=None):
+        """PIDs of the node's processes (or of those names: command or script name)."""
+
+    @abc.abstractmethod
+    def signal(self, sig, pids):
+        """Send a signal to some of the node's processes."""
+
+    @abc.abstractmethod
+    def set_loss(self, percent):
+        """netem packet loss both ways on its cable to the hub (0: none)."""
+
+    @abc.abstractmethod
+    def private(self, path):
+        """Where the testbed writes the file that the node sees at `path`."""
+
+    # -- built on the primitives --------------------------------------------------------
+    instruments = ()        # the testbed's own agents in the node: a power-off spares them
+
+    def kill(self, names=None, keep_instruments=True):
+        """SIGKILL the node's processes (a power-off) or only those of the names (a crash).
+        All are frozen first: a daemon whose children shut down cleanly on their
+        parent's death (keepalived's) would otherwise do so between two kills."""
+        keep = {p.pid for p in self.instruments} if keep_instruments else set()
+        pids = [p for p in self.processes(names) if p not in keep]
+        for sig in (signal.SIGSTOP, signal.SIGKILL):
+            self.signal(sig, pids)
+        return pids
+
+    def clear_state(self):
+        """Kernel state a reboot loses (beyond the interface addresses)."""
+
+    def boot(self):
+        """The node's own services, started as at boot."""
+
+
+class Network(abc.ABC):
+    """The cluster on one backend: its nodes, the hub between them, and the lifecycle.
+
+    Leaving the `with` block (normally, by an error or by Ctrl-C) tears everything
+    down: daemons, nodes, the hub, the backend's own helpers.
+    """
+    name = None
+
+    def __init__(self, config, log=print, log_dir=None, stack=None, recorder=None,
+                 hardware=None):
+        self.config = config
+        self.log = log
+        self.log_dir = log_dir
+        self.stack = stack              # an HA stack (topo/ha), or None: no HA daemons
+        self.recorder = recorder        # where the agents' events go (topo/agents/recorder.py)
+        self.hardware = hardware        # a topo.network.hardware.Profile, or None
+        self.configs = {}               # director -> paths of its generated config files
+        self.timings = {}
+
+    # -- what a backend provides ------------------------------------------------------
+    @abc.abstractmethod
+    def build(self):
+        """Create the nodes and the hub, and start the hub."""
+
+    @abc.abstractmethod
+    def teardown(self):
+        """Remove everything build() and the nodes made, also after an interrupt."""
+
+    @abc.abstractmethod
+    def __getitem__(self, name):
+        """The Node of that name."""
+
+    @abc.abstractmethod
+    def cut(self, a, b):
+        """Cut the hub's path between two nodes (both still reach every other); the time."""
+
+    @abc.abstractmethod
+    def heal(self):
+        """Undo every cut; the time."""
+
+    @abc.abstractmethod
+    def cap(self, node):
+        """Put the node's processes under the hardware profile's CPU and memory caps."""
+
+    @abc.abstractmethod
+    def measure_cpu(self, role):
+        """The CPU share a busy loop really gets under the role's cap."""
+
+    @abc.abstractmethod
+    def usage(self):
+        """What each capped node used so far: CPU seconds, throttling, memory."""
+
+    @abc.abstractmethod
+    def cli(self, commands=None, prompt=None, script=None):
+        """An interactive shell on the cluster (`NODE command` runs in the node), with
+        extra commands (a mixin class taking the network first) and a prompt."""
+
+    # -- lifecycle ----------------------------------------------------------------------
+    def start(self):
+        t0 = time.monotonic()
+        self.build()
+        self.timings['network_s'] = time.monotonic() - t0
+        for server in self.real_servers:
+            server.start_web()
+        for server in self.real_servers:
+            server.wait_web()
+        self.timings['start_s'] = time.monotonic() - t0
+        if self.stack:
+            self.start_ha()
+            self.timings['ha_started_s'] = time.monotonic() - t0
+        if self.hardware:
+            for node in self.directors + self.real_servers:
+                self.cap(node)
+        return self
+
+    def stop(self):
+        self.teardown()
+
+    def __enter__(self):
+        try:
+            return self.start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def __exit__(self, *exc):
+        self.stop()
+        return False
+
+    def boot(self, name):
+        """A node switched on again: its services (and its HA stack) as at boot."""
+        node = self[name]
+        node.boot()
+        if self.stack and name in DIRECTORS:
+            self.start_stack(node)
+        if self.hardware:
+            self.cap(node)
+
+    # -- the HA stack and its instruments -------------------------------------------------
+    def start_ha(self):
+        """Render the stack's configs, start the monitors, then the daemons (primary first)."""
+        self.configs = {name: self.stack.configure(self[name]) for name in DIRECTORS}
+        for name in DIRECTORS:
+            self.start_monitor(self[name])
+        self.start_monitor(self.client, '--arp')      # where the client sends VIP traffic
+        primary, backup = DIRECTORS
+        self.start_stack(self[primary])
+        if self.stack.backup_waits_for_primary and self.recorder.wait_for(
+                lambda r: r.node(primary)['vip'], self.stack.acquire_deadline_s) is None:
+            self.log('%s did not take the VIP within %.0fs: starting %s anyway'
+                     % (primary, self.stack.acquire_deadline_s, backup))
+        self.start_stack(self[backup])
+
+    def start_stack(self, director):
+        director.fresh_run()
+        self.stack.start(director)
+
+    def start_monitor(self, node, *extra):
+        args = ['--vip', self.config.vip] + list(extra)
+        if node.role == 'director':
+            for log in self.stack.logs(node):
+                args += ['--log', log]
+        self.instrument(node, 'topo.agents.monitor', *args)
+        if self.recorder.wait_for(lambda r: r.node(node.name)['ready'], 60) is None:
+            raise RuntimeError('%s: the monitor did not start' % node.name)
+
+    def instrument(self, node, module, *args, name=None):
+        """Start an agent that is the testbed's instrument (a power-off spares it);
+        its events go to the recorder under `name` (default: the node's)."""
+        proc = node.agent(module, *args)
+        node.instruments.append(proc)
+        self.recorder.attach(name or node.name, proc)
+        return proc
+
+    # -- nodes ------------------------------------------------------------------------------
+    def director(self, name=PRIMARY):
+        return self[name]
+
+    @property
+    def directors(self):
+        return [self[d] for d in DIRECTORS]
+
+    @property
+    def real_servers(self):
+        return [self[r] for r in self.config.real_servers]
+
+    @property
+    def client(self):
+        return self[CLIENT]
+
+    @property
+    def nodes(self):
+        return [self[h] for h in self.config.hosts]
+
+    def url(self, path='/'):
+        return 'http://%s:%d%s' % (self.config.vip, self.config.port, path)
+
+    # -- the hardware profile, measured ----------------------------------------------------
+    def measure_link(self, server=None, megabytes=4):
+        """The rate (Mbit/s) a bulk download from a real server to the client really gets."""
+        server = server or self.real_servers[0]
+        (server.nginx.dir / 'bulk.bin').write_bytes(b'\0' * (megabytes << 20))
+        out = self.client.cmd('curl -s -o /dev/null -m 120 -w "%%{speed_download}" '
+                              'http://%s:%d/bulk.bin' % (server.address(), self.config.port))
+        try:
+            return round(float(out.strip().replace(',', '.')) * 8 / 1e6, 2)
+        except ValueError:
+            raise RuntimeError('link measurement failed: %s' % out.strip()[:200])

@@ -1,0 +1,167 @@
+"""The paper's cluster on one hub as a Mininet network: an Open vSwitch bridge
+driven by the os-ken hub app, one Mininet host per machine."""
+import shutil
+import time
+from pathlib import Path
+
+from mininet.link import TCLink
+from mininet.log import setLogLevel
+from mininet.net import Mininet
+from mininet.node import OVSSwitch
+from mininet.topo import Topo
+
+from topo.backends import Network, register
+from topo.backends.mininet.controller import HubController
+from topo.backends.mininet.nodes import Client, Director, MininetNode, RealServer
+from topo.backends.mininet.ovs import OVSDaemons, run as run_cmd
+from topo.kernels import run_id
+from topo.network.config import CLIENT, DIRECTORS
+
+HUB = 'hub'
+
+
+class ClusterTopo(Topo):
+    """Two directors, the real servers and the client, every one on the hub."""
+
+    def build(self, config, hosts_file, private_root, private_dirs=(), link_mbit=None,
+              hub_side=None):
+        hub = self.addSwitch(HUB, dpid='1', protocols='OpenFlow13')
+        # a hardware profile's Ethernet: every cable to the hub at its rate (HTB)
+        link = {'cls': TCLink, 'bw': link_mbit} if link_mbit else {}
+        roles = [(d, Director, {'private_root': private_root, 'private_dirs': private_dirs,
+                                'vip': config.vip})
+                 for d in DIRECTORS]
+        roles += [(r, RealServer, {'vip': config.vip, 'web_port': config.port,
+                                   'web_dir': '%s/%s/nginx' % (private_root, r)})
+                  for r in config.real_servers]
+        roles += [(CLIENT, Client, {})]
+        for name, cls, extra in roles:
+            self.addHost(name, cls=cls, ip='%s/%d' % (config.addresses[name], config.prefixlen),
+                         hosts_file=hosts_file, hub_side=hub_side, **extra)
+            self.addLink(name, hub, **link)
+        if config.crossover:        # the directors' second interface: a cable between them
+            a, b = DIRECTORS
+            self.addLink(a, b, params1={'ip': '%s/%d' % (config.CROSSOVER[a],
+                                                         config.CROSSOVER_PREFIX)},
+                         params2={'ip': '%s/%d' % (config.CROSSOVER[b], config.CROSSOVER_PREFIX)})
+
+
+@register
+class MininetNetwork(Network):
+    name = 'mininet'
+
+    def __init__(self, config, **kwargs):
+        Network.__init__(self, config, **kwargs)
+        self.workdir = Path('/run/hatestbed.%s' % run_id())
+        self.workdir.mkdir(mode=0o700)
+        self.log_dir = Path(self.log_dir or self.workdir)
+        self.ovs = OVSDaemons(self.workdir)
+        self.net = None
+        self.limits = None
+
+    def build(self):
+        t0 = time.monotonic()
+        setLogLevel('output')     # 'output' carries the CLI's answers
+        if self.ovs.start():
+            self.log('started private OVS daemons (no system OVS was running)')
+        if run_cmd('ovs-vsctl', 'br-exists', HUB, check=False).returncode == 0:
+            raise RuntimeError("an OVS bridge named '%s' exists already: is another testbed "
+                               "running? (remove it with: ovs-vsctl del-br %s)" % (HUB, HUB))
+        hosts_file = self.workdir / 'hosts'
+        hosts_file.write_text(self.config.hosts_file())
+        topo = ClusterTopo(self.config, str(hosts_file), str(self.workdir / 'nodes'),
+                           self.stack.private_dirs() if self.stack else (),
+                           self.hardware.link_mbit if self.hardware else None,
+                           hub_side=self.hub_intf)
+        self.net = Mininet(topo=topo, switch=OVSSwitch,
+                           controller=None, autoSetMacs=True, build=False)
+        self.controller = self.net.addController(
+            'c0', controller=HubController, log_file=self.log_dir / 'controller.log',
+            control_socket=self.workdir / 'hub.sock')
+        self.net.build()
+        self.timings['build_s'] = time.monotonic() - t0
+        self.net.start()
+        self.timings['switch_s'] = time.monotonic() - t0
+        self.controller.wait_flow()
+        if self.hardware:
+            from topo.backends.mininet.cgroups import Limits
+            self.limits = Limits(self.hardware, self.workdir)
+
+    def teardown(self):
+        """Tear everything down, also after an interrupt in the middle of a command."""
+        if self.net is not None:
+            nodes = self.net.hosts + self.net.switches + self.net.controllers
+            for node in nodes:
+                if getattr(node, 'waiting', False):     # interrupted inside node.cmd()
+                    node.sendInt()
+                    node.waiting = False
+            try:
+                self.net.stop()
+            except Exception as e:      # never leave namespaces, links or the bridge behind
+                self.log('teardown: Mininet stop failed (%s); cleaning up by hand' % e)
+                self._force_cleanup(nodes)
+            finally:
+                self.net = None
+        if self.limits:
+            self.limits.close()
+            self.limits = None
+        self.ovs.stop()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def _force_cleanup(self, nodes):
+        for node in nodes:
+            if isinstance(node, MininetNode) and node.shell:
+                node.kill(keep_instruments=False)
+                node.signal(9, [node.pid])
+            elif isinstance(node, HubController):
+                node.stop()
+        run_cmd('ovs-vsctl', '--if-exists', 'del-br', HUB, check=False)
+        for node in self.net.switches:
+            for intf in node.intfList():
+                if intf.name != 'lo':
+                    run_cmd('ip', 'link', 'del', intf.name, check=False)
+
+    def __getitem__(self, name):
+        return self.net[name]
+
+    # -- the hub ------------------------------------------------------------------------
+    def hub_intf(self, node):
+        """The name of the hub's end of a node's cable."""
+        [(hub_intf, _)] = self.net[HUB].connectionsTo(node)
+        return hub_intf.name
+
+    def hub_port(self, name):
+        hub = self.net[HUB]
+        [(hub_intf, _)] = hub.connectionsTo(self[name])
+        return hub.ports[hub_intf]
+
+    def cut(self, a, b):
+        hub = self.net[HUB]
+        self.controller.control(cut=[self.hub_port(a), self.hub_port(b)],
+                                ports=sorted(p for i, p in hub.ports.items() if i.name != 'lo'))
+        return time.time()
+
+    def heal(self):
+        self.controller.control(heal=True)
+        return time.time()
+
+    # -- hardware caps ----------------------------------------------------------------------
+    def cap(self, node):
+        """The node's processes (the testbed's instruments excepted) into its cgroup."""
+        if self.limits:
+            keep = {p.pid for p in node.instruments}
+            self.limits.move(node.name, node.role if node.role == 'director' else 'server',
+                             [p for p in node.processes() + [node.pid] if p not in keep])
+
+    def measure_cpu(self, role):
+        return self.limits.measure_cpu(role)
+
+    def usage(self):
+        return self.limits.usage() if self.limits else {}
+
+    def cli(self, commands=None, prompt=None, script=None):
+        from mininet.cli import CLI
+        if commands is None:
+            return CLI(self.net, script=script)
+        shell = type('LabCLI', (commands, CLI), {'prompt': prompt or CLI.prompt})
+        return shell(self, self.net, script=script)

@@ -1,0 +1,174 @@
+"""The cluster's machines as Mininet hosts: the primitives of topo/backends.Node,
+with the roles of topo/network/roles.py on top.
+
+Mininet hosts have their own network and mount namespaces but share the
+filesystem, the PID space and the host name: every node gets its own
+/etc/hosts by a bind mount in its mount namespace, and a node's processes
+are found by their network namespace (a `pkill` would hit the other nodes).
+"""
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from mininet.node import Host
+
+from topo.backends import Node
+from topo.network import roles
+
+ROOT = str(Path(__file__).resolve().parents[3])   # the folder holding topo/
+
+
+def process_name(pid):
+    """What a process is called: its command name, or its script for an interpreter."""
+    try:
+        with open('/proc/%d/comm' % pid) as f:
+            comm = f.read().strip()
+        with open('/proc/%d/cmdline' % pid, 'rb') as f:
+            argv = f.read().split(b'\0')
+    except OSError:
+        return None
+    if comm.startswith(('perl', 'python', 'sh', 'bash')) and len(argv) > 1:
+        return argv[1].decode(errors='replace')
+    return comm
+
+
+def netns_id(pid):
+    try:
+        return os.readlink('/proc/%d/ns/net' % pid)
+    except OSError:
+        return None
+
+
+class MininetNode(Host, Node):
+    """A PC on the hub: own /etc/hosts, its processes found by network namespace."""
+
+    def __init__(self, name, hosts_file=None, hub_side=None, **params):
+        self.hosts_file = hosts_file
+        self.hub_side = hub_side        # run(cmd) in the root namespace: the hub's end of a cable
+        self.helpers = []
+        self.instruments = []
+        Host.__init__(self, name, **params)
+
+    def mountPrivateDirs(self):
+        # /etc/hosts first: a private /run may hide the file's source afterwards.
+        if self.hosts_file:
+            self.cmd('mount --bind', self.hosts_file, '/etc/hosts')
+        Host.mountPrivateDirs(self)
+
+    def unmountPrivateDirs(self):
+        Host.unmountPrivateDirs(self)
+        if self.hosts_file:
+            self.cmd('umount /etc/hosts')
+
+    # -- the primitives -------------------------------------------------------------------
+    def popen(self, argv, **kwargs):
+        proc = Host.popen(self, argv, **kwargs)
+        self.helpers.append(proc)
+        return proc
+
+    def agent(self, module, *args, **popen_args):
+        env = dict(os.environ, PYTHONPATH=ROOT, PYTHONUNBUFFERED='1')
+        popen_args.setdefault('stdout', subprocess.PIPE)
+        popen_args.setdefault('stderr', subprocess.STDOUT)
+        return self.popen([sys.executable, '-m', module] + [str(a) for a in args],
+                          env=env, cwd=ROOT, universal_newlines=True, **popen_args)
+
+    def interfaces(self):
+        return [i for i in self.intfNames() if i != 'lo']
+
+    def address(self):
+        return self.IP()
+
+    def mac(self):
+        return self.MAC()
+
+    def set_links(self, up, lan_only=False):
+        names = self.interfaces()[:1] if lan_only else self.interfaces()
+        for name in names:
+            self.cmd('ip link set %s %s' % (name, 'up' if up else 'down'))
+        return time.time()
+
+    def processes(self, names=None):
+        mine = netns_id(self.pid)
+        pids = [int(e) for e in os.listdir('/proc') if e.isdigit() and netns_id(int(e)) == mine]
+        pids = [p for p in pids if p != self.pid]       # the shell is the testbed's hand
+        return pids if names is None else [p for p in pids if process_name(p) in names]
+
+    def signal(self, sig, pids):
+        for pid in pids:
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                pass
+
+    def set_loss(self, percent):
+        lan = self.interfaces()[0]
+        hub_end = self.hub_side(self)
+        for run, intf in ((self.cmd, lan), (_root_cmd, hub_end)):
+            if percent:
+                out = run('tc qdisc replace dev %s root netem loss %g%%' % (intf, percent))
+            else:
+                out = run('tc qdisc del dev %s root' % intf)
+            if percent and out.strip():
+                raise RuntimeError('netem on %s: %s' % (intf, out.strip()))
+
+    def private(self, path):
+        raise ValueError('%s is not private to %s' % (path, self.name))
+
+    def terminate(self):
+        for proc in self.helpers:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        self.helpers = []
+        if self.shell:
+            self.kill(keep_instruments=False)
+        Host.terminate(self)
+
+
+def _root_cmd(command):
+    return subprocess.run(command.split(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          universal_newlines=True).stdout
+
+
+class RealServer(roles.RealServer, MininetNode):
+    def __init__(self, name, vip=None, web_port=80, web_dir=None, **params):
+        self.vip, self.web_port = vip, web_port
+        MininetNode.__init__(self, name, **params)
+        self.make_web(web_dir or '/run/hatestbed-web/%s' % name)
+
+    def config(self, **params):
+        r = MininetNode.config(self, **params)
+        self.configure_dr()
+        roles.tune_for_load(self)
+        return r
+
+
+class Director(roles.Director, MininetNode):
+    """The HA stack's daemons need some directories of their own (private_dirs, e.g.
+    /etc/ha.d, /run): each is bound from <private_root>/<name>/ in the director's
+    mount namespace, where the testbed also reads their logs."""
+
+    def __init__(self, name, private_root=None, private_dirs=(), vip=None, **params):
+        self.vip = vip
+        self.root = Path(private_root or '/run') / name
+        self.private_dirs = tuple(private_dirs)
+        for d in self.private_dirs:
+            (self.root / d.lstrip('/')).mkdir(parents=True, exist_ok=True)
+        params['privateDirs'] = [(d, str(self.root / d.lstrip('/'))) for d in self.private_dirs]
+        MininetNode.__init__(self, name, **params)
+
+    def private(self, path):
+        for d in self.private_dirs:
+            if path == d or path.startswith(d + '/'):
+                return str(self.root / path.lstrip('/'))
+        return MininetNode.private(self, path)
+
+
+class Client(roles.Client, MininetNode):
+    def config(self, **params):
+        r = MininetNode.config(self, **params)
+        roles.tune_for_load(self)
+        return r

@@ -1,0 +1,224 @@
+"""What every experiment script does around its scenario: its command line (the
+shared flags, every flag checked before anything starts), the checks of the
+machine, the kernel mode, the results folder, and the run itself with a clean
+teardown on Ctrl-C or SIGTERM.
+
+    args, plan = parse_args(argv)         # the script's flags, checked, and its Plan
+    return execute(args, plan, body)      # body(results folder) -> exit status;
+                                          # --plan prints the plan instead
+
+Nothing here imports Mininet: the checks must be able to say what is missing
+before any of it is imported.
+"""
+import argparse
+import json
+import os
+import signal
+import sys
+from pathlib import Path
+
+from topo import kernels, packages
+from topo.engine.results import Summary, UsageError, new_results_dir
+from topo.network.config import ConfigError
+
+SYSTEM_PYTHON = '/usr/bin/python3'
+SETUP_HINT = './testbed setup'
+CHECKED_ENV = 'HATESTBED_CHECKED'     # set for the run inside a sandbox: checked outside
+
+
+def use_system_python():
+    """Re-run under Debian's python3 when the current one cannot see its packages.
+
+    `sudo python3 experiments/x.py` may find a pyenv or venv python3 first;
+    mininet and os_ken are Debian packages of /usr/bin/python3.
+    """
+    try:
+        import mininet  # noqa: F401 (importable: nothing to do)
+        return
+    except ImportError:
+        pass
+    if os.path.realpath(sys.executable) != os.path.realpath(SYSTEM_PYTHON) \
+            and os.path.exists(SYSTEM_PYTHON):
+        os.execv(SYSTEM_PYTHON, [SYSTEM_PYTHON] + sys.argv)
+
+
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows defaults, except the empty ones that the help text explains."""
+
+    def _get_help_string(self, action):
+        if action.default in (None, False) or action.default is argparse.SUPPRESS:
+            return action.help
+        return argparse.ArgumentDefaultsHelpFormatter._get_help_string(self, action)
+
+
+def base_parser(description, results=True):
+    p = argparse.ArgumentParser(description=description, formatter_class=_HelpFormatter)
+    kernels.add_arguments(p)
+    if results:
+        p.add_argument('--results', metavar='DIR',
+                       help='results folder (new or empty); default: a new timestamped '
+                            'folder under results/')
+    p.add_argument('--plan', action='store_true', dest='show_plan',
+                   help='print what this command would run (the header of its summary.json, '
+                        'and its cells) and exit without starting anything')
+    return p
+
+
+def add_cluster_args(p, weights_default=None, scheduler=True, crossover=True):
+    """The cluster's flags; scheduler=False for experiments that choose it themselves,
+    crossover=False for those without an HA stack (nothing would use the cable)."""
+    g = p.add_argument_group('cluster')
+    g.add_argument('--servers', type=int, default=3, help='number of real servers (laico2..)')
+    g.add_argument('--weights', default=weights_default,
+                   help='comma-separated weights, one per real server (default: 1 each)')
+    if scheduler:
+        g.add_argument('--scheduler', default='rr', help='IPVS scheduler: rr, wrr, lc, wlc')
+    g.add_argument('--vip', default='10.0.14.146', help='virtual IP, inside --subnet')
+    g.add_argument('--subnet', default='10.0.14.0/24', help="the testbed's own subnet")
+    if crossover:
+        g.add_argument('--crossover', action='store_true',
+                       help='a second path between the directors (a crossover cable): heartbeat '
+                            'broadcasts on both links, keepalived sends its VRRP adverts over it')
+    return g
+
+
+MEASURE_HELP = {
+    'probe_rate': ('R', 'requests per second of the prober'),
+    'probe_timeout': ('S', 'timeout of each probe request'),
+    'wait': ('S', 'longest wait for any expected state before the check fails'),
+    'settle': ('S', 'probing after each recovery before the next fault'),
+}
+
+
+def add_measure_args(p, *names, **defaults):
+    """The measurement flags (topo.engine.run.Measure) an experiment offers."""
+    from topo.engine.run import Measure
+    g = p.add_argument_group('measurement')
+    d = Measure(**defaults)
+    for name in names:
+        metavar, text = MEASURE_HELP[name]
+        g.add_argument('--' + name.replace('_', '-'), type=float, default=getattr(d, name),
+                       metavar=metavar, help=text)
+    return g
+
+
+def measure(args, **defaults):
+    """The Measure of the flags given (ConfigError when impossible)."""
+    from topo.engine.run import Measure
+    m = Measure(**dict(defaults, **{k: getattr(args, k) for k in MEASURE_HELP if hasattr(args, k)}))
+    if min(m.probe_rate, m.probe_timeout, m.wait) <= 0 or m.settle < 0:
+        raise ConfigError('--probe-rate, --probe-timeout and --wait must be positive')
+    return m
+
+
+def cluster_config(args, **override):
+    from topo.network.config import ClusterConfig, parse_weights
+    values = dict(servers=args.servers,
+                  weights=parse_weights(args.weights) if args.weights else None,
+                  scheduler=getattr(args, 'scheduler', 'rr'), vip=args.vip, subnet=args.subnet,
+                  crossover=getattr(args, 'crossover', False))
+    values.update(override)
+    return ClusterConfig(**values)
+
+
+def given(parser, argv=None):
+    """The destinations of the flags given on the command line (not left at a default)."""
+    saved = [(a, a.default) for a in parser._actions]
+    try:
+        for a, _ in saved:
+            a.default = argparse.SUPPRESS
+        return set(vars(parser.parse_args(argv)))
+    finally:
+        for a, d in saved:
+            a.default = d
+
+
+def refuse(parser, given_dests, mode, rules):
+    """Every flag must take effect: refuse those given that the chosen mode does not use.
+    rules: {dest: (modes where it applies, how to name them)}."""
+    for dest, (modes, where) in rules.items():
+        if dest in given_dests and mode not in modes:
+            parser.error('--%s applies to %s only' % (dest.replace('_', '-'), where))
+
+
+def require_root():
+    if os.geteuid() != 0:
+        raise UsageError('the testbed creates network namespaces and loads kernel modules: '
+                         'run it as root (sudo %s)' % ' '.join(['python3'] + sys.argv))
+
+
+def preflight(parts, needs=()):
+    missing = packages.missing(parts, needs)
+    if missing:
+        names = sorted({p for _, p in missing})
+        raise UsageError('missing: %s.\nInstall with: %s   (or: apt-get install %s)'
+                         % (', '.join('%s (%s)' % m for m in missing), SETUP_HINT,
+                            ' '.join(names)))
+
+
+def stacks_of(plan):
+    """One stack per layout the plan runs (their configs and needs are checked up front)."""
+    found = {}
+    for stack in [plan.stack] + [c.stack for c in plan.cells]:
+        if stack is not None:
+            found.setdefault((stack.name, stack.layout), stack)
+    return list(found.values())
+
+
+def _raise_stop(signum, _frame):
+    raise kernels.StopRequested(signal.Signals(signum).name)
+
+
+def execute(args, plan, body, parts=('cluster', 'plots'), results=True, host_files=()):
+    """Check everything, pick the kernel mode, then run body(results folder) there.
+
+    In a sandbox mode this process re-runs its own command inside the sandbox and
+    returns that run's exit status; the results folder and host_files (paths the
+    command reads) are made visible inside it. Returns an exit status.
+    """
+    from topo import ha
+    if getattr(args, 'show_plan', False):
+        print(json.dumps(plan.describe(), indent=2, default=str))
+        return 0
+    stacks = stacks_of(plan)
+    try:
+        require_root()
+        preflight(list(parts) + ['controller'], [n for s in stacks for n in s.needs()])
+        mode = kernels.choose(args.sandbox, args)    # also says what a sandbox would lack
+        if not os.environ.get(CHECKED_ENV):
+            for stack in stacks:    # each daemon judges its generated config, before start
+                ha.check_configs(stack)
+        out = new_results_dir(plan.experiment, getattr(args, 'results', None)) \
+            if results else None
+    except (UsageError, ConfigError, kernels.SandboxError) as e:
+        print('error: %s' % e, file=sys.stderr)
+        return 2
+    kernels.run_id()
+    if mode.sandbox and not mode.is_current():
+        print(mode.announce(args.sandbox == 'auto'), flush=True)
+        argv = [SYSTEM_PYTHON if os.path.exists(SYSTEM_PYTHON) else sys.executable,
+                os.path.abspath(sys.argv[0])] + sys.argv[1:]
+        if out:
+            argv += ['--results', str(out)]
+        shown = [p for p in [out] + [Path(f).resolve().parent for f in host_files] if p]
+        return mode.enter(argv, env={CHECKED_ENV: '1', kernels.RUN_ENV: kernels.run_id()},
+                          host_dirs=[str(p) for p in shown])
+    print('kernel mode: %s (%s)' % (kernels.kernel_mode(), os.uname().release), flush=True)
+    try:
+        lock = kernels.Lock().acquire()
+    except kernels.SandboxError as e:
+        print('error: %s' % e, file=sys.stderr)
+        return 2
+    for s in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(s, _raise_stop)
+    mode.inside()
+    try:
+        return body(out)
+    except (KeyboardInterrupt, kernels.StopRequested) as e:
+        for summary in list(Summary.unfinished):
+            summary.interrupted(str(e) or 'SIGINT')
+        print('\ninterrupted: the cluster was torn down; results so far are in %s '
+              '(marked incomplete)' % out, file=sys.stderr)
+        return 130
+    finally:
+        lock.release()

@@ -1,0 +1,317 @@
+"""One boot of the cluster with a scenario run on it, and the typed result it gives.
+
+    plan = Plan('failover', ClusterConfig(), stack)
+    result = Run(plan, out).run(scenarios.paper())
+    result.passed, result.analysis['failover']
+
+A Run boots the network (topo/backends) with the plan's HA stack (or none: a
+static IPVS service) and hardware profile, runs the scenario's steps
+(topo/engine/steps/) on it, tears it down, and returns a RunResult: the
+history (every event, every probe, the marks, the faults), what the steps
+measured (Measured: one typed field per kind of measurement), the analysis
+(topo/analysis/timeline.py) and the verdict of each of the scenario's checkers
+(topo/analysis/checks.py). summary.json is written from that result as it grows.
+"""
+import csv
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from topo.engine.results import Summary, header
+from topo.network.config import DIRECTORS
+
+PROBE_FIELDS = ['t', 'stage', 'ok', 'server', 'error', 'latency_s']
+
+
+def stage(text):
+    """One progress line per stage, with the time since the process started."""
+    print('[%6.1fs] %s' % (time.monotonic() - _T0, text), flush=True)
+
+
+_T0 = time.monotonic()
+
+
+@dataclass
+class Measure:
+    """How a run measures."""
+    probe_rate: float = 20.0        # prober requests per second
+    probe_timeout: float = 1.0      # timeout of each probe request (s)
+    wait: float = 90.0              # longest wait for an expected state before the check fails
+    settle: float = 3.0             # steady probing after each recovery (s)
+
+
+@dataclass
+class Plan:
+    """What an experiment runs: everything its summary's header records, and all a Run
+    builds its cluster from (so what is recorded is what is applied)."""
+    experiment: str
+    config: object                  # topo.network.config.ClusterConfig
+    stack: object = None            # an HA stack (topo/ha), or None: a static IPVS service
+    measure: Measure = field(default_factory=Measure)
+    hardware: object = None         # a topo.network.hardware.Profile, or None
+    options: dict = field(default_factory=dict)     # the experiment's own parameters
+    scenario: object = None         # what one Run of the plan runs (topo/engine/scenarios.py)
+    cells: list = field(default_factory=list)       # or a matrix's cells (topo/engine/matrix.py)
+
+    def parameters(self, stack=None):
+        stack = self.stack if stack is None else stack
+        p = dict(self.config.as_dict(), **asdict(self.measure))
+        p['stack'] = stack.parameters() if stack else None
+        p['hardware'] = self.hardware.as_dict() if self.hardware else None
+        p.update(self.options)
+        return p
+
+    def describe(self):
+        """The plan alone (`--plan`): what a summary's header will say, and the cells."""
+        d = {'experiment': self.experiment, 'stack': self.stack.name if self.stack else None,
+             'layout': self.stack.layout if self.stack else None,
+             'parameters': self.parameters()}
+        if self.scenario:
+            d['scenario'] = self.scenario.describe()
+        if self.cells:
+            d['cells'] = [c.describe(self) for c in self.cells]
+        return d
+
+
+@dataclass
+class FaultRecord:
+    fault: str
+    target: str
+    injected: float
+    cleared: float = None
+    recovered: float = None         # back to the figure-5 state for good (WaitRecovered)
+    params: dict = field(default_factory=dict)
+
+
+@dataclass
+class History:
+    events: list = field(default_factory=list)      # events.jsonl: monitors, agents, faults
+    probes: list = field(default_factory=list)      # probe.csv: the prober's requests
+    marks: dict = field(default_factory=dict)       # name -> time: stages, faults, clears
+    faults: list = field(default_factory=list)      # FaultRecord, in the order injected
+    t_end: float = None
+
+
+@dataclass
+class Burst:
+    count: int
+    answers: dict                   # server (or 'failed') -> requests
+
+
+@dataclass
+class Measured:
+    """What the steps measured; each kind of measurement has its own field."""
+    cluster_start_s: dict = None
+    macs: dict = None               # MAC -> director (to name the client's ARP flips)
+    hardware: dict = None           # what a hardware profile's caps really delivered
+    cgroup_usage: dict = None
+    hub_check: dict = None
+    bursts: list = field(default_factory=list)          # Burst
+    figures: dict = field(default_factory=dict)         # str(number) -> the figure's check
+    snapshots: dict = field(default_factory=dict)       # director -> `ipvsadm -L` and its table
+    connection_entries: dict = field(default_factory=dict)   # director -> {state: entries}
+    load_done: dict = None          # the load generator's totals
+    levels: list = field(default_factory=list)          # h2load levels (ramp)
+    scale: list = field(default_factory=list)           # h2load with N real servers
+    schedulers: dict = field(default_factory=dict)      # scheduler -> its results
+    ipvs_timeouts: str = None
+    left_behind: list = None        # what a fault left in the cluster at the end
+
+
+@dataclass
+class RunResult:
+    history: History = field(default_factory=History)
+    measured: Measured = field(default_factory=Measured)
+    failures: list = field(default_factory=list)    # what a step could not do, in order
+    analysis: dict = field(default_factory=dict)
+    checks: dict = field(default_factory=dict)      # checker -> its problems ([]: passed)
+    passed: bool = None
+
+    def body(self):
+        """The result as summary.json says it, after the header."""
+        out = {k: v for k, v in asdict(self.measured).items() if v not in (None, [], {})}
+        h = self.history
+        out.update(marks=h.marks, faults=[asdict(f) for f in h.faults], failures=self.failures,
+                   **self.analysis)
+        if self.checks:
+            out['checks'] = self.checks
+        if self.passed is not None:
+            out['passed'] = self.passed
+        return out
+
+
+class ProbeCSV:
+    """probe.csv, one row per prober request, written as the answers arrive."""
+
+    def __init__(self, path):
+        self.path, self.file = path, None
+
+    def __call__(self, row):
+        if self.file is None:
+            self.file = open(self.path, 'w', newline='')
+            self.writer = csv.DictWriter(self.file, PROBE_FIELDS, extrasaction='ignore')
+            self.writer.writeheader()
+        self.writer.writerow(row)
+        self.file.flush()
+
+    def close(self):
+        if self.file:
+            self.file.close()
+
+
+_PLAN = object()
+
+
+class Run:
+    """One boot of the cluster; a scenario's steps run on it."""
+
+    def __init__(self, plan, out, stack=_PLAN, experiment=None):
+        self.plan = plan
+        self.stack = plan.stack if stack is _PLAN else stack
+        self.config, self.measure = plan.config, plan.measure
+        self.out = Path(out)
+        self.nice = bool(self.stack and self.stack.settings.nice_failback)
+        self.service = '%s:%d' % (self.config.vip, self.config.port)
+        self.reals = ['%s:%d' % (self.config.addresses[s], self.config.port)
+                      for s in self.config.real_servers]
+        self.result = RunResult()
+        self.history, self.measured = self.result.history, self.result.measured
+        self.active = {}        # target -> its faults in place, the latest last
+        self.network = self.rec = self.prober = None
+        self.summary = Summary(self.out / 'summary.json', header(plan, experiment, self.stack))
+
+    # -- what steps use ---------------------------------------------------------------
+    def save(self):
+        self.summary.data.update(self.result.body())
+        self.summary.write()
+
+    def mark(self, name, t=None):
+        self.history.marks[name] = t or time.time()
+        self.save()
+
+    def set_stage(self, label):
+        (self.network.workdir / 'stage').write_text(label)
+        self.mark('stage:' + label)
+
+    def fail(self, text):
+        stage('FAILED: ' + text)
+        self.result.failures.append(text)
+        self.save()
+
+    def wait(self, what, predicate):
+        """Wait for a state; the time it came, or None (a failed check, said at once)."""
+        t = self.rec.wait_for(predicate, self.measure.wait)
+        if t is None:
+            self.fail('timed out after %.0fs waiting for %s' % (self.measure.wait, what))
+        return t
+
+    def serving(self, name):
+        """The director holds the VIP and the full table."""
+        return lambda r: r.node(name)['vip'] and r.reals(name, self.service) == set(self.reals)
+
+    def standing_by(self, name):
+        if self.stack.backup_table_warm:
+            return lambda r: not r.node(name)['vip'] and \
+                r.reals(name, self.service) == set(self.reals)
+        return lambda r: not r.node(name)['vip'] and not r.node(name)['table']
+
+    # -- the run --------------------------------------------------------------------
+    def run(self, scenario=None):
+        """Boot the cluster, run the steps (of the plan's scenario by default), tear down,
+        analyse, check; the RunResult."""
+        scenario = scenario or self.plan.scenario
+        from topo import backends
+        from topo.agents.recorder import Recorder
+        from topo.analysis import timeline
+        self.scenario = scenario
+        self.summary.update(scenario=scenario.name, dual_owner_allowed=scenario.dual_owner_allowed,
+                            dual_owner_tolerance_s=self.stack.handover_overlap_s
+                            if self.stack else None)
+        probes = ProbeCSV(self.out / 'probe.csv')
+        self.rec = Recorder(self.out / 'events.jsonl', on_probe=probes)
+        stage('starting the cluster with %s' % (self.stack.description if self.stack else
+                                                 'a static IPVS service: %s'
+                                                 % ', '.join(self.config.hosts)))
+        try:
+            with backends.network(self.config, log=stage, log_dir=self.out, stack=self.stack,
+                                  recorder=self.rec, hardware=self.plan.hardware) as self.network:
+                self._booted()
+                for step in scenario.steps:
+                    step(self)
+                    self.save()
+                self.stop_prober()
+                self.history.t_end = time.time()
+                self._keep()
+        finally:
+            self.rec.close()
+            probes.close()
+            self.history.events, self.history.probes = self.rec.events, self.rec.probes
+        if self.stack:
+            self.result.analysis = timeline.analyse(
+                self.history, self.stack, self.config, bursts=self.measured.bursts,
+                macs=self.measured.macs, period=1.0 / self.measure.probe_rate)
+        if scenario.analyse:
+            self.result.analysis.update(scenario.analyse(self.result))
+        self.result.checks = {c.__name__: c(self) for c in scenario.checks}
+        self.result.passed = not any(self.result.checks.values())
+        self.save()
+        self.summary.finish()
+        return self.result
+
+    def _booted(self):
+        net = self.network
+        self.measured.cluster_start_s = {k: round(v, 2) for k, v in net.timings.items()}
+        stage('cluster up in %.1fs' % net.timings['start_s'])
+        if self.stack:
+            for name, paths in net.configs.items():
+                dst = self.out / 'configs' / name
+                dst.mkdir(parents=True, exist_ok=True)
+                for path in paths:
+                    shutil.copy2(path, dst / Path(path).name)
+            self.measured.macs = {net[d].mac(): d for d in DIRECTORS}
+        if self.plan.hardware:
+            self.measured.hardware = hardware_report(net, self.plan.hardware)
+        self.save()
+
+    def _keep(self):
+        """The daemons' logs and the real servers' nginx error logs, and what the caps cost."""
+        for node in self.network.nodes:
+            if node.role == 'director' and self.stack:
+                files = [(Path(node.private(p)), Path(p).name) for p in self.stack.logs(node)]
+            elif node.role == 'real server':
+                files = [(node.nginx.error_log, 'nginx-error.log')]
+            else:
+                continue
+            for src, name in files:
+                if src.exists():
+                    dst = self.out / 'logs' / node.name
+                    dst.mkdir(parents=True, exist_ok=True)
+                    shutil.copy2(src, dst / name)
+        if self.plan.hardware:
+            self.measured.cgroup_usage = self.network.usage()
+
+    def stop_prober(self, wait_s=5):
+        if self.prober and self.prober.poll() is None:
+            self.prober.terminate()
+            try:
+                self.prober.wait(timeout=wait_s)
+            except Exception:
+                self.prober.kill()
+        self.prober = None
+
+
+def hardware_report(network, profile):
+    """What the profile's caps really deliver: link rate and CPU shares, measured."""
+    stage('hardware %s: measuring what the caps deliver' % profile.name)
+    got = {'profile': profile.as_dict(),
+           'link_mbit_measured': network.measure_link(),
+           'director_cpu_measured': network.measure_cpu('director'),
+           'server_cpu_measured': network.measure_cpu('server')}
+    stage('link %.2f Mbit/s (asked %g); CPU share director %.3f (asked %.3f), real '
+          'server %.3f (asked %.3f)' % (
+              got['link_mbit_measured'], profile.link_mbit, got['director_cpu_measured'],
+              profile.cpu_share('director'), got['server_cpu_measured'],
+              profile.cpu_share('server')))
+    return got
+

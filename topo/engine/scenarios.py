@@ -1,0 +1,149 @@
+"""Every scenario of the testbed: a list of steps (topo/engine/steps/) run on one
+boot of the cluster, and the checkers (topo/analysis/checks.py) that judge it.
+
+    Run(plan, out).run(paper())        # the paper's four stages, figures 5-14
+
+A new scenario is a new function here; a new fault is a new module in
+topo/faults/ that scenarios name.
+"""
+from dataclasses import dataclass, field
+
+from topo.analysis import checks as C
+from topo.analysis.load import ramp_goals, scale_goals
+from topo.engine import steps as s
+from topo.engine.steps.h2load import H2loadLevel
+from topo.engine.steps.schedulers import SchedulerRun, SetFinTimeout
+from topo.network.config import BACKUP, PRIMARY
+
+
+@dataclass
+class Scenario:
+    name: str
+    steps: list
+    checks: list = field(default_factory=lambda: [C.steps_done])
+    dual_owner_allowed: bool = False    # two VIP owners are what it measures (faults)
+    options: dict = field(default_factory=dict)
+    analyse: object = None      # result -> {summary field: value}, after the run
+
+    def describe(self):
+        return dict(self.options, scenario=self.name)
+
+
+HA_CHECKS = [C.steps_done, C.invariants]
+
+
+def cluster_up():
+    """The primary serves with the full table, the backup stands by."""
+    return [s.WaitPrimaryUp(), s.WaitStandingBy(BACKUP)]
+
+
+def paper(requests=15):
+    """The paper's experiment, figures 5 to 14 (figures 7 and 11 are the faults)."""
+    steps = cluster_up() + [
+        s.Figure(5), s.Figure(10),
+        s.Say('stage 2: %d HTTP requests from the client' % requests), s.Burst(requests),
+        s.Figure(6), s.StartProber(),
+        s.Say('stage 3: switching laico2 off'), s.Inject('power-off', 'laico2'),
+        s.WaitRemoved('laico2'), s.Figure(8),
+        s.Say('switching laico2 on'), s.Clear('laico2'),
+        s.WaitServing(PRIMARY, 'laico2 back in the table'), s.Figure(9), s.Settle(),
+        s.Say('stage 4: switching laicoz (primary director) off'), s.Inject('power-off', PRIMARY),
+        s.WaitTakeover(), s.Figure(12), s.Settle(),
+        s.Say('switching laicoz on'), s.Clear(PRIMARY), s.WaitSettled(), s.Figure(13),
+        s.Figure(14), s.Settle()]
+    return Scenario('paper', steps, HA_CHECKS + [C.figures])
+
+
+def failovers(repeats, fault='power-off'):
+    """The cluster up, then `repeats` director failovers and failbacks (a sweep point)."""
+    steps = cluster_up() + [s.StartProber()]
+    for i in range(repeats):
+        steps += [s.Say('director failover %d of %d' % (i + 1, repeats)), s.Inject(fault, PRIMARY),
+                  s.WaitTakeover(), s.Settle(), s.Clear(PRIMARY), s.WaitSettled(), s.Settle()]
+    return Scenario('failovers', steps, HA_CHECKS + [C.failovers_measured],
+                    options={'repeats': repeats, 'fault': fault})
+
+
+def fault(name, target, hold, params=None, then=None, then_params=None):
+    """Prober on; the fault held and cleared (with `then`, a second fault of the primary
+    while the first is in place); back to the figure-5 state, stable, or reported
+    that it never came; what the fault left behind."""
+    steps = cluster_up() + [s.StartProber(), s.Settle(),
+                            s.Say('injecting %s into %s' % (name, target)),
+                            s.Inject(name, target, **(params or {})), s.Hold(hold)]
+    if then:
+        steps += [s.Say('then %s of %s' % (then, PRIMARY)),
+                  s.Inject(then, PRIMARY, **(then_params or {})),
+                  s.Hold(hold), s.Say('clearing %s' % then), s.Clear(PRIMARY)]
+    steps += [s.Say('clearing %s' % name), s.Clear(target), s.WaitRecovered(), s.Settle(),
+              s.LeftBehind()]
+    return Scenario('fault', steps, HA_CHECKS + [C.faults_injected], dual_owner_allowed=True,
+                    options={'fault': name, 'target': target, 'hold_s': hold,
+                             'params': params or {}, 'then': then,
+                             'then_params': then_params or {}})
+
+
+def failover_under_load(clients, hold):
+    """Load on, laicoz off, takeover, laicoz on, failback, load off."""
+    steps = cluster_up() + [
+        s.StartProber(), s.StartLoad(clients), s.Hold(5, 'the load'),
+        s.Say('switching laicoz off under load'), s.Inject('power-off', PRIMARY),
+        s.WaitTakeover(), s.Hold(hold), s.Say('switching laicoz on under load'),
+        s.Clear(PRIMARY), s.WaitSettled(), s.Hold(hold, 'the load'), s.StopLoad()]
+    return Scenario('failover-under-load', steps, HA_CHECKS + [C.failovers_measured],
+                    options={'clients': clients, 'hold_s': hold})
+
+
+def conn_sync(sessions, interval, hold):
+    """Long-lived sessions through the VIP across a failover; the connection entries
+    each director's kernel holds before it."""
+    steps = cluster_up() + [
+        s.StartProber(), s.StartLoad(sessions, keepalive=True, interval=interval, timeout=60.0),
+        s.Hold(5, 'the sessions'),      # sync: at the 3rd packet, buffers flushed within 2 s
+        s.CountConnections(PRIMARY), s.CountConnections(BACKUP),
+        s.Say('switching laicoz off'), s.Inject('power-off', PRIMARY), s.WaitTakeover(),
+        s.Hold(hold), s.StopLoad(), s.Clear(PRIMARY), s.WaitSettled()]
+    return Scenario('conn-sync', steps, HA_CHECKS + [C.failovers_measured],
+                    options={'sessions': sessions, 'interval_s': interval, 'hold_s': hold})
+
+
+def smoke(requests=15):
+    """The cluster with a static service: the hub proven, requests answered."""
+    steps = [s.VerifyHub(), s.StaticService(),
+             s.Say('sending %d requests to the VIP' % requests), s.Burst(requests),
+             s.Snapshot(show=True)]
+    return Scenario('smoke', steps, [C.steps_done, C.answered], options={'requests': requests})
+
+
+def ramp(levels, requests, page):
+    """h2load through the VIP and straight to one real server, at each level.
+    requests: level -> requests."""
+    steps = [s.StaticService(), s.StaticCheck('before the load')]
+    for clients in levels:
+        steps += [H2loadLevel(target, clients, requests(clients), page)
+                  for target in ('vip', 'direct')]
+    return Scenario('ramp', steps + [s.StaticCheck('after the load')],
+                    options={'levels': levels, 'page': page},
+                    analyse=lambda r: {'goals': ramp_goals(r.measured.levels)})
+
+
+def scale(counts, clients, requests, page):
+    """One boot with the most real servers; the service rebuilt with the first N."""
+    steps = []
+    for n in sorted(counts):
+        steps += [s.StaticService(servers=n), s.StaticCheck('with %d real servers' % n),
+                  H2loadLevel('vip', clients, requests, page, into='scale')]
+    return Scenario('scale', steps, options={'servers': sorted(counts), 'clients': clients,
+                                             'page': page}, analyse=_scaling)
+
+
+def _scaling(result):
+    efficiency, goals = scale_goals(result.measured.scale)
+    return {'scaling_efficiency': efficiency, 'goals': goals}
+
+
+def schedulers(trial):
+    """Each scheduler on short requests and long-lived connections (one boot for all)."""
+    steps = [s.StaticService(scheduler=trial.schedulers[0]), SetFinTimeout(trial.fin_timeout)]
+    steps += [SchedulerRun(sched, trial) for sched in trial.schedulers]
+    return Scenario('schedulers', steps, [C.steps_done, C.schedulers])

@@ -1,0 +1,21 @@
+"""The steps a scenario is made of: small objects called with the Run, one after the
+other, on one boot of the cluster. Each writes what it measures into the run's
+typed result (run.measured, run.history) and says a failed expectation with
+run.fail(); a new step is a class in one of these modules.
+
+  cluster     wait for a state of the HA cluster (serving, standing by, taken over,
+              recovered), hold it
+  faults      inject and clear the faults of topo/faults/, what a fault left behind
+  traffic     the client's bursts, the prober, sustained load, the hub's proof
+  ipvs        the paper's figures, snapshots, connection entries, a static service
+  h2load      the load lab's h2load levels (load.csv)
+  schedulers  rr, wrr, lc, wlc on short and long-lived connections
+"""
+from topo.engine.steps.cluster import (Hold, Say, Settle, WaitPrimaryUp, WaitRecovered,  # noqa
+                                       WaitRemoved, WaitServing, WaitSettled, WaitStandingBy,
+                                       WaitTakeover)
+from topo.engine.steps.faults import Clear, Inject, LeftBehind  # noqa: F401
+from topo.engine.steps.ipvs import (CountConnections, Figure, Snapshot, StaticCheck,  # noqa
+                                    StaticService)
+from topo.engine.steps.traffic import (Burst, StartLoad, StartProber, StopLoad,  # noqa: F401
+                                       VerifyHub)

@@ -1,0 +1,112 @@
+"""Steps on the directors' IPVS tables: the paper's figures, snapshots, connection
+entries, and the static service (what ldirectord would build) of the runs
+that measure IPVS without an HA stack."""
+import time
+
+from topo.analysis import figures
+from topo.engine.run import stage
+from topo.network import ipvs
+from topo.network.config import PRIMARY, ClusterConfig
+
+
+class Figure:
+    """Save `ipvsadm -L` (and -L -n) of the figure's director and check it."""
+
+    def __init__(self, number):
+        self.number = number
+
+    def __call__(self, run):
+        fig = self.number
+        host, what = figures.FIGURES[fig]
+        director = run.network[host]
+        listing, numeric = director.snapshot(), director.snapshot(numeric=True)
+        (run.out / ('fig%02d-%s.txt' % (fig, host))).write_text(listing)
+        (run.out / ('fig%02d-%s.n.txt' % (fig, host))).write_text(numeric)
+        vip = run.rec.node(host)['vip']
+        bursts = run.measured.bursts
+        expect = figures.expectation(fig, run.config, run.stack.backup_table_warm, run.nice,
+                                     requests=bursts[-1].count if bursts else None)
+        table = ipvs.parse(numeric)
+        passed, problems = figures.check(expect, table, vip, run.config)
+        run.measured.figures[str(fig)] = {
+            'host': host, 'state': what, 'expected': expect,
+            'expected_text': figures.describe(expect, run.config),
+            'observed': figures.observe(table, vip, run.config), 'passed': passed,
+            'problems': problems, 't': time.time()}
+        stage('figure %d on %s: %s%s' % (fig, host, 'PASS' if passed else 'FAIL',
+                                          '' if passed else ' (%s)' % '; '.join(problems)))
+
+
+class Snapshot:
+    """`ipvsadm -L` and `-L -n` of a director, saved and parsed."""
+
+    def __init__(self, director=PRIMARY, show=False):
+        self.director, self.show = director, show
+
+    def __call__(self, run):
+        d = run.network[self.director]
+        listing, numeric = d.snapshot(), d.snapshot(numeric=True)
+        (run.out / ('ipvsadm-%s.txt' % self.director)).write_text(listing)
+        (run.out / ('ipvsadm-%s.n.txt' % self.director)).write_text(numeric)
+        run.measured.snapshots[self.director] = {'listing': listing, 'table': ipvs.parse(numeric)}
+        if self.show:
+            print(listing.rstrip(), flush=True)
+
+
+class CountConnections:
+    """How many IPVS connection entries a director's kernel has (`ipvsadm -L -c -n`):
+    on the backup, those the sync daemon gave it."""
+
+    def __init__(self, director):
+        self.director = director
+
+    def __call__(self, run):
+        text = run.network[self.director].ipvsadm('-L', '-c', '-n')
+        counts = ipvs.count_connections(text, run.service)
+        run.measured.connection_entries[self.director] = counts
+        stage('%s has %s IPVS connection entries for the VIP' % (self.director, counts or 'no'))
+
+
+class StaticService:
+    """laicoz holds the VIP with a static IPVS service (no HA daemons): the runs that
+    measure IPVS and the servers, not an HA stack. servers=N: the service with the
+    first N real servers (the rest stay up, out of it)."""
+
+    def __init__(self, servers=None, scheduler=None):
+        self.servers, self.scheduler = servers, scheduler
+
+    def config(self, run):
+        c = run.config
+        if self.servers is None and self.scheduler is None:
+            return c
+        n = self.servers or c.servers
+        return ClusterConfig(servers=n, weights=c.weights[:n], vip=c.vip, subnet=c.subnet,
+                             scheduler=self.scheduler or c.scheduler, port=c.port)
+
+    def __call__(self, run):
+        laicoz = run.network.director()
+        laicoz.install_service(self.config(run))
+        if not laicoz.holds(run.config.vip):
+            laicoz.add_vip(run.config.vip, 32)
+        run.static_servers = self.config(run).real_servers
+        stage('static IPVS service on laicoz: %s %s' % (self.config(run).scheduler,
+                                                         ', '.join(run.static_servers)))
+
+
+class StaticCheck:
+    """The invariants of a static run: laicoz alone holds the VIP, its table complete."""
+
+    def __init__(self, when):
+        self.when = when
+
+    def __call__(self, run):
+        config, net = run.config, run.network
+        servers = getattr(run, 'static_servers', config.real_servers)
+        want = {'%s:%d' % (config.addresses[s], config.port) for s in servers}
+        have = {r['address'] for svc in net.director().table() for r in svc['real_servers']}
+        if have != want:
+            run.fail('table of laicoz %s: %s, expected %s' % (self.when, sorted(have),
+                                                              sorted(want)))
+        owners = [d.name for d in net.directors if d.holds(config.vip)]
+        if owners != [PRIMARY]:
+            run.fail('VIP owners %s: %s' % (self.when, owners or 'none'))

@@ -1,0 +1,124 @@
+"""Steps that send traffic from the client (topo/agents/): the paper's bursts of
+requests, the steady prober, sustained load; and the proof that the hub floods."""
+from topo.agents import events
+from topo.engine.run import Burst as BurstResult, stage
+from topo.network.config import CLIENT
+
+
+def burst(network, count=15, timeout=5.0, log=stage):
+    """count sequential HTTP requests from the client to the VIP: one dict per request."""
+    proc = network.client.agent('topo.agents.httpclient', 'burst', '--url', network.url(),
+                                '--count', count, '--timeout', timeout)
+    out, _ = proc.communicate(timeout=count * (timeout + 1) + 60)
+    replies = []
+    for line in out.splitlines():
+        event = events.parse(line)
+        if event and event['kind'] == 'reply':
+            replies.append(event)
+        else:
+            log('client: ' + line)
+    return replies
+
+
+def answers_of(replies):
+    """{server or 'failed': requests} of a burst's replies."""
+    answers = {}
+    for r in replies:
+        key = r.get('server') if r['ok'] else 'failed'
+        answers[key] = answers.get(key, 0) + 1
+    return answers
+
+
+class Burst:
+    """count sequential requests from the client (the paper's browser reloads)."""
+
+    def __init__(self, count=15):
+        self.count = count
+
+    def __call__(self, run):
+        replies = burst(run.network, self.count)
+        run.measured.bursts.append(BurstResult(self.count, answers_of(replies)))
+        stage('answers: %s' % run.measured.bursts[-1].answers)
+
+
+class StartProber:
+    """A steady rate of requests through the VIP for the rest of the run (probe.csv)."""
+
+    def __call__(self, run):
+        m = run.measure
+        run.set_stage('steady')
+        run.prober = run.network.client.agent(
+            'topo.agents.httpclient', 'probe', '--url', run.network.url(), '--rate', m.probe_rate,
+            '--timeout', m.probe_timeout, '--stage-file', run.network.workdir / 'stage')
+        run.rec.attach(CLIENT, run.prober)
+        if run.wait('the prober to get answers', lambda r: r.probes_ok >= 5):
+            stage('prober running at %.0f requests/s' % m.probe_rate)
+
+
+class StartLoad:
+    """Sustained load from the client (topo/agents/loadgen.py) for the rest of the run:
+    requests (one connection each) or, with keepalive, long-lived sessions. Its
+    per-second events go into the run's events as node 'load'."""
+    NODE = 'load'
+
+    def __init__(self, clients, keepalive=False, interval=0.2, timeout=5.0):
+        self.clients, self.keepalive = clients, keepalive
+        self.interval, self.timeout = interval, timeout
+
+    def __call__(self, run):
+        args = ['--url', run.network.url(), '--clients', self.clients, '--timeout', self.timeout,
+                '--ramp', max(1.0, self.clients / 500.0)]
+        if self.keepalive:
+            args += ['--keepalive', '--interval', self.interval]
+        run.load = run.network.client.agent('topo.agents.loadgen', *args)
+        run.rec.attach(self.NODE, run.load)
+        if run.wait('the load generator to start its %d clients' % self.clients,
+                    lambda r: r.node(self.NODE)['ready']):
+            stage('load: %d %s' % (self.clients, 'sessions, a request every %gs each'
+                                   % self.interval if self.keepalive
+                                   else 'clients, one connection per request'))
+
+
+class StopLoad:
+    """Stop the load generator; its closing 'done' event is what it measured."""
+
+    def __call__(self, run):
+        proc = getattr(run, 'load', None)
+        if proc is None:
+            return
+        proc.terminate()
+        proc.wait(timeout=60)
+        mine = lambda e: e['kind'] == 'done' and e['node'] == StartLoad.NODE
+        t = run.rec.wait_for(lambda r: any(mine(e) for e in r.events[-50:]), 30)
+        done = [e for e in run.rec.events if mine(e)]
+        if t is None or not done:
+            run.fail('the load generator did not report its totals')
+            return
+        run.measured.load_done = done[-1]
+        stage('load stopped: %d answered, failed %s, its CPU %.1f s'
+              % (done[-1]['ok'], done[-1]['failed'] or 'none', done[-1]['cpu_s']))
+
+
+class VerifyHub:
+    """Prove hub behaviour: a third host sees unicast frames between two others."""
+
+    def __init__(self, frames=10, observer='laicoy', timeout=20):
+        self.frames, self.observer, self.timeout = frames, observer, timeout
+
+    def __call__(self, run):
+        net = run.network
+        src, dst, third = net.client, net.real_servers[0], net[self.observer]
+        src.cmd('ping -c1 -W2 %s' % dst.address())   # ARP first: what follows is unicast
+        sniffer = third.agent('topo.agents.sniff', '--iface', third.interfaces()[0],
+                              '--src', src.mac(), '--dst', dst.mac(), '--want', self.frames,
+                              '--timeout', self.timeout)
+        events.read_until(sniffer, events.is_kind('ready'), self.timeout, 'the sniffer')
+        src.cmd('ping -c %d -i 0.05 -W1 %s' % (self.frames, dst.address()))
+        seen = events.read_until(sniffer, events.is_kind('count'), self.timeout + 5,
+                                 'the count')['seen']
+        sniffer.wait(timeout=5)
+        hub = {'observer': self.observer, 'from': src.name, 'to': dst.name,
+               'sent': self.frames, 'seen_by_observer': seen, 'verified': seen >= self.frames}
+        run.measured.hub_check = hub
+        stage('hub: %(observer)s saw %(seen_by_observer)d of %(sent)d unicast frames '
+              '%(from)s -> %(to)s' % hub)

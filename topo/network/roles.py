@@ -1,0 +1,144 @@
+"""What each machine of the paper's cluster does, on any node backend: the roles
+are built only on the primitives of topo/backends (cmd, popen, processes, ...).
+
+  Director     an LVS director: kernel IPVS through ipvsadm; may hold the VIP
+  RealServer   an HTTP server behind IPVS direct routing (nginx, the VIP on lo)
+  Client       the paper's "machine on the Internet"
+"""
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+from topo.network import ipvs
+from topo.network.config import FORWARDING
+from topo.network.webserver import NginxServer, raise_limits
+
+
+def tune_for_load(node):
+    """Per-namespace limits for thousands of simultaneous connections (the kernel's
+    defaults cap a listen queue at 4,096 and the client's ports at 28,000)."""
+    node.cmd('sysctl -qw net.core.somaxconn=65535 net.ipv4.tcp_max_syn_backlog=65535 '
+             'net.ipv4.ip_local_port_range="1024 65535" net.ipv4.tcp_tw_reuse=1')
+
+
+class Director:
+    role = 'director'
+    vip = None
+
+    def clear_state(self):
+        self.ipvsadm('-C')
+        # the IPVS sync daemons are kernel threads: a reboot stops them
+        self.cmd('ipvsadm --stop-daemon master 2>/dev/null; ipvsadm --stop-daemon backup 2>/dev/null')
+        if self.vip:
+            # whatever netmask the stack gave it
+            self.cmd('ip -4 addr flush dev %s to %s/32' % (self.interfaces()[0], self.vip))
+
+    def fresh_run(self):
+        """A private /run as after a boot: empty (the daemons add what they expect)."""
+        try:
+            run = Path(self.private('/run'))
+        except ValueError:
+            return
+        for entry in run.iterdir():
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
+
+    def ipvsadm(self, *args):
+        return self.cmd('ipvsadm', *args).replace('\r\n', '\n')
+
+    def install_service(self, config):
+        """A static virtual service (no HA): what ldirectord would build."""
+        self.ipvsadm('-C')
+        for args in ipvs.service_commands(config):
+            out = self.ipvsadm(*args)
+            if out.strip():
+                raise RuntimeError('%s: ipvsadm %s: %s' % (self.name, ' '.join(args), out.strip()))
+
+    def snapshot(self, numeric=False):
+        """`ipvsadm -L` as the paper shows it (`-L -n` with numeric=True)."""
+        return self.ipvsadm('-L', '-n') if numeric else self.ipvsadm('-L')
+
+    def table(self):
+        return ipvs.parse(self.snapshot(numeric=True))
+
+    def add_vip(self, vip, prefixlen=32):
+        self.cmd('ip addr add %s/%d dev %s' % (vip, prefixlen, self.interfaces()[0]))
+
+    def holds(self, address):
+        return (' %s/' % address) in self.cmd('ip -o -4 addr show')
+
+    # -- the connection counters, per real server ---------------------------------------
+    def server_table(self, config):
+        """{server: {'weight', 'active', 'inactive'}} from `ipvsadm -L -n`, plus the text."""
+        numeric = self.snapshot(numeric=True)
+        by_address = {config.addresses[s]: s for s in config.real_servers}
+        table = {s: {'weight': None, 'active': 0, 'inactive': 0} for s in config.real_servers}
+        for svc in ipvs.parse(numeric):
+            if svc['address'] != '%s:%d' % (config.vip, config.port):
+                continue
+            for r in svc['real_servers']:
+                name = by_address.get(r['host'], r['host'])
+                table[name] = {'weight': r['weight'], 'active': r['active'],
+                               'inactive': r['inactive']}
+        return table, numeric
+
+    def set_weight(self, config, server, weight):
+        out = self.ipvsadm('-e', '-t', '%s:%d' % (config.vip, config.port),
+                           '-r', '%s:%d' % (config.addresses[server], config.port),
+                           FORWARDING[config.forwarding][0], '-w', str(weight))
+        if out.strip():
+            raise RuntimeError('ipvsadm -e %s -w %s: %s' % (server, weight, out.strip()))
+
+    def wait_drained(self, config, timeout):
+        """Wait until every ActiveConn and InActConn is 0; seconds waited."""
+        t0 = time.monotonic()
+        while True:
+            table, _ = self.server_table(config)
+            if sum(r['active'] + r['inactive'] for r in table.values()) == 0:
+                return round(time.monotonic() - t0, 2)
+            if time.monotonic() - t0 > timeout:
+                raise RuntimeError('the IPVS connection table did not drain in %ds: %s'
+                                   % (timeout, table))
+            time.sleep(1.0)
+
+
+class RealServer:
+    role = 'real server'
+    vip = None
+    web_port = 80
+    WEB = ('nginx',)        # its web server's processes (a hang stops them)
+
+    def make_web(self, directory):
+        self.nginx = NginxServer(self.name, self.web_port, directory)
+        self.web = None
+
+    def configure_dr(self):
+        # arp_ignore=1: answer ARP only for addresses on the asking interface;
+        # arp_announce=2: never use the VIP as ARP source. Both per namespace.
+        for scope in ('all', self.interfaces()[0]):
+            self.cmd('sysctl -qw net.ipv4.conf.%s.arp_ignore=1 net.ipv4.conf.%s.arp_announce=2'
+                     % (scope, scope))
+        self.cmd('ip addr add %s/32 dev lo' % self.vip)
+
+    def clear_state(self):
+        self.cmd('ip addr flush dev lo scope global')
+
+    def boot(self):
+        self.configure_dr()
+        self.start_web()
+        self.wait_web()
+
+    def start_web(self):
+        self.nginx.prepare()
+        self.web = self.popen(self.nginx.command(), stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL, preexec_fn=raise_limits)
+
+    def wait_web(self, timeout=60):
+        self.nginx.wait_ready(self.web, timeout)
+
+
+class Client:
+    role = 'client'

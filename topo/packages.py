@@ -1,0 +1,88 @@
+"""What the testbed needs installed, gathered from the registries: the parts every
+run uses, each HA stack's daemons (topo/ha), each kernel mode (topo/kernels).
+A new stack or kernel mode declares its own; nothing is listed twice.
+
+  python3 -m topo.packages              the Debian packages `./testbed setup` installs
+  python3 -m topo.packages --services   the services those packages start on a systemd
+                                        host, which the set-up stops (the testbed runs
+                                        its own copies inside its nodes)
+"""
+import importlib.util
+import os
+import shutil
+import sys
+
+# (kind 'cmd'|'py'|'file', name, Debian package) that each part of a run needs
+NEEDS = {
+    'cluster': [('cmd', 'mnexec', 'mininet'), ('py', 'mininet', 'mininet'),
+                ('cmd', 'ovs-vsctl', 'openvswitch-switch'),
+                ('cmd', 'ovs-vswitchd', 'openvswitch-switch'),
+                ('cmd', 'ovsdb-server', 'openvswitch-switch'),
+                ('cmd', 'ipvsadm', 'ipvsadm'), ('cmd', 'nginx', 'nginx-light'),
+                ('py', 'requests', 'python3-requests'), ('cmd', 'curl', 'curl'),
+                ('cmd', 'ping', 'iputils-ping'), ('cmd', 'tc', 'iproute2'),
+                ('file', '/etc/services', 'netbase')],
+    'controller': [('cmd', 'osken-manager|ryu-manager', 'python3-os-ken')],
+    'plots': [('py', 'pandas', 'python3-pandas'), ('py', 'matplotlib', 'python3-matplotlib')],
+    'load': [('cmd', 'h2load', 'nghttp2-client')],
+}
+# what the set-up adds for the tools around the runs: the test suite, `pip install .`,
+# the README's `sudo python ...`, and the basics a minimal Debian lacks
+TOOLS = ['python3-pytest', 'python3-pip', 'python3-setuptools', 'python-is-python3', 'sudo',
+         'kmod', 'procps', 'util-linux']
+# what `./testbed setup` needs before it can ask this module (python3 itself)
+BOOTSTRAP = ['python3']
+SERVICES = {'nginx-light': 'nginx'}     # package -> service it starts, beyond the stacks'
+
+
+def _stacks():
+    from topo import ha
+    return ha.load().values()
+
+
+def setup_packages():
+    """Every Debian package the testbed needs on this machine."""
+    from topo import kernels
+    pkgs = set(BOOTSTRAP + TOOLS) | {p for need in NEEDS.values() for _, _, p in need}
+    pkgs |= {p for cls in _stacks() for _, _, p in cls.needs()}
+    pkgs |= set(kernels.packages())
+    return sorted(pkgs)
+
+
+def services():
+    """Services the packages start on a systemd host (the testbed runs its own)."""
+    out = set(SERVICES.values())
+    for cls in _stacks():
+        for d in cls.daemon_classes:
+            out |= set(d.services)
+    return sorted(out)
+
+
+def run_packages(stack=None):
+    """The packages whose versions a run's summary records."""
+    from topo import kernels
+    pkgs = ['ipvsadm', 'openvswitch-switch', 'mininet', 'python3-os-ken', 'nginx-light']
+    if stack is not None:
+        pkgs += [p for _, _, p in stack.needs()]
+    if kernels.kernel_mode() == 'uml':
+        pkgs.append('user-mode-linux')
+    return sorted(set(pkgs))
+
+
+def missing(parts, needs=()):
+    """[(what, package)] for everything the given parts need but this machine lacks."""
+    found = []
+    for kind, name, package in [n for part in parts for n in NEEDS[part]] + list(needs):
+        if kind == 'cmd':
+            ok = any(shutil.which(n) for n in name.split('|'))
+        elif kind == 'py':
+            ok = importlib.util.find_spec(name) is not None
+        else:
+            ok = os.path.exists(name)
+        if not ok and (name, package) not in found:
+            found.append((name, package))
+    return found
+
+
+if __name__ == '__main__':
+    print('\n'.join(services() if '--services' in sys.argv[1:] else setup_packages()))

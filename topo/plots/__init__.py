@@ -1,0 +1,35 @@
+"""Plots, made from a results folder's data alone (summary.json, probe.csv,
+events.jsonl, CSVs), never from a running cluster: one module per experiment,
+each with plot(results folder) -> the files it wrote.
+
+    python3 experiments/plot.py results/latest      # remakes a run's plots
+"""
+import importlib
+import json
+from pathlib import Path
+
+# summary.json's experiment -> the module that plots it
+PLOTS = {'failover': 'failover', 'faults': 'faults', 'fault': 'faults', 'sweep': 'sweep',
+         'load': 'load', 'schedulers': 'schedulers'}
+
+
+def plot(out):
+    """Every plot of the run in `out`; the files written (relative to it)."""
+    out = Path(out)
+    experiment = json.loads((out / 'summary.json').read_text()).get('experiment')
+    if experiment not in PLOTS:
+        return []
+    return importlib.import_module('%s.%s' % (__name__, PLOTS[experiment])).plot(out)
+
+
+def safely(out, log=print):
+    """plot(out) for an experiment at its end: the data stand without the figures, so
+    a failed plot is said, not raised. True when it worked."""
+    try:
+        written = plot(out)
+    except Exception as e:
+        log('plotting failed: %s: %s' % (type(e).__name__, e))
+        return False
+    if written:
+        log('plots: %s' % ', '.join(str(Path(out) / w) for w in written))
+    return True
