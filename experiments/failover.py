@@ -12,10 +12,10 @@ from pathlib import Path
 
 if __name__ == '__main__':      # run as a file: its folder holds scripts, the package is one up
     sys.path[0] = str(Path(__file__).resolve().parent.parent)
-from topo import ha, plots  # noqa: E402
+from topo import ha  # noqa: E402
 from topo.analysis import report  # noqa: E402
 from topo.engine import cli, scenarios  # noqa: E402
-from topo.engine.run import Plan, Run, stage  # noqa: E402
+from topo.engine.run import Plan, Run  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -41,7 +41,6 @@ def main(argv=None):
 
     def body(out):
         result = Run(plan, out).run()
-        plots.safely(out, stage)
         report.run(report.load(out), out)
         return 0 if result.passed else 1
     return cli.execute(args, plan, body)

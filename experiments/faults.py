@@ -14,7 +14,7 @@ from pathlib import Path
 
 if __name__ == '__main__':      # run as a file: its folder holds scripts, the package is one up
     sys.path[0] = str(Path(__file__).resolve().parent.parent)
-from topo import faults, ha, plots  # noqa: E402
+from topo import faults, ha  # noqa: E402
 from topo.analysis import report, timeline  # noqa: E402
 from topo.engine import cli, scenarios  # noqa: E402
 from topo.engine.matrix import Cell, Matrix  # noqa: E402
@@ -140,14 +140,9 @@ def main(argv=None):
     cli.use_system_python()
     args, plan = parse_args(argv)
 
-    def after(cell_out):
-        report.run(report.load(cell_out), cell_out)
-        plots.safely(cell_out, stage)
-
     def body(out):
         Matrix(plan, out).run('faults', lambda c, r, o: row(plan, c, r, o), 'fault_matrix.csv',
-                              FIELDS, after)
-        plots.safely(out, stage)
+                              FIELDS, lambda cell_out: report.run(report.load(cell_out), cell_out))
         s = report.load(out)
         report.faults(s, out)
         return 0 if s['passed'] else 1

@@ -16,12 +16,12 @@ from pathlib import Path
 
 if __name__ == '__main__':      # run as a file: its folder holds scripts, the package is one up
     sys.path[0] = str(Path(__file__).resolve().parent.parent)
-from topo import ha, plots  # noqa: E402
+from topo import ha  # noqa: E402
 from topo.analysis import report  # noqa: E402
 from topo.analysis.load import SERIES_FIELDS, conn_sync_cell, failover_cell  # noqa: E402
 from topo.engine import cli, scenarios  # noqa: E402
 from topo.engine.matrix import Cell, Matrix  # noqa: E402
-from topo.engine.run import Plan, Run, stage  # noqa: E402
+from topo.engine.run import Plan, Run  # noqa: E402
 from topo.engine.steps.h2load import PAGES  # noqa: E402
 from topo.network import hardware  # noqa: E402
 
@@ -164,7 +164,6 @@ def body(plan, out):
             c.labels['sync'], plan.options['sessions'], r, o), []))
         matrix.summary.update(conn_sync={plan.cells[0].stack.layout: {
             c['sync']: c for c in cells}})
-    plots.safely(out, stage)
     s = report.load(out)
     report.load_lab(s, out)
     return 0 if s['passed'] else 1

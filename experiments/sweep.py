@@ -15,7 +15,7 @@ from pathlib import Path
 
 if __name__ == '__main__':      # run as a file: its folder holds scripts, the package is one up
     sys.path[0] = str(Path(__file__).resolve().parent.parent)
-from topo import ha, plots  # noqa: E402
+from topo import ha  # noqa: E402
 from topo.analysis import report  # noqa: E402
 from topo.analysis.checks import invariant_problems  # noqa: E402
 from topo.engine import cli, scenarios  # noqa: E402
@@ -121,7 +121,6 @@ def main(argv=None):
 
     def body(out):
         Matrix(plan, out, folder='points').run('points', point, 'sweep.csv', FIELDS)
-        plots.safely(out, stage)
         s = report.load(out)
         report.sweep(s, out)
         return 0 if s['passed'] else 1

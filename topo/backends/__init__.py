@@ -13,31 +13,19 @@ servers' and client's behaviour on them, and Network keeps the lifecycle
 the first backend; nothing outside it may reach into Mininet's objects.
 """
 import abc
-import importlib
-import pkgutil
 import signal
 import time
 
 from topo.network.config import CLIENT, DIRECTORS, PRIMARY
+from topo.registry import Registry
 
-BACKENDS = {}
-
-
-def register(cls):
-    BACKENDS[cls.name] = cls
-    return cls
-
-
-def load():
-    for mod in pkgutil.iter_modules(__path__):
-        importlib.import_module('%s.%s' % (__name__, mod.name))
-    return BACKENDS
+BACKENDS = Registry(__name__, 'node backend')
+register, load = BACKENDS.register, BACKENDS.load
 
 
 def network(config, backend='mininet', **kwargs):
     """A backend's network for the cluster (not started: use it in a `with`)."""
-    load()
-    return BACKENDS[backend](config, **kwargs)
+    return BACKENDS.get(backend)(config, **kwargs)
 
 
 class Node(abc.ABC):
@@ -127,7 +115,9 @@ class Network(abc.ABC):
         self.recorder = recorder        # where the agents' events go (topo/agents/recorder.py)
         self.hardware = hardware        # a topo.network.hardware.Profile, or None
         self.configs = {}               # director -> paths of its generated config files
-        self.timings = {}
+        self.timings = {}               # seconds from the start to each stage of it
+        self.workdir = None             # a folder of this run's own, here: the backend makes
+                                        # it, the teardown removes it
 
     # -- what a backend provides ------------------------------------------------------
     @abc.abstractmethod

@@ -174,7 +174,9 @@ def execute(args, plan, body, parts=('cluster', 'plots'), results=True, host_fil
 
     In a sandbox mode this process re-runs its own command inside the sandbox and
     returns that run's exit status; the results folder and host_files (paths the
-    command reads) are made visible inside it. Returns an exit status.
+    command reads) are made visible inside it. The plots are made from the results
+    once the run is over, here (a sandbox starts processes tens of times slower).
+    Returns an exit status.
     """
     from topo import ha
     if getattr(args, 'show_plan', False):
@@ -201,8 +203,9 @@ def execute(args, plan, body, parts=('cluster', 'plots'), results=True, host_fil
         if out:
             argv += ['--results', str(out)]
         shown = [p for p in [out] + [Path(f).resolve().parent for f in host_files] if p]
-        return mode.enter(argv, env={CHECKED_ENV: '1', kernels.RUN_ENV: kernels.run_id()},
-                          host_dirs=[str(p) for p in shown])
+        status = mode.enter(argv, env={CHECKED_ENV: '1', kernels.RUN_ENV: kernels.run_id()},
+                            host_dirs=[str(p) for p in shown])
+        return _plotted(out, status)
     print('kernel mode: %s (%s)' % (kernels.kernel_mode(), os.uname().release), flush=True)
     try:
         lock = kernels.Lock().acquire()
@@ -213,7 +216,7 @@ def execute(args, plan, body, parts=('cluster', 'plots'), results=True, host_fil
         signal.signal(s, _raise_stop)
     mode.inside()
     try:
-        return body(out)
+        status = body(out)
     except (KeyboardInterrupt, kernels.StopRequested) as e:
         for summary in list(Summary.unfinished):
             summary.interrupted(str(e) or 'SIGINT')
@@ -222,3 +225,13 @@ def execute(args, plan, body, parts=('cluster', 'plots'), results=True, host_fil
         return 130
     finally:
         lock.release()
+    return status if os.environ.get(CHECKED_ENV) else _plotted(out, status)
+
+
+def _plotted(out, status):
+    """The run's plots, from its data, when it ran to its end (0: passed, 1: failed)."""
+    if out and status in (0, 1):
+        from topo import plots
+        from topo.engine.run import stage
+        plots.safely(out, stage)
+    return status

@@ -64,9 +64,12 @@ class LabCommands:
         """NODE (unless the fault hits the pair) then its parameters, in order or as k=v."""
         hosts = self.network.config.hosts
         target = cls.default_target
-        if cls.targets != 'directors':
-            if not words or words[0] not in hosts:
-                raise ValueError('give a node, one of: %s' % ', '.join(hosts))
+        if cls.targets == 'directors':          # the pair: naming one of them is optional
+            if words and words[0] in DIRECTORS:
+                words = words[1:]
+        elif not words or words[0] not in hosts:
+            raise ValueError('give a node, one of: %s' % ', '.join(hosts))
+        else:
             target, words = words[0], words[1:]
         params, names = {}, list(cls.params)
         for i, word in enumerate(words):

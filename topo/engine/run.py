@@ -133,7 +133,7 @@ class RunResult:
         out = {k: v for k, v in asdict(self.measured).items() if v not in (None, [], {})}
         h = self.history
         out.update(marks=h.marks, faults=[asdict(f) for f in h.faults], failures=self.failures,
-                   **self.analysis)
+                   t_end=h.t_end, **self.analysis)
         if self.checks:
             out['checks'] = self.checks
         if self.passed is not None:

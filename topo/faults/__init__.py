@@ -10,28 +10,10 @@ set up or down as `link` events. Scenarios, faults.py's flags and matrix, and
 the live lab's commands find faults by `name`, so a new fault needs no edit
 anywhere else.
 """
-import importlib
-import pkgutil
+from topo.registry import Registry
 
-FAULTS = {}
-
-
-def register(cls):
-    FAULTS[cls.name] = cls
-    return cls
-
-
-def load():
-    for mod in pkgutil.iter_modules(__path__):
-        importlib.import_module('%s.%s' % (__name__, mod.name))
-    return FAULTS
-
-
-def get(name):
-    load()
-    if name not in FAULTS:
-        raise KeyError('unknown fault %r: choose one of %s' % (name, ', '.join(sorted(FAULTS))))
-    return FAULTS[name]
+FAULTS = Registry(__name__, 'fault')
+register, load, get = FAULTS.register, FAULTS.load, FAULTS.get
 
 
 class Fault:

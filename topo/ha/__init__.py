@@ -13,32 +13,13 @@ the setting a sweep varies and the configurations ("layouts") it offers.
 """
 import argparse
 import dataclasses
-import importlib
-import pkgutil
 from dataclasses import dataclass, field
 
 from topo.network.config import ConfigError
+from topo.registry import Registry
 
-STACKS = {}
-
-
-def register(cls):
-    STACKS[cls.name] = cls
-    return cls
-
-
-def load():
-    from topo.ha import stacks
-    for mod in pkgutil.iter_modules(stacks.__path__):
-        importlib.import_module('%s.%s' % (stacks.__name__, mod.name))
-    return STACKS
-
-
-def get(name):
-    load()
-    if name not in STACKS:
-        raise ConfigError('unknown HA stack %r: choose one of %s' % (name, ', '.join(sorted(STACKS))))
-    return STACKS[name]
+STACKS = Registry('topo.ha.stacks', 'HA stack', ConfigError)
+register, load, get = STACKS.register, STACKS.load, STACKS.get
 
 
 def setting(default, help, **argparse_kw):

@@ -8,15 +8,16 @@ to use it, its own flags, how a command re-runs itself there, and the label
 (a QEMU guest, say) is one new module.
 """
 import fcntl
-import importlib
 import json
 import os
-import pkgutil
 import sys
 import time
 from pathlib import Path
 
-MODES = {}
+from topo.registry import Registry
+
+MODES = Registry(__name__, 'kernel mode')
+register, load = MODES.register, MODES.load
 RUN_ENV = 'HATESTBED_RUN'       # the run's id: every host-visible trace of a run carries it
 LOCK = Path('/run/lock/ha-lvs-testbed.lock')
 
@@ -30,17 +31,6 @@ class StopRequested(BaseException):
 
     A BaseException, unlike KeyboardInterrupt not swallowed by Mininet's CLI.
     """
-
-
-def register(cls):
-    MODES[cls.name] = cls
-    return cls
-
-
-def load():
-    for mod in pkgutil.iter_modules(__path__):
-        importlib.import_module('%s.%s' % (__name__, mod.name))
-    return MODES
 
 
 class KernelMode:

@@ -15,6 +15,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
 DIRECTORS = ('laicoz', 'laicoy')
+# every fault's decomposition (topo/analysis/timeline.py: decompose), marked on its timeline
+STEPS = (('noticed_s', 'noticed', ':'), ('owner_change_s', 'owner change', '--'),
+         ('table_complete_s', 'table complete', '-.'),
+         ('service_back_s', 'service back', (0, (1, 4))))
 
 
 def _bands(events, node, t_end):
@@ -38,13 +42,14 @@ def _bands(events, node, t_end):
 def timeline_plot(out):
     out = Path(out)
     summary = json.loads((out / 'summary.json').read_text())
-    cell = summary.get('fault_cell') or {}
-    fault = (summary.get('faults') or [{}])[-1]
+    cell = (summary.get('fault_timelines') or [{}])[0]     # the fault, decomposed
+    fault = (summary.get('faults') or [{}])[0]
     events = [json.loads(line) for line in (out / 'events.jsonl').read_text().splitlines()]
     events.sort(key=lambda e: e['t'])
     probes = pd.read_csv(out / 'probe.csv')
     t0 = fault.get('injected') or (probes['t'].min() if len(probes) else 0)
-    t_end = max(e['t'] for e in events)
+    t_end = summary.get('t_end') or max(e['t'] for e in events)     # not the teardown
+    events = [e for e in events if e['t'] <= t_end]
     fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(12, 6), sharex=True,
                                    gridspec_kw={'height_ratios': [1, 1]})
     for y, node in enumerate(DIRECTORS):
@@ -60,8 +65,11 @@ def timeline_plot(out):
     ax1.set_ylim(-0.6, len(DIRECTORS) - 0.4)
     ax1.set_title('%s on %s, %s (%s kernel): green = owns the VIP, gray = holds it with its '
                   'links down, red = two owners' % (cell.get('fault', '?'), cell.get('target', '?'),
-                                                    cell.get('layout', summary.get('stack')),
+                                                    summary.get('layout'),
                                                     summary.get('kernel_mode', '?')), fontsize=9)
+    for key, label, style in STEPS:
+        if cell.get(key):
+            ax1.axvline(cell[key], color='black', ls=style, lw=1, label=label)
     if len(probes):
         ok = probes['ok'].astype(str) == 'True'
         ax2.scatter(probes['t'] - t0, ok.astype(int), c=['tab:blue' if v else 'tab:red'
@@ -79,7 +87,7 @@ def timeline_plot(out):
         if fault.get('recovered'):
             ax.axvline(fault['recovered'] - t0, color='gray', ls='--', lw=1,
                        label='back to figure 5' if ax is ax1 else None)
-    fig.legend(*ax1.get_legend_handles_labels(), loc='lower center', ncol=3, frameon=False,
+    fig.legend(*ax1.get_legend_handles_labels(), loc='lower center', ncol=7, frameon=False,
                fontsize=8)
     fig.tight_layout(rect=(0, 0.05, 1, 1))
     fig.savefig(out / 'fault_timeline.png', dpi=110)

@@ -52,6 +52,7 @@ class MininetNetwork(Network):
 
     def __init__(self, config, **kwargs):
         Network.__init__(self, config, **kwargs)
+        # named by the run's id: a leak check finds it, and only it
         self.workdir = Path('/run/hatestbed.%s' % run_id())
         self.workdir.mkdir(mode=0o700)
         self.log_dir = Path(self.log_dir or self.workdir)
