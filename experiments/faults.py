@@ -15,7 +15,7 @@ from pathlib import Path
 if __name__ == '__main__':      # run as a file: its folder holds scripts, the package is one up
     sys.path[0] = str(Path(__file__).resolve().parent.parent)
 from topo import faults, ha  # noqa: E402
-from topo.analysis import report, timeline  # noqa: E402
+from topo.analysis import report  # noqa: E402
 from topo.engine import cli, scenarios  # noqa: E402
 from topo.engine.matrix import Cell, Matrix  # noqa: E402
 from topo.engine.run import Plan, stage  # noqa: E402
@@ -117,13 +117,10 @@ def fault_params(args, fault):
     return {k: getattr(args, k) for k in faults.get(fault).params}
 
 
-def row(plan, cell, result, out):
-    [record] = result.history.faults[:1] or [None]
-    entry = {'fault': cell.labels['fault'], 'target': cell.labels['target']}
-    if record is not None:
-        entry = timeline.decompose(result.history.events, result.history.probes, record,
-                                   cell.stack, plan.config, result.history.t_end,
-                                   1.0 / plan.measure.probe_rate)
+def row(cell, result, out):
+    """The cell's fault as the run's analysis decomposed it (the first fault injected)."""
+    timelines = result.analysis.get('fault_timelines') or [cell.labels]
+    entry = dict(timelines[0])
     entry.update(layout=cell.stack.layout, passed=result.passed, results=str(out),
                  left_behind=result.measured.left_behind
                  if result.measured.left_behind is not None
@@ -141,7 +138,7 @@ def main(argv=None):
     args, plan = parse_args(argv)
 
     def body(out):
-        Matrix(plan, out).run('faults', lambda c, r, o: row(plan, c, r, o), 'fault_matrix.csv',
+        Matrix(plan, out).run('faults', row, 'fault_matrix.csv',
                               FIELDS, lambda cell_out: report.run(report.load(cell_out), cell_out))
         s = report.load(out)
         report.faults(s, out)

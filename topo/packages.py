@@ -64,8 +64,8 @@ def run_packages(stack=None):
     pkgs = ['ipvsadm', 'openvswitch-switch', 'mininet', 'python3-os-ken', 'nginx-light']
     if stack is not None:
         pkgs += [p for _, _, p in stack.needs()]
-    if kernels.kernel_mode() == 'uml':
-        pkgs.append('user-mode-linux')
+    if kernels.current().package:
+        pkgs.append(kernels.current().package)
     return sorted(set(pkgs))
 
 

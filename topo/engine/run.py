@@ -178,7 +178,9 @@ class Run:
         self.result = RunResult()
         self.history, self.measured = self.result.history, self.result.measured
         self.active = {}        # target -> its faults in place, the latest last
-        self.network = self.rec = self.prober = None
+        self.network = self.rec = None
+        self.prober = self.load = None      # the client's prober and load generator
+        self.static_servers = None          # the real servers of a static service, if any
         self.summary = Summary(self.out / 'summary.json', header(plan, experiment, self.stack))
 
     # -- what steps use ---------------------------------------------------------------

@@ -132,7 +132,7 @@ def scale(counts, clients, requests, page):
     steps = []
     for n in sorted(counts):
         steps += [s.StaticService(servers=n), s.StaticCheck('with %d real servers' % n),
-                  H2loadLevel('vip', clients, requests, page, into='scale')]
+                  H2loadLevel('vip', clients, requests, page, scale=True)]
     return Scenario('scale', steps, options={'servers': sorted(counts), 'clients': clients,
                                              'page': page}, analyse=_scaling)
 

@@ -38,6 +38,7 @@ class KernelMode:
     description = ''
     sandbox = False         # True: a kernel of its own that the command re-runs in
     rank = 0                # `--sandbox auto` tries the modes by rank, lowest first
+    package = None          # the Debian package of its kernel (its version goes in summaries)
 
     @classmethod
     def add_arguments(cls, group):

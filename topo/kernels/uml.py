@@ -53,6 +53,7 @@ class UML(KernelMode):
     description = "inside Debian's User-Mode-Linux kernel"
     sandbox = True
     rank = 1
+    package = 'user-mode-linux'
 
     @classmethod
     def add_arguments(cls, group):
@@ -71,7 +72,7 @@ class UML(KernelMode):
     @classmethod
     def packages(cls):
         # only where the running kernel cannot: an ordinary host needs no UML
-        return ['user-mode-linux'] if native_missing() else []
+        return [cls.package] if native_missing() else []
 
     def announce(self, auto):
         why = ', '.join(native_missing()) or 'asked for'

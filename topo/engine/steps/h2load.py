@@ -20,29 +20,30 @@ PAGES = {'light': ('/', (), 'the page naming the server, a few bytes (the paper\
 
 class H2loadLevel:
     """`requests` requests from `clients` simultaneous h2load clients to the VIP (the
-    static service's servers) or 'direct' to the first real server."""
+    static service's servers) or 'direct' to the first real server; a level of the
+    ramp, or (scale=True) a point of the scale-out."""
 
-    def __init__(self, target, clients, requests, page='light', into='levels'):
+    def __init__(self, target, clients, requests, page='light', scale=False):
         self.target, self.clients, self.requests = target, clients, requests
-        self.page, self.into = page, into
+        self.page, self.scale = page, scale
 
     def __call__(self, run):
         net, config = run.network, run.config
         path, headers, _ = PAGES[self.page]
         if self.target == 'vip':
             url = net.url(path)
-            servers = [net[s] for s in getattr(run, 'static_servers', config.real_servers)]
+            servers = [net[s] for s in run.static_servers or config.real_servers]
         else:
             first = net.real_servers[0]
             url, servers = 'http://%s:%d%s' % (first.address(), config.port, path), [first]
-        name = ('%s-%d' % (self.target, self.clients) if self.into == 'levels'
-                else 'servers-%d' % len(servers))
+        name = ('servers-%d' % len(servers) if self.scale
+                else '%s-%d' % (self.target, self.clients))
         stage('%s: %d requests from %d simultaneous clients (%s)'
               % (self.target, self.requests, self.clients, url))
         level = dict(measure(net, url, self.clients, self.requests, servers,
                              keep=run.out / 'h2load' / ('%s.txt' % name), headers=headers),
                      target=self.target, servers=len(servers))
-        getattr(run.measured, self.into).append(level)
+        (run.measured.scale if self.scale else run.measured.levels).append(level)
         write_row(run.out / 'load.csv', level)
         stage('  %d ok, %d failed %s, %.0f req/s, p50 %s s, p99 %s s, answers %s'
               % (level['ok'], level['failed'], level['errors'] or '', level['rps'],

@@ -101,7 +101,7 @@ class StaticCheck:
 
     def __call__(self, run):
         config, net = run.config, run.network
-        servers = getattr(run, 'static_servers', config.real_servers)
+        servers = run.static_servers or config.real_servers
         want = {'%s:%d' % (config.addresses[s], config.port) for s in servers}
         have = {r['address'] for svc in net.director().table() for r in svc['real_servers']}
         if have != want:

@@ -83,7 +83,7 @@ class StopLoad:
     """Stop the load generator; its closing 'done' event is what it measured."""
 
     def __call__(self, run):
-        proc = getattr(run, 'load', None)
+        proc = run.load
         if proc is None:
             return
         proc.terminate()
