@@ -200,8 +200,8 @@ def execute(args, plan, body, parts=('cluster', 'plots'), results=True, host_fil
         print(mode.announce(args.sandbox == 'auto'), flush=True)
         argv = [SYSTEM_PYTHON if os.path.exists(SYSTEM_PYTHON) else sys.executable,
                 os.path.abspath(sys.argv[0])] + sys.argv[1:]
-        if out:
-            argv += ['--results', str(out)]
+        if out and not getattr(args, 'results', None):
+            argv += ['--results', str(out)]         # the folder made here, timestamped
         shown = [p for p in [out] + [Path(f).resolve().parent for f in host_files] if p]
         status = mode.enter(argv, env={CHECKED_ENV: '1', kernels.RUN_ENV: kernels.run_id()},
                             host_dirs=[str(p) for p in shown])

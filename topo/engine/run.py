@@ -227,9 +227,10 @@ class Run:
         from topo.agents.recorder import Recorder
         from topo.analysis import timeline
         self.scenario = scenario
-        self.summary.update(scenario=scenario.name, dual_owner_allowed=scenario.dual_owner_allowed,
-                            dual_owner_tolerance_s=self.stack.handover_overlap_s
-                            if self.stack else None)
+        self.summary.update(scenario=scenario.name)
+        if self.stack:
+            self.summary.update(dual_owner_allowed=scenario.dual_owner_allowed,
+                                dual_owner_tolerance_s=self.stack.handover_overlap_s)
         probes = ProbeCSV(self.out / 'probe.csv')
         self.rec = Recorder(self.out / 'events.jsonl', on_probe=probes)
         stage('starting the cluster with %s' % (self.stack.description if self.stack else

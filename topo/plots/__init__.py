@@ -31,5 +31,6 @@ def safely(out, log=print):
         log('plotting failed: %s: %s' % (type(e).__name__, e))
         return False
     if written:
-        log('plots: %s' % ', '.join(str(Path(out) / w) for w in written))
+        log('plots: %s%s' % (', '.join(str(Path(out) / w) for w in written[:3]),
+                             ' and %d more' % (len(written) - 3) if len(written) > 3 else ''))
     return True
