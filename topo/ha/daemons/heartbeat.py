@@ -14,9 +14,9 @@ class Heartbeat(Daemon):
     templates = {'ha.cf': '/etc/ha.d/ha.cf', 'haresources': '/etc/ha.d/haresources',
                  'authkeys': '/etc/ha.d/authkeys'}
     secret_files = ('/etc/ha.d/authkeys',)
-    # Lean resource scripts, used by haresources when the stack asks for them.
-    scripts = {'resource.d/VIP': '/etc/ha.d/resource.d/VIP',
-               'resource.d/LVSDirector': '/etc/ha.d/resource.d/LVSDirector'}
+    # The lean VIP resource script, used by haresources when the stack asks for it
+    # (ldirectord's, LVSDirector, comes with that daemon).
+    scripts = {'resource.d/VIP': '/etc/ha.d/resource.d/VIP'}
     # pid file /run/heartbeat.pid, node identity in /var/lib/heartbeat (hb_uuid)
     private_dirs = ('/etc/ha.d', '/var/lib/heartbeat', '/var/log', '/run')
     seeds = {'/etc/ha.d': ('ha.cf', 'haresources', 'authkeys', 'ldirectord.cf'),
