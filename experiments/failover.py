@@ -6,6 +6,7 @@ plot how long each failover takes.
   sudo python3 experiments/failover.py                 # heartbeat + ldirectord, as in the paper
   sudo python3 experiments/failover.py --deadtime 2    # slower failure detection
   sudo python3 experiments/failover.py --stack keepalived
+  sudo python3 experiments/failover.py --trials 10     # ten boots: medians and spreads
 """
 import sys
 from pathlib import Path
@@ -14,7 +15,9 @@ if __name__ == '__main__':      # run as a file: its folder holds scripts, the p
     sys.path[0] = str(Path(__file__).resolve().parent.parent)
 from topo import ha  # noqa: E402
 from topo.analysis import report  # noqa: E402
+from topo.analysis.timeline import failover_numbers  # noqa: E402
 from topo.engine import cli, scenarios  # noqa: E402
+from topo.engine.matrix import Cell, Matrix  # noqa: E402
 from topo.engine.run import Plan, Run  # noqa: E402
 
 
@@ -24,15 +27,30 @@ def parse_args(argv=None):
                    help='HA stack on the two directors')
     cli.add_cluster_args(p)
     cli.add_measure_args(p, 'probe_rate', 'probe_timeout', 'wait', 'settle')
+    cli.add_trials_arg(p)
     ha.add_arguments(p)
     args = p.parse_args(argv)
     try:
+        trials, keep = cli.trials(args)
         config = cli.cluster_config(args)
         stack = ha.get(args.stack)(config, ha.settings_from_args(args.stack, args))
-        plan = Plan('failover', config, stack, cli.measure(args), scenario=scenarios.paper())
+        plan = Plan('failover', config, stack, cli.measure(args), scenario=scenarios.paper(),
+                    trials=trials, keep_degraded=keep)
+        if plan.trials > 1:
+            plan.cells = [Cell(stack.layout, stack, plan.scenario, experiment='failover')]
     except ValueError as e:
         p.error(str(e))
     return args, plan
+
+
+FIELDS = ['outage_s', 'detected_s', 'vip_taken_s', 'table_ready_s', 'first_ok_s',
+          'failed_requests', 'failback_outage_s', 'removal_outage_s', 'dual_owner_s',
+          'no_owner_s', 'passed', 'results']
+
+
+def trial_row(cell, result, out):
+    entry = dict(failover_numbers(result.analysis), passed=result.passed, results=str(out))
+    return entry, [entry]
 
 
 def main(argv=None):
@@ -40,6 +58,13 @@ def main(argv=None):
     args, plan = parse_args(argv)
 
     def body(out):
+        if plan.trials > 1:
+            Matrix(plan, out, 'trials', plan.trials).run(
+                'trials', trial_row, 'trials.csv', FIELDS,
+                lambda trial_out: report.run(report.load(trial_out), trial_out))
+            s = report.load(out)
+            report.trials(s, out)
+            return 0 if s['passed'] else 1
         result = Run(plan, out).run()
         report.run(report.load(out), out)
         return 0 if result.passed else 1

@@ -8,6 +8,7 @@ watching who owns the VIP all along.
   sudo python3 experiments/faults.py --stack keepalived --fault partition
   sudo python3 experiments/faults.py --fault loss --percent 30 --target laicoz
   sudo python3 experiments/faults.py --matrix                           # every fault x layout
+  sudo python3 experiments/faults.py --matrix --trials 5                # medians and spreads
 """
 import sys
 from pathlib import Path
@@ -58,6 +59,7 @@ def parse_args(argv=None):
                    help='HA layouts of the matrix, of: %s' % ', '.join(ha.layouts()))
     cli.add_cluster_args(p)
     cli.add_measure_args(p, 'probe_rate', 'wait', wait=120.0)
+    cli.add_trials_arg(p)
     ha.add_arguments(p)
     args = p.parse_args(argv)
     given = cli.given(p, argv)
@@ -66,6 +68,7 @@ def parse_args(argv=None):
         'stack': (('one',), 'one fault (--matrix runs every layout)'),
         'fault': (('one',), 'one fault (--matrix has --faults)')})
     try:
+        trials, keep = cli.trials(args)
         config = cli.cluster_config(args)
         if args.matrix:
             if ha.given_flags(args):
@@ -99,7 +102,7 @@ def parse_args(argv=None):
                                   {'fault': fault, 'target': target}, experiment='fault'))
         plan = Plan('faults', config, None if args.matrix else stacks[0][1],
                     cli.measure(args, wait=120.0), options={'hold_s': args.hold},
-                    cells=cells)
+                    cells=cells, trials=trials, keep_degraded=keep)
     except ValueError as e:
         p.error(str(e))
     return args, plan
@@ -138,8 +141,9 @@ def main(argv=None):
     args, plan = parse_args(argv)
 
     def body(out):
-        Matrix(plan, out).run('faults', row, 'fault_matrix.csv',
-                              FIELDS, lambda cell_out: report.run(report.load(cell_out), cell_out))
+        Matrix(plan, out, trials=plan.trials).run(
+            'faults', row, 'fault_matrix.csv', FIELDS,
+            lambda cell_out: report.run(report.load(cell_out), cell_out))
         s = report.load(out)
         report.faults(s, out)
         return 0 if s['passed'] else 1

@@ -9,6 +9,7 @@ client-observed outage of each failover is measured as in experiments/failover.p
 
   sudo python3 experiments/sweep.py
   sudo python3 experiments/sweep.py --deadtimes 1,2 --advert-ints 0.2,1 --repeats 1
+  sudo python3 experiments/sweep.py --trials 5      # five boots per point: medians and spreads
 """
 import sys
 from pathlib import Path
@@ -51,7 +52,8 @@ def parse_args(argv=None):
             axes[axis.flag] = axis
             p.add_argument(axis.flag, default=axis.default, help='%s values, comma-separated'
                            % axis.label)
-    p.add_argument('--repeats', type=int, default=3, help='failovers per point')
+    p.add_argument('--repeats', type=int, default=3, help='failovers per point (one boot)')
+    cli.add_trials_arg(p)
     cli.add_measure_args(p, 'probe_rate', 'settle', settle=2.0)
     args = p.parse_args(argv)
     given = cli.given(p, argv)
@@ -68,6 +70,7 @@ def parse_args(argv=None):
             if flag.lstrip('-').replace('-', '_') in given and flag not in swept:
                 raise ValueError('%s: none of the chosen configurations (%s) has that setting'
                                  % (flag, ', '.join(chosen)))
+        trials, keep = cli.trials(args)
         config = ClusterConfig()        # the sweep runs the paper's cluster
         cells = []
         for name in chosen:
@@ -81,6 +84,7 @@ def parse_args(argv=None):
                                   {'configuration': name, 'setting': axis.setting,
                                    'setting_s': value}, experiment='failovers'))
         plan = Plan('sweep', config, measure=cli.measure(args, settle=2.0), cells=cells,
+                    trials=trials, keep_degraded=keep,
                     options={'configurations': chosen, 'repeats': args.repeats,
                              'values': {c: [x.labels['setting_s'] for x in cells
                                             if x.labels['configuration'] == c] for c in chosen},
@@ -120,7 +124,7 @@ def main(argv=None):
     args, plan = parse_args(argv)
 
     def body(out):
-        Matrix(plan, out, folder='points').run('points', point, 'sweep.csv', FIELDS)
+        Matrix(plan, out, 'points', plan.trials).run('points', point, 'sweep.csv', FIELDS)
         s = report.load(out)
         report.sweep(s, out)
         return 0 if s['passed'] else 1

@@ -1,5 +1,6 @@
 """Integration: boot the real cluster in this machine's kernel mode (UML here)."""
 import json
+import os
 import shutil
 import signal
 import subprocess
@@ -42,9 +43,49 @@ def test_smoke_run_reproduces_figure_6(tmp_results):
     for r in rs.values():
         assert (r['forward'], r['weight'], r['active'], r['inactive']) == ('Route', 1, 0, 5)
     assert s['bursts'] == [{'count': 15, 'answers': {'laico2': 5, 'laico3': 5, 'laico4': 5}}]
+    # the machine's speed before the boot and with the cluster up; the smoke run is
+    # too short for a verdict on how fast it was while measuring
+    fid = s['fidelity']
+    assert fid['machine']['process_start_s']['n'] == fid['calibration']['process_start_s']['n'] == 10
+    assert 0 < fid['calibration']['process_start_s']['median'] < 5
+    assert fid['degraded'] is None or fid['during']['process_start_s']['n'] >= 3
     listing = (run_dir / 'ipvsadm-laicoz.txt').read_text()
     assert 'laico2:http' in listing and 'Route' in listing      # names as in the paper
     assert leftovers(p.run_id) == []
+
+
+def test_a_run_on_a_starved_machine_is_marked_degraded(tmp_results):
+    """Once the run has calibrated, real-time CPU hogs on every CPU of the machine take
+    it away for 8 s: the run still answers, but its summary and its report say it was
+    degraded (a stall), so that its numbers are kept out of any spread."""
+    run_dir, rid = tmp_results, new_run_id()
+    proc = subprocess.Popen([PYTHON, CLUSTER, '--smoke', '--requests', '600', '--results',
+                             str(run_dir)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            universal_newlines=True, env=run_env(rid))
+    seen, hogs = [], []
+    try:
+        for line in proc.stdout:
+            seen.append(line)
+            if 'calibrated, the cluster up' in line:
+                hog = 'import time\nt = time.monotonic()\nwhile time.monotonic() - t < 8: pass'
+                hogs = [subprocess.Popen(['chrt', '-f', '1', PYTHON, '-c', hog])
+                        for _ in range(os.cpu_count())]
+                break
+        rest, _ = proc.communicate(timeout=900)
+    finally:
+        for h in hogs:
+            h.kill()
+            h.wait()
+    print(''.join(seen) + rest)
+    assert hogs, 'the run never said it had calibrated'
+    assert proc.returncode == 0                 # the smoke run itself still passes
+    s = json.loads((run_dir / 'summary.json').read_text())
+    fid = s['fidelity']
+    assert s['degraded'] is True and fid['degraded'] is True, fid
+    assert fid['during']['process_start_s']['max'] > 10 * fid['calibration']['process_start_s']['median']
+    assert any(r.startswith('a stall') for r in fid['reasons'])
+    assert 'DEGRADED: the machine was much slower' in rest
+    assert leftovers(rid) == []
 
 
 def test_two_testbeds_at_once():

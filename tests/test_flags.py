@@ -31,7 +31,7 @@ VALUES = {
     '--rounds': '2', '--held-rounds': '1', '--preload': '3', '--preload-server': 'laico3',
     '--fin-timeout': '10', '--hold-timeout': '100', '--hardware': '2003',
     '--concurrency': '10,100', '--page': 'cgi', '--clients': '50', '--sessions': '20',
-    '--interval': '0.5', '--scale': '1,2',
+    '--interval': '0.5', '--scale': '1,2', '--trials': '3',
     '--crossover': None, '--matrix': None, '--smoke': None, '--cli': None, '--failover': None,
     '--conn-sync': None,
 }

@@ -32,7 +32,9 @@ def test_points_come_from_the_stacks_layouts_and_axes():
 
 
 def test_spread():
-    assert spread([5.0, 9.0, 4.0]) == {'median': 5.0, 'min': 4.0, 'max': 9.0, 'measured': 3}
+    assert spread([5.0, 9.0, 4.0]) == {'median': 5.0, 'q1': 4.5, 'q3': 7.0, 'iqr': 2.5,
+                                       'min': 4.0, 'max': 9.0, 'ci95': None,
+                                       'ci95_coverage': None, 'measured': 3}
     assert spread([5.0, None, 4.0])['measured'] == 2     # a failover not measured
     assert spread([None])['median'] is None
 

@@ -1,5 +1,6 @@
 """The little statistics the experiments report, in one place (the in-node load
 generator and the experiments both use them)."""
+import math
 import statistics
 
 
@@ -20,10 +21,82 @@ def scaling_efficiency(rps):
     return {n: round(r / (n * rps[1]), 3) for n, r in sorted(rps.items())}
 
 
-def spread(values):
-    """Median, min, max and how many of the measured values (None: not measured)."""
-    v = [x for x in values if x is not None]
+def quartiles(sorted_values):
+    """(q1, q3) of an ascending list, linear interpolation between order statistics
+    (numpy's default, 'inclusive'): one value gives (v, v)."""
+    n = len(sorted_values)
+    if n == 1:
+        return sorted_values[0], sorted_values[0]
+    q1, _, q3 = statistics.quantiles(sorted_values, n=4, method='inclusive')
+    return q1, q3
+
+
+def median_ci(sorted_values, level=0.95):
+    """A distribution-free confidence interval for the median from order statistics:
+    [x(k), x(n+1-k)] with the largest k whose binomial tail P(B <= k-1) (B ~ Bin(n, 1/2))
+    is at most (1 - level) / 2. It holds whatever the distribution (failover times are
+    skewed, not normal). (low, high, coverage); None below 6 values, where even
+    [min, max] covers less than 95 % (5 values: 93.75 %)."""
+    n = len(sorted_values)
+    tail, k, below = 0.0, 0, 0.0
+    for j in range(n):
+        tail += math.comb(n, j) / 2 ** n        # P(B <= j)
+        if tail > (1 - level) / 2:
+            break
+        k, below = j + 1, tail
+    if k == 0:
+        return None
+    return sorted_values[k - 1], sorted_values[n - k], round(1 - 2 * below, 4)
+
+
+def spread(values, places=3):
+    """How a measurement spread over trials or repeats: median, quartiles and IQR, min,
+    max, the median's 95 % confidence interval (median_ci) and how many were measured
+    (None: not measured, left out)."""
+    v = sorted(x for x in values if x is not None)
+    out = {'median': None, 'q1': None, 'q3': None, 'iqr': None, 'min': None, 'max': None,
+           'ci95': None, 'ci95_coverage': None, 'measured': len(v)}
     if not v:
-        return {'median': None, 'min': None, 'max': None, 'measured': 0}
-    return {'median': round(statistics.median(v), 3), 'min': min(v), 'max': max(v),
-            'measured': len(v)}
+        return out
+    q1, q3 = quartiles(v)
+    r = lambda x: round(x, places)     # noqa: E731
+    out.update(median=r(statistics.median(v)), q1=r(q1), q3=r(q3), iqr=r(q3 - q1),
+               min=v[0], max=v[-1])
+    ci = median_ci(v)
+    if ci:
+        out.update(ci95=[ci[0], ci[1]], ci95_coverage=ci[2])
+    return out
+
+
+def compare(a, b):
+    """Two paired series (trial i of each, None: not measured): in how many pairs a was
+    below b, and how many pairs there were."""
+    pairs = [(x, y) for x, y in zip(a, b) if x is not None and y is not None]
+    return {'below': sum(x < y for x, y in pairs), 'pairs': len(pairs)}
+
+
+def numeric(entry):
+    """The measured numbers of a dict (booleans and counters of trials left out)."""
+    return {k: v for k, v in entry.items()
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and k != 'trial'}
+
+
+def spreads(entries, key='cell', keep_degraded=False):
+    """{entry[key]: {'trials', 'passed', 'degraded', 'used', 'metrics': {name: spread}}}
+    over the entries used: those that passed (a trial whose checks failed measured
+    nothing the run can vouch for) and, unless keep_degraded, were not degraded (the
+    machine much slower while measuring, topo/engine/fidelity.py). A metric measured in
+    any entry is in every cell (measured 0 times where it never was)."""
+    groups, names = {}, []
+    for e in entries:
+        groups.setdefault(e[key], []).append(e)
+        names += [k for k in numeric(e) if k not in names]
+    out = {}
+    for name, group in groups.items():
+        good = [e for e in group if e.get('passed')
+                and (keep_degraded or not e.get('degraded'))]
+        out[name] = {'trials': len(group), 'passed': sum(bool(e.get('passed')) for e in group),
+                     'degraded': sum(bool(e.get('degraded')) for e in group),
+                     'used': len(good), 'metrics': {m: dict(spread([e.get(m) for e in good]),
+                                         values=[e.get(m) for e in good]) for m in names}}
+    return out

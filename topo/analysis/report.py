@@ -11,6 +11,9 @@ def load(out):
 
 
 def verdict(s, out, what):
+    if s.get('degraded'):
+        print('\nDEGRADED: the machine was much slower while this run measured than at its '
+              'calibration: %s' % '; '.join(s['fidelity']['reasons']))
     print('\n%s (%s kernel): %s; results in %s' % ('PASS' if s.get('passed') else 'FAIL',
                                                    s.get('kernel_mode'), what, out))
 
@@ -56,6 +59,15 @@ def run(s, out):
               'false takeovers %d, client ARP flips %d'
               % (inv['dual_owner_s'], inv['no_owner_s'], inv['owner_without_table_s'],
                  len(inv['false_takeovers']), len(inv['arp_flips'])))
+    fid = s.get('fidelity')
+    if fid and fid.get('calibration') and fid['during']['process_start_s']['n']:
+        cal, during = fid['calibration'], fid['during']
+        print('\nfidelity: a process start %.1f ms calibrated, %.1f ms while measuring '
+              '(median of %d probes); timers late %.1f ms at the 95th percentile; load %s%s'
+              % (cal['process_start_s']['median'] * 1e3,
+                 during['process_start_s']['median'] * 1e3, during['process_start_s']['n'],
+                 during['timer_late_s']['p95'] * 1e3, during['load1']['median'],
+                 ' -> DEGRADED' if fid['degraded'] else ''))
     for checker, problems in (s.get('checks') or {}).items():
         for problem in problems:
             print('%s: %s' % ('INVARIANT BROKEN' if checker == 'invariants'
@@ -75,24 +87,55 @@ def run(s, out):
 
 
 def faults(s, out):
-    print('\n%-12s %-11s %-8s %8s %8s %8s %8s %8s %8s  %s' % (
-        'layout', 'fault', 'target', 'noticed', 'owner', 'back', 'failed', 'dual', 'whole',
-        'final'))
+    print('\n%-12s %-11s %-8s %5s %8s %8s %8s %8s %8s %8s  %s' % (
+        'layout', 'fault', 'target', 'trial', 'noticed', 'owner', 'back', 'failed', 'dual',
+        'whole', 'final'))
     for c in s['faults']:
-        print('%-12s %-11s %-8s %8s %8s %8s %8s %8s %8s  %s' % tuple(
+        print('%-12s %-11s %-8s %5s %8s %8s %8s %8s %8s %8s  %s' % tuple(
             '-' if c.get(k) is None else c.get(k) for k in (
-                'layout', 'fault', 'target', 'noticed_s', 'owner_change_s', 'service_back_s',
-                'failed_requests', 'dual_owner_s', 'recovered_after_clear_s', 'final_owner')))
+                'layout', 'fault', 'target', 'trial', 'noticed_s', 'owner_change_s',
+                'service_back_s', 'failed_requests', 'dual_owner_s', 'recovered_after_clear_s',
+                'final_owner')))
+    spreads(s, ('noticed_s', 'owner_change_s', 'service_back_s', 'failed_requests',
+                'dual_owner_s', 'recovered_after_clear_s'))
     verdict(s, out, 'every cell came back' if s.get('passed') else
             'some cells did not recover or broke an invariant')
 
 
+def _spread_text(m):
+    if m['median'] is None:
+        return 'not measured'
+    ci = ('95%% CI %s-%s' % tuple(m['ci95'])) if m['ci95'] else 'no 95% CI below 6 trials'
+    return '%s [IQR %s-%s] range %s-%s (%d trials; %s)' % (
+        m['median'], m['q1'], m['q3'], m['min'], m['max'], m['measured'], ci)
+
+
+def spreads(s, metrics):
+    """Each cell's metrics over its passed trials: median [IQR], range, the CI."""
+    for cell, d in (s.get('spreads') or {}).items():
+        print('\n%s, %s mode: %d of %d trials passed, %d degraded; median [IQR] over the %d '
+              'used:' % (cell, s.get('kernel_mode'), d['passed'], d['trials'],
+                         d.get('degraded', 0), d.get('used', d['passed'])))
+        for k in metrics:
+            if k in d['metrics']:
+                print('  %-24s %s' % (k, _spread_text(d['metrics'][k])))
+
+
+def trials(s, out):
+    """Repeated trials of one run (failover.py --trials)."""
+    spreads(s, ('outage_s', 'detected_s', 'vip_taken_s', 'table_ready_s', 'first_ok_s',
+                'failed_requests', 'failback_outage_s', 'removal_outage_s', 'dual_owner_s'))
+    verdict(s, out, '%d trials, one boot each' % len(s.get('trials') or []))
+
+
 def sweep(s, out):
-    print('\n%-12s %-11s %9s %10s %s' % ('config', 'setting', 'value (s)', 'median (s)',
-                                         'outage/setting'))
+    print('\n%-12s %-11s %9s %5s %10s %s' % ('config', 'setting', 'value (s)', 'trial',
+                                              'median (s)', 'outage/setting'))
     for p in s['points']:
-        print('%-12s %-11s %9.3g %10s %s' % (p['configuration'], p['setting'], p['setting_s'],
-                                             p['median_outage_s'], p['outage_per_setting']))
+        print('%-12s %-11s %9.3g %5s %10s %s' % (p['configuration'], p['setting'],
+                                                 p['setting_s'], p.get('trial', '-'),
+                                                 p['median_outage_s'], p['outage_per_setting']))
+    spreads(s, ('median_outage_s',))
     verdict(s, out, 'every failover measured' if s.get('passed') else
             'some failovers were not measured')
 

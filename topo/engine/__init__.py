@@ -7,6 +7,7 @@ runs, one cell each), and the command line every experiment script shares.
   run.py        Plan, Run, RunResult (history + what the steps measured + verdicts)
   steps/        the steps scenarios are made of (waits, faults, traffic, IPVS, load)
   scenarios.py  every scenario: its steps and the checkers that judge it
-  matrix.py     cells (layout x fault x setting x repetition), progress, time left
+  matrix.py     cells (layout x fault x setting) x N trials, progress, time left, spreads
+  fidelity.py   the machine's speed at calibration and while measuring: degraded runs
   lab.py        the live lab's commands, from the fault registry
 """

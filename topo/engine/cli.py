@@ -102,6 +102,27 @@ def add_measure_args(p, *names, **defaults):
     return g
 
 
+def add_trials_arg(p):
+    p.add_argument('--trials', type=int, default=1, metavar='N',
+                   help='run it N times, one cluster boot each (the boot is part of the '
+                        "variance): every trial's numbers in trials.csv; per metric the "
+                        'median, quartiles, range and (from 6 trials) the median\'s 95 %% '
+                        'confidence interval in summary.json')
+    p.add_argument('--keep-degraded', action='store_true',
+                   help="the spreads keep the trials whose machine was much slower while "
+                        'measuring than at calibration (summary.json: fidelity); by default '
+                        'they are run, kept and reported, but left out of the spreads')
+
+
+def trials(args):
+    """(trials, keep degraded) of the flags, checked."""
+    if args.trials < 1:
+        raise ConfigError('--trials must be at least 1, got %d' % args.trials)
+    if args.keep_degraded and args.trials == 1:
+        raise ConfigError('--keep-degraded applies to the spreads of --trials 2 or more')
+    return args.trials, args.keep_degraded
+
+
 def measure(args, **defaults):
     """The Measure of the flags given (ConfigError when impossible)."""
     from topo.engine.run import Measure

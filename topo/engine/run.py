@@ -53,6 +53,8 @@ class Plan:
     options: dict = field(default_factory=dict)     # the experiment's own parameters
     scenario: object = None         # what one Run of the plan runs (topo/engine/scenarios.py)
     cells: list = field(default_factory=list)       # or a matrix's cells (topo/engine/matrix.py)
+    trials: int = 1                 # boots of each cell (or of the scenario), all measured
+    keep_degraded: bool = False     # spreads over trials keep the degraded ones too
 
     def parameters(self, stack=None):
         stack = self.stack if stack is None else stack
@@ -60,6 +62,7 @@ class Plan:
         p['stack'] = stack.parameters() if stack else None
         p['hardware'] = self.hardware.as_dict() if self.hardware else None
         p.update(self.options)
+        p.update(trials=self.trials, keep_degraded=self.keep_degraded)
         return p
 
     def describe(self):
@@ -117,6 +120,7 @@ class Measured:
     schedulers: dict = field(default_factory=dict)      # scheduler -> its results
     ipvs_timeouts: str = None
     left_behind: list = None        # what a fault left in the cluster at the end
+    fidelity: dict = None           # the machine's speed while measuring (topo/engine/fidelity.py)
 
 
 @dataclass
@@ -128,6 +132,11 @@ class RunResult:
     checks: dict = field(default_factory=dict)      # checker -> its problems ([]: passed)
     passed: bool = None
 
+    @property
+    def degraded(self):
+        """The machine was much slower while measuring than at calibration (None: unknown)."""
+        return (self.measured.fidelity or {}).get('degraded')
+
     def body(self):
         """The result as summary.json says it, after the header."""
         out = {k: v for k, v in asdict(self.measured).items() if v not in (None, [], {})}
@@ -138,6 +147,8 @@ class RunResult:
             out['checks'] = self.checks
         if self.passed is not None:
             out['passed'] = self.passed
+        if self.measured.fidelity:
+            out['degraded'] = self.degraded
         return out
 
 
@@ -226,11 +237,14 @@ class Run:
         from topo import backends
         from topo.agents.recorder import Recorder
         from topo.analysis import timeline
+        from topo.engine.fidelity import FidelityMonitor
         self.scenario = scenario
         self.summary.update(scenario=scenario.name)
         if self.stack:
             self.summary.update(dual_owner_allowed=scenario.dual_owner_allowed,
                                 dual_owner_tolerance_s=self.stack.handover_overlap_s)
+        fidelity = FidelityMonitor()
+        fidelity.machine = fidelity.calibrate()
         probes = ProbeCSV(self.out / 'probe.csv')
         self.rec = Recorder(self.out / 'events.jsonl', on_probe=probes)
         stage('starting the cluster with %s' % (self.stack.description if self.stack else
@@ -240,13 +254,23 @@ class Run:
             with backends.network(self.config, log=stage, log_dir=self.out, stack=self.stack,
                                   recorder=self.rec, hardware=self.plan.hardware) as self.network:
                 self._booted()
+                fidelity.calibration = cal = fidelity.calibrate()
+                stage('calibrated, the cluster up: a process starts in %.1f ms (%.1f ms before '
+                      'the boot), timers fire %.1f ms late (median)'
+                      % (cal['process_start_s']['median'] * 1e3,
+                         fidelity.machine['process_start_s']['median'] * 1e3,
+                         cal['timer_late_s']['median'] * 1e3))
+                fidelity.start()
                 for step in scenario.steps:
                     step(self)
                     self.save()
                 self.stop_prober()
                 self.history.t_end = time.time()
+                fidelity.stop()
                 self._keep()
         finally:
+            fidelity.stop()
+            self.measured.fidelity = fidelity.report(keep=True)
             self.rec.close()
             probes.close()
             self.history.events, self.history.probes = self.rec.events, self.rec.probes

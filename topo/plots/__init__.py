@@ -14,12 +14,21 @@ PLOTS = {'failover': 'failover', 'faults': 'faults', 'fault': 'faults', 'sweep':
 
 
 def plot(out):
-    """Every plot of the run in `out`; the files written (relative to it)."""
+    """Every plot of the run in `out`; the files written (relative to it). Repeated
+    trials add trials.png; failover.py's trials are each a run with its own plots."""
     out = Path(out)
-    experiment = json.loads((out / 'summary.json').read_text()).get('experiment')
-    if experiment not in PLOTS:
-        return []
-    return importlib.import_module('%s.%s' % (__name__, PLOTS[experiment])).plot(out)
+    summary = json.loads((out / 'summary.json').read_text())
+    written = []
+    if summary.get('spreads'):
+        written += importlib.import_module(__name__ + '.trials').plot(out)
+    if summary.get('experiment') == 'failover' and 'trials' in summary:
+        for trial in summary['trials']:
+            written += [str(Path(trial['results']) / w) for w in plot(trial['results'])]
+        return written
+    if summary.get('experiment') in PLOTS:
+        written += importlib.import_module(
+            '%s.%s' % (__name__, PLOTS[summary['experiment']])).plot(out)
+    return written
 
 
 def safely(out, log=print):

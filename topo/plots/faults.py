@@ -98,6 +98,11 @@ def matrix_plot(out):
     out = Path(out)
     summary = json.loads((out / 'summary.json').read_text())
     cells = pd.DataFrame(summary['faults'])
+    trials = 'trial' in cells and cells['trial'].max() > 1
+    if trials:          # each cell's median over its passed trials (all of them: trials.png)
+        passed = cells[cells['passed'].astype(bool)]
+        cells = passed.groupby(['layout', 'fault'], sort=False).median(
+            numeric_only=True).reset_index()
     faults = list(dict.fromkeys(cells['fault']))
     layouts = list(dict.fromkeys(cells['layout']))
     fig, axes = plt.subplots(1, 2, figsize=(13, 0.6 * len(faults) + 2.5), sharey=True)
@@ -119,7 +124,8 @@ def matrix_plot(out):
     axes[0].set_yticklabels(faults)
     axes[0].invert_yaxis()
     axes[1].legend(loc='lower right', fontsize=8)
-    fig.suptitle('Faults against HA layouts (%s kernel)' % summary.get('kernel_mode', '?'))
+    fig.suptitle('Faults against HA layouts (%s kernel%s)' % (
+        summary.get('kernel_mode', '?'), ', medians of the passed trials' if trials else ''))
     fig.tight_layout()
     fig.savefig(out / 'fault_matrix.png', dpi=110)
     plt.close(fig)

@@ -33,8 +33,11 @@ def plot(out):
     axes = sorted({v['axis_label'] for v in layouts.values()}) or ['detection setting (s)']
     ax.set_xlabel('failure-detection setting: ' + ' or '.join(axes))
     ax.set_ylabel('client-observed outage (s)')
-    ax.set_title('Director failover time by HA configuration (%s kernel, %d repetitions)'
-                 % (summary.get('kernel_mode', '?'), summary['parameters']['repeats']))
+    par = summary['parameters']
+    ax.set_title('Director failover time by HA configuration (%s kernel, %d failovers per '
+                 'boot, %d boot%s per point)' % (summary.get('kernel_mode', '?'), par['repeats'],
+                                                 par.get('trials', 1),
+                                                 's' if par.get('trials', 1) > 1 else ''))
     ax.set_xlim(left=0)
     ax.set_ylim(bottom=0)
     ax.grid(alpha=0.3)

@@ -1,0 +1,133 @@
+"""The statistics of repeated trials (topo/stats.py) on known samples and edge cases,
+their aggregation per cell, the console report and trials.png from a summary."""
+import json
+import math
+import time
+
+import pytest
+
+from topo.analysis import report
+from topo.engine.fidelity import FidelityMonitor, verdict
+from topo.plots import plot
+from topo.stats import compare, median_ci, quartiles, spread, spreads
+
+
+def test_quartiles_interpolate_between_order_statistics():
+    assert quartiles([1, 2, 3, 4, 5]) == (2, 4)
+    assert quartiles([1.0, 2.0, 3.0, 4.0]) == (1.75, 3.25)      # numpy's default
+    assert quartiles([7.0]) == (7.0, 7.0)
+
+
+def test_median_ci_from_order_statistics():
+    # n = 10: P(B <= 1) = 11/1024 <= 2.5 % < P(B <= 2) = 56/1024: [x(2), x(9)]
+    low, high, coverage = median_ci(list(range(1, 11)))
+    assert (low, high) == (2, 9)
+    assert coverage == pytest.approx(1 - 2 * 11 / 1024, abs=1e-4)
+    # n = 6: only [min, max], covering 1 - 2/64
+    assert median_ci([1, 2, 3, 4, 5, 6]) == (1, 6, round(1 - 2 / 64, 4))
+    # below 6 values not even [min, max] covers 95 %
+    assert median_ci([1, 2, 3, 4, 5]) is None
+    # the coverage is always at least the level asked for
+    for n in range(6, 60):
+        assert median_ci(list(range(n)))[2] >= 0.95
+
+
+def test_spread_of_one_trial_of_ties_and_of_none():
+    one = spread([4.2])
+    assert (one['median'], one['iqr'], one['min'], one['max'], one['measured']) == \
+        (4.2, 0, 4.2, 4.2, 1)
+    assert one['ci95'] is None
+    ties = spread([3.0] * 7)
+    assert (ties['median'], ties['iqr'], ties['ci95']) == (3.0, 0.0, [3.0, 3.0])
+    assert spread([None, None])['median'] is None and spread([None])['measured'] == 0
+    skew = spread([1.0, 1.1, 1.2, 1.3, 9.0, 1.15])   # an outlier moves the median little
+    assert skew['median'] == pytest.approx(1.175) and skew['max'] == 9.0
+
+
+def test_compare_counts_pairs_measured_in_both():
+    assert compare([0.6, 0.7, None, 0.5], [4.7, 0.6, 5.0, 5.1]) == {'below': 2, 'pairs': 3}
+
+
+def test_spreads_per_cell_over_passed_trials_only():
+    entries = [
+        {'cell': 'keepalived-crash', 'trial': 1, 'noticed_s': 0.6, 'passed': True,
+         'fault': 'crash', 'final_owner': 'laicoz'},
+        {'cell': 'keepalived-crash', 'trial': 2, 'noticed_s': 0.8, 'passed': True},
+        {'cell': 'keepalived-crash', 'trial': 3, 'noticed_s': 40.0, 'passed': False},
+        {'cell': 'heartbeat-crash', 'trial': 1, 'noticed_s': None, 'passed': True},
+    ]
+    s = spreads(entries)
+    kc = s['keepalived-crash']
+    assert (kc['trials'], kc['passed']) == (3, 2)
+    assert kc['metrics']['noticed_s']['values'] == [0.6, 0.8]       # the failed trial left out
+    assert kc['metrics']['noticed_s']['median'] == pytest.approx(0.7)
+    assert set(kc['metrics']) == {'noticed_s'}       # not trial, passed or text
+    assert s['heartbeat-crash']['metrics']['noticed_s']['measured'] == 0
+
+
+def test_spreads_leave_degraded_trials_out_unless_kept():
+    entries = [{'cell': 'c', 'outage_s': v, 'passed': True, 'degraded': d}
+               for v, d in ((1.0, False), (9.0, True), (2.0, None))]
+    s = spreads(entries)['c']
+    assert (s['trials'], s['passed'], s['degraded'], s['used']) == (3, 3, 1, 2)
+    assert s['metrics']['outage_s']['values'] == [1.0, 2.0]
+    assert spreads(entries, keep_degraded=True)['c']['metrics']['outage_s']['max'] == 9.0
+
+
+def calibration(start_ms, late_ms, p95_ms=None):
+    return {'process_start_s': {'median': start_ms / 1e3, 'p95': (p95_ms or start_ms) / 1e3},
+            'timer_late_s': {'p95': late_ms / 1e3}}
+
+
+def test_fidelity_verdict_on_known_numbers():
+    base = calibration(18.0, 2.0)
+    assert verdict(base, calibration(30.0, 40.0, 170.0)) == (False, [])
+    degraded, reasons = verdict(base, calibration(40.0, 5.0))
+    assert degraded and '2.2x the 18.0 ms calibrated' in reasons[0]
+    degraded, reasons = verdict(base, calibration(20.0, 250.0))
+    assert degraded and reasons == ['timers fired 250 ms late (95th percentile; limit 100 ms)']
+    # a stall: the median is fine, the slowest starts are not
+    degraded, reasons = verdict(base, calibration(20.0, 1.0, 1700.0))
+    assert degraded and reasons[0].startswith('a stall: process starts took 1700 ms')
+
+
+def test_fidelity_monitor_measures_this_machine():
+    m = FidelityMonitor(period=0.05)
+    m.calibration = cal = m.calibrate()
+    assert cal['process_start_s']['n'] == 10 and 0 < cal['process_start_s']['median'] < 5
+    assert cal['timer_late_s']['n'] == 20 and cal['timer_late_s']['median'] >= 0
+    assert m.report()['degraded'] is None           # nothing probed yet: no verdict
+    m.start()
+    time.sleep(1.0)
+    m.stop()
+    r = m.report(keep=True)
+    assert r['during']['process_start_s']['n'] >= 3 and len(r['samples']) >= 3
+    assert r['degraded'] in (True, False) and r['thresholds']['process_start_slower_x'] == 2.0
+
+
+def summary_with_trials(tmp_path):
+    values = [4.1, 5.3, 4.7, 6.0, 4.9, 5.1]
+    entries = [{'cell': 'heartbeat', 'trial': i + 1, 'outage_s': v, 'detected_s': 1.0 + i / 10,
+                'passed': True, 'results': str(tmp_path / 'trials' / str(i))}
+               for i, v in enumerate(values)]
+    s = {'experiment': 'example', 'kernel_mode': 'uml', 'passed': True,
+         'trials': entries, 'spreads': spreads(entries)}
+    (tmp_path / 'summary.json').write_text(json.dumps(s))
+    return s
+
+
+def test_report_gives_median_iqr_range_and_ci(tmp_path, capsys):
+    s = summary_with_trials(tmp_path)
+    report.spreads(s, ('outage_s', 'detected_s'))
+    text = capsys.readouterr().out
+    assert 'heartbeat, uml mode: 6 of 6 trials passed' in text
+    m = s['spreads']['heartbeat']['metrics']['outage_s']
+    assert math.isclose(m['median'], 5.0)
+    assert 'outage_s                 5.0 [IQR %s-%s] range 4.1-6.0 (6 trials; 95%% CI 4.1-6.0)' \
+        % (m['q1'], m['q3']) in text
+
+
+def test_trials_plot_is_a_png(tmp_path):
+    summary_with_trials(tmp_path)
+    assert plot(tmp_path) == ['trials.png']
+    assert (tmp_path / 'trials.png').read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'

@@ -1,0 +1,146 @@
+"""The run's own fidelity: was the machine (the sandbox's kernel, or the host) as fast
+while the run measured as when it started? An overloaded host must not silently
+produce a number (Mininet-HiFi's lesson): every run calibrates before the cluster
+boots and keeps a light probe running while it measures, in the experiment's own
+process, in the root namespace (of the UML kernel in uml mode).
+
+  machine      before the boot: starting /bin/true (10 times), a Python (3 times),
+               and how late 20 short timers (sleep 10 ms) fire: the bare machine's
+               speed, to compare runs made at different times
+  calibration  the same once the cluster is up and idle, before the first step: the
+               baseline (the cluster's own daemons are part of what is measured)
+  during       every PERIOD s while the steps run: one /bin/true start, one timer's
+               lateness, the load average (no verdict from fewer than MIN_PROBES)
+
+The run is **degraded** when, during the measurement,
+  - process starts were more than SLOWER times slower than calibrated (the probes'
+    median against the calibration's): the whole measurement ran on a slower machine;
+  - or a stall: the 95th percentile of the probes' process starts was more than STALL
+    times the calibrated median (with under 20 probes, that is the slowest one);
+  - or timers fired more than LATE_S late at the 95th percentile.
+Why these thresholds: a takeover is made of process starts (heartbeat's resource
+scripts, ldirectord's Perl, ipvsadm), so starts twice as slow can double what a
+failover measures (the 2.6x spread seen between runs); a start ten times slower than
+calibrated (0.5 s and more under UML, where one takes 45-60 ms with the cluster up)
+is the machine taken away for longer than the prober's and the monitor's resolution
+(50 and 100 ms) many times over; and a timer late by 100 ms shifts a measured time by
+more than that resolution. Quiet runs here (uml mode) stayed within 0.9-2.0x of their
+calibration, median and slowest probe alike.
+"""
+import os
+import statistics
+import subprocess
+import sys
+import threading
+import time
+
+from topo.stats import percentile
+
+PERIOD = 2.0
+SLOWER = 2.0
+STALL = 10.0
+LATE_S = 0.1
+MIN_PROBES = 3
+
+
+def _start_s(argv):
+    t = time.monotonic()
+    subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL)
+    return time.monotonic() - t
+
+
+def _late_s(sleep=0.01):
+    t = time.monotonic()
+    time.sleep(sleep)
+    return max(0.0, time.monotonic() - t - sleep)
+
+
+def _load1():
+    try:
+        with open('/proc/loadavg') as f:
+            return float(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _summary(values, places=4):
+    v = sorted(x for x in values if x is not None)
+    if not v:
+        return {'median': None, 'p95': None, 'max': None, 'n': 0}
+    return {'median': round(statistics.median(v), places), 'p95': round(percentile(v, 95), places),
+            'max': round(v[-1], places), 'n': len(v)}
+
+
+def verdict(calibration, during, slower=SLOWER, stall=STALL, late_s=LATE_S):
+    """(degraded, reasons) from the calibration and the probes during the measurement."""
+    reasons = []
+    base, now = calibration['process_start_s']['median'], during['process_start_s']['median']
+    if base and now and now > slower * base:
+        reasons.append('a process start took %.1f ms during the measurement, %.1fx the '
+                       '%.1f ms calibrated (limit %gx)' % (now * 1e3, now / base, base * 1e3,
+                                                            slower))
+    high = during['process_start_s'].get('p95')
+    if base and high and high > stall * base:
+        reasons.append('a stall: process starts took %.0f ms at the 95th percentile, %.0fx '
+                       'the %.1f ms calibrated (limit %gx)' % (high * 1e3, high / base,
+                                                                base * 1e3, stall))
+    late = during['timer_late_s']['p95']
+    if late is not None and late > late_s:
+        reasons.append('timers fired %.0f ms late (95th percentile; limit %.0f ms)'
+                       % (late * 1e3, late_s * 1e3))
+    return bool(reasons), reasons
+
+
+class FidelityMonitor:
+    def __init__(self, period=PERIOD):
+        self.period = period
+        self.machine = self.calibration = None
+        self.samples = []           # (t, process start s, timer late s, load1)
+        self._stop = threading.Event()
+        self._thread = None
+
+    def calibrate(self):
+        """The machine's speed now (a dict, as summary.json's fidelity has it)."""
+        python = sys.executable or 'python3'
+        return {
+            'process_start_s': _summary([_start_s(['/bin/true']) for _ in range(10)]),
+            'python_start_s': _summary([_start_s([python, '-S', '-c', 'pass'])
+                                        for _ in range(3)]),
+            'timer_late_s': _summary([_late_s() for _ in range(20)]),
+            'load1': _load1(), 'cpus': os.cpu_count()}
+
+    def start(self):
+        self._thread = threading.Thread(target=self._probe, name='fidelity', daemon=True)
+        self._thread.start()
+
+    def _probe(self):
+        while not self._stop.wait(self.period):
+            self.samples.append((time.time(), _start_s(['/bin/true']), _late_s(), _load1()))
+
+    def stop(self):
+        self._stop.set()
+        if self._thread:
+            self._thread.join(timeout=10)
+
+    def report(self, keep=False):
+        """summary.json's fidelity: the calibration, the probes during the measurement,
+        the thresholds and the verdict."""
+        during = {'process_start_s': _summary([s[1] for s in self.samples]),
+                  'timer_late_s': _summary([s[2] for s in self.samples]),
+                  'load1': _summary([s[3] for s in self.samples], 2),
+                  'period_s': self.period}
+        out = {'machine': self.machine, 'calibration': self.calibration, 'during': during,
+               'thresholds': {'process_start_slower_x': SLOWER, 'process_start_stall_x': STALL,
+                              'timer_late_p95_s': LATE_S,
+                              'min_probes': MIN_PROBES}}
+        if self.calibration and during['process_start_s']['n'] >= MIN_PROBES:
+            out['degraded'], out['reasons'] = verdict(self.calibration, during)
+        else:
+            out['degraded'], out['reasons'] = None, [
+                'too few probes during the measurement for a verdict (%d of %d)'
+                % (during['process_start_s']['n'], MIN_PROBES)]
+        if keep:
+            out['samples'] = [[round(x, 4) if x is not None else None for x in s]
+                              for s in self.samples]
+        return out
