@@ -10,6 +10,7 @@ baseline), load across a director failover, IPVS connection sync, the paper's
   sudo python3 experiments/load.py --conn-sync --stack keepalived
   sudo python3 experiments/load.py --hardware 2003          # the ramp on Table 1's machines
   sudo python3 experiments/load.py --scale 1,2,3,4,6        # throughput vs real servers (2003)
+  sudo python3 experiments/load.py --trials 5               # any of them five times: spreads
 """
 import sys
 from pathlib import Path
@@ -18,9 +19,10 @@ if __name__ == '__main__':      # run as a file: its folder holds scripts, the p
     sys.path[0] = str(Path(__file__).resolve().parent.parent)
 from topo import ha  # noqa: E402
 from topo.analysis import report  # noqa: E402
-from topo.analysis.load import SERIES_FIELDS, conn_sync_cell, failover_cell  # noqa: E402
+from topo.analysis.load import (SERIES_FIELDS, conn_sync_cell, failover_cell,  # noqa: E402
+                                load_numbers)
 from topo.engine import cli, scenarios  # noqa: E402
-from topo.engine.matrix import Cell, Matrix  # noqa: E402
+from topo.engine.matrix import Cell, Matrix, trials  # noqa: E402
 from topo.engine.run import Plan, Run  # noqa: E402
 from topo.engine.steps.h2load import PAGES  # noqa: E402
 from topo.network import hardware  # noqa: E402
@@ -84,6 +86,7 @@ def parse_args(argv=None):
     f.add_argument('--stack', default='heartbeat', choices=sorted(ha.load()),
                    help='--conn-sync: HA stack on the two directors')
     cli.add_cluster_args(p)
+    cli.add_trials_arg(p)
     ha.add_arguments(p)
     args = p.parse_args(argv)
     mode = 'failover' if args.failover else 'conn-sync' if args.conn_sync else \
@@ -96,6 +99,7 @@ def parse_args(argv=None):
 
 
 def plan(args, mode):
+    n, keep = cli.trials(args)
     levels = int_list(args.concurrency, '--concurrency')
     if args.requests is not None and args.requests < max(levels):
         raise ValueError('--requests %d is less than the concurrency %d: each client sends '
@@ -147,23 +151,31 @@ def plan(args, mode):
         if mode == 'ramp' else scenarios.scale(scales, levels[0], requests, page) \
         if mode == 'scale' else None
     return Plan('load', config, hardware=profile, options=options, scenario=scenario,
-                cells=cells, measure=cli.measure(args, wait=120.0))
+                cells=cells, measure=cli.measure(args, wait=120.0), trials=n,
+                keep_degraded=keep)
 
 
 def body(plan, out):
     mode = plan.options['mode']
+    if mode in ('ramp', 'scale') and plan.trials > 1:
+        s = trials(plan, out, load_numbers,
+                   lambda trial_out: report.load_lab(report.load(trial_out), trial_out))
+        report.trials(s, out)
+        return 0 if s['passed'] else 1
     if mode in ('ramp', 'scale'):
         Run(plan, out).run()
     elif mode == 'failover':
-        Matrix(plan, out).run('failover_under_load', lambda c, r, o: failover_cell(
-            c.labels['layout'], plan.options['clients'], r, o), 'load_failover.csv',
+        Matrix(plan, out, trials=plan.trials).run(
+            'failover_under_load', lambda c, r, o: failover_cell(
+                c.labels['layout'], plan.options['clients'], r, o), 'load_failover.csv',
             SERIES_FIELDS)
     else:
-        matrix = Matrix(plan, out)
+        matrix = Matrix(plan, out, trials=plan.trials)
         cells = matrix.run('cells', lambda c, r, o: (conn_sync_cell(
             c.labels['sync'], plan.options['sessions'], r, o), []))
-        matrix.summary.update(conn_sync={plan.cells[0].stack.layout: {
-            c['sync']: c for c in cells}})
+        if plan.trials == 1:        # the plot's view; trials: each cell's, and the spreads
+            matrix.summary.update(conn_sync={plan.cells[0].stack.layout: {
+                c['sync']: c for c in cells}})
     s = report.load(out)
     report.load_lab(s, out)
     return 0 if s['passed'] else 1

@@ -23,8 +23,9 @@ from pathlib import Path
 if __name__ == '__main__':      # run as a file: its folder holds scripts, the package is one up
     sys.path[0] = str(Path(__file__).resolve().parent.parent)
 from topo.analysis import report  # noqa: E402
-from topo.analysis.scheduling import SCHEDULERS  # noqa: E402
+from topo.analysis.scheduling import SCHEDULERS, scheduler_numbers  # noqa: E402
 from topo.engine import cli, scenarios  # noqa: E402
+from topo.engine.matrix import trials  # noqa: E402
 from topo.engine.run import Plan, Run  # noqa: E402
 from topo.engine.steps.schedulers import SchedulerTrial  # noqa: E402
 
@@ -51,8 +52,10 @@ def parse_args(argv=None):
     g.add_argument('--hold-timeout', type=float, default=300,
                    help='the load client releases its connections after this long whatever '
                         'happens')
+    cli.add_trials_arg(p)
     args = p.parse_args(argv)
     try:
+        n, keep = cli.trials(args)
         schedulers = tuple(s.strip() for s in args.schedulers.split(',') if s.strip())
         # the service is installed with the first scheduler
         config = cli.cluster_config(args, scheduler=schedulers[0] if schedulers else 'rr')
@@ -60,7 +63,7 @@ def parse_args(argv=None):
                                args.preload_server, args.fin_timeout,
                                args.hold_timeout).check(config)
         plan = Plan('schedulers', config, options={'settings': trial.as_dict(config)},
-                    scenario=scenarios.schedulers(trial))
+                    scenario=scenarios.schedulers(trial), trials=n, keep_degraded=keep)
     except ValueError as e:
         p.error(str(e))
     return args, plan
@@ -71,6 +74,11 @@ def main(argv=None):
     args, plan = parse_args(argv)
 
     def body(out):
+        if plan.trials > 1:
+            s = trials(plan, out, scheduler_numbers,
+                       lambda trial_out: report.schedulers(report.load(trial_out), trial_out))
+            report.trials(s, out)
+            return 0 if s['passed'] else 1
         result = Run(plan, out).run()
         report.schedulers(report.load(out), out)
         return 0 if result.passed else 1

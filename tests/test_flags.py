@@ -31,9 +31,9 @@ VALUES = {
     '--rounds': '2', '--held-rounds': '1', '--preload': '3', '--preload-server': 'laico3',
     '--fin-timeout': '10', '--hold-timeout': '100', '--hardware': '2003',
     '--concurrency': '10,100', '--page': 'cgi', '--clients': '50', '--sessions': '20',
-    '--interval': '0.5', '--scale': '1,2', '--trials': '3',
+    '--interval': '0.5', '--scale': '1,2', '--trials': '3', '--keep-degraded': None,
     '--crossover': None, '--matrix': None, '--smoke': None, '--cli': None, '--failover': None,
-    '--conn-sync': None,
+    '--conn-sync': None, '--ways': 'naive',
 }
 # a second value, for a mode whose own default is the first one (--scale: the cgi page)
 SECOND = {'--page': 'light', '--concurrency': '100'}
@@ -46,6 +46,7 @@ MODES = {
     'sweep': [[]],
     'schedulers': [[]],
     'load': [[], ['--failover'], ['--conn-sync'], ['--scale', '1,2']],
+    'maintenance': [[]],
 }
 
 

@@ -3,6 +3,7 @@ their aggregation per cell, the console report and trials.png from a summary."""
 import json
 import math
 import time
+from pathlib import Path
 
 import pytest
 
@@ -44,8 +45,11 @@ def test_spread_of_one_trial_of_ties_and_of_none():
     assert skew['median'] == pytest.approx(1.175) and skew['max'] == 9.0
 
 
-def test_compare_counts_pairs_measured_in_both():
-    assert compare([0.6, 0.7, None, 0.5], [4.7, 0.6, 5.0, 5.1]) == {'below': 2, 'pairs': 3}
+def test_compare_counts_every_pair_of_trials():
+    assert compare([0.6, 0.7, None, 0.5], [4.7, 5.0, 5.1]) == \
+        {'below': 9, 'pairs': 9, 'all_below': True}
+    assert compare([0.6, 4.8], [4.7, 5.0]) == {'below': 3, 'pairs': 4, 'all_below': False}
+    assert compare([], [1.0])['all_below'] is False
 
 
 def test_spreads_per_cell_over_passed_trials_only():
@@ -110,6 +114,9 @@ def summary_with_trials(tmp_path):
     entries = [{'cell': 'heartbeat', 'trial': i + 1, 'outage_s': v, 'detected_s': 1.0 + i / 10,
                 'passed': True, 'results': str(tmp_path / 'trials' / str(i))}
                for i, v in enumerate(values)]
+    for e in entries:           # each trial a run of its own (an experiment without plots)
+        Path(e['results']).mkdir(parents=True)
+        (Path(e['results']) / 'summary.json').write_text('{"experiment": "example"}')
     s = {'experiment': 'example', 'kernel_mode': 'uml', 'passed': True,
          'trials': entries, 'spreads': spreads(entries)}
     (tmp_path / 'summary.json').write_text(json.dumps(s))
@@ -131,3 +138,45 @@ def test_trials_plot_is_a_png(tmp_path):
     summary_with_trials(tmp_path)
     assert plot(tmp_path) == ['trials.png']
     assert (tmp_path / 'trials.png').read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
+
+
+def test_a_trials_numbers_from_a_run_result():
+    """What one trial of a ramp, a scale-out and the schedulers reports."""
+    from topo.analysis.load import load_numbers
+    from topo.analysis.scheduling import scheduler_numbers
+    from topo.engine.run import RunResult
+    r = RunResult()
+    r.measured.levels = [{'target': 'vip', 'concurrency': 100, 'rps': 812.5, 'p99_s': 0.21,
+                          'failed': 0, 'ok': 1000}]
+    r.measured.scale = [{'servers': 1, 'rps': 300.0}, {'servers': 2, 'rps': 540.0}]
+    r.analysis = {'scaling_efficiency': {1: 1.0, 2: 0.9}}
+    assert load_numbers(r) == {'vip_100_rps': 812.5, 'vip_100_p99_s': 0.21, 'vip_100_failed': 0,
+                               'servers_1_rps': 300.0, 'servers_1_efficiency': 1.0,
+                               'servers_2_rps': 540.0, 'servers_2_efficiency': 0.9}
+    r.measured.schedulers = {'wrr': {'max_deviation': 0.0, 'failed': 0, 'rounds_exact': True,
+                                     'answers': {'laico2': 8}}}
+    assert scheduler_numbers(r) == {'wrr_max_deviation': 0.0, 'wrr_failed': 0}
+
+
+def test_compare_script_says_what_the_trials_support(tmp_path):
+    import subprocess
+    from conftest import PYTHON, ROOT
+    for name, values in (('keepalived', [0.6, 0.55, 0.7]), ('hot-standby', [4.7, 4.2, 5.3])):
+        entries = [{'cell': name, 'outage_s': v, 'passed': True} for v in values]
+        (tmp_path / name).mkdir()
+        (tmp_path / name / 'summary.json').write_text(json.dumps(
+            {'kernel_mode': 'uml', 'spreads': spreads(entries)}))
+    p = subprocess.run([PYTHON, str(ROOT / 'experiments' / 'compare.py'),
+                        str(tmp_path / 'hot-standby'), str(tmp_path / 'keepalived'),
+                        '--metrics', 'outage_s'], stdout=subprocess.PIPE,
+                       universal_newlines=True, timeout=60)
+    assert p.returncode == 0
+    assert 'hot-standby (3/3)                  median 4.7' in p.stdout
+    assert 'keepalived (3/3) below hot-standby (3/3) in 9 of 9 pairs of trials: every trial' \
+        in p.stdout
+    (tmp_path / 'single').mkdir()
+    (tmp_path / 'single' / 'summary.json').write_text('{"experiment": "failover"}')
+    p = subprocess.run([PYTHON, str(ROOT / 'experiments' / 'compare.py'),
+                        str(tmp_path / 'single')], stderr=subprocess.PIPE,
+                       universal_newlines=True, timeout=60)
+    assert p.returncode == 2 and 'run it with --trials N' in p.stderr

@@ -69,28 +69,35 @@ def spread(values, places=3):
 
 
 def compare(a, b):
-    """Two paired series (trial i of each, None: not measured): in how many pairs a was
-    below b, and how many pairs there were."""
-    pairs = [(x, y) for x, y in zip(a, b) if x is not None and y is not None]
-    return {'below': sum(x < y for x, y in pairs), 'pairs': len(pairs)}
+    """Two independent sets of trials (None: not measured): in how many of all the
+    pairs (a trial of a, a trial of b) a was below b, and whether every trial of a
+    was below every trial of b (the sets do not overlap)."""
+    a, b = [x for x in a if x is not None], [y for y in b if y is not None]
+    return {'below': sum(x < y for x in a for y in b), 'pairs': len(a) * len(b),
+            'all_below': bool(a and b) and max(a) < min(b)}
 
 
-def numeric(entry):
-    """The measured numbers of a dict (booleans and counters of trials left out)."""
-    return {k: v for k, v in entry.items()
-            if isinstance(v, (int, float)) and not isinstance(v, bool) and k != 'trial'}
+# numbers that are not measurements: the trial's index, instants (epoch seconds)
+NOT_METRICS = {'trial', 'power_off', 'power_on'}
 
 
-def spreads(entries, key='cell', keep_degraded=False):
+def numeric(entry, skip=()):
+    """The measured numbers of a dict (booleans, NOT_METRICS and skip left out)."""
+    return {k: v for k, v in entry.items() if isinstance(v, (int, float))
+            and not isinstance(v, bool) and k not in NOT_METRICS and k not in skip}
+
+
+def spreads(entries, key='cell', keep_degraded=False, skip=()):
     """{entry[key]: {'trials', 'passed', 'degraded', 'used', 'metrics': {name: spread}}}
     over the entries used: those that passed (a trial whose checks failed measured
     nothing the run can vouch for) and, unless keep_degraded, were not degraded (the
     machine much slower while measuring, topo/engine/fidelity.py). A metric measured in
-    any entry is in every cell (measured 0 times where it never was)."""
+    any entry is in every cell (measured 0 times where it never was); skip: what the
+    cells are labelled with (a sweep's setting), not what they measured."""
     groups, names = {}, []
     for e in entries:
         groups.setdefault(e[key], []).append(e)
-        names += [k for k in numeric(e) if k not in names]
+        names += [k for k in numeric(e, skip) if k not in names]
     out = {}
     for name, group in groups.items():
         good = [e for e in group if e.get('passed')

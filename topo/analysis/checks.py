@@ -79,3 +79,23 @@ def schedulers(run):
         return ['no scheduler was measured']
     return ['%s: %s' % (s, ', '.join(k for k, v in r['checks'].items() if not v))
             for s, r in results.items() if not r['passed']]
+
+
+def upgraded(run):
+    """Every real server went through its maintenance and serves the new version."""
+    m = run.result.measured
+    done = {r['server'] for r in m.maintenance if 'back' in r}
+    problems = ['%s was not put back after its upgrade' % s
+                for s in run.config.real_servers if s not in done]
+    if m.versions is None:
+        problems.append('the versions served were not checked')
+    return problems
+
+
+def no_failed_requests(run):
+    """Maintenance done the careful way costs the clients nothing."""
+    m = run.result.analysis.get('maintenance') or {}
+    if m.get('failed_requests'):
+        return ['%d requests failed during the maintenance (prober %d of %d, load %s)'
+                % (m['failed_requests'], m['failed_probes'], m['probes'], m['load_failed'])]
+    return []

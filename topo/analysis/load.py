@@ -81,3 +81,19 @@ def conn_sync_cell(sync, sessions, result, out):
             'primary_entries_before': entries.get(PRIMARY, {}),
             'outage_s': (result.analysis.get('failover') or {}).get('outage_s'),
             'hardware': m.hardware, 'passed': result.passed, 'results': str(out)}
+
+
+def load_numbers(result):
+    """A ramp's or a scale-out's numbers as a trial reports them: per level (target and
+    clients) the throughput, p99 latency and failed requests; per number of real
+    servers the throughput and the scaling efficiency."""
+    out = {}
+    for lv in result.measured.levels:
+        for k in ('rps', 'p99_s', 'failed'):
+            out['%s_%d_%s' % (lv['target'], lv['concurrency'], k)] = lv.get(k)
+    efficiency = result.analysis.get('scaling_efficiency') or {}
+    for row in result.measured.scale:
+        n = row['servers']
+        out['servers_%d_rps' % n] = row.get('rps')
+        out['servers_%d_efficiency' % n] = efficiency.get(n, efficiency.get(str(n)))
+    return out

@@ -53,6 +53,17 @@ def run(s, out):
             for k in ('noticed_s', 'owner_change_s', 'table_complete_s', 'service_back_s',
                       'failed_requests', 'dual_owner_s', 'recovered_after_clear_s'):
                 print('  %-26s %s' % (k, '-' if d[k] is None else d[k]))
+    m = s.get('maintenance')
+    if m:
+        print('\n%-8s %8s %10s %12s %10s %8s' % ('server', 'drain s', 'removed s', 'back s',
+                                                'out s', 'failed'))
+        for r in m['servers']:
+            print('%-8s %8s %10s %12s %10s %8s' % tuple('-' if r[k] is None else r[k] for k in (
+                'server', 'drain_s', 'removed_after_stop_s', 'back_after_start_s',
+                'out_of_service_s', 'failed_probes')))
+        print('failed requests: %d (prober %d of %d, load %s of %s answered)'
+              % (m['failed_requests'], m['failed_probes'], m['probes'], m['load_failed'],
+                 m['load_answered']))
     inv = s.get('invariants')
     if inv:
         print('\ninvariants: dual owner %.2fs, no owner %.2fs, owner without table %.2fs, '
@@ -110,22 +121,35 @@ def _spread_text(m):
         m['median'], m['q1'], m['q3'], m['min'], m['max'], m['measured'], ci)
 
 
-def spreads(s, metrics):
+def spreads(s, metrics=None):
     """Each cell's metrics over its passed trials: median [IQR], range, the CI."""
     for cell, d in (s.get('spreads') or {}).items():
         print('\n%s, %s mode: %d of %d trials passed, %d degraded; median [IQR] over the %d '
               'used:' % (cell, s.get('kernel_mode'), d['passed'], d['trials'],
                          d.get('degraded', 0), d.get('used', d['passed'])))
-        for k in metrics:
+        for k in metrics or d['metrics']:
             if k in d['metrics']:
                 print('  %-24s %s' % (k, _spread_text(d['metrics'][k])))
 
 
-def trials(s, out):
-    """Repeated trials of one run (failover.py --trials)."""
-    spreads(s, ('outage_s', 'detected_s', 'vip_taken_s', 'table_ready_s', 'first_ok_s',
-                'failed_requests', 'failback_outage_s', 'removal_outage_s', 'dual_owner_s'))
+def trials(s, out, metrics=None):
+    """Repeated trials of one scenario (--trials): the spreads of metrics (default:
+    all), then the verdict."""
+    spreads(s, metrics)
     verdict(s, out, '%d trials, one boot each' % len(s.get('trials') or []))
+
+
+def maintenance(s, out):
+    print('\n%-12s %-8s %5s %8s %12s %12s %14s' % ('layout', 'way', 'trial', 'failed',
+                                                  'prober', 'load failed', 'longest out s'))
+    for c in s['maintenance']:
+        print('%-12s %-8s %5s %8s %12s %12s %14s' % (
+            c['layout'], c['way'], c.get('trial', '-'), c['failed_requests'],
+            '%s/%s' % (c['failed_probes'], c['probes']), c['load_failed'],
+            c['longest_out_of_service_s']))
+    spreads(s, ('failed_requests', 'longest_out_of_service_s'))
+    verdict(s, out, 'every server upgraded, the drained ones without a failed request'
+            if s.get('passed') else 'a cell failed (above)')
 
 
 def sweep(s, out):
@@ -173,6 +197,7 @@ def load_lab(s, out):
                  hw['server_cpu_measured']))
     for f in s.get('failures', []):
         print('FAILED: %s' % f)
+    spreads(s)
     verdict(s, out, s['parameters'].get('mode', 'load'))
 
 

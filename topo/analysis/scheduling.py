@@ -177,3 +177,10 @@ def checks_for(sched, r):
         # every finished short connection is one InActConn (figure 6's view)
         c['short_inactive_matches_answers'] = r['inactive_after'] == r['answers']
     return c
+
+
+def scheduler_numbers(result):
+    """Each scheduler's measured numbers, prefixed with its name (a trial's entry)."""
+    from topo.stats import numeric
+    return {'%s_%s' % (sched, k): v for sched, r in result.measured.schedulers.items()
+            for k, v in numeric(r).items()}

@@ -41,18 +41,17 @@ class Matrix:
         self.trials = trials
         self.summary = Summary(out / 'summary.json', header(plan))
 
-    def run(self, key, row, csv_name=None, fields=None, after=None):
-        """Every cell of the plan in turn; row(cell, result, cell_out) gives the cell's
-        entry in summary.json[key] (with 'passed') and its CSV rows; after(cell_out)
-        runs once a cell is done (its plots). The entries, in order."""
+    def run(self, key, row, csv_name=None, fields=None, after=None, cells=None):
+        """Every cell (of the plan by default) in turn; row(cell, result, cell_out) gives
+        the cell's entry in summary.json[key] (with 'passed') and its CSV rows (fields:
+        the CSV's columns, by default the first row's); after(cell_out) runs once a
+        cell is done (its report). The entries, in order."""
+        cells = self.plan.cells if cells is None else cells
         entries = self.summary.data.setdefault(key, [])
-        runs = [(c, r) for c in self.plan.cells for r in range(self.trials)]
-        if self.trials > 1 and fields:
-            fields = ['cell', 'trial'] + [k for k in fields if k not in ('cell', 'trial')]
+        runs = [(c, r) for c in cells for r in range(self.trials)]
+        labels = set().union(*(c.labels for c in cells))
         f = open(self.out / csv_name, 'w', newline='') if csv_name else None
-        writer = csv.DictWriter(f, fields, extrasaction='ignore') if f else None
-        if writer:
-            writer.writeheader()
+        writer = None
         started = time.monotonic()
         try:
             for n, (cell, rep) in enumerate(runs):
@@ -73,8 +72,15 @@ class Matrix:
                 entries.append(entry)
                 if self.trials > 1:
                     self.summary.data['spreads'] = spreads(
-                        entries, keep_degraded=self.plan.keep_degraded)
+                        entries, keep_degraded=self.plan.keep_degraded, skip=labels)
                 self.summary.write()
+                if f and rows and writer is None:
+                    columns = list(fields or rows[0])
+                    if self.trials > 1:
+                        columns = ['cell', 'trial'] + [k for k in columns
+                                                       if k not in ('cell', 'trial')]
+                    writer = csv.DictWriter(f, columns, extrasaction='ignore')
+                    writer.writeheader()
                 for r in rows:
                     writer.writerow(r)
                 if f:
@@ -86,3 +92,19 @@ class Matrix:
                 f.close()
         self.summary.finish(passed=bool(entries) and all(e['passed'] for e in entries))
         return entries
+
+
+def trials(plan, out, numbers, after=None):
+    """The plan's scenario plan.trials times, one boot each, for the experiments that
+    run one scenario (failover.py, schedulers.py, load.py's ramp and scale): each
+    trial a run with its own folder under trials/, numbers(result) its entry in
+    summary.json['trials'] and its row in trials.csv. The summary, as written."""
+    name = plan.stack.layout if plan.stack else plan.experiment
+    cell = Cell(name, plan.stack, plan.scenario, experiment=plan.experiment)
+
+    def row(cell, result, cell_out):
+        entry = dict(numbers(result), passed=result.passed, results=str(cell_out))
+        return entry, [entry]
+    matrix = Matrix(plan, out, 'trials', plan.trials)
+    matrix.run('trials', row, 'trials.csv', after=after, cells=[cell])
+    return matrix.summary.data

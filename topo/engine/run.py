@@ -121,6 +121,8 @@ class Measured:
     ipvs_timeouts: str = None
     left_behind: list = None        # what a fault left in the cluster at the end
     fidelity: dict = None           # the machine's speed while measuring (topo/engine/fidelity.py)
+    maintenance: list = field(default_factory=list)     # each real server's drain and upgrade
+    versions: dict = None           # real server -> the version its pages say
 
 
 @dataclass

@@ -9,6 +9,7 @@ topo/faults/ that scenarios name.
 from dataclasses import dataclass, field
 
 from topo.analysis import checks as C
+from topo.analysis import maintenance as maintenance_analysis
 from topo.analysis.load import ramp_goals, scale_goals
 from topo.engine import steps as s
 from topo.engine.steps.h2load import H2loadLevel
@@ -105,6 +106,22 @@ def conn_sync(sessions, interval, hold):
         s.Hold(hold), s.StopLoad(), s.Clear(PRIMARY), s.WaitSettled()]
     return Scenario('conn-sync', steps, HA_CHECKS + [C.failovers_measured],
                     options={'sessions': sessions, 'interval_s': interval, 'hold_s': hold})
+
+
+def maintenance(servers, clients, drain=True):
+    """A rolling upgrade of every real server, one at a time, with the prober and (with
+    clients) sustained load on: drained first (weight 0 until its connections end)
+    or, the naive way, stopped as it is; the health check takes it out and puts it
+    back. Drained, it must cost no request."""
+    steps = cluster_up() + [s.StartProber()] + ([s.StartLoad(clients)] if clients else []) + [
+        s.Hold(5, 'the load')]
+    for server in servers:
+        steps += ([s.Drain(server)] if drain else []) + [s.Upgrade(server), s.Hold(2, 'the load')]
+    steps += [s.StopLoad(), s.CheckVersions(2)]
+    return Scenario('maintenance' if drain else 'maintenance-naive', steps,
+                    HA_CHECKS + [C.upgraded] + ([C.no_failed_requests] if drain else []),
+                    options={'clients': clients, 'drain': drain},
+                    analyse=maintenance_analysis.analyse)
 
 
 def smoke(requests=15):

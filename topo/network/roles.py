@@ -6,6 +6,7 @@ are built only on the primitives of topo/backends (cmd, popen, processes, ...).
   Client       the paper's "machine on the Internet"
 """
 import shutil
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -138,6 +139,26 @@ class RealServer:
 
     def wait_web(self, timeout=60):
         self.nginx.wait_ready(self.web, timeout)
+
+    def stop_web(self, timeout=30):
+        """nginx's graceful quit (SIGQUIT): it stops listening and ends the requests in
+        hand first. Seconds it took."""
+        t0 = time.monotonic()
+        if self.web and self.web.poll() is None:
+            self.web.send_signal(signal.SIGQUIT)
+            try:
+                self.web.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.web.kill()
+                self.web.wait()
+        return round(time.monotonic() - t0, 3)
+
+    def upgrade_web(self):
+        """A new version of the site (its pages say X-Version: one more), started."""
+        self.nginx.version += 1
+        self.start_web()
+        self.wait_web()
+        return self.nginx.version
 
 
 class Client:

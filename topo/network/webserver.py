@@ -13,6 +13,7 @@ from pathlib import Path
 HEALTH_PATH = '/alive.html'
 HEALTH_BODY = 'alive'
 SERVED_BY = 'X-Served-By'
+VERSION = 'X-Version'       # the page's version: what a rolling upgrade changes
 WORK_PATH = '/work.html'        # the CPU-costly page (gzip of WORK_BYTES per request)
 WORK_BYTES = 1 << 20
 TEMPLATE = Path(__file__).resolve().parent / 'templates' / 'nginx.conf'
@@ -24,6 +25,7 @@ CONNECTIONS = 16384
 class NginxServer:
     def __init__(self, name, port, directory):
         self.name, self.port = name, port
+        self.version = 1
         self.dir = Path(directory)
         self.conf = self.dir / 'nginx.conf'
         self.pid_file = self.dir / 'nginx.pid'
@@ -36,7 +38,7 @@ class NginxServer:
         self.conf.write_text(string.Template(TEMPLATE.read_text()).substitute(
             name=self.name, port=self.port, dir=self.dir, nofile=CONNECTIONS * 2 + 64,
             connections=CONNECTIONS, backlog=CONNECTIONS, health_path=HEALTH_PATH,
-            health_body=HEALTH_BODY, work_path=WORK_PATH))
+            health_body=HEALTH_BODY, work_path=WORK_PATH, version=self.version))
         line = ('%s ' % self.name).encode()
         (self.dir / WORK_PATH.lstrip('/')).write_bytes(line * (WORK_BYTES // len(line)))
         return self.conf

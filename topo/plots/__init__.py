@@ -10,18 +10,18 @@ from pathlib import Path
 
 # summary.json's experiment -> the module that plots it
 PLOTS = {'failover': 'failover', 'faults': 'faults', 'fault': 'faults', 'sweep': 'sweep',
-         'load': 'load', 'schedulers': 'schedulers'}
+         'load': 'load', 'schedulers': 'schedulers', 'maintenance': 'maintenance'}
 
 
 def plot(out):
     """Every plot of the run in `out`; the files written (relative to it). Repeated
-    trials add trials.png; failover.py's trials are each a run with its own plots."""
+    trials add trials.png; the trials of one scenario are each a run with its own plots."""
     out = Path(out)
     summary = json.loads((out / 'summary.json').read_text())
     written = []
     if summary.get('spreads'):
         written += importlib.import_module(__name__ + '.trials').plot(out)
-    if summary.get('experiment') == 'failover' and 'trials' in summary:
+    if 'trials' in summary:                 # topo.engine.matrix.trials
         for trial in summary['trials']:
             written += [str(Path(trial['results']) / w) for w in plot(trial['results'])]
         return written

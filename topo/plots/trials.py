@@ -24,8 +24,9 @@ def plot(out):
     summary = json.loads((out / 'summary.json').read_text())
     spreads = summary['spreads']
     cells = list(spreads)
-    metrics = [m for m in METRICS if any(d['metrics'].get(m, {}).get('measured')
-                                         for d in spreads.values())][:4]
+    measured = [m for d in spreads.values() for m, v in d['metrics'].items() if v['measured']]
+    # the headline metrics, or else the experiment's first four (a ramp's throughputs)
+    metrics = [m for m in METRICS if m in measured][:4] or list(dict.fromkeys(measured))[:4]
     if not metrics:
         return []
     fig, axes = plt.subplots(1, len(metrics), figsize=(3.6 * len(metrics) + 2,

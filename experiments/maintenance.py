@@ -1,0 +1,94 @@
+#!/usr/bin/env python3
+"""Maintenance without unavailability, as the paper's section 2.2 claims it: a rolling
+upgrade of every real server under load, one at a time, with each HA layout.
+
+Drained (the careful way): weight 0 on the directors, wait until the server's active
+connections end, stop it, upgrade it (its pages' version goes from 1 to 2), start it,
+wait until the health check puts it back, then the next; goal: no failed request.
+Naive: the same without the drain; the failures it costs are counted.
+
+  sudo python3 experiments/maintenance.py                        # every layout, both ways
+  sudo python3 experiments/maintenance.py --layouts keepalived --ways drained --clients 100
+"""
+import sys
+from pathlib import Path
+
+if __name__ == '__main__':      # run as a file: its folder holds scripts, the package is one up
+    sys.path[0] = str(Path(__file__).resolve().parent.parent)
+from topo import ha  # noqa: E402
+from topo.analysis import maintenance, report  # noqa: E402
+from topo.engine import cli, scenarios  # noqa: E402
+from topo.engine.matrix import Cell, Matrix  # noqa: E402
+from topo.engine.run import Plan  # noqa: E402
+
+WAYS = ('drained', 'naive')
+
+
+def parse_args(argv=None):
+    known = ha.layouts()
+    p = cli.base_parser(__doc__.splitlines()[0])
+    g = p.add_argument_group('maintenance')
+    g.add_argument('--layouts', default=','.join(known),
+                   help='HA layouts, of: %s' % ', '.join(known))
+    g.add_argument('--ways', default=','.join(WAYS),
+                   help='drained (weight 0 first) and/or naive (stopped as it is)')
+    g.add_argument('--clients', type=int, default=0,
+                   help='sustained load besides the prober: simultaneous clients, one '
+                        'connection per request from the client\'s one address (its '
+                        'source ports are soon reused, and IPVS then loses SYNs: see the '
+                        'README)')
+    cli.add_cluster_args(p)
+    cli.add_measure_args(p, 'probe_rate', 'wait', wait=120.0)
+    cli.add_trials_arg(p)
+    ha.add_arguments(p)
+    args = p.parse_args(argv)
+    try:
+        n, keep = cli.trials(args)
+        if ha.given_flags(args):
+            raise ValueError('every layout runs with its own settings: leave out %s'
+                             % ', '.join(ha.given_flags(args)))
+        layouts = [x for x in args.layouts.split(',') if x]
+        ways = [x for x in args.ways.split(',') if x]
+        bad = [x for x in layouts if x not in known] + [x for x in ways if x not in WAYS]
+        if bad or not layouts or not ways:
+            raise ValueError('unknown layout or way: %s (layouts: %s; ways: %s)' % (
+                ', '.join(bad) or 'none chosen', ', '.join(known), ', '.join(WAYS)))
+        if args.clients < 0:
+            raise ValueError('--clients must be 0 or more')
+        config = cli.cluster_config(args)
+        cells = [Cell('%s-%s' % (layout, way), ha.layout_stack(layout, config),
+                      scenarios.maintenance(config.real_servers, args.clients,
+                                            drain=way == 'drained'),
+                      {'layout': layout, 'way': way}, experiment='maintenance')
+                 for layout in layouts for way in ways]
+        plan = Plan('maintenance', config, measure=cli.measure(args, wait=120.0),
+                    options={'clients': args.clients}, cells=cells, trials=n,
+                    keep_degraded=keep)
+    except ValueError as e:
+        p.error(str(e))
+    return args, plan
+
+
+def row(cell, result, out):
+    entry = dict(cell.labels, **maintenance.numbers(result.analysis))
+    entry.update(passed=result.passed, results=str(out),
+                 servers=(result.analysis.get('maintenance') or {}).get('servers'))
+    return entry, [dict(entry, servers=None)]
+
+
+def main(argv=None):
+    cli.use_system_python()
+    args, plan = parse_args(argv)
+
+    def body(out):
+        Matrix(plan, out, trials=plan.trials).run(
+            'maintenance', row, 'maintenance.csv',
+            after=lambda cell_out: report.run(report.load(cell_out), cell_out))
+        s = report.load(out)
+        report.maintenance(s, out)
+        return 0 if s['passed'] else 1
+    return cli.execute(args, plan, body, parts=['cluster', 'plots', 'load'])
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,107 @@
+"""Real-server maintenance under load, as section 2.2 of the paper promises it:
+"maintenance and upgrade of real servers without making the service unavailable,
+removing one machine at a time and reinserting it before disconnecting another".
+
+  Drain    weight 0 on every director whose table has the server (IPVS sends it no
+           new connection), then wait until its active connections have ended
+  Upgrade  stop its web server (nginx's graceful quit), wait until the active
+           director's health check has removed it, start the new version, wait until
+           the health check has put it back (with the weight of its configuration)
+
+Each server's record (when each part began and ended) goes to run.measured.maintenance.
+"""
+import time
+
+from topo.engine.run import stage
+from topo.network.config import DIRECTORS, PRIMARY, BACKUP
+
+
+def _active(run):
+    """The director that holds the VIP now (the takeover may have moved it)."""
+    return next((d for d in (PRIMARY, BACKUP) if run.rec.node(d)['vip']), PRIMARY)
+
+
+def _record(run, server):
+    for r in run.measured.maintenance:
+        if r['server'] == server and 'back' not in r:
+            return r
+    r = {'server': server}
+    run.measured.maintenance.append(r)
+    return r
+
+
+class Drain:
+    def __init__(self, server, poll=0.5):
+        self.server, self.poll = server, poll
+
+    def __call__(self, run):
+        run.set_stage('%s draining' % self.server)
+        rec = _record(run, self.server)
+        rec['drain'] = time.time()
+        for d in DIRECTORS:
+            table, _ = run.network[d].server_table(run.config)
+            if table[self.server]['weight'] is not None:        # in this director's table
+                run.network[d].set_weight(run.config, self.server, 0)
+        director = run.network[_active(run)]
+        deadline = time.monotonic() + run.measure.wait
+        while time.monotonic() < deadline:      # a poll is one ipvsadm: not a hot loop
+            table, _ = director.server_table(run.config)
+            if table.get(self.server, {}).get('active', 0) == 0:
+                rec['drained'] = time.time()
+                stage('%s drained: weight 0, no active connection after %.2fs'
+                      % (self.server, rec['drained'] - rec['drain']))
+                return
+            time.sleep(self.poll)
+        run.fail('%s still had active connections %.0fs after its weight went to 0'
+                 % (self.server, run.measure.wait))
+
+
+class Upgrade:
+    def __init__(self, server):
+        self.server = server
+
+    def __call__(self, run):
+        node, rec = run.network[self.server], _record(run, self.server)
+        address = '%s:%d' % (run.config.addresses[self.server], run.config.port)
+        director = _active(run)
+        run.set_stage('%s down' % self.server)
+        rec['stop'] = time.time()
+        rec['stop_s'] = node.stop_web()
+        if run.wait('the health check to remove %s' % self.server,
+                    lambda r: address not in r.reals(director, run.service)) is None:
+            return
+        rec['removed'] = time.time()
+        rec['version'] = node.upgrade_web()
+        rec['started'] = time.time()
+        run.set_stage('%s back' % self.server)
+        if run.wait('the health check to put %s back' % self.server,
+                    lambda r: address in r.reals(director, run.service)) is None:
+            return
+        rec['back'] = time.time()
+        stage('%s upgraded to version %d: out of the table %.2fs after the stop, back %.2fs '
+              'after its start' % (self.server, rec['version'], rec['removed'] - rec['stop'],
+                                   rec['back'] - rec['started']))
+
+
+class CheckVersions:
+    """Every real server answers the client with the version it was upgraded to."""
+
+    def __init__(self, version):
+        self.version = version
+
+    def __call__(self, run):
+        seen, answers = {}, {}
+        for server in run.config.real_servers:
+            head = run.network.client.cmd('curl -sS -m 5 -D - -o /dev/null http://%s:%d/ 2>&1'
+                                          % (run.config.addresses[server], run.config.port))
+            versions = [line.split(':', 1)[1].strip() for line in head.splitlines()
+                        if line.lower().startswith('x-version:')]
+            seen[server] = int(versions[0]) if versions and versions[0].isdigit() else None
+            answers[server] = head.strip().splitlines()[:1]
+        run.measured.versions = seen
+        wrong = {s: v for s, v in seen.items() if v != self.version}
+        if wrong:
+            run.fail('not every real server runs version %d: %s (answers: %s)'
+                     % (self.version, wrong, {s: answers[s] for s in wrong}))
+        else:
+            stage('every real server answers with version %d' % self.version)
