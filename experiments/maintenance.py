@@ -1,14 +1,19 @@
 #!/usr/bin/env python3
-"""Maintenance without unavailability, as the paper's section 2.2 claims it: a rolling
-upgrade of every real server under load, one at a time, with each HA layout.
+"""Maintenance and growth without unavailability, as the paper's section 2.2 claims
+them, with each HA layout: a rolling upgrade of every real server, or (--grow N) the
+service grown to N real servers and back, under load.
 
 Drained (the careful way): weight 0 on the directors, wait until the server's active
 connections end, stop it, upgrade it (its pages' version goes from 1 to 2), start it,
 wait until the health check puts it back, then the next; goal: no failed request.
 Naive: the same without the drain; the failures it costs are counted.
+Growth: the extra real servers (up from the start, outside the service) join through
+the stack's own reload (ldirectord's, keepalived's SIGHUP; no daemon restarted), then
+are drained and leave the same way; goal: no failed request.
 
   sudo python3 experiments/maintenance.py                        # every layout, both ways
   sudo python3 experiments/maintenance.py --layouts keepalived --ways drained --clients 100
+  sudo python3 experiments/maintenance.py --grow 6               # 3 -> 6 -> 3 real servers
 """
 import sys
 from pathlib import Path
@@ -32,6 +37,9 @@ def parse_args(argv=None):
                    help='HA layouts, of: %s' % ', '.join(known))
     g.add_argument('--ways', default=','.join(WAYS),
                    help='drained (weight 0 first) and/or naive (stopped as it is)')
+    g.add_argument('--grow', type=int, metavar='N',
+                   help='instead of the upgrade: grow the service from --servers to N real '
+                        'servers and back')
     g.add_argument('--clients', type=int, default=0,
                    help='sustained load besides the prober: simultaneous clients, one '
                         'connection per request from the client\'s one address (its '
@@ -42,6 +50,8 @@ def parse_args(argv=None):
     cli.add_trials_arg(p)
     ha.add_arguments(p)
     args = p.parse_args(argv)
+    cli.refuse(p, cli.given(p, argv), 'grow' if args.grow else 'upgrade',
+               {'ways': (('upgrade',), 'the rolling upgrade (--grow has no naive way)')})
     try:
         n, keep = cli.trials(args)
         if ha.given_flags(args):
@@ -55,14 +65,27 @@ def parse_args(argv=None):
                 ', '.join(bad) or 'none chosen', ', '.join(known), ', '.join(WAYS)))
         if args.clients < 0:
             raise ValueError('--clients must be 0 or more')
-        config = cli.cluster_config(args)
-        cells = [Cell('%s-%s' % (layout, way), ha.layout_stack(layout, config),
-                      scenarios.maintenance(config.real_servers, args.clients,
-                                            drain=way == 'drained'),
-                      {'layout': layout, 'way': way}, experiment='maintenance')
-                 for layout in layouts for way in ways]
+        if args.grow is not None and args.grow <= args.servers:
+            raise ValueError('--grow %d: more real servers than --servers %d, please'
+                             % (args.grow, args.servers))
+        if args.grow:       # every node up from the start, the service on the first ones
+            config = cli.cluster_config(args, servers=args.grow)
+            cells = [Cell('%s-grow' % layout, ha.layout_stack(layout, config),
+                          scenarios.growth(args.servers, args.grow, args.clients),
+                          {'layout': layout, 'way': 'grow'}, experiment='growth')
+                     for layout in layouts]
+            for cell in cells:
+                cell.stack.in_service = args.servers
+        else:
+            config = cli.cluster_config(args)
+            cells = [Cell('%s-%s' % (layout, way), ha.layout_stack(layout, config),
+                          scenarios.maintenance(config.real_servers, args.clients,
+                                                drain=way == 'drained'),
+                          {'layout': layout, 'way': way}, experiment='maintenance')
+                     for layout in layouts for way in ways]
         plan = Plan('maintenance', config, measure=cli.measure(args, wait=120.0),
-                    options={'clients': args.clients}, cells=cells, trials=n,
+                    options={'clients': args.clients, 'grow': args.grow,
+                             'start_servers': args.servers}, cells=cells, trials=n,
                     keep_degraded=keep)
     except ValueError as e:
         p.error(str(e))
@@ -71,9 +94,8 @@ def parse_args(argv=None):
 
 def row(cell, result, out):
     entry = dict(cell.labels, **maintenance.numbers(result.analysis))
-    entry.update(passed=result.passed, results=str(out),
-                 servers=(result.analysis.get('maintenance') or {}).get('servers'))
-    return entry, [dict(entry, servers=None)]
+    entry.update(passed=result.passed, results=str(out))
+    return entry, [entry]
 
 
 def main(argv=None):

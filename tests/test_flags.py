@@ -33,7 +33,7 @@ VALUES = {
     '--concurrency': '10,100', '--page': 'cgi', '--clients': '50', '--sessions': '20',
     '--interval': '0.5', '--scale': '1,2', '--trials': '3', '--keep-degraded': None,
     '--crossover': None, '--matrix': None, '--smoke': None, '--cli': None, '--failover': None,
-    '--conn-sync': None, '--ways': 'naive',
+    '--conn-sync': None, '--ways': 'naive', '--grow': '5',
 }
 # a second value, for a mode whose own default is the first one (--scale: the cgi page)
 SECOND = {'--page': 'light', '--concurrency': '100'}
@@ -46,7 +46,7 @@ MODES = {
     'sweep': [[]],
     'schedulers': [[]],
     'load': [[], ['--failover'], ['--conn-sync'], ['--scale', '1,2']],
-    'maintenance': [[]],
+    'maintenance': [[], ['--grow', '6']],
 }
 
 

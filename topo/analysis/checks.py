@@ -84,7 +84,7 @@ def schedulers(run):
 def upgraded(run):
     """Every real server went through its maintenance and serves the new version."""
     m = run.result.measured
-    done = {r['server'] for r in m.maintenance if 'back' in r}
+    done = {r['server'] for r in m.server_work if 'back' in r}
     problems = ['%s was not put back after its upgrade' % s
                 for s in run.config.real_servers if s not in done]
     if m.versions is None:
@@ -92,10 +92,16 @@ def upgraded(run):
     return problems
 
 
+def resized(run):
+    """Every resize of the service reached its table."""
+    return ['the table never held the %d real servers asked for' % r['servers']
+            for r in run.result.measured.resizes if r.get('table') is None]
+
+
 def no_failed_requests(run):
-    """Maintenance done the careful way costs the clients nothing."""
-    m = run.result.analysis.get('maintenance') or {}
+    """Maintenance or growth done the careful way costs the clients nothing."""
+    m = run.result.analysis.get('requests') or {}
     if m.get('failed_requests'):
-        return ['%d requests failed during the maintenance (prober %d of %d, load %s)'
+        return ['%d requests failed (prober %d of %d, load %s)'
                 % (m['failed_requests'], m['failed_probes'], m['probes'], m['load_failed'])]
     return []

@@ -61,9 +61,17 @@ def run(s, out):
             print('%-8s %8s %10s %12s %10s %8s' % tuple('-' if r[k] is None else r[k] for k in (
                 'server', 'drain_s', 'removed_after_stop_s', 'back_after_start_s',
                 'out_of_service_s', 'failed_probes')))
+    for r in (s.get('growth') or {}).get('resizes', []):
+        print('\n%d -> %d real servers (%s): table after %s s,%s %d of %d probes failed' % (
+            r['from'], r['servers'], '+' + ','.join(r['added']) if r['added']
+            else '-' + ','.join(r['removed']), r['table_s'],
+            ' every new one answering after %s s,' % r['all_new_answered_s'] if r['added']
+            else '', r['failed_probes'], r['probes']))
+    q = s.get('requests')
+    if q:
         print('failed requests: %d (prober %d of %d, load %s of %s answered)'
-              % (m['failed_requests'], m['failed_probes'], m['probes'], m['load_failed'],
-                 m['load_answered']))
+              % (q['failed_requests'], q['failed_probes'], q['probes'], q['load_failed'],
+                 q['load_answered']))
     inv = s.get('invariants')
     if inv:
         print('\ninvariants: dual owner %.2fs, no owner %.2fs, owner without table %.2fs, '
@@ -140,15 +148,19 @@ def trials(s, out, metrics=None):
 
 
 def maintenance(s, out):
-    print('\n%-12s %-8s %5s %8s %12s %12s %14s' % ('layout', 'way', 'trial', 'failed',
-                                                  'prober', 'load failed', 'longest out s'))
+    grow = s['parameters'].get('grow')
+    last = 'new ones answer s' if grow else 'longest out s'
+    print('\n%-12s %-8s %5s %8s %12s %12s %18s' % ('layout', 'way', 'trial', 'failed',
+                                                  'prober', 'load failed', last))
+    key = 'new_answered_%s_to_%s_s' % (s['parameters'].get('start_servers'), grow) if grow \
+        else 'longest_out_of_service_s'
     for c in s['maintenance']:
-        print('%-12s %-8s %5s %8s %12s %12s %14s' % (
+        print('%-12s %-8s %5s %8s %12s %12s %18s' % (
             c['layout'], c['way'], c.get('trial', '-'), c['failed_requests'],
-            '%s/%s' % (c['failed_probes'], c['probes']), c['load_failed'],
-            c['longest_out_of_service_s']))
-    spreads(s, ('failed_requests', 'longest_out_of_service_s'))
-    verdict(s, out, 'every server upgraded, the drained ones without a failed request'
+            '%s/%s' % (c['failed_probes'], c['probes']), c['load_failed'], c.get(key)))
+    spreads(s, ('failed_requests', key))
+    verdict(s, out, ('grown and shrunk without a failed request' if grow else
+                     'every server upgraded, the drained ones without a failed request')
             if s.get('passed') else 'a cell failed (above)')
 
 

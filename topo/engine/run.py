@@ -121,8 +121,9 @@ class Measured:
     ipvs_timeouts: str = None
     left_behind: list = None        # what a fault left in the cluster at the end
     fidelity: dict = None           # the machine's speed while measuring (topo/engine/fidelity.py)
-    maintenance: list = field(default_factory=list)     # each real server's drain and upgrade
+    server_work: list = field(default_factory=list)     # each real server drained, upgraded
     versions: dict = None           # real server -> the version its pages say
+    resizes: list = field(default_factory=list)         # the service grown or shrunk
 
 
 @dataclass
@@ -186,8 +187,6 @@ class Run:
         self.out = Path(out)
         self.nice = bool(self.stack and self.stack.settings.nice_failback)
         self.service = '%s:%d' % (self.config.vip, self.config.port)
-        self.reals = ['%s:%d' % (self.config.addresses[s], self.config.port)
-                      for s in self.config.real_servers]
         self.result = RunResult()
         self.history, self.measured = self.result.history, self.result.measured
         self.active = {}        # target -> its faults in place, the latest last
@@ -197,6 +196,13 @@ class Run:
         self.summary = Summary(self.out / 'summary.json', header(plan, experiment, self.stack))
 
     # -- what steps use ---------------------------------------------------------------
+    @property
+    def reals(self):
+        """The addresses of the real servers in the service (all, unless it was grown)."""
+        service = self.stack.service if self.stack else self.config
+        return ['%s:%d' % (self.config.addresses[s], self.config.port)
+                for s in service.real_servers]
+
     def save(self):
         self.summary.data.update(self.result.body())
         self.summary.write()

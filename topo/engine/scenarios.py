@@ -124,6 +124,20 @@ def maintenance(servers, clients, drain=True):
                     analyse=maintenance_analysis.analyse)
 
 
+def growth(servers, grown, clients):
+    """The service grown from its first `servers` real servers to `grown` and back, under
+    load, through the HA stack's own reload (no daemon restarted); the extra servers
+    drained before they leave. It must cost no request."""
+    extra = ['laico%d' % (n + 2) for n in range(servers, grown)]
+    steps = cluster_up() + [s.StartProber()] + ([s.StartLoad(clients)] if clients else []) + [
+        s.Hold(5, 'the load'), s.Resize(grown), s.Hold(10, 'the load')]
+    steps += [s.Drain(x) for x in extra] + [s.Resize(servers), s.Hold(5, 'the load'),
+                                            s.StopLoad()]
+    return Scenario('growth', steps, HA_CHECKS + [C.resized, C.no_failed_requests],
+                    options={'servers': servers, 'grown': grown, 'clients': clients},
+                    analyse=maintenance_analysis.growth)
+
+
 def smoke(requests=15):
     """The cluster with a static service: the hub proven, requests answered."""
     steps = [s.VerifyHub(), s.StaticService(),

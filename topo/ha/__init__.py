@@ -110,9 +110,22 @@ class HAStack:
     acquire_deadline_why = 'start-up plus a margin for slow process start'
     daemon_classes = ()
 
+    # the first N real servers are in the virtual service (None: all of them); the
+    # others are up, outside it, until the service grows (experiments/growth.py)
+    in_service = None
+
     def __init__(self, config, settings=None):
         self.config = config
         self.settings = settings if settings is not None else self.Settings()
+
+    @property
+    def service(self):
+        """The cluster as the service sees it: the real servers in it, their weights."""
+        n = self.in_service
+        if n is None or n == self.config.servers:
+            return self.config
+        import dataclasses
+        return dataclasses.replace(self.config, servers=n, weights=self.config.weights[:n])
 
     # -- what the stack is ---------------------------------------------------
     @property
@@ -122,7 +135,10 @@ class HAStack:
 
     def parameters(self):
         """The stack's settings, for summary.json."""
-        return dict(self.settings.as_dict(), backup_table_warm=self.backup_table_warm)
+        p = dict(self.settings.as_dict(), backup_table_warm=self.backup_table_warm)
+        if self.in_service is not None:
+            p['in_service'] = self.in_service       # at the start (experiments/growth)
+        return p
 
     @classmethod
     def private_dirs(cls):
@@ -158,6 +174,14 @@ class HAStack:
     def configure(self, director):
         """Render the config files into the director's private dirs; return their paths."""
         return [p for d in self.daemons(director) for p in d.render()]
+
+    def reload(self, director):
+        """The configs rendered again (for the real servers now in service) and every
+        daemon told to read them, none restarted; what each said."""
+        daemons = self.daemons(director)
+        for d in daemons:
+            d.render_configs()
+        return {d.name: d.reload() for d in daemons}
 
     def self_check(self, director):
         """Each daemon's own verdict on its rendered config: [(daemon, problem)]."""

@@ -10,7 +10,7 @@ from pathlib import Path
 
 # summary.json's experiment -> the module that plots it
 PLOTS = {'failover': 'failover', 'faults': 'faults', 'fault': 'faults', 'sweep': 'sweep',
-         'load': 'load', 'schedulers': 'schedulers', 'maintenance': 'maintenance'}
+         'load': 'load', 'schedulers': 'schedulers', 'maintenance': 'maintenance', 'growth': 'maintenance'}
 
 
 def plot(out):

@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from topo.plots import failover  # noqa: E402
 
-COLORS = {'drained': 'tab:green', 'naive': 'tab:red'}
+COLORS = {'drained': 'tab:green', 'naive': 'tab:red', 'grow': 'tab:blue'}
 
 
 def plot(out):

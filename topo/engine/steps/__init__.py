@@ -10,13 +10,13 @@ run.fail(); a new step is a class in one of these modules.
   ipvs        the paper's figures, snapshots, connection entries, a static service
   h2load      the load lab's h2load levels (load.csv)
   schedulers  rr, wrr, lc, wlc on short and long-lived connections
-  maintenance drain a real server, upgrade it, the versions served
+  maintenance drain a real server, upgrade it, the versions served, resize the service
 """
 from topo.engine.steps.cluster import (Hold, Say, Settle, WaitPrimaryUp, WaitRecovered,  # noqa
                                        WaitRemoved, WaitServing, WaitSettled, WaitStandingBy,
                                        WaitTakeover)
 from topo.engine.steps.faults import Clear, Inject, LeftBehind  # noqa: F401
-from topo.engine.steps.maintenance import CheckVersions, Drain, Upgrade  # noqa: F401
+from topo.engine.steps.maintenance import CheckVersions, Drain, Resize, Upgrade  # noqa: F401
 from topo.engine.steps.ipvs import (CountConnections, Figure, Snapshot, StaticCheck,  # noqa
                                     StaticService)
 from topo.engine.steps.traffic import (Burst, StartLoad, StartProber, StopLoad,  # noqa: F401

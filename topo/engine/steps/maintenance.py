@@ -1,14 +1,17 @@
-"""Real-server maintenance under load, as section 2.2 of the paper promises it:
-"maintenance and upgrade of real servers without making the service unavailable,
-removing one machine at a time and reinserting it before disconnecting another".
+"""Real-server maintenance and growth under load, as section 2.2 of the paper promises
+them: "maintenance and upgrade of real servers without making the service unavailable,
+removing one machine at a time and reinserting it before disconnecting another", and
+"the number of real servers can easily be increased temporarily and, when that period
+passes, removed again, without interrupting service".
 
   Drain    weight 0 on every director whose table has the server (IPVS sends it no
            new connection), then wait until its active connections have ended
   Upgrade  stop its web server (nginx's graceful quit), wait until the active
            director's health check has removed it, start the new version, wait until
            the health check has put it back (with the weight of its configuration)
+  Resize   the service's real servers changed through the HA stack's own reload
 
-Each server's record (when each part began and ended) goes to run.measured.maintenance.
+Each server's record (when each part began and ended) goes to run.measured.server_work.
 """
 import time
 
@@ -22,11 +25,11 @@ def _active(run):
 
 
 def _record(run, server):
-    for r in run.measured.maintenance:
+    for r in run.measured.server_work:
         if r['server'] == server and 'back' not in r:
             return r
     r = {'server': server}
-    run.measured.maintenance.append(r)
+    run.measured.server_work.append(r)
     return r
 
 
@@ -105,3 +108,41 @@ class CheckVersions:
                      % (self.version, wrong, {s: answers[s] for s in wrong}))
         else:
             stage('every real server answers with version %d' % self.version)
+
+
+class Resize:
+    """The service grown or shrunk to its first n real servers through each HA stack's
+    own reload (ldirectord's, keepalived's SIGHUP; no daemon restarted); waits until
+    the active director's table holds exactly them and, growing, until every new
+    server has answered the prober. Records it in run.measured.resizes."""
+
+    def __init__(self, n):
+        self.n = n
+
+    def __call__(self, run):
+        before = list(run.reals)
+        run.set_stage('%d real servers' % self.n)
+        run.stack.in_service = self.n
+        rec = {'servers': self.n, 'from': len(before), 'reload': time.time(), 'answered': {}}
+        rec['said'] = {d: run.stack.reload(run.network[d]) for d in DIRECTORS}
+        names = {'%s:%d' % (run.config.addresses[s], run.config.port): s
+                 for s in run.config.real_servers}
+        rec['added'] = [names[a] for a in run.reals if a not in before]
+        rec['removed'] = [names[a] for a in before if a not in run.reals]
+        run.measured.resizes.append(rec)
+        director = _active(run)
+        rec['table'] = run.wait('%s\'s table to hold %d real servers' % (director, self.n),
+                                lambda r: r.reals(director, run.service) == set(run.reals))
+        if rec['table'] is None:
+            return
+
+        def answered(r):
+            for p in r.probes[-200:]:
+                if p['ok'] and p['t'] > rec['reload'] and p.get('server') in rec['added']:
+                    rec['answered'].setdefault(p['server'], p['t'])
+            return len(rec['answered']) == len(rec['added'])
+        if rec['added'] and run.wait('every new real server to answer', answered) is None:
+            return
+        stage('%d real servers: table %.2fs after the reload%s' % (
+            self.n, rec['table'] - rec['reload'], ', every new one answering after %.2fs'
+            % (max(rec['answered'].values()) - rec['reload']) if rec['added'] else ''))

@@ -41,6 +41,17 @@ class Daemon:
         """Write every config file into the node's private directories; return their host paths."""
         for d, ignore in self.seeds.items():
             seed(d, Path(self.node.private(d)), ignore)
+        written = self.render_configs()
+        for script, inside in self.scripts.items():
+            path = Path(self.node.private(inside))
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes((TEMPLATES / script).read_bytes())
+            os.chmod(path, 0o755)
+            written.append(path)
+        return written
+
+    def render_configs(self):
+        """Only the config files, from the templates (a reload); their host paths."""
         ctx = self.context()
         written = []
         for template, inside in self.templates.items():
@@ -49,12 +60,6 @@ class Daemon:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text)
             os.chmod(path, 0o600 if inside in self.secret_files else 0o644)
-            written.append(path)
-        for script, inside in self.scripts.items():
-            path = Path(self.node.private(inside))
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes((TEMPLATES / script).read_bytes())
-            os.chmod(path, 0o755)
             written.append(path)
         return written
 
@@ -67,6 +72,11 @@ class Daemon:
 
     def start(self):
         raise NotImplementedError
+
+    def reload(self):
+        """Read the rendered config again without a restart (a daemon whose config
+        the service's real servers are not in has nothing to do)."""
+        return None
 
     def self_check(self):
         """None when the daemon accepts its rendered config, else what it said."""

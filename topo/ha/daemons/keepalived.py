@@ -48,6 +48,11 @@ class Keepalived(Daemon):
                       '-r /run/keepalived-vrrp.pid -c /run/keepalived-checkers.pid '
                       '> %s 2>&1 &' % (CONFIG, LOG))
 
+    def reload(self):
+        """keepalived reloads on SIGHUP: VRRP state kept, the checkers and the IPVS
+        service brought to the new configuration."""
+        return self.node.cmd('kill -HUP $(cat /run/keepalived.pid) 2>&1').strip()
+
     def self_check(self):
         """`keepalived -t`, in a namespace that has the director's interface."""
         links = ' && '.join('ip link add %s type veth peer name kacheck%d && ip link set %s up'

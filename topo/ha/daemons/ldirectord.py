@@ -36,6 +36,12 @@ class Ldirectord(Daemon):
         never adding a server (seen with strace and tcpdump, cause not found)."""
         self.node.cmd('%s ldirectord.cf start' % self.scripts[LVS_DIRECTOR])
 
+    def reload(self):
+        """ldirectord's own reload (SIGHUP through its pid file): it adds and removes
+        real servers to match. Where it is not running (the paper's backup) the
+        rendered config is what its next start reads."""
+        return self.node.cmd('ldirectord %s reload 2>&1' % CONFIG).strip()
+
     def self_check(self):
         """ldirectord parses its config for `status`: 3 = parsed fine, not running."""
         code, out = in_namespaces(

@@ -110,7 +110,7 @@ class HeartbeatStack(HAStack):
                           warntime_ms=ms(s.warntime_s), initdead_ms=ms(s.initdead),
                           auto_failback='off' if s.nice_failback else 'on',
                           resources=self.resources(), secret=self.secret),
-                Ldirectord(director, cluster=self.config, check_interval=s.check_interval,
+                Ldirectord(director, cluster=self.service, check_interval=s.check_interval,
                            check_timeout=s.check_timeout, failure_count=1,
                            readdquiescent='yes' if s.resources == 'lean' else 'no')]
 

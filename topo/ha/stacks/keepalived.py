@@ -73,7 +73,7 @@ class KeepalivedStack(HAStack):
         auth = '' if self.secret is None else ('    authentication {\n        auth_type PASS\n'
                                                '        auth_pass %s\n    }\n' % self.secret)
         return [Keepalived(
-            director, cluster=self.config, check_interval=s.check_interval,
+            director, cluster=self.service, check_interval=s.check_interval,
             check_timeout=s.check_timeout, advert_int=s.advert_int,
             vrrp_version=s.vrrp_version, router_id=14,
             # nopreempt only works from state BACKUP: then priority alone elects laicoz
