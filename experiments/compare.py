@@ -5,6 +5,7 @@ another's (every pair of trials), so that a comparison says what the trials supp
 
   python3 experiments/compare.py results/keepalived results/hot-standby results/heartbeat
   python3 experiments/compare.py results/a results/b --metrics outage_s,detected_s
+  python3 experiments/compare.py results/a results/b --plot compare.png
 """
 import argparse
 import json
@@ -19,16 +20,17 @@ METRICS = 'outage_s,detected_s,vip_taken_s,table_ready_s,failed_requests'
 
 
 def runs(folders):
-    """[(label, spread of each metric, kernel mode)] of every cell of every folder."""
+    """[(label, the cell's spreads, kernel mode)] of every cell of every folder."""
     out = []
     for folder in folders:
         s = json.loads((Path(folder) / 'summary.json').read_text())
         if not s.get('spreads'):
             raise ValueError('%s has no trials to compare (run it with --trials N)' % folder)
         for cell, d in s['spreads'].items():
-            label = cell if len(s['spreads']) > 1 or len(folders) == 1 else Path(folder).name
-            out.append(('%s (%d/%d)' % (label, d['used'], d['trials']), d['metrics'],
-                        s.get('kernel_mode')))
+            out.append(('%s:%s' % (Path(folder).name, cell), d, s.get('kernel_mode')))
+    cells = [label.split(':', 1)[1] for label, _, _ in out]
+    if len(set(cells)) == len(cells):       # the cells' own names say which is which
+        out = [(c, d, k) for c, (_, d, k) in zip(cells, out)]
     return out
 
 
@@ -36,14 +38,19 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('results', nargs='+', help='results folders of runs made with --trials')
     p.add_argument('--metrics', default=METRICS, help='metrics to compare, comma-separated')
+    p.add_argument('--plot', metavar='FILE', help='also a strip chart of the trials (PNG)')
     a = p.parse_args(argv)
     try:
         cells = runs(a.results)
     except (OSError, ValueError) as e:
         print('error: %s' % e, file=sys.stderr)
         return 2
-    print('kernel mode: %s; (trials used/trials)' % ', '.join(sorted({c[2] or '?' for c in cells})))
-    for m in [m for m in a.metrics.split(',') if m]:
+    modes = ', '.join(sorted({c[2] or '?' for c in cells}))
+    print('kernel mode: %s; (trials used/trials)' % modes)
+    metrics = [m for m in a.metrics.split(',') if m]
+    cells = [('%s (%d/%d)' % (label, d['used'], d['trials']), d['metrics'], d)
+             for label, d, _ in cells]
+    for m in metrics:
         measured = [c for c in cells if c[1].get(m, {}).get('measured')]
         if not measured:
             continue
@@ -60,6 +67,12 @@ def main(argv=None):
                     c = compare(ma[m]['values'], mb[m]['values'])
                 print('  %s below %s in %d of %d pairs of trials%s' % (
                     la, lb, c['below'], c['pairs'], ': every trial' if c['all_below'] else ''))
+    if a.plot:
+        from topo.plots.trials import strip
+        strip({label.split(' (')[0]: d for label, _, d in cells},
+              'Trials compared (%s kernel): each trial a point, median black, IQR shaded'
+              % modes, a.plot, metrics)
+        print('plot: %s' % a.plot)
     return 0
 
 

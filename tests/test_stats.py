@@ -168,12 +168,14 @@ def test_compare_script_says_what_the_trials_support(tmp_path):
             {'kernel_mode': 'uml', 'spreads': spreads(entries)}))
     p = subprocess.run([PYTHON, str(ROOT / 'experiments' / 'compare.py'),
                         str(tmp_path / 'hot-standby'), str(tmp_path / 'keepalived'),
-                        '--metrics', 'outage_s'], stdout=subprocess.PIPE,
+                        '--metrics', 'outage_s', '--plot', str(tmp_path / 'c.png')],
+                       stdout=subprocess.PIPE,
                        universal_newlines=True, timeout=60)
     assert p.returncode == 0
     assert 'hot-standby (3/3)                  median 4.7' in p.stdout
     assert 'keepalived (3/3) below hot-standby (3/3) in 9 of 9 pairs of trials: every trial' \
         in p.stdout
+    assert (tmp_path / 'c.png').read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
     (tmp_path / 'single').mkdir()
     (tmp_path / 'single' / 'summary.json').write_text('{"experiment": "failover"}')
     p = subprocess.run([PYTHON, str(ROOT / 'experiments' / 'compare.py'),

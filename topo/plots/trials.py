@@ -22,13 +22,22 @@ LABELS = {'outage_s': 'client-observed outage (s)', 'noticed_s': 'fault noticed 
 def plot(out):
     out = Path(out)
     summary = json.loads((out / 'summary.json').read_text())
-    spreads = summary['spreads']
+    title = ('%s, %s kernel: each trial used a point (passed, not degraded), median black, '
+             'IQR shaded (used/trials)' % (summary.get('experiment'),
+                                           summary.get('kernel_mode', '?')))
+    return ['trials.png'] if strip(summary['spreads'], title, out / 'trials.png') else []
+
+
+def strip(spreads, title, path, metrics=None):
+    """The strip chart of {cell: spread} (topo.stats.spreads) into path; False when
+    nothing was measured."""
     cells = list(spreads)
     measured = [m for d in spreads.values() for m, v in d['metrics'].items() if v['measured']]
     # the headline metrics, or else the experiment's first four (a ramp's throughputs)
-    metrics = [m for m in METRICS if m in measured][:4] or list(dict.fromkeys(measured))[:4]
+    metrics = [m for m in metrics or METRICS if m in measured][:4] or \
+        list(dict.fromkeys(measured))[:4]
     if not metrics:
-        return []
+        return False
     fig, axes = plt.subplots(1, len(metrics), figsize=(3.6 * len(metrics) + 2,
                                                        0.45 * len(cells) + 2.2),
                              sharey=True, squeeze=False)
@@ -50,10 +59,8 @@ def plot(out):
     axes[0][0].set_yticklabels(['%s (%d/%d)' % (c, spreads[c].get('used', spreads[c]['passed']),
                                                 spreads[c]['trials']) for c in cells], fontsize=8)
     axes[0][0].set_ylim(len(cells) - 0.5, -0.5)
-    fig.suptitle('%s, %s kernel: each trial used a point (passed, not degraded), median '
-                 'black, IQR shaded (used/trials)' % (summary.get('experiment'), summary.get('kernel_mode', '?')),
-                 fontsize=10)
+    fig.suptitle(title, fontsize=10)
     fig.tight_layout()
-    fig.savefig(out / 'trials.png', dpi=110)
+    fig.savefig(path, dpi=110)
     plt.close(fig)
-    return ['trials.png']
+    return True
