@@ -253,6 +253,8 @@ class Run:
                                 dual_owner_tolerance_s=self.stack.handover_overlap_s)
         fidelity = FidelityMonitor()
         fidelity.machine = fidelity.calibrate()
+        # a resize changes the stack's service: the next run of the cell starts as planned
+        in_service = self.stack.in_service if self.stack else None
         probes = ProbeCSV(self.out / 'probe.csv')
         self.rec = Recorder(self.out / 'events.jsonl', on_probe=probes)
         stage('starting the cluster with %s' % (self.stack.description if self.stack else
@@ -277,6 +279,8 @@ class Run:
                 fidelity.stop()
                 self._keep()
         finally:
+            if self.stack:
+                self.stack.in_service = in_service
             fidelity.stop()
             self.measured.fidelity = fidelity.report(keep=True)
             self.rec.close()
