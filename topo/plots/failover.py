@@ -53,6 +53,15 @@ def latency_plot(probes, summary, title, path):
             for ax in (ax1, ax2):
                 ax.axvline(marks[key] - t0, color=color, lw=1.5,
                            label=label if ax is ax1 else None)
+    # the other stages (a maintenance's drains and upgrades, a resize), named at the top
+    drawn = {label for label, _ in MARKS.values()} | {'steady'}
+    for key, t in marks.items():
+        name = key[len('stage:'):]
+        if key.startswith('stage:') and name not in drawn:
+            for ax in (ax1, ax2):
+                ax.axvline(t - t0, color='gray', ls=':', lw=1)
+            ax1.text(t - t0, 1.0, ' ' + name, rotation=90, va='top', ha='left', fontsize=7,
+                     color='dimgray', transform=ax1.get_xaxis_transform())
     fo = summary.get('failover') or {}
     if 'laicoz_off' in marks:
         for key, (label, style) in STEPS.items():

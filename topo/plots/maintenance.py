@@ -16,8 +16,8 @@ COLORS = {'drained': 'tab:green', 'naive': 'tab:red', 'grow': 'tab:blue'}
 def plot(out):
     out = Path(out)
     summary = json.loads((out / 'summary.json').read_text())
-    if summary.get('experiment') != 'maintenance' or 'maintenance' not in summary:
-        return failover.plot(out)           # one cell's own folder
+    if 'scenario' in summary:               # one cell's own run
+        return failover.plot(out)
     cells = summary['maintenance']
     written = []
     for c in cells:
@@ -41,9 +41,12 @@ def plot(out):
     ax.set_xticks(range(len(layouts)))
     ax.set_xticklabels(layouts)
     ax.set_ylabel('failed requests (prober + load), median; points: trials')
-    ax.set_title('Rolling upgrade of %d real servers under load (%s kernel, %s clients)'
-                 % (len(summary['parameters'].get('real_servers', [])),
-                    summary.get('kernel_mode', '?'), summary['parameters'].get('clients')))
+    par = summary['parameters']
+    load = 'the prober' + (' and %d clients' % par['clients'] if par.get('clients') else '')
+    what = ('Growth %d -> %d -> %d real servers' % (par['start_servers'], par['grow'],
+                                                  par['start_servers']) if par.get('grow')
+            else 'Rolling upgrade of %d real servers' % len(par.get('real_servers', [])))
+    ax.set_title('%s under %s (%s kernel)' % (what, load, summary.get('kernel_mode', '?')))
     ax.legend()
     ax.grid(axis='y', alpha=0.3)
     fig.tight_layout()
