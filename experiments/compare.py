@@ -55,8 +55,8 @@ def main(argv=None):
         if not measured:
             continue
         print('\n%s' % m)
-        for label, metrics, _ in measured:
-            d = metrics[m]
+        for label, values, _ in measured:
+            d = values[m]
             print('  %-34s median %-8s [IQR %s-%s]  range %s-%s' % (
                 label, d['median'], d['q1'], d['q3'], d['min'], d['max']))
         for i, (la, ma, _) in enumerate(measured):

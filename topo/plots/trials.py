@@ -16,7 +16,7 @@ LABELS = {'outage_s': 'client-observed outage (s)', 'noticed_s': 'fault noticed 
           'table_ready_s': 'table complete (s)', 'dual_owner_s': 'two VIP owners (s)',
           'recovered_after_clear_s': 'whole again after the clear (s)',
           'failback_outage_s': 'failback outage (s)',
-          'median_outage_s': "a boot's median outage (s)"}
+          'median_outage_s': "a boot's median outage (s)", 'vip_taken_s': 'VIP on laicoy (s)'}
 
 
 def plot(out):
