@@ -93,6 +93,12 @@ class Director:
         if out.strip():
             raise RuntimeError('ipvsadm -e %s -w %s: %s' % (server, weight, out.strip()))
 
+    def expire_nodest_conn(self):
+        """IPVS reschedules a client's new connection that reuses the address and port of
+        an old one bound for a server of weight 0 or removed, instead of sending it there
+        (net.ipv4.vs.expire_nodest_conn; with conn_reuse_mode, the kernel's default)."""
+        self.cmd('sysctl -qw net.ipv4.vs.expire_nodest_conn=1')
+
     def wait_drained(self, config, timeout):
         """Wait until every ActiveConn and InActConn is 0; seconds waited."""
         t0 = time.monotonic()

@@ -5,7 +5,8 @@ removing one machine at a time and reinserting it before disconnecting another",
 passes, removed again, without interrupting service".
 
   Drain    weight 0 on every director whose table has the server (IPVS sends it no
-           new connection), then wait until its active connections have ended
+           new connection, not even one on a reused client port: expire_nodest_conn),
+           then wait until its active connections have ended
   Upgrade  stop its web server (nginx's graceful quit), wait until the active
            director's health check has removed it, start the new version, wait until
            the health check has put it back (with the weight of its configuration)
@@ -44,6 +45,7 @@ class Drain:
         for d in DIRECTORS:
             table, _ = run.network[d].server_table(run.config)
             if table[self.server]['weight'] is not None:        # in this director's table
+                run.network[d].expire_nodest_conn()
                 run.network[d].set_weight(run.config, self.server, 0)
         director = run.network[_active(run)]
         deadline = time.monotonic() + run.measure.wait
