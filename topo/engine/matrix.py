@@ -8,10 +8,11 @@ entry per cell and a CSV gets the cells' rows as they come.
 
 With trials > 1 every cell runs that many times, one boot each (the boot is part of
 the variance), entries carry 'cell' and 'trial', and summary.json['spreads'] has each
-cell's metrics over its passed trials (topo.stats.spreads), rewritten after each.
+cell's metrics over its passed, not degraded trials (topo.stats.spreads), rewritten
+after each.
 
 Used by the fault matrix, the sweep, failover under load, connection sync and the
-trials of failover.py.
+maintenance matrix; trials() repeats the one scenario of the other experiments.
 """
 import csv
 import time

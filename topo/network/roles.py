@@ -99,17 +99,20 @@ class Director:
         (net.ipv4.vs.expire_nodest_conn; with conn_reuse_mode, the kernel's default)."""
         self.cmd('sysctl -qw net.ipv4.vs.expire_nodest_conn=1')
 
-    def wait_drained(self, config, timeout):
-        """Wait until every ActiveConn and InActConn is 0; seconds waited."""
+    def wait_drained(self, config, timeout, servers=None, counters=('active', 'inactive'),
+                     poll=1.0):
+        """Wait until the counters (ActiveConn, InActConn) of the servers (default: all)
+        are 0, one `ipvsadm` per poll; seconds waited."""
         t0 = time.monotonic()
         while True:
             table, _ = self.server_table(config)
-            if sum(r['active'] + r['inactive'] for r in table.values()) == 0:
+            if sum(r[c] for s, r in table.items() if servers is None or s in servers
+                   for c in counters) == 0:
                 return round(time.monotonic() - t0, 2)
             if time.monotonic() - t0 > timeout:
                 raise RuntimeError('the IPVS connection table did not drain in %ds: %s'
                                    % (timeout, table))
-            time.sleep(1.0)
+            time.sleep(poll)
 
 
 class RealServer:

@@ -17,12 +17,13 @@ Each server's record (when each part began and ended) goes to run.measured.serve
 import time
 
 from topo.engine.run import stage
-from topo.network.config import DIRECTORS, PRIMARY, BACKUP
+from topo.network.config import DIRECTORS, PRIMARY
 
 
 def _active(run):
-    """The director that holds the VIP now (the takeover may have moved it)."""
-    return next((d for d in (PRIMARY, BACKUP) if run.rec.node(d)['vip']), PRIMARY)
+    """The director that owns the VIP now (the takeover may have moved it)."""
+    owners = run.rec.owners(DIRECTORS)
+    return owners[0] if owners else PRIMARY
 
 
 def _record(run, server):
@@ -47,18 +48,16 @@ class Drain:
             if table[self.server]['weight'] is not None:        # in this director's table
                 run.network[d].expire_nodest_conn()
                 run.network[d].set_weight(run.config, self.server, 0)
-        director = run.network[_active(run)]
-        deadline = time.monotonic() + run.measure.wait
-        while time.monotonic() < deadline:      # a poll is one ipvsadm: not a hot loop
-            table, _ = director.server_table(run.config)
-            if table.get(self.server, {}).get('active', 0) == 0:
-                rec['drained'] = time.time()
-                stage('%s drained: weight 0, no active connection after %.2fs'
-                      % (self.server, rec['drained'] - rec['drain']))
-                return
-            time.sleep(self.poll)
-        run.fail('%s still had active connections %.0fs after its weight went to 0'
-                 % (self.server, run.measure.wait))
+        try:
+            run.network[_active(run)].wait_drained(run.config, run.measure.wait, [self.server],
+                                                   ('active',), self.poll)
+        except RuntimeError:
+            run.fail('%s still had active connections %.0fs after its weight went to 0'
+                     % (self.server, run.measure.wait))
+            return
+        rec['drained'] = time.time()
+        stage('%s drained: weight 0, no active connection after %.2fs'
+              % (self.server, rec['drained'] - rec['drain']))
 
 
 class Upgrade:
