@@ -31,7 +31,7 @@ def parse_args(argv=None):
                    help="with --cli: run the CLI commands in FILE, then tear down (as Mininet's "
                         '`mn --script`); commands piped on standard input do the same')
     p.add_argument('--requests', type=int, default=15, help='requests sent in the smoke run')
-    p.add_argument('--stack', choices=sorted(ha.load()),
+    p.add_argument('--stack', choices=ha.stack_names(redundant=False),
                    help='with --cli: the HA cluster with this stack, and the lab commands '
                         '(poweroff, unplug, crash, partition, loss, owners, figure, ...)')
     cli.add_cluster_args(p)

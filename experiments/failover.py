@@ -23,7 +23,7 @@ from topo.engine.run import Plan, Run  # noqa: E402
 
 def parse_args(argv=None):
     p = cli.base_parser(__doc__.splitlines()[0])
-    p.add_argument('--stack', default='heartbeat', choices=sorted(ha.load()),
+    p.add_argument('--stack', default='heartbeat', choices=ha.stack_names(),
                    help='HA stack on the two directors')
     cli.add_cluster_args(p)
     cli.add_measure_args(p, 'probe_rate', 'probe_timeout', 'wait', 'settle')

@@ -83,7 +83,7 @@ def parse_args(argv=None):
                    help='--conn-sync: seconds between two requests of a session')
     f.add_argument('--hold', type=float, default=20.0, metavar='S',
                    help='seconds of load after the takeover (and after the failback)')
-    f.add_argument('--stack', default='heartbeat', choices=sorted(ha.load()),
+    f.add_argument('--stack', default='heartbeat', choices=ha.stack_names(),
                    help='--conn-sync: HA stack on the two directors')
     cli.add_cluster_args(p)
     cli.add_trials_arg(p)

@@ -33,7 +33,9 @@ VALUES = {
     '--concurrency': '10,100', '--page': 'cgi', '--clients': '50', '--sessions': '20',
     '--interval': '0.5', '--scale': '1,2', '--trials': '3', '--keep-degraded': None,
     '--crossover': None, '--matrix': None, '--smoke': None, '--cli': None, '--failover': None,
-    '--conn-sync': None, '--ways': 'naive', '--grow': '5',
+    '--conn-sync': None, '--ways': 'naive', '--grow': '5', '--duration': '900', '--mtbf': '30',
+    '--mttr': '40', '--min-repair': '10', '--targets': 'laicoz,laico2', '--seed': '2',
+    '--real-mtbf-days': '10', '--real-mttr-hours': '8',
 }
 # a second value, for a mode whose own default is the first one (--scale: the cgi page)
 SECOND = {'--page': 'light', '--concurrency': '100'}
@@ -47,6 +49,7 @@ MODES = {
     'schedulers': [[]],
     'load': [[], ['--failover'], ['--conn-sync'], ['--scale', '1,2']],
     'maintenance': [[], ['--grow', '6']],
+    'availability': [[]],
 }
 
 

@@ -57,6 +57,12 @@ def failovers_measured(run):
             for i, f in enumerate(repeats) if f['outage_s'] is None and not f['false_takeover']]
 
 
+def availability_measured(run):
+    """The fault schedule ran to its end (or there is no availability to speak of)."""
+    return [] if run.result.analysis.get('availability') else [
+        'the fault schedule did not run to its end: no availability measured']
+
+
 def faults_injected(run):
     return [] if run.result.history.faults else ['no fault was injected']
 

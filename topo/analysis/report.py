@@ -164,6 +164,37 @@ def maintenance(s, out):
             if s.get('passed') else 'a cell failed (above)')
 
 
+def availability(s, out):
+    """Per layout (and trial): the share of time answered, its nines, the downtime,
+    the extrapolation; then each layout's downtime per kind of fault."""
+    par = s['parameters']
+    print('\n%d faults over %.0fs (seed %s); extrapolated: each node failing once in %g days, '
+          '%g h to repair' % (len(par['schedule']), par['duration_s'], par['seed'],
+                              par['real_mtbf_days'], par['real_mttr_hours']))
+    print('%-12s %5s %12s %6s %11s %13s %8s %14s' % (
+        'layout', 'trial', 'availability', 'nines', 'downtime s', 'failed/probes',
+        'x nines', 'x min/year'))
+    kinds = {}
+    for c in s['availability']:
+        a = load(c['results']).get('availability') or {}
+        e = a.get('extrapolated') or {}
+        print('%-12s %5s %12s %6s %11s %13s %8s %14s' % (
+            c['layout'], c.get('trial', '-'), a.get('by_time'), a.get('nines'),
+            a.get('downtime_s'), '%s/%s' % (a.get('requests', 0) - a.get('answered', 0),
+                                            a.get('requests')),
+            e.get('nines'), e.get('downtime_min_per_year')))
+        for k, v in (a.get('by_kind') or {}).items():
+            kinds.setdefault(c['layout'], {}).setdefault(k, []).append(v['mean_s'])
+    print('\ndowntime per fault (s, mean over the faults of that kind; trials: each)')
+    for layout, ks in kinds.items():
+        print('  %-12s %s' % (layout, '; '.join('%s %s' % (k, '/'.join(str(x) for x in v))
+                                               for k, v in sorted(ks.items()))))
+    spreads(s, ('availability', 'downtime_s', 'nines', 'extrapolated_availability',
+                'extrapolated_downtime_min_per_year'))
+    verdict(s, out, 'every layout replayed the schedule and came back whole'
+            if s.get('passed') else 'a layout failed (above)')
+
+
 def sweep(s, out):
     print('\n%-12s %-11s %9s %5s %10s %s' % ('config', 'setting', 'value (s)', 'trial',
                                               'median (s)', 'outage/setting'))

@@ -202,7 +202,7 @@ def analyse(history, stack, config, bursts=(), macs=None, period=0.05):
     return out
 
 
-def _stretches(probes, period):
+def failed_stretches(probes, period):
     """Failed probes merged into stretches [t_first, t_last + period]."""
     out = []
     for p in sorted((p for p in probes if not p['ok']), key=lambda p: p['t']):
@@ -263,7 +263,7 @@ def decompose(events, probes, fault, stack, config, t_end, period):
     else:
         table = None
     window = [p for p in probes if t0 <= p['t'] <= t_end]
-    stretches = _stretches(window, period)
+    stretches = failed_stretches(window, period)
     failed = [p['t'] for p in window if not p['ok']]
     # back while the fault is in place (what the clear then costs: recovered_after_clear_s);
     # a service that only came back after the clear says so by a time past cleared_s

@@ -124,6 +124,7 @@ class Measured:
     server_work: list = field(default_factory=list)     # each real server drained, upgraded
     versions: dict = None           # real server -> the version its pages say
     resizes: list = field(default_factory=list)         # the service grown or shrunk
+    schedule: dict = None           # a random fault schedule as it was replayed
 
 
 @dataclass

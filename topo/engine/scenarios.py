@@ -138,6 +138,22 @@ def growth(servers, grown, clients):
                     analyse=maintenance_analysis.growth)
 
 
+def availability(faults, duration, clients, analyse):
+    """The prober (and with clients sustained load) on for `duration` seconds while a
+    random schedule of faults (topo/engine/schedule.py) is replayed on the clock; then
+    the cluster must come back whole. analyse: result -> its availability
+    (topo/analysis/availability.py, with the experiment's probe period and rates)."""
+    steps = cluster_up() + [s.StartProber()] + ([s.StartLoad(clients)] if clients else []) + [
+        s.Say('replaying %d faults over %.0fs' % (len(faults), duration)),
+        s.ReplaySchedule(faults, duration), s.StopLoad(), s.WaitRecovered(), s.LeftBehind()]
+    return Scenario('availability', steps,
+                    HA_CHECKS + [C.faults_injected, C.availability_measured],
+                    dual_owner_allowed=True,
+                    options={'clients': clients, 'duration_s': duration,
+                             'faults': [f.as_dict() for f in faults]},
+                    analyse=analyse)
+
+
 def smoke(requests=15):
     """The cluster with a static service: the hub proven, requests answered."""
     steps = [s.VerifyHub(), s.StaticService(),

@@ -91,6 +91,9 @@ class HAStack:
     # Named configurations of this stack ({layout: (settings changes, description)}),
     # e.g. heartbeat as in the paper and heartbeat hot standby.
     layouts = {}
+    # False for a stack with no second director to take over (availability's baseline):
+    # the failover experiments leave it out
+    redundant = True
     sweep_axis = None
     # Log lines (regular expressions) that mark the steps of a failover: the
     # backup declaring the primary dead, a returning director joining its peer,
@@ -210,16 +213,24 @@ class HAStack:
         return [log for d in self.daemons(director) for log in d.logs]
 
 
-def layouts():
-    """{layout: (stack class, settings changes, description)} over every registered stack:
-    the HA configurations a sweep or a fault matrix runs."""
+def layouts(redundant=True):
+    """{layout: (stack class, settings changes, description)} over the registered stacks
+    (only those with a backup director unless redundant=False): the HA configurations
+    a sweep or a fault matrix runs."""
     return {name: (cls, changes, text) for cls in load().values()
+            if cls.redundant or not redundant
             for name, (changes, text) in cls.layouts.items()}
+
+
+def stack_names(redundant=True):
+    """The registered stacks' names (only those with a backup director unless
+    redundant=False), for --stack."""
+    return sorted(name for name, cls in load().items() if cls.redundant or not redundant)
 
 
 def layout_stack(layout, config):
     """The stack of a named layout, with that layout's settings."""
-    cls, changes, _ = layouts()[layout]
+    cls, changes, _ = layouts(redundant=False)[layout]
     return cls(config, cls.Settings().replace(**changes))
 
 

@@ -10,7 +10,8 @@ from pathlib import Path
 
 # summary.json's experiment -> the module that plots it
 PLOTS = {'failover': 'failover', 'faults': 'faults', 'fault': 'faults', 'sweep': 'sweep',
-         'load': 'load', 'schedulers': 'schedulers', 'maintenance': 'maintenance', 'growth': 'maintenance'}
+         'load': 'load', 'schedulers': 'schedulers', 'maintenance': 'maintenance',
+         'growth': 'maintenance', 'availability': 'availability'}
 
 
 def plot(out):

@@ -5,7 +5,8 @@ run.fail(); a new step is a class in one of these modules.
 
   cluster     wait for a state of the HA cluster (serving, standing by, taken over,
               recovered), hold it
-  faults      inject and clear the faults of topo/faults/, what a fault left behind
+  faults      inject and clear the faults of topo/faults/, replay a random schedule
+              of them, what a fault left behind
   traffic     the client's bursts, the prober, sustained load, the hub's proof
   ipvs        the paper's figures, snapshots, connection entries, a static service
   h2load      the load lab's h2load levels (load.csv)
@@ -15,7 +16,7 @@ run.fail(); a new step is a class in one of these modules.
 from topo.engine.steps.cluster import (Hold, Say, Settle, WaitPrimaryUp, WaitRecovered,  # noqa
                                        WaitRemoved, WaitServing, WaitSettled, WaitStandingBy,
                                        WaitTakeover)
-from topo.engine.steps.faults import Clear, Inject, LeftBehind  # noqa: F401
+from topo.engine.steps.faults import Clear, Inject, LeftBehind, ReplaySchedule  # noqa: F401
 from topo.engine.steps.maintenance import CheckVersions, Drain, Resize, Upgrade  # noqa: F401
 from topo.engine.steps.ipvs import (CountConnections, Figure, Snapshot, StaticCheck,  # noqa
                                     StaticService)

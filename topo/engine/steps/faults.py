@@ -1,5 +1,7 @@
 """Steps that inject and clear the faults of topo/faults/, and say what a fault left."""
-from topo.engine.run import FaultRecord
+import time
+
+from topo.engine.run import FaultRecord, stage
 from topo.network.config import DIRECTORS
 
 
@@ -63,3 +65,34 @@ class LeftBehind:
                     out.append('%s stands by with an IPVS table (should be empty: its '
                                'director daemon was left running)' % d)
         run.measured.left_behind = out
+
+
+class ReplaySchedule:
+    """A fault schedule (topo/engine/schedule.py) replayed on the clock: each fault
+    injected `at` seconds after this step began and cleared `repair` seconds later,
+    then the rest of `duration` held. A clear that takes long (a director booting)
+    can make the next fault late: each fault's real times and lateness are kept."""
+
+    def __init__(self, faults, duration):
+        self.faults, self.duration = faults, duration
+
+    def __call__(self, run):
+        t0 = time.time()
+        played = []
+        run.measured.schedule = {'start': t0, 'duration_s': self.duration, 'faults': played}
+        for i, f in enumerate(self.faults):
+            _sleep_until(t0 + f.at)
+            stage('fault %d of %d at %.0fs: %s of %s for %.0fs'
+                  % (i + 1, len(self.faults), f.at, f.fault, f.target, f.repair))
+            Inject(f.fault, f.target)(run)
+            record = run.history.faults[-1]
+            _sleep_until(t0 + f.cleared)
+            Clear(f.target)(run)
+            played.append(dict(f.as_dict(), injected=record.injected, cleared=record.cleared,
+                               late_s=round(record.injected - (t0 + f.at), 3)))
+        _sleep_until(t0 + self.duration)
+        run.measured.schedule['end'] = time.time()
+
+
+def _sleep_until(t):
+    time.sleep(max(0.0, t - time.time()))
