@@ -29,7 +29,7 @@ def test_one_schedule_replayed_the_lone_director_waits_for_its_repair(run_dir):
     single, kept = runs['single'], runs['keepalived']
     [lone], [ha] = single['faults'], kept['faults']
     # no one to take over: down through the repair, and the boot after it
-    assert lone['waited_for_repair'] and lone['down_during_s'] >= 18
+    assert lone['waited_for_repair'] and lone['down_during_s'] >= 18, lone
     assert single['downtime_s'] >= 20
     # keepalived's backup took over within seconds, whatever the repair time
     assert not ha['waited_for_repair'] and ha['downtime_s'] < 5

@@ -95,6 +95,13 @@ def test_the_extrapolation_puts_the_real_repair_where_the_outage_waited_for_it()
     assert e['availability'] == pytest.approx(1 - per_year / A.YEAR_S, abs=1e-8)
 
 
+def test_a_request_that_failed_just_before_the_fault_does_not_hide_its_outage():
+    # a probe sent 0.3 s before the power-off timed out with it: the stretch begins before
+    [f] = A.per_fault([(19.7, 52.0)], [{'fault': 'power-off', 'target': 'laicoz',
+                                        'injected': 20.0, 'cleared': 50.0}], 200.0, ('laicoz',))
+    assert f['down_during_s'] == pytest.approx(30) and f['waited_for_repair']
+
+
 def test_a_role_without_a_measured_fault_is_said_not_guessed():
     faults = [{'role': 'real server', 'down_after_s': 0.0, 'down_during_s': 3.0,
                'waited_for_repair': False}]

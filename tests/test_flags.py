@@ -4,7 +4,7 @@ script prints (`--plan`: the header its summary.json will carry, and its cells)
 must differ from the plan without it, or the script must refuse the flag with exit
 status 2 before anything starts. The HA stacks' flags come from their registry.
 
-Not walked: --results (where the results go), --sandbox and --uml-mem (the kernel the
+Not walked: --results (where the results go), --sandbox, --uml-mem and --uml-cpu (the kernel the
 run happens in: every summary's kernel_mode), --plan and --help themselves.
 """
 import dataclasses
@@ -18,7 +18,7 @@ import pytest
 from conftest import PYTHON, ROOT
 from topo import ha
 
-NOT_WALKED = {'--help', '--plan', '--results', '--sandbox', '--uml-mem'}
+NOT_WALKED = {'--help', '--plan', '--results', '--sandbox', '--uml-mem', '--uml-cpu'}
 # the scripts' own flags: a value other than the default (boolean flags take none)
 VALUES = {
     '--stack': 'keepalived', '--servers': '4', '--weights': '1,2,3', '--scheduler': 'wrr',

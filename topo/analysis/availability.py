@@ -36,12 +36,15 @@ def role_of(target, directors):
 
 
 def per_fault(stretches, played, t_end, directors):
-    """Each replayed fault's share of the downtime: its stretches are those that began
-    from its injection until the next fault's; split at its clear."""
+    """Each replayed fault's share of the downtime: the failed stretches from its
+    injection until the next fault's, clipped to that window (a request sent just
+    before a power-off fails with it, so its stretch may begin a moment before);
+    split at its clear."""
     out = []
     for i, f in enumerate(played):
         nxt = played[i + 1]['injected'] if i + 1 < len(played) else t_end
-        mine = [(a, b) for a, b in stretches if f['injected'] <= a < nxt]
+        mine = [(max(a, f['injected']), min(b, nxt)) for a, b in stretches
+                if b > f['injected'] and a < nxt]
         during = overlap(mine, f['injected'], f['cleared'])
         repair = f['cleared'] - f['injected']
         waited = during >= WAITED * repair and any(a <= f['cleared'] <= b for a, b in mine)

@@ -77,6 +77,7 @@ def header(plan, experiment=None, stack=None):
             'stack': stack.name if stack else None,
             'layout': stack.layout if stack else None,
             'kernel_mode': kernels.kernel_mode(), 'kernel_release': os.uname().release,
+            'kernel_placement': kernels.placement(),
             'parameters': plan.parameters(stack),
             'versions': versions(packages.run_packages(stack)),
             'command': ' '.join(sys.argv),

@@ -18,6 +18,7 @@ from topo.registry import Registry
 
 MODES = Registry(__name__, 'kernel mode')
 register, load = MODES.register, MODES.load
+PLACEMENT_ENV = 'HATESTBED_UML_PLACEMENT'   # where a sandbox's kernel runs on the host
 RUN_ENV = 'HATESTBED_RUN'       # the run's id: every host-visible trace of a run carries it
 LOCK = Path('/run/lock/ha-lvs-testbed.lock')
 
@@ -86,6 +87,12 @@ def current():
 def kernel_mode():
     """The label of every measurement: the mode this process runs in."""
     return current().name
+
+
+def placement():
+    """Where the sandbox's kernel ran on the host (uml: 'cpu N' or 'unpinned'; None
+    natively): part of every timing's label, like the mode."""
+    return os.environ.get(PLACEMENT_ENV)
 
 
 def choices():
