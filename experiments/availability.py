@@ -21,8 +21,8 @@ if __name__ == '__main__':      # run as a file: its folder holds scripts, the p
     sys.path[0] = str(Path(__file__).resolve().parent.parent)
 from topo import faults, ha  # noqa: E402
 from topo.analysis import availability, report  # noqa: E402
-from topo.engine import cli, scenarios, schedule  # noqa: E402
-from topo.engine.matrix import Cell, Matrix  # noqa: E402
+from topo.engine import cli, matrix, scenarios, schedule  # noqa: E402
+from topo.engine.matrix import Cell  # noqa: E402
 from topo.engine.run import Plan  # noqa: E402
 from topo.network.config import DIRECTORS  # noqa: E402
 
@@ -129,23 +129,13 @@ def choices(args, config):
     return schedule.applicable(kinds, targets, applies)
 
 
-def row(cell, result, out):
-    entry = dict(cell.labels, **availability.numbers(result.analysis))
-    entry.update(passed=result.passed, results=str(out))
-    return entry, [entry]
-
-
 def main(argv=None):
     cli.use_system_python()
     args, plan = parse_args(argv)
 
     def body(out):
-        Matrix(plan, out, trials=plan.trials).run(
-            'availability', row, 'availability.csv',
-            after=lambda cell_out: report.run(report.load(cell_out), cell_out))
-        s = report.load(out)
-        report.availability(s, out)
-        return 0 if s['passed'] else 1
+        return matrix.cells(plan, out, 'availability', availability.numbers, 'availability.csv',
+                            report.availability)
     return cli.execute(args, plan, body, parts=['cluster', 'plots'])
 
 

@@ -22,8 +22,8 @@ if __name__ == '__main__':      # run as a file: its folder holds scripts, the p
     sys.path[0] = str(Path(__file__).resolve().parent.parent)
 from topo import ha  # noqa: E402
 from topo.analysis import maintenance, report  # noqa: E402
-from topo.engine import cli, scenarios  # noqa: E402
-from topo.engine.matrix import Cell, Matrix  # noqa: E402
+from topo.engine import cli, matrix, scenarios  # noqa: E402
+from topo.engine.matrix import Cell  # noqa: E402
 from topo.engine.run import Plan  # noqa: E402
 
 WAYS = ('drained', 'naive')
@@ -92,23 +92,13 @@ def parse_args(argv=None):
     return args, plan
 
 
-def row(cell, result, out):
-    entry = dict(cell.labels, **maintenance.numbers(result.analysis))
-    entry.update(passed=result.passed, results=str(out))
-    return entry, [entry]
-
-
 def main(argv=None):
     cli.use_system_python()
     args, plan = parse_args(argv)
 
     def body(out):
-        Matrix(plan, out, trials=plan.trials).run(
-            'maintenance', row, 'maintenance.csv',
-            after=lambda cell_out: report.run(report.load(cell_out), cell_out))
-        s = report.load(out)
-        report.maintenance(s, out)
-        return 0 if s['passed'] else 1
+        return matrix.cells(plan, out, 'maintenance', maintenance.numbers, 'maintenance.csv',
+                            report.maintenance)
     return cli.execute(args, plan, body, parts=['cluster', 'plots', 'load'])
 
 

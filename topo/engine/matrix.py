@@ -109,3 +109,20 @@ def trials(plan, out, numbers, after=None):
     matrix = Matrix(plan, out, 'trials', plan.trials)
     matrix.run('trials', row, 'trials.csv', after=after, cells=[cell])
     return matrix.summary.data
+
+
+def cells(plan, out, key, numbers, csv_name, report):
+    """The plan's cells (x its trials), each reported as it ends (its own run's report),
+    for the experiments whose cells' entries are their labels and numbers(analysis)
+    (maintenance.py, availability.py); then report(summary, out). The exit status."""
+    from topo.analysis import report as reports
+
+    def row(cell, result, cell_out):
+        entry = dict(cell.labels, **numbers(result.analysis))
+        entry.update(passed=result.passed, results=str(cell_out))
+        return entry, [entry]
+    Matrix(plan, out, trials=plan.trials).run(
+        key, row, csv_name, after=lambda cell_out: reports.run(reports.load(cell_out), cell_out))
+    s = reports.load(out)
+    report(s, out)
+    return 0 if s['passed'] else 1

@@ -63,7 +63,7 @@ class UML(KernelMode):
         group.add_argument('--uml-cpu', default=os.environ.get(CPU_ENV, 'auto'),
                            type=_cpu_choice, metavar='auto|off|N',
                            help='host CPU the UML kernel runs on: auto picks one no other '
-                                'UML uses (else the least busy); off lets the host move its '
+                                'UML is pinned to (else none); off lets the host move its '
                                 'threads between CPUs, which makes every process start in '
                                 'UML about 1.3-3x slower (uml mode; env %s)' % CPU_ENV)
 
