@@ -12,8 +12,8 @@ def load(out):
 
 def verdict(s, out, what):
     if s.get('degraded'):
-        print('\nDEGRADED: the machine was much slower while this run measured than at its '
-              'calibration: %s' % '; '.join(s['fidelity']['reasons']))
+        print('\nDEGRADED: this run cannot vouch for its numbers: %s'
+              % '; '.join(s['fidelity']['reasons']))
     print('\n%s (%s kernel): %s; results in %s' % ('PASS' if s.get('passed') else 'FAIL',
                                                    s.get('kernel_mode'), what, out))
 
@@ -87,6 +87,10 @@ def run(s, out):
                  during['process_start_s']['median'] * 1e3, during['process_start_s']['n'],
                  during['timer_late_s']['p95'] * 1e3, during['load1']['median'],
                  ' -> DEGRADED' if fid['degraded'] else ''))
+    if fid and fid.get('network_drops') is not None:
+        print('emulated network: %s' % (', '.join('%s %d' % kv for kv in sorted(
+            fid['network_drops'].items())) + ' packets dropped by itself'
+            if fid['network_drops'] else 'no packet dropped by itself'))
     for checker, problems in (s.get('checks') or {}).items():
         for problem in problems:
             print('%s: %s' % ('INVARIANT BROKEN' if checker == 'invariants'

@@ -12,12 +12,17 @@ process, in the root namespace (of the UML kernel in uml mode).
   during       every PERIOD s while the steps run: one /bin/true start, one timer's
                lateness, the load average (no verdict from fewer than MIN_PROBES)
 
+  network_drops  packets the emulated network dropped by itself (no fault injects these):
+               per node, its namespace's conntrack drops (a full table drops new
+               connections' packets silently), and the kernel's backlog drops
+
 The run is **degraded** when, during the measurement,
   - process starts were more than SLOWER times slower than calibrated (the probes'
     median against the calibration's): the whole measurement ran on a slower machine;
   - or a stall: the 95th percentile of the probes' process starts was more than STALL
     times the calibrated median (with under 20 probes, that is the slowest one);
-  - or timers fired more than LATE_S late at the 95th percentile.
+  - or timers fired more than LATE_S late at the 95th percentile;
+  - or the emulated network dropped packets by itself (network_drops).
 Why these thresholds: a takeover is made of process starts (heartbeat's resource
 scripts, ldirectord's Perl, ipvsadm), so starts twice as slow can double what a
 failover measures (the 2.6x spread seen between runs); a start ten times slower than
@@ -92,6 +97,45 @@ def verdict(calibration, during, slower=SLOWER, stall=STALL, late_s=LATE_S):
     return bool(reasons), reasons
 
 
+CONNTRACK_DROPS = ('drop', 'early_drop', 'insert_failed')
+
+
+def conntrack_drops(text):
+    """{counter: total over the CPUs} of /proc/net/stat/nf_conntrack (a header, then a
+    row of hex counters per CPU) for the counters that mean a lost packet."""
+    lines = [line.split() for line in text.splitlines() if line.strip()]
+    if not lines or lines[0][0] != 'entries':
+        return {}
+    return {k: sum(int(row[i], 16) for row in lines[1:] if len(row) > i)
+            for i, k in enumerate(lines[0]) if k in CONNTRACK_DROPS}
+
+
+def softnet_drops(text):
+    """Packets the CPUs' input backlogs dropped (/proc/net/softnet_stat: the second
+    column, hex, a row per CPU)."""
+    return sum(int(line.split()[1], 16) for line in text.splitlines() if len(line.split()) > 1)
+
+
+def drop_counters(network):
+    """Every counter of a packet the emulated network can lose by itself, now:
+    {'<node> conntrack <counter>': n, 'kernel backlog': n}."""
+    out = {}
+    for node in network.nodes:
+        for k, v in conntrack_drops(node.cmd('cat /proc/net/stat/nf_conntrack 2>/dev/null')).items():
+            out['%s conntrack %s' % (node.name, k)] = v
+    try:
+        with open('/proc/net/softnet_stat') as f:
+            out['kernel backlog'] = softnet_drops(f.read())
+    except OSError:
+        pass
+    return out
+
+
+def dropped(before, after):
+    """The counters that rose between two drop_counters(): {counter: packets}."""
+    return {k: v - before.get(k, 0) for k, v in after.items() if v > before.get(k, 0)}
+
+
 class FidelityMonitor:
     def __init__(self, period=PERIOD):
         self.period = period
@@ -99,6 +143,7 @@ class FidelityMonitor:
         self.samples = []           # (t, process start s, timer late s, load1)
         self._stop = threading.Event()
         self._thread = None
+        self.network, self.drops_before, self.network_drops = None, {}, None
 
     def calibrate(self):
         """The machine's speed now (a dict, as summary.json's fidelity has it)."""
@@ -110,7 +155,10 @@ class FidelityMonitor:
             'timer_late_s': _summary([_late_s() for _ in range(20)]),
             'load1': _load1(), 'cpus': os.cpu_count()}
 
-    def start(self):
+    def start(self, network=None):
+        """Probe from now on (and, given the network, count its own drops from now)."""
+        if network is not None:
+            self.network, self.drops_before = network, drop_counters(network)
         self._thread = threading.Thread(target=self._probe, name='fidelity', daemon=True)
         self._thread.start()
 
@@ -122,6 +170,11 @@ class FidelityMonitor:
         self._stop.set()
         if self._thread:
             self._thread.join(timeout=10)
+        if self.network is not None and self.network_drops is None:
+            try:
+                self.network_drops = dropped(self.drops_before, drop_counters(self.network))
+            except Exception:       # a network already torn down (an error): no counts
+                self.network = None
 
     def report(self, keep=False):
         """summary.json's fidelity: the calibration, the probes during the measurement,
@@ -140,6 +193,14 @@ class FidelityMonitor:
             out['degraded'], out['reasons'] = None, [
                 'too few probes during the measurement for a verdict (%d of %d)'
                 % (during['process_start_s']['n'], MIN_PROBES)]
+        if self.network_drops is not None:
+            out['network_drops'] = self.network_drops
+            if self.network_drops:
+                out['reasons'] = out['reasons'] if out['degraded'] else []
+                out['degraded'] = True
+                out['reasons'].append('the emulated network dropped packets by itself: %s'
+                                      % ', '.join('%s %d' % kv for kv in
+                                                  sorted(self.network_drops.items())))
         if keep:
             out['samples'] = [[round(x, 4) if x is not None else None for x in s]
                               for s in self.samples]

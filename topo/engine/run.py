@@ -271,7 +271,7 @@ class Run:
                       % (cal['process_start_s']['median'] * 1e3,
                          fidelity.machine['process_start_s']['median'] * 1e3,
                          cal['timer_late_s']['median'] * 1e3))
-                fidelity.start()
+                fidelity.start(self.network)
                 for step in scenario.steps:
                     step(self)
                     self.save()

@@ -31,6 +31,7 @@ STOP_ENV = 'HATESTBED_STOP_FILE'
 # what UML's kernel says as it powers off, after the command's own output
 POWER_OFF_LINES = ('sysrq: ', 'reboot: ')
 CPU_ENV = 'HATESTBED_UML_CPU'
+CONNTRACK_DEFAULT, CONNTRACK_MAX = 8192, 262144
 
 
 def running_in_uml():
@@ -133,6 +134,12 @@ export PATH=$R/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export HOME=/root LANG=C.UTF-8 TERM={os.environ.get('TERM', 'dumb')}
 {exports}
 for m in {' '.join(KERNEL_MODULES)}; do $R/bin/modprobe $m; done
+# conntrack sizes itself from memory: 1 GB gives {CONNTRACK_DEFAULT} entries per namespace,
+# which a client's connections in TIME_WAIT (120 s) fill, and new SYNs are dropped
+# before they leave it; a native host with 4 GB or more has {CONNTRACK_MAX}
+$R/bin/modprobe nf_conntrack
+echo {CONNTRACK_MAX} > /proc/sys/net/netfilter/nf_conntrack_buckets
+echo {CONNTRACK_MAX} > /proc/sys/net/netfilter/nf_conntrack_max
 cd {shlex.quote(cwd)}
 echo '{INNER_MARK}'
 if [ -t 0 ]; then
