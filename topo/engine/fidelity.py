@@ -156,11 +156,12 @@ class FidelityMonitor:
             'load1': _load1(), 'cpus': os.cpu_count()}
 
     def start(self, network=None):
-        """Probe from now on (and, given the network, count its own drops from now)."""
-        if network is not None:
-            self.network, self.drops_before = network, drop_counters(network)
+        """Probe from now on (and, given the network, count its own drops from now:
+        after the probes have started, which must see the machine while it is read)."""
         self._thread = threading.Thread(target=self._probe, name='fidelity', daemon=True)
         self._thread.start()
+        if network is not None:
+            self.network, self.drops_before = network, drop_counters(network)
 
     def _probe(self):
         while not self._stop.wait(self.period):
