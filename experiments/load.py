@@ -1,10 +1,13 @@
 #!/usr/bin/env python3
-"""Thousands of simultaneous requests, the paper's future work: a ramp of h2load
-clients through the VIP and straight to one real server (the same run's
-baseline), load across a director failover, IPVS connection sync, the paper's
-2003 hardware and scale-out.
+"""Thousands of simultaneous requests, the paper's future work: a ramp of clients
+through the VIP and straight to one real server (the same run's baseline), each
+level keep-alive (h2load) and with a connection per request (the load generator,
+from 1,000 client addresses); load across a director failover, IPVS connection
+sync, the paper's 2003 hardware and scale-out.
 
   sudo python3 experiments/load.py                          # ramp: 10,100,1000,5000 clients
+  sudo python3 experiments/load.py --patterns close --concurrency 1000,1000,1000 --requests 10000
+  sudo python3 experiments/load.py --patterns close --client-addresses 1   # one address
   sudo python3 experiments/load.py --concurrency 10,100 --requests 1000
   sudo python3 experiments/load.py --failover               # 1000 clients, laicoz off and on
   sudo python3 experiments/load.py --conn-sync --stack keepalived
@@ -24,15 +27,17 @@ from topo.analysis.load import (SERIES_FIELDS, conn_sync_cell, failover_cell,  #
 from topo.engine import cli, scenarios  # noqa: E402
 from topo.engine.matrix import Cell, Matrix, trials  # noqa: E402
 from topo.engine.run import Plan, Run  # noqa: E402
-from topo.engine.steps.h2load import PAGES  # noqa: E402
+from topo.engine.steps.ramp import PAGES, PATTERNS  # noqa: E402
 from topo.network import hardware  # noqa: E402
 
 HA_MODES = ('failover', 'conn-sync')
 CONCURRENCY = '10,100,1000,5000'
+CLIENT_ADDRESSES = 1000
 RULES = {       # every flag takes effect: where each applies
     'concurrency': (('ramp', 'scale'), 'the ramp and --scale'),
     'requests': (('ramp', 'scale'), 'the ramp and --scale'),
     'page': (('ramp', 'scale'), 'the ramp and --scale'),
+    'patterns': (('ramp',), 'the ramp'),
     'servers': (('ramp',) + HA_MODES, 'the ramp, --failover and --conn-sync (--scale sets it)'),
     'clients': (('failover',), '--failover'), 'layouts': (('failover',), '--failover'),
     'sessions': (('conn-sync',), '--conn-sync'), 'interval': (('conn-sync',), '--conn-sync'),
@@ -69,6 +74,10 @@ def parse_args(argv=None):
                    help='simultaneous clients of each ramp level (scale: the first one)')
     r.add_argument('--requests', type=int, metavar='N',
                    help='requests per level (default: 10 x concurrency, at least 1000)')
+    r.add_argument('--patterns', default=','.join(PATTERNS), metavar='LIST',
+                   help='the ramp\'s patterns, of keepalive (h2load: HTTP/1.1 keep-alive, '
+                        'one connection per client) and close (a connection per request, '
+                        'as browsers of 2003: IPVS schedules every request)')
     r.add_argument('--page', choices=sorted(PAGES),
                    help='; '.join('%s: %s' % (k, v[2]) for k, v in sorted(PAGES.items())) +
                         ' (default: light for the ramp, cgi for --scale)')
@@ -85,6 +94,11 @@ def parse_args(argv=None):
                    help='seconds of load after the takeover (and after the failback)')
     f.add_argument('--stack', default='heartbeat', choices=ha.stack_names(),
                    help='--conn-sync: HA stack on the two directors')
+    p.add_argument('--client-addresses', type=int, default=CLIENT_ADDRESSES, metavar='N',
+                   help='addresses the client host opens its connections from, as many '
+                        'users on the Internet (1: its own address only, with that '
+                        'case\'s own artefacts); the load generator\'s connections take '
+                        'them in turn, h2load\'s (keep-alive, --scale) all come from one')
     cli.add_cluster_args(p)
     cli.add_trials_arg(p)
     ha.add_arguments(p)
@@ -122,13 +136,20 @@ def plan(args, mode):
     if getattr(args, 'sync_daemon', None):
         raise ValueError('--conn-sync runs with the sync daemon off and on: leave out '
                          '--sync-daemon')
-    config = cli.cluster_config(args, **({'servers': max(scales)} if scales else {}))
+    patterns = [x for x in args.patterns.split(',') if x]
+    bad = [x for x in patterns if x not in PATTERNS]
+    if bad or not patterns:
+        raise ValueError('--patterns: choose of %s, got %r' % (', '.join(PATTERNS), args.patterns))
+    config = cli.cluster_config(args, client_addresses=args.client_addresses,
+                                **({'servers': max(scales)} if scales else {}))
     options = {'mode': mode}
     cells = []
     if mode in ('ramp', 'scale'):
         requests = args.requests or max(1000, 10 * levels[0])
         options.update(page=page, requests=args.requests, concurrency=levels if mode == 'ramp'
                        else levels[:1], scale=scales)
+        if mode == 'ramp':
+            options['patterns'] = patterns
     elif mode == 'failover':
         known = ha.layouts()
         chosen = [n for n in args.layouts.split(',') if n]
@@ -147,7 +168,8 @@ def plan(args, mode):
                       scenarios.conn_sync(args.sessions, args.interval, args.hold),
                       {'sync': k}, experiment='conn-sync') for k, v in (('off', False),
                                                                        ('on', True))]
-    scenario = scenarios.ramp(levels, lambda c: args.requests or max(1000, 10 * c), page) \
+    scenario = scenarios.ramp(levels, lambda c: args.requests or max(1000, 10 * c), page,
+                              patterns) \
         if mode == 'ramp' else scenarios.scale(scales, levels[0], requests, page) \
         if mode == 'scale' else None
     return Plan('load', config, hardware=profile, options=options, scenario=scenario,

@@ -248,8 +248,40 @@ def test_load_generator_carries_on_through_an_outage(local_web):
     seconds, done = loadgen(local_web.url, '--clients', 20, '--duration', 10, '--ramp', 0.2,
                             '--timeout', 1, during=outage)
     assert sum(done['failed'].values()) > 0 and set(done['failed']) <= {
-        'refused', 'reset', 'closed', 'timeout'}
+        'refused', 'reset', 'closed', 'connect-timeout', 'read-timeout'}
     assert seconds[-1]['ok'] > 0 and seconds[-1]['open'] > 0       # answered again at the end
+
+
+def test_source_addresses_are_consecutive_across_octets():
+    from topo.agents.loadgen import source_addresses
+    assert source_addresses('198.18.0.254', 4) == ['198.18.0.254', '198.18.0.255',
+                                                    '198.18.1.0', '198.18.1.1']
+    assert source_addresses('10.0.0.1', 1) == ['10.0.0.1']
+
+
+def test_count_mode_sends_n_requests_spread_over_the_source_addresses(local_web):
+    """A connection per request, exactly N of them, each from the next of ten loopback
+    addresses in turn: nginx's own access log names the sources."""
+    log = local_web.nginx.dir / 'access.log'
+    before = len(log.read_text().splitlines()) if log.exists() else 0
+    _, done = loadgen(local_web.url, '--clients', 20, '--requests', 300, '--ramp', 0,
+                      '--sources', '127.0.0.2', '--source-count', 10)
+    assert done['kind'] == 'done' and done['ok'] == 300 and done['failed'] == {}
+    assert done['requests'] == 300 and done['sources'] == 10
+    assert done['latency']['n'] == done['connect']['n'] == 300
+    assert 0 < done['connect']['p50_s'] <= done['latency']['p50_s']
+    assert done['latency']['p50_s'] <= done['latency']['p99_s'] <= done['latency']['max_s']
+    local_web.stop()            # nginx writes its buffered access log on the way out
+    sources = {}
+    for line in log.read_text().splitlines()[before:]:
+        sources[line.split()[0]] = sources.get(line.split()[0], 0) + 1
+    assert sources == {'127.0.0.%d' % i: 30 for i in range(2, 12)}
+
+
+def test_count_mode_counts_failures_and_ends(local_web):
+    local_web.stop()
+    _, done = loadgen(local_web.url, '--clients', 5, '--requests', 50, '--ramp', 0)
+    assert done['ok'] == 0 and done['failed'] == {'refused': 50} and done['requests'] == 50
 
 
 def test_sessions_survive_a_steady_server_and_break_when_it_goes(local_web):

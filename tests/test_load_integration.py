@@ -22,12 +22,18 @@ def png(path):
 
 
 def test_short_ramp_through_the_vip_and_direct(run_dir):
+    """Both patterns at 10 and 100 clients: keep-alive (h2load) and a connection per
+    request from the client's 1,000 addresses. Every request answered, every
+    connection counted by IPVS itself, no SYN sent twice, no packet lost by the
+    emulated network."""
     p, s = load(run_dir, '--concurrency', '10,100', '--requests', '1000')
     assert p.returncode == 0 and s['complete'] and s['passed']
     assert s['kernel_mode'] == EXPECTED_MODE and s['parameters']['mode'] == 'ramp'
-    levels = {(lv['target'], lv['concurrency']): lv for lv in s['levels']}
-    assert sorted(levels) == [('direct', 10), ('direct', 100), ('vip', 10), ('vip', 100)]
-    for (target, c), lv in levels.items():
+    assert s['parameters']['client_addresses'] == 1000
+    levels = {(lv['pattern'], lv['target'], lv['concurrency']): lv for lv in s['levels']}
+    assert sorted(levels) == sorted((p, t, c) for p in ('keepalive', 'close')
+                                    for t in ('vip', 'direct') for c in (10, 100))
+    for (pattern, target, c), lv in levels.items():
         assert lv['requests'] == 1000 and lv['ok'] == 1000 and lv['failed'] == 0, lv
         assert lv['rps'] > 0 and 0 < lv['p50_s'] <= lv['p90_s'] <= lv['p99_s'] <= lv['max_s']
         # every answer counted by the real servers' own access logs
@@ -36,9 +42,19 @@ def test_short_ramp_through_the_vip_and_direct(run_dir):
             assert sorted(lv['answers']) == ['laico2', 'laico3', 'laico4']
         else:
             assert lv['answers'] == {'laico2': 1000}
-    assert [g['concurrency'] for g in s['goals']] == [10, 100]
+        # IPVS's own count: a connection per client kept alive, else one per request
+        assert lv['ipvs_connections'] == (0 if target == 'direct' else
+                                          c if pattern == 'keepalive' else 1000), lv
+        assert lv['syn_retrans'] == 0 and lv['listen_drops'] == 0
+        assert lv['cpu_per_request_ms'] > 0
+        if pattern == 'close':
+            assert lv['sources'] == 1000
+            assert 0 < lv['connect_p50_s'] <= lv['connect_p99_s'] <= lv['connect_max_s']
+    goals = {(g['pattern'], g['concurrency']) for g in s['goals']}
+    assert goals == {(p, c) for p in ('keepalive', 'close') for c in (10, 100)}
+    assert s['fidelity']['network_drops'] == {}
     rows = (run_dir / 'load.csv').read_text().splitlines()
-    assert len(rows) == 5 and rows[0].startswith('target,concurrency,requests,ok')
+    assert len(rows) == 9 and rows[0].startswith('level,pattern,target,concurrency')
     assert png(run_dir / 'load_latency.png') and png(run_dir / 'load_throughput.png')
     assert leftovers(p.run_id) == []
 

@@ -96,6 +96,26 @@ def test_ramp_goals_compare_vip_with_the_same_runs_direct_baseline():
     assert not g1000['zero_failed'] and not g1000['no_extra_failures']
 
 
+def test_ramp_goals_pair_each_pattern_and_each_repeat_of_a_level():
+    """A connection per request is judged on new connections/s (no p99 goal); five
+    times 1,000 clients in one cluster are five goals, each against its own baseline."""
+    from topo.analysis.load import ramp_goals
+    lv = lambda i, pattern, target, rps, failed=0: {
+        'level': i, 'pattern': pattern, 'target': target, 'concurrency': 1000, 'rps': rps,
+        'p99_s': 0.5, 'failed': failed}
+    levels = []
+    for i in range(5):
+        levels += [lv(i, 'keepalive', 'vip', 100), lv(i, 'keepalive', 'direct', 100),
+                   lv(i, 'close', 'vip', 85 + i, failed=i), lv(i, 'close', 'direct', 100)]
+    goals = ramp_goals(levels)
+    assert [(g['level'], g['pattern']) for g in goals] == [
+        (i, p) for i in range(5) for p in ('keepalive', 'close')]
+    close = [g for g in goals if g['pattern'] == 'close']
+    assert [g['throughput_ratio'] for g in close] == [0.85, 0.86, 0.87, 0.88, 0.89]
+    assert [g['vip_failed'] for g in close] == [0, 1, 2, 3, 4]
+    assert 'p99_ok' not in close[0] and goals[0]['p99_ok']
+
+
 # -- the paper's 2003 hardware -------------------------------------------------------------
 def test_2003_profile_limits():
     p = hardware.get('2003')

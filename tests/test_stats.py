@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from topo.analysis import report
-from topo.engine.fidelity import FidelityMonitor, conntrack_drops, softnet_drops, verdict
+from topo.engine.fidelity import FidelityMonitor, verdict
 from topo.plots import plot
 from topo.stats import compare, median_ci, quartiles, spread, spreads
 
@@ -109,34 +109,21 @@ def test_fidelity_monitor_measures_this_machine():
     assert r['degraded'] in (True, False) and r['thresholds']['process_start_slower_x'] == 2.0
 
 
-def test_conntrack_drops_from_a_captured_table_full(data):
-    # a client namespace after 10,000 connections, nf_conntrack_max 8192 (uml, 1 GB):
-    # 639 packets dropped (0x27f), the table at 8172 entries (0x1fec)
-    text = data('proc/nf_conntrack_stat.txt')
-    assert conntrack_drops(text) == {'insert_failed': 0, 'drop': 639, 'early_drop': 0}
-    two_cpus = text + text.splitlines()[1] + '\n'
-    assert conntrack_drops(two_cpus)['drop'] == 2 * 639
-    assert conntrack_drops('') == {}
-
-
-def test_softnet_backlog_drops_are_the_second_column_summed_over_cpus():
-    text = ('00001a2b 00000003 00000000 00000000 00000000 00000000 00000000 00000000\n'
-            '00000f00 00000010 00000001 00000000 00000000 00000000 00000000 00000000\n')
-    assert softnet_drops(text) == 3 + 16
-
-
 class Node:
     def __init__(self, name, drops):
         self.name, self.drops = name, drops
 
-    def cmd(self, _command):
+    def proc_net(self, name):
+        if name == 'dev':
+            return ''
         head = 'entries  insert_failed drop early_drop'
         return '%s\n00000000 00000000 %08x 00000000\n' % (head, self.drops)
 
 
 def test_a_run_whose_network_dropped_packets_by_itself_is_degraded():
     client = Node('client', 5)
-    network = type('Network', (), {'nodes': [client, Node('laicoz', 0)]})()
+    network = type('Network', (), {'nodes': [client, Node('laicoz', 0)],
+                                   'hub_drops': lambda self: {}})()
     m = FidelityMonitor(period=60)
     m.calibration = m.calibrate()
     m.start(network)

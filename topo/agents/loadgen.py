@@ -13,14 +13,27 @@ how many requests succeeded and failed while the cluster failed over.
       a request on it every --interval seconds; a connection that breaks (reset,
       closed, timed out) is counted and replaced. The question is how many of the
       first connections live through a director failover (IPVS connection sync).
+  count mode (--requests N, with requests mode): N requests in all, then stop, as
+      h2load -n: the load lab's connection-per-request ramp. A failed request is
+      counted and the client goes on with the next one.
+
+--sources FIRST --source-count N: each new connection is bound to the next of N
+client addresses from FIRST (round robin), as a director on the Internet sees
+many clients; the client host must own them (the testbed routes a prefix to it,
+topo/network/roles.py). Without them, every connection comes from the host's address.
+
+Failures by kind: connect-timeout (no handshake within --timeout: SYNs lost),
+read-timeout (connected, no whole answer in time), reset, refused, closed, http-NNN.
 
 Output, events as in topo/agents/events.py: 'ready' once every client started,
 'load' each second (ok, failed by kind, latency percentiles, in flight),
-'done' at the end (totals, sessions survived, this process's CPU seconds).
+'done' at the end (totals, sessions survived, this process's CPU seconds; in count
+mode also the percentiles of every request's time and of its connect time).
 """
 import argparse
 import errno
 import heapq
+import ipaddress
 import itertools
 import resource
 import selectors
@@ -32,6 +45,17 @@ from urllib.parse import urlsplit
 
 from topo.agents.events import emit
 from topo.stats import percentile
+
+
+# Linux: bind() picks no port, connect() does, per destination: many sources, no
+# ephemeral-port exhaustion (not in Python's socket module by name)
+IP_BIND_ADDRESS_NO_PORT = 24
+
+
+def source_addresses(first, count):
+    """The count client addresses from first, in order."""
+    start = ipaddress.ip_address(first)
+    return [str(start + i) for i in range(count)]
 
 
 def error_kind(err):
@@ -61,6 +85,14 @@ class Client:
         self.sock.setblocking(False)
         self.connected = False
         self.session += 1
+        source = self.gen.next_source()
+        if source:
+            self.sock.setsockopt(socket.IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, 1)
+            try:
+                self.sock.bind((source, 0))
+            except OSError as e:
+                return self.fail('bind-%s' % error_kind(e.errno))
+        self.t_connect = time.monotonic()
         err = self.sock.connect_ex(self.gen.address)
         if err not in (0, errno.EINPROGRESS):
             return self.fail(error_kind(err))
@@ -100,6 +132,7 @@ class Client:
             if err:
                 return self.fail(error_kind(err))
             self.connected = True
+            self.gen.count_connect(time.monotonic() - self.t_connect)
             return self.send()
         try:
             chunk = self.sock.recv(65536)
@@ -125,7 +158,8 @@ class Client:
 
     def answered(self):
         status = self.data[9:12]
-        latency = time.monotonic() - self.start
+        # a request on a new connection takes its connect too
+        latency = time.monotonic() - (self.start if self.gen.keepalive else self.t_connect)
         self.token += 1
         if status == b'200':
             self.gen.count_ok(latency)
@@ -145,11 +179,13 @@ class Client:
         if self.gen.keepalive:
             self.first_alive = False
         self.close()
-        # a pause before trying again: a refused connection must not spin the CPU
-        self.gen.timer(time.monotonic() + self.gen.retry, self, self.token, 'reconnect')
+        # as h2load, a failed request counts and (count mode) the next one goes at once;
+        # otherwise a pause first: a refused connection must not spin the CPU
+        pause = 0.0 if self.gen.requests is not None else self.gen.retry
+        self.gen.timer(time.monotonic() + pause, self, self.token, 'reconnect')
 
     def next(self):
-        if self.gen.stopping:
+        if self.gen.stopping or not self.gen.take_request():
             return
         self.connect()
 
@@ -157,23 +193,24 @@ class Client:
         if self.gen.stopping and what != 'timeout':
             return
         if what == 'timeout':
-            self.fail('timeout')
+            self.fail('read-timeout' if self.connected else 'connect-timeout')
         elif what == 'next':
             if self.sock is None:
-                self.connect()
+                self.next()
             else:
                 self.begin()
         elif what == 'reconnect':
-            self.connect()
+            self.next()
 
 
 class LoadGenerator:
-    def __init__(self, url, clients, keepalive=False, interval=0.2, timeout=5.0, retry=0.1):
+    def __init__(self, url, clients, keepalive=False, interval=0.2, timeout=5.0, retry=0.1,
+                 requests=None, sources=(), headers=()):
         u = urlsplit(url)
         self.address = (u.hostname, u.port or 80)
         self.keepalive, self.interval, self.timeout, self.retry = keepalive, interval, timeout, retry
-        self.request = ('GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: hatestbed-loadgen\r\n%s\r\n'
-                        % (u.path or '/', u.netloc,
+        self.request = ('GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: hatestbed-loadgen\r\n%s%s\r\n'
+                        % (u.path or '/', u.netloc, ''.join(h + '\r\n' for h in headers),
                            '' if keepalive else 'Connection: close\r\n')).encode()
         self.sel = selectors.DefaultSelector()
         self.timers = []
@@ -182,7 +219,31 @@ class LoadGenerator:
         self.stopping = False
         self.total_ok = 0
         self.total_failed = {}
+        self.requests, self.started, self.finished = requests, 0, 0
+        self.sources, self.source_i = list(sources), 0
+        self.all_latency, self.connect_s = [], []     # count mode: every request's
         self.reset_second()
+
+    def take_request(self):
+        """Whether a client may start one more request (count mode: N in all)."""
+        if self.requests is not None:
+            if self.started >= self.requests:
+                return False
+            self.started += 1
+        return True
+
+    def next_source(self):
+        if not self.sources:
+            return None
+        self.source_i += 1
+        return self.sources[(self.source_i - 1) % len(self.sources)]
+
+    def count_connect(self, seconds):
+        if self.requests is not None:
+            self.connect_s.append(seconds)
+
+    def all_done(self):
+        return self.requests is not None and self.finished >= self.requests
 
     def timer(self, at, client, token, what):
         heapq.heappush(self.timers, (at, next(self.seq), client, token, what))
@@ -193,11 +254,15 @@ class LoadGenerator:
     def count_ok(self, latency):
         self.sec_ok += 1
         self.total_ok += 1
+        self.finished += 1
         self.sec_latency.append(latency)
+        if self.requests is not None:
+            self.all_latency.append(latency)
 
     def count_failed(self, kind, client):
         self.sec_failed[kind] = self.sec_failed.get(kind, 0) + 1
         self.total_failed[kind] = self.total_failed.get(kind, 0) + 1
+        self.finished += 1
 
     def report(self, t):
         lat = sorted(self.sec_latency)
@@ -218,7 +283,7 @@ class LoadGenerator:
         end = t_start + duration if duration else float('inf')
         cpu0 = _cpu()
         ready = False
-        while not stop and time.monotonic() < end:
+        while not stop and time.monotonic() < end and not self.all_done():
             now = time.monotonic()
             wake = min(next_report, end, self.timers[0][0] if self.timers else next_report)
             for key, _ in self.sel.select(max(0.0, wake - now)):
@@ -246,14 +311,26 @@ class LoadGenerator:
                         'unbroken_last_ok': [round(c.last_ok or 0, 2) for c in self.clients
                                              if c.first_alive],
                         'reconnects': sum(c.session - 1 for c in self.clients)}
+        if self.requests is not None:
+            sessions = {'requests': self.started, 'sources': max(1, len(self.sources)),
+                        'latency': _percentiles(self.all_latency),
+                        'connect': _percentiles(self.connect_s)}
         for c in self.clients:
             c.close()
-        emit('done', ok=self.total_ok, failed=self.total_failed, elapsed_s=round(elapsed, 2),
+        if self.sec_ok or self.sec_failed:
+            self.report(wall_next - 1.0)
+        emit('done', ok=self.total_ok, failed=self.total_failed, elapsed_s=round(elapsed, 3),
              cpu_s=round(_cpu() - cpu0, 2), **sessions)
 
 
 def _r(v):
     return None if v is None else round(v, 4)
+
+
+def _percentiles(values):
+    v = sorted(values)
+    return {'p50_s': _r(percentile(v, 50)), 'p90_s': _r(percentile(v, 90)),
+            'p99_s': _r(percentile(v, 99)), 'max_s': _r(v[-1] if v else None), 'n': len(v)}
 
 
 def _cpu():
@@ -274,12 +351,24 @@ def main(argv=None):
                    help='sessions mode: seconds between two requests of a session')
     p.add_argument('--timeout', type=float, default=5.0, help='seconds a request may take')
     p.add_argument('--ramp', type=float, default=1.0, help='seconds over which clients start')
+    p.add_argument('--requests', type=int,
+                   help='count mode: this many requests in all, then stop')
+    p.add_argument('--sources', metavar='ADDRESS',
+                   help='first client address to bind connections to (with --source-count)')
+    p.add_argument('--header', action='append', default=[], metavar='NAME: VALUE',
+                   help='a request header (repeatable)')
+    p.add_argument('--source-count', type=int, default=1,
+                   help='how many client addresses from --sources, used in turn')
     a = p.parse_args(argv)
+    if a.requests is not None and (a.keepalive or a.requests < 1):
+        p.error('--requests: a positive number, in requests mode (not with --keepalive)')
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     want = a.clients + 64
     if soft < want:
         resource.setrlimit(resource.RLIMIT_NOFILE, (max(want, soft), max(want, hard)))
-    LoadGenerator(a.url, a.clients, a.keepalive, a.interval, a.timeout).run(a.duration, a.ramp)
+    sources = source_addresses(a.sources, a.source_count) if a.sources else ()
+    LoadGenerator(a.url, a.clients, a.keepalive, a.interval, a.timeout, requests=a.requests,
+                  sources=sources, headers=a.header).run(a.duration, a.ramp)
     return 0
 
 

@@ -7,24 +7,33 @@ from topo.stats import scaling_efficiency
 SERIES_FIELDS = ['layout', 't', 'ok', 'failed', 'p50_s', 'p99_s', 'max_s', 'open']
 
 
+def level_key(lv):
+    """Which measurements a goal compares: the same pattern at the same place of the
+    ramp (a level may be repeated: five times 1,000 clients in one cluster)."""
+    return (lv.get('pattern', 'keepalive'), lv.get('level', lv['concurrency']))
+
+
 def ramp_goals(levels):
-    """The goals, each with its numbers: VIP vs direct per level."""
-    by = {(lv['target'], lv['concurrency']): lv for lv in levels}
+    """The goals, each with its numbers: VIP vs direct per level and pattern. Keep-alive:
+    throughput >= 0.9 x direct, p99 <= 1.2 x; a connection per request: new connections
+    per second >= 0.9 x direct; both: no request failed through the VIP."""
+    by = {level_key(lv) + (lv['target'],): lv for lv in levels}
     goals = []
-    for c in sorted({lv['concurrency'] for lv in levels}):
-        vip, direct = by.get(('vip', c)), by.get(('direct', c))
+    for key in sorted({level_key(lv) for lv in levels}, key=lambda k: (k[1], k[0] != 'keepalive')):
+        vip, direct = by.get(key + ('vip',)), by.get(key + ('direct',))
         if not vip or not direct:
             continue
         ratio = round(vip['rps'] / direct['rps'], 3) if direct['rps'] else None
         p99 = round(vip['p99_s'] / direct['p99_s'], 3) if vip['p99_s'] and direct['p99_s'] \
             else None
-        goals.append({'concurrency': c, 'vip_failed': vip['failed'],
-                      'direct_failed': direct['failed'],
-                      'no_extra_failures': vip['failed'] <= direct['failed'],
-                      'zero_failed': vip['failed'] == 0,
-                      'throughput_ratio': ratio,
-                      'throughput_ok': ratio is not None and ratio >= 0.9,
-                      'p99_ratio': p99, 'p99_ok': p99 is not None and p99 <= 1.2})
+        g = {'pattern': key[0], 'level': key[1], 'concurrency': vip['concurrency'],
+             'vip_failed': vip['failed'], 'direct_failed': direct['failed'],
+             'no_extra_failures': vip['failed'] <= direct['failed'],
+             'zero_failed': vip['failed'] == 0,
+             'throughput_ratio': ratio, 'throughput_ok': ratio is not None and ratio >= 0.9}
+        if key[0] == 'keepalive':
+            g.update(p99_ratio=p99, p99_ok=p99 is not None and p99 <= 1.2)
+        goals.append(g)
     return goals
 
 
@@ -88,9 +97,16 @@ def load_numbers(result):
     clients) the throughput, p99 latency and failed requests; per number of real
     servers the throughput and the scaling efficiency."""
     out = {}
+    repeated = len({lv['concurrency'] for lv in result.measured.levels}) < \
+        len({lv.get('level') for lv in result.measured.levels})
     for lv in result.measured.levels:
+        name = '%s_%d' % (lv['target'], lv['concurrency'])
+        if lv.get('pattern', 'keepalive') != 'keepalive':
+            name = '%s_%s' % (lv['pattern'], name)
+        if repeated:
+            name += '_level%d' % lv['level']
         for k in ('rps', 'p99_s', 'failed'):
-            out['%s_%d_%s' % (lv['target'], lv['concurrency'], k)] = lv.get(k)
+            out['%s_%s' % (name, k)] = lv.get(k)
     efficiency = result.analysis.get('scaling_efficiency') or {}
     for row in result.measured.scale:
         n = row['servers']

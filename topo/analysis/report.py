@@ -91,6 +91,12 @@ def run(s, out):
         print('emulated network: %s' % (', '.join('%s %d' % kv for kv in sorted(
             fid['network_drops'].items())) + ' packets dropped by itself'
             if fid['network_drops'] else 'no packet dropped by itself'))
+        extra = [('shaped links\' queues (the hardware profile\'s, by design)',
+                  fid.get('shaped_link_drops')),
+                 ('kernel log, not losses of the network', fid.get('kernel_log_other'))]
+        for what, counts in extra:
+            if counts:
+                print('  %s: %s' % (what, ', '.join('%s %d' % kv for kv in sorted(counts.items()))))
     for checker, problems in (s.get('checks') or {}).items():
         for problem in problems:
             print('%s: %s' % ('INVARIANT BROKEN' if checker == 'invariants'
@@ -211,19 +217,35 @@ def sweep(s, out):
             'some failovers were not measured')
 
 
+def _dash(v):
+    return '-' if v is None else v
+
+
 def load_lab(s, out):
     if s.get('levels'):
-        print('\n%-7s %8s %9s %7s %7s %9s %8s %8s %8s' % (
-            'target', 'clients', 'requests', 'ok', 'failed', 'req/s', 'p50 s', 'p99 s', 'max s'))
+        print('\n%-9s %-7s %8s %9s %7s %7s %9s %8s %8s %8s %10s %6s %7s' % (
+            'pattern', 'target', 'clients', 'requests', 'ok', 'failed', 'req/s', 'p50 s',
+            'p99 s', 'max s', 'connect99', 'SYNre', 'cpu ms'))
         for lv in s['levels']:
-            print('%-7s %8d %9d %7d %7d %9.0f %8s %8s %8s' % (
-                lv['target'], lv['concurrency'], lv['requests'], lv['ok'], lv['failed'],
-                lv['rps'], lv['p50_s'], lv['p99_s'], lv['max_s']))
+            print('%-9s %-7s %8d %9d %7d %7d %9.0f %8s %8s %8s %10s %6s %7s' % (
+                lv.get('pattern', 'keepalive'), lv['target'], lv['concurrency'], lv['requests'],
+                lv['ok'], lv['failed'], lv['rps'], lv['p50_s'], lv['p99_s'], lv['max_s'],
+                _dash(lv.get('connect_p99_s')), _dash(lv.get('syn_retrans')),
+                _dash(lv.get('cpu_per_request_ms'))))
+            if lv['errors']:
+                print('%18s failed: %s' % ('', ', '.join('%s %d' % kv
+                                                         for kv in sorted(lv['errors'].items()))))
+        print('(connect99: the 99th percentile of a connect, s; SYNre: SYNs the client sent '
+              'again; cpu ms: the machine\'s CPU per request)')
         for g in s.get('goals', []):
-            print('%5d clients: VIP/direct throughput %s (goal >= 0.9: %s), p99 ratio %s '
-                  '(goal <= 1.2: %s), failed %d vip / %d direct' % (
-                      g['concurrency'], g['throughput_ratio'], _met(g['throughput_ok']),
-                      g['p99_ratio'], _met(g['p99_ok']), g['vip_failed'], g['direct_failed']))
+            what = ('VIP/direct throughput %s (goal >= 0.9: %s), p99 ratio %s (goal <= 1.2: %s)'
+                    % (g['throughput_ratio'], _met(g['throughput_ok']), g['p99_ratio'],
+                       _met(g['p99_ok'])) if g.get('pattern', 'keepalive') == 'keepalive' else
+                    'VIP/direct new connections/s %s (goal >= 0.9: %s)'
+                    % (g['throughput_ratio'], _met(g['throughput_ok'])))
+            print('%5d clients, %-9s: %s, failed %d vip / %d direct (goal 0: %s)' % (
+                g['concurrency'], g.get('pattern', 'keepalive'), what, g['vip_failed'],
+                g['direct_failed'], _met(g['zero_failed'])))
     for r in s.get('scale') or []:
         print('%d real server(s): %.0f req/s, efficiency %s' % (
             r['servers'], r['rps'], s.get('scaling_efficiency', {}).get(str(r['servers']))))

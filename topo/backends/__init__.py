@@ -16,6 +16,7 @@ import abc
 import signal
 import time
 
+from topo.network import roles
 from topo.network.config import CLIENT, DIRECTORS, PRIMARY
 from topo.registry import Registry
 
@@ -78,6 +79,11 @@ class Node(abc.ABC):
     def private(self, path):
         """Where the testbed writes the file that the node sees at `path`."""
 
+    @abc.abstractmethod
+    def proc_net(self, name):
+        """The text of the node's /proc/net/<name> (its network namespace's counters),
+        or '' when the kernel has none."""
+
     # -- built on the primitives --------------------------------------------------------
     instruments = ()        # the testbed's own agents in the node: a power-off spares them
 
@@ -137,6 +143,11 @@ class Network(abc.ABC):
         """Cut the hub's path between two nodes (both still reach every other); the time."""
 
     @abc.abstractmethod
+    def hub_drops(self):
+        """{counter: packets} the hub itself dropped so far: its ports, its queues
+        ('... queue'), its datapath (topo/network/counters.py)."""
+
+    @abc.abstractmethod
     def heal(self):
         """Undo every cut; the time."""
 
@@ -162,6 +173,9 @@ class Network(abc.ABC):
         t0 = time.monotonic()
         self.build()
         self.timings['network_s'] = time.monotonic() - t0
+        if self.config.client_sources:
+            roles.route_client_prefix(self.client, [self[h] for h in self.config.hosts
+                                                    if h != CLIENT])
         for server in self.real_servers:
             server.start_web()
         for server in self.real_servers:

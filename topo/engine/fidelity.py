@@ -14,7 +14,12 @@ process, in the root namespace (of the UML kernel in uml mode).
 
   network_drops  packets the emulated network dropped by itself (no fault injects these):
                per node, its namespace's conntrack drops (a full table drops new
-               connections' packets silently), and the kernel's backlog drops
+               connections' packets silently) and its interfaces' drops; the hub's
+               ports (queues, drops) and its OVS datapath's lost upcalls; the
+               kernel's backlog drops; the kernel log's "table full" and "overflow"
+               complaints (topo/network/counters.py). A hardware profile's shaped
+               links drop from their queues by design: those are shaped_link_drops,
+               reported, not held against the run.
 
 The run is **degraded** when, during the measurement,
   - process starts were more than SLOWER times slower than calibrated (the probes'
@@ -39,6 +44,7 @@ import sys
 import threading
 import time
 
+from topo.network import counters
 from topo.stats import percentile
 
 PERIOD = 2.0
@@ -97,35 +103,21 @@ def verdict(calibration, during, slower=SLOWER, stall=STALL, late_s=LATE_S):
     return bool(reasons), reasons
 
 
-CONNTRACK_DROPS = ('drop', 'early_drop', 'insert_failed')
-
-
-def conntrack_drops(text):
-    """{counter: total over the CPUs} of /proc/net/stat/nf_conntrack (a header, then a
-    row of hex counters per CPU) for the counters that mean a lost packet."""
-    lines = [line.split() for line in text.splitlines() if line.strip()]
-    if not lines or lines[0][0] != 'entries':
-        return {}
-    return {k: sum(int(row[i], 16) for row in lines[1:] if len(row) > i)
-            for i, k in enumerate(lines[0]) if k in CONNTRACK_DROPS}
-
-
-def softnet_drops(text):
-    """Packets the CPUs' input backlogs dropped (/proc/net/softnet_stat: the second
-    column, hex, a row per CPU)."""
-    return sum(int(line.split()[1], 16) for line in text.splitlines() if len(line.split()) > 1)
-
-
 def drop_counters(network):
-    """Every counter of a packet the emulated network can lose by itself, now:
-    {'<node> conntrack <counter>': n, 'kernel backlog': n}."""
+    """Every counter of a packet the emulated network can lose by itself, now
+    (topo/network/counters.py): per node its conntrack drops and its interfaces' drops,
+    the hub's ports and datapath (the backend's), and the kernel's backlogs."""
     out = {}
     for node in network.nodes:
-        for k, v in conntrack_drops(node.cmd('cat /proc/net/stat/nf_conntrack 2>/dev/null')).items():
+        for k, v in counters.conntrack_drops(node.proc_net('stat/nf_conntrack')).items():
             out['%s conntrack %s' % (node.name, k)] = v
+        for intf, ways in counters.dev_drops(node.proc_net('dev')).items():
+            for way, v in ways.items():
+                out['%s %s %s drop' % (node.name, intf, way)] = v
+    out.update(network.hub_drops())
     try:
         with open('/proc/net/softnet_stat') as f:
-            out['kernel backlog'] = softnet_drops(f.read())
+            out['kernel backlog'] = counters.softnet_drops(f.read())
     except OSError:
         pass
     return out
@@ -144,6 +136,8 @@ class FidelityMonitor:
         self._stop = threading.Event()
         self._thread = None
         self.network, self.drops_before, self.network_drops = None, {}, None
+        self.shaped_drops, self.kernel_log = {}, counters.KernelLog()
+        self.kernel_log_other = {}
 
     def calibrate(self):
         """The machine's speed now (a dict, as summary.json's fidelity has it)."""
@@ -161,6 +155,7 @@ class FidelityMonitor:
         self._thread = threading.Thread(target=self._probe, name='fidelity', daemon=True)
         self._thread.start()
         if network is not None:
+            self.kernel_log.start()
             self.network, self.drops_before = network, drop_counters(network)
 
     def _probe(self):
@@ -173,9 +168,19 @@ class FidelityMonitor:
             self._thread.join(timeout=10)
         if self.network is not None and self.network_drops is None:
             try:
-                self.network_drops = dropped(self.drops_before, drop_counters(self.network))
+                drops = dropped(self.drops_before, drop_counters(self.network))
             except Exception:       # a network already torn down (an error): no counts
                 self.network = None
+                return
+            finally:
+                said = counters.kernel_log_counts(self.kernel_log.read())
+                self.kernel_log.close()
+            hw = getattr(self.network, 'hardware', None)
+            if hw is not None and getattr(hw, 'link_mbit', None):
+                self.shaped_drops = {k: drops.pop(k) for k in list(drops)
+                                     if k.endswith(' queue')}
+            drops.update(('kernel log: %s' % k, v) for k, v in said['losses'].items())
+            self.network_drops, self.kernel_log_other = drops, said['other']
 
     def report(self, keep=False):
         """summary.json's fidelity: the calibration, the probes during the measurement,
@@ -196,6 +201,8 @@ class FidelityMonitor:
                 % (during['process_start_s']['n'], MIN_PROBES)]
         if self.network_drops is not None:
             out['network_drops'] = self.network_drops
+            out['shaped_link_drops'] = self.shaped_drops
+            out['kernel_log_other'] = self.kernel_log_other
             if self.network_drops:
                 out['reasons'] = out['reasons'] if out['degraded'] else []
                 out['degraded'] = True

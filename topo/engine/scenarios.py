@@ -12,7 +12,7 @@ from topo.analysis import checks as C
 from topo.analysis import maintenance as maintenance_analysis
 from topo.analysis.load import ramp_goals, scale_goals
 from topo.engine import steps as s
-from topo.engine.steps.h2load import H2loadLevel
+from topo.engine.steps.ramp import LEVELS, H2loadLevel
 from topo.engine.steps.schedulers import SchedulerRun, SetFinTimeout
 from topo.network.config import BACKUP, PRIMARY
 
@@ -162,15 +162,15 @@ def smoke(requests=15):
     return Scenario('smoke', steps, [C.steps_done, C.answered], options={'requests': requests})
 
 
-def ramp(levels, requests, page):
-    """h2load through the VIP and straight to one real server, at each level.
-    requests: level -> requests."""
+def ramp(levels, requests, page, patterns=('keepalive',)):
+    """Each level in each pattern (keep-alive, a connection per request), through the
+    VIP and straight to one real server. requests: level -> requests."""
     steps = [s.StaticService(), s.StaticCheck('before the load')]
-    for clients in levels:
-        steps += [H2loadLevel(target, clients, requests(clients), page)
-                  for target in ('vip', 'direct')]
+    for i, clients in enumerate(levels):
+        steps += [LEVELS[pattern](target, clients, requests(clients), page, index=i)
+                  for pattern in patterns for target in ('vip', 'direct')]
     return Scenario('ramp', steps + [s.StaticCheck('after the load')],
-                    options={'levels': levels, 'page': page},
+                    options={'levels': levels, 'page': page, 'patterns': list(patterns)},
                     analyse=lambda r: {'goals': ramp_goals(r.measured.levels)})
 
 

@@ -8,6 +8,9 @@ SCHEDULERS = ('rr', 'wrr', 'lc', 'wlc')
 FORWARDING = {'dr': ('-g', 'Route')}
 
 PRIMARY, BACKUP, CLIENT = 'laicoz', 'laicoy', 'client'
+# Many clients' addresses: RFC 2544's benchmarking block, routed to the client host
+# (it plays the Internet's edge router), so no node keeps a neighbour entry per client.
+CLIENT_PREFIX = '198.18.0.0/15'
 DIRECTORS = (PRIMARY, BACKUP)
 
 
@@ -43,6 +46,9 @@ class ClusterConfig:
     # a second path between the directors, as the classic crossover cable (or serial
     # line) of two-node clusters: heartbeat and VRRP also go that way
     crossover: bool = False
+    # how many addresses the client host speaks from (1: its own only; more: taken
+    # from CLIENT_PREFIX, routed to it from every node)
+    client_addresses: int = 1
     addresses: dict = field(init=False, default=None)
 
     def __post_init__(self):
@@ -69,6 +75,11 @@ class ClusterConfig:
         if self.forwarding not in FORWARDING:
             raise ConfigError('unknown forwarding %r: the testbed does %s'
                               % (self.forwarding, ', '.join(FORWARDING)))
+        prefix = ipaddress.ip_network(CLIENT_PREFIX)
+        if not isinstance(self.client_addresses, int) or \
+                not 1 <= self.client_addresses <= prefix.num_addresses - 2:
+            raise ConfigError('client addresses must be 1..%d, got %r'
+                              % (prefix.num_addresses - 2, self.client_addresses))
         if not 1 <= int(self.port) <= 65535:
             raise ConfigError('bad port %r' % self.port)
         try:
@@ -79,6 +90,8 @@ class ClusterConfig:
         if net.version != 4 or net.prefixlen > 24:
             raise ConfigError('subnet must be IPv4 with room for the hosts (/24 or larger), got %s'
                               % self.subnet)
+        if net.overlaps(prefix):
+            raise ConfigError('subnet %s overlaps the clients\' prefix %s' % (net, prefix))
         if vip not in net:
             raise ConfigError('VIP %s is not inside the testbed subnet %s' % (vip, net))
         used = {2, 3, 200} | {12 + i for i in range(self.servers)}
@@ -117,5 +130,14 @@ class ClusterConfig:
                 'weights': dict(zip(self.real_servers, self.weights)),
                 'scheduler': self.scheduler, 'vip': self.vip, 'port': self.port,
                 'subnet': self.subnet, 'forwarding': self.forwarding,
-                'crossover': self.crossover,
+                'crossover': self.crossover, 'client_addresses': self.client_addresses,
                 'addresses': self.addresses}
+
+    @property
+    def client_sources(self):
+        """(first address, count) the load generator binds its connections to, or None
+        when the client speaks from its own address only."""
+        if self.client_addresses == 1:
+            return None
+        return str(ipaddress.ip_network(CLIENT_PREFIX).network_address + 1), \
+            self.client_addresses

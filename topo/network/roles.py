@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from topo.network import ipvs
-from topo.network.config import FORWARDING
+from topo.network.config import CLIENT_PREFIX, FORWARDING
 from topo.network.webserver import NginxServer, raise_limits
 
 
@@ -21,6 +21,16 @@ def tune_for_load(node):
     defaults cap a listen queue at 4,096 and the client's ports at 28,000)."""
     node.cmd('sysctl -qw net.core.somaxconn=65535 net.ipv4.tcp_max_syn_backlog=65535 '
              'net.ipv4.ip_local_port_range="1024 65535" net.ipv4.tcp_tw_reuse=1')
+
+
+def route_client_prefix(client, others):
+    """The client owns the whole clients' prefix (a local route: it may bind to any
+    address in it) and every other node routes the prefix to it."""
+    out = client.cmd('ip route replace local %s dev lo' % CLIENT_PREFIX)
+    for node in others:
+        out += node.cmd('ip route replace %s via %s' % (CLIENT_PREFIX, client.address()))
+    if out.strip():
+        raise RuntimeError('routing the clients\' prefix %s: %s' % (CLIENT_PREFIX, out.strip()))
 
 
 class Director:

@@ -27,54 +27,69 @@ def plot(results):
     return written
 
 
-def _by_target(levels):
+PATTERN_NAMES = {'keepalive': 'keep-alive (h2load)', 'close': 'a connection per request'}
+
+
+def _by_target(levels, pattern):
     out = {}
     for lv in levels:
-        out.setdefault(lv['target'], []).append(lv)
+        if lv.get('pattern', 'keepalive') == pattern:
+            out.setdefault(lv['target'], []).append(lv)
     return {k: sorted(v, key=lambda lv: lv['concurrency']) for k, v in out.items()}
 
 
 def ramp_plots(plt, levels, title, out):
-    by = _by_target(levels)
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for target, style in (('vip', '-'), ('direct', '--')):
-        rows = by.get(target, [])
-        for key, color in (('p50_s', 'tab:blue'), ('p90_s', 'tab:orange'),
-                           ('p99_s', 'tab:red')):
-            pts = [(lv['concurrency'], lv[key]) for lv in rows if lv[key] is not None]
-            if pts:
-                ax.plot(*zip(*pts), style, marker='o', color=color,
-                        label='%s %s' % (key[:-2], 'via VIP' if target == 'vip' else
-                                         'direct to one server'))
-    ax.set_yscale('log')
-    _save_vs_clients(plt, fig, ax, 'request latency (s)', 'Latency percentiles (%s)' % title,
-                     out / 'load_latency.png')
+    patterns = [p for p in PATTERN_NAMES if any(lv.get('pattern', 'keepalive') == p
+                                                for lv in levels)]
+    fig, axes = plt.subplots(1, len(patterns), figsize=(7 * len(patterns), 4.5), squeeze=False)
+    for ax, pattern in zip(axes[0], patterns):
+        by = _by_target(levels, pattern)
+        for target, style in (('vip', '-'), ('direct', '--')):
+            rows = by.get(target, [])
+            for key, color in (('p50_s', 'tab:blue'), ('p90_s', 'tab:orange'),
+                               ('p99_s', 'tab:red'), ('connect_p99_s', 'tab:gray')):
+                pts = [(lv['concurrency'], lv[key]) for lv in rows if lv.get(key) is not None]
+                if pts:
+                    ax.plot(*zip(*pts), style, marker='o', color=color,
+                            label='%s %s' % (key[:-2].replace('_', ' '), 'via VIP'
+                                             if target == 'vip' else 'direct to one server'))
+        ax.set_yscale('log')
+        _frame(ax, 'request latency (s)', '%s (%s)' % (PATTERN_NAMES[pattern], title))
+    _save(plt, fig, out / 'load_latency.png')
 
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    for target, style in (('vip', '-'), ('direct', '--')):
-        rows = by.get(target, [])
-        if rows:
+    for pattern, color in zip(patterns, ('tab:blue', 'tab:green')):
+        by = _by_target(levels, pattern)
+        for target, style in (('vip', '-'), ('direct', '--')):
+            rows = by.get(target, [])
+            if not rows:
+                continue
             ax.plot([lv['concurrency'] for lv in rows], [lv['rps'] for lv in rows], style,
-                    marker='o', label='via VIP (IPVS DR, %d real servers)' % rows[0]['servers']
-                    if target == 'vip' else 'direct to one real server')
+                    marker='o', color=color, label='%s, %s' % (
+                        PATTERN_NAMES[pattern], 'via VIP (IPVS DR, %d real servers)'
+                        % rows[0]['servers'] if target == 'vip' else 'direct to one server'))
             for lv in rows:
                 if lv['failed']:
                     ax.annotate('%d failed' % lv['failed'], (lv['concurrency'], lv['rps']),
                                 fontsize=7, color='tab:red')
     ax.set_ylim(bottom=0)
-    _save_vs_clients(plt, fig, ax, 'answered requests per second', 'Throughput (%s)' % title,
-                     out / 'load_throughput.png')
+    _frame(ax, 'answered requests per second (a connection per request: new connections/s)',
+           'Throughput (%s)' % title)
+    _save(plt, fig, out / 'load_throughput.png')
     return ['load_latency.png', 'load_throughput.png']
 
 
-def _save_vs_clients(plt, fig, ax, ylabel, title, path):
-    """A ramp plot's common frame: clients on a log axis, grid, legend; saved."""
+def _frame(ax, ylabel, title):
+    """A ramp plot's common frame: clients on a log axis, grid, legend."""
     ax.set_xscale('log')
     ax.set_xlabel('simultaneous clients')
-    ax.set_ylabel(ylabel)
-    ax.set_title(title)
+    ax.set_ylabel(ylabel, fontsize=8)
+    ax.set_title(title, fontsize=10)
     ax.grid(True, which='both', alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=7)
+
+
+def _save(plt, fig, path):
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

@@ -15,6 +15,7 @@ from topo.backends.mininet.controller import HubController
 from topo.backends.mininet.nodes import Client, Director, MininetNode, RealServer
 from topo.backends.mininet.ovs import OVSDaemons, run as run_cmd
 from topo.kernels import run_id
+from topo.network import counters
 from topo.network.config import CLIENT, DIRECTORS
 
 HUB = 'hub'
@@ -135,6 +136,22 @@ class MininetNetwork(Network):
         hub = self.net[HUB]
         [(hub_intf, _)] = hub.connectionsTo(self[name])
         return hub.ports[hub_intf]
+
+    def hub_drops(self):
+        # the hub's ends of the cables are in this (the root) namespace: their drops,
+        # their queues' drops, and the datapath's lost upcalls; no other device's
+        ports = {i.name for i in self.net[HUB].intfList() if i.name != 'lo'}
+        out = {}
+        with open('/proc/net/dev') as f:
+            for intf, ways in counters.dev_drops(f.read()).items():
+                if intf in ports:
+                    out.update(('hub %s %s drop' % (intf, w), v) for w, v in ways.items())
+        queues = counters.qdisc_drops(run_cmd('tc', '-s', 'qdisc', 'show', check=False).stdout)
+        out.update(('hub %s queue' % d, v) for d, v in queues.items() if d in ports)
+        lost = counters.ovs_lost(run_cmd('ovs-dpctl', 'show', check=False).stdout)
+        if lost is not None:
+            out['OVS datapath lost'] = lost
+        return out
 
     def cut(self, a, b):
         hub = self.net[HUB]

@@ -70,6 +70,9 @@ class StartLoad:
                 '--ramp', max(1.0, self.clients / 500.0)]
         if self.keepalive:
             args += ['--keepalive', '--interval', self.interval]
+        if run.config.client_sources:
+            first, count = run.config.client_sources
+            args += ['--sources', first, '--source-count', count]
         run.load = run.network.client.agent('topo.agents.loadgen', *args)
         run.rec.attach(self.NODE, run.load)
         if run.wait('the load generator to start its %d clients' % self.clients,
