@@ -37,7 +37,7 @@ RULES = {       # every flag takes effect: where each applies
     'concurrency': (('ramp', 'scale'), 'the ramp and --scale'),
     'requests': (('ramp', 'scale'), 'the ramp and --scale'),
     'page': (('ramp', 'scale'), 'the ramp and --scale'),
-    'patterns': (('ramp',), 'the ramp'),
+    'patterns': (('ramp',), 'the ramp'), 'conntrack_max': (('ramp',), 'the ramp'),
     'servers': (('ramp',) + HA_MODES, 'the ramp, --failover and --conn-sync (--scale sets it)'),
     'clients': (('failover',), '--failover'), 'layouts': (('failover',), '--failover'),
     'sessions': (('conn-sync',), '--conn-sync'), 'interval': (('conn-sync',), '--conn-sync'),
@@ -78,6 +78,10 @@ def parse_args(argv=None):
                    help='the ramp\'s patterns, of keepalive (h2load: HTTP/1.1 keep-alive, '
                         'one connection per client) and close (a connection per request, '
                         'as browsers of 2003: IPVS schedules every request)')
+    r.add_argument('--conntrack-max', type=int, metavar='N',
+                   help='reproduce the lost SYNs: the sandbox kernel\'s connection-tracking '
+                        'table at N entries per namespace (UML\'s own default for 1 GB is '
+                        '8192; the testbed gives it 262144, as a native host); uml mode only')
     r.add_argument('--page', choices=sorted(PAGES),
                    help='; '.join('%s: %s' % (k, v[2]) for k, v in sorted(PAGES.items())) +
                         ' (default: light for the ramp, cgi for --scale)')
@@ -126,6 +130,8 @@ def plan(args, mode):
     # scale-out is measured on the paper's PCs
     profile = hardware.get(args.hardware or '2003') if args.hardware or scales else None
     page = args.page or ('cgi' if scales else 'light')
+    if args.conntrack_max is not None and args.conntrack_max < 1:
+        raise ValueError('--conntrack-max: a positive number of entries')
     if min(args.clients, args.sessions) < 1 or args.interval <= 0 or args.hold <= 0:
         raise ValueError('--clients, --sessions, --interval and --hold must be positive')
     given = ha.given_flags(args)
@@ -149,7 +155,7 @@ def plan(args, mode):
         options.update(page=page, requests=args.requests, concurrency=levels if mode == 'ramp'
                        else levels[:1], scale=scales)
         if mode == 'ramp':
-            options['patterns'] = patterns
+            options.update(patterns=patterns, conntrack_max=args.conntrack_max)
     elif mode == 'failover':
         known = ha.layouts()
         chosen = [n for n in args.layouts.split(',') if n]
@@ -169,12 +175,13 @@ def plan(args, mode):
                       {'sync': k}, experiment='conn-sync') for k, v in (('off', False),
                                                                        ('on', True))]
     scenario = scenarios.ramp(levels, lambda c: args.requests or max(1000, 10 * c), page,
-                              patterns) \
+                              patterns, args.conntrack_max) \
         if mode == 'ramp' else scenarios.scale(scales, levels[0], requests, page) \
         if mode == 'scale' else None
     return Plan('load', config, hardware=profile, options=options, scenario=scenario,
                 cells=cells, measure=cli.measure(args, wait=120.0), trials=n,
-                keep_degraded=keep)
+                keep_degraded=keep, sandbox_only=args.conntrack_max and
+                '--conntrack-max sets the kernel\'s one connection-tracking table')
 
 
 def body(plan, out):

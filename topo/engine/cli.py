@@ -208,6 +208,9 @@ def execute(args, plan, body, parts=('cluster', 'plots'), results=True, host_fil
         require_root()
         preflight(list(parts) + ['controller'], [n for s in stacks for n in s.needs()])
         mode = kernels.choose(args.sandbox, args)    # also says what a sandbox would lack
+        if plan.sandbox_only and not mode.sandbox:
+            raise UsageError('%s: only in a sandbox kernel (--sandbox uml), never on this '
+                             'host\'s own' % plan.sandbox_only)
         if not os.environ.get(CHECKED_ENV):
             for stack in stacks:    # each daemon judges its generated config, before start
                 ha.check_configs(stack)

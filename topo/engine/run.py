@@ -55,6 +55,7 @@ class Plan:
     cells: list = field(default_factory=list)       # or a matrix's cells (topo/engine/matrix.py)
     trials: int = 1                 # boots of each cell (or of the scenario), all measured
     keep_degraded: bool = False     # spreads over trials keep the degraded ones too
+    sandbox_only: str = None        # why this plan changes kernel-wide settings: refused natively
 
     def parameters(self, stack=None):
         stack = self.stack if stack is None else stack

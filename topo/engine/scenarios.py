@@ -12,7 +12,7 @@ from topo.analysis import checks as C
 from topo.analysis import maintenance as maintenance_analysis
 from topo.analysis.load import ramp_goals, scale_goals
 from topo.engine import steps as s
-from topo.engine.steps.ramp import LEVELS, H2loadLevel
+from topo.engine.steps.ramp import LEVELS, ConntrackMax, H2loadLevel
 from topo.engine.steps.schedulers import SchedulerRun, SetFinTimeout
 from topo.network.config import BACKUP, PRIMARY
 
@@ -162,10 +162,12 @@ def smoke(requests=15):
     return Scenario('smoke', steps, [C.steps_done, C.answered], options={'requests': requests})
 
 
-def ramp(levels, requests, page, patterns=('keepalive',)):
+def ramp(levels, requests, page, patterns=('keepalive',), conntrack_max=None):
     """Each level in each pattern (keep-alive, a connection per request), through the
-    VIP and straight to one real server. requests: level -> requests."""
-    steps = [s.StaticService(), s.StaticCheck('before the load')]
+    VIP and straight to one real server. requests: level -> requests. conntrack_max:
+    the kernel's connection-tracking table that small (the lost SYNs, reproduced)."""
+    steps = [ConntrackMax(conntrack_max)] if conntrack_max else []
+    steps += [s.StaticService(), s.StaticCheck('before the load')]
     for i, clients in enumerate(levels):
         steps += [LEVELS[pattern](target, clients, requests(clients), page, index=i)
                   for pattern in patterns for target in ('vip', 'direct')]
