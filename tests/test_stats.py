@@ -95,6 +95,16 @@ def test_fidelity_verdict_on_known_numbers():
     assert degraded and reasons[0].startswith('a stall: process starts took 1700 ms')
 
 
+def test_a_run_that_loads_the_cpu_itself_is_judged_at_4x():
+    """The load lab's ramp: 74-79 ms starts under its own load against 34.5 ms idle."""
+    base = calibration(34.5, 0.3)
+    assert FidelityMonitor(loaded=True).slower == 4.0 and FidelityMonitor().slower == 2.0
+    assert verdict(base, calibration(76.0, 0.4, 120.0), 4.0) == (False, [])
+    assert verdict(base, calibration(76.0, 0.4, 120.0))[0]          # 2.2x: a quiet run's limit
+    degraded, reasons = verdict(base, calibration(150.0, 0.4, 200.0), 4.0)
+    assert degraded and '4.3x the 34.5 ms calibrated (limit 4x)' in reasons[0]
+
+
 def test_fidelity_monitor_measures_this_machine():
     m = FidelityMonitor(period=0.05)
     m.calibration = cal = m.calibrate()

@@ -35,7 +35,11 @@ calibrated (0.5 s and more under UML, where one takes 45-60 ms with the cluster 
 is the machine taken away for longer than the prober's and the monitor's resolution
 (50 and 100 ms) many times over; and a timer late by 100 ms shifts a measured time by
 more than that resolution. Quiet runs here (uml mode) stayed within 0.9-2.0x of their
-calibration, median and slowest probe alike.
+calibration, median and slowest probe alike. A run whose own load keeps the CPU
+busy by design (the load lab's ramp and scale-out) measures no process start and
+slows every one down itself: a start took 74-79 ms under 1,000 clients against
+35-57 ms calibrated idle (1.3-2.3x, uml mode, pinned); its limit is LOADED_SLOWER
+(4x), which a second kernel sharing the CPU still exceeds.
 """
 import os
 import statistics
@@ -49,6 +53,7 @@ from topo.stats import percentile
 
 PERIOD = 2.0
 SLOWER = 2.0
+LOADED_SLOWER = 4.0
 STALL = 10.0
 LATE_S = 0.1
 MIN_PROBES = 3
@@ -129,8 +134,9 @@ def dropped(before, after):
 
 
 class FidelityMonitor:
-    def __init__(self, period=PERIOD):
+    def __init__(self, period=PERIOD, loaded=False):
         self.period = period
+        self.slower = LOADED_SLOWER if loaded else SLOWER
         self.machine = self.calibration = None
         self.samples = []           # (t, process start s, timer late s, load1)
         self._stop = threading.Event()
@@ -190,11 +196,11 @@ class FidelityMonitor:
                   'load1': _summary([s[3] for s in self.samples], 2),
                   'period_s': self.period}
         out = {'machine': self.machine, 'calibration': self.calibration, 'during': during,
-               'thresholds': {'process_start_slower_x': SLOWER, 'process_start_stall_x': STALL,
+               'thresholds': {'process_start_slower_x': self.slower, 'process_start_stall_x': STALL,
                               'timer_late_p95_s': LATE_S,
                               'min_probes': MIN_PROBES}}
         if self.calibration and during['process_start_s']['n'] >= MIN_PROBES:
-            out['degraded'], out['reasons'] = verdict(self.calibration, during)
+            out['degraded'], out['reasons'] = verdict(self.calibration, during, self.slower)
         else:
             out['degraded'], out['reasons'] = None, [
                 'too few probes during the measurement for a verdict (%d of %d)'

@@ -253,7 +253,7 @@ class Run:
         if self.stack:
             self.summary.update(dual_owner_allowed=scenario.dual_owner_allowed,
                                 dual_owner_tolerance_s=self.stack.handover_overlap_s)
-        fidelity = FidelityMonitor()
+        fidelity = FidelityMonitor(loaded=scenario.saturates_cpu)
         fidelity.machine = fidelity.calibrate()
         # a resize changes the stack's service: the next run of the cell starts as planned
         in_service = self.stack.in_service if self.stack else None

@@ -25,6 +25,7 @@ class Scenario:
     dual_owner_allowed: bool = False    # two VIP owners are what it measures (faults)
     options: dict = field(default_factory=dict)
     analyse: object = None      # result -> {summary field: value}, after the run
+    saturates_cpu: bool = False     # its load keeps the machine's CPUs busy by design
 
     def describe(self):
         return dict(self.options, scenario=self.name)
@@ -173,6 +174,7 @@ def ramp(levels, requests, page, patterns=('keepalive',), conntrack_max=None):
                   for pattern in patterns for target in ('vip', 'direct')]
     return Scenario('ramp', steps + [s.StaticCheck('after the load')],
                     options={'levels': levels, 'page': page, 'patterns': list(patterns)},
+                    saturates_cpu=True,
                     analyse=lambda r: {'goals': ramp_goals(r.measured.levels)})
 
 
@@ -183,7 +185,8 @@ def scale(counts, clients, requests, page):
         steps += [s.StaticService(servers=n), s.StaticCheck('with %d real servers' % n),
                   H2loadLevel('vip', clients, requests, page, scale=True)]
     return Scenario('scale', steps, options={'servers': sorted(counts), 'clients': clients,
-                                             'page': page}, analyse=_scaling)
+                                             'page': page}, analyse=_scaling,
+                    saturates_cpu=True)
 
 
 def _scaling(result):
