@@ -29,6 +29,8 @@ def test_interface_drops_per_direction(data):
     assert drops == {'lo': {'rx': 0, 'tx': 0}, 'd1': {'rx': 0, 'tx': 0},
                      'd0': {'rx': 0, 'tx': 4}}
     assert counters.dev_drops('') == {}
+    assert counters.dev_bytes(data('proc/net_dev_veth_drops.txt'))['d0'] == {'rx': 676,
+                                                                            'tx': 1068}
 
 
 def test_qdisc_drops_count_each_root_once(data):

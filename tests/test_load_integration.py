@@ -47,6 +47,9 @@ def test_short_ramp_through_the_vip_and_direct(run_dir):
                                           c if pattern == 'keepalive' else 1000), lv
         assert lv['syn_retrans'] == 0 and lv['listen_drops'] == 0
         assert lv['cpu_per_request_ms'] > 0
+        # the hub repeats every frame to laicoz: a request and its answer, a few hundred
+        # bytes (a connection per request adds the handshake and the closing)
+        assert 100 <= lv['hub_bytes_per_request'] <= 3000, lv
         if pattern == 'close':
             assert lv['sources'] == 1000
             assert 0 < lv['connect_p50_s'] <= lv['connect_p99_s'] <= lv['connect_max_s']

@@ -5,7 +5,8 @@ tests feed them captured ones), and a watch on the kernel log.
 Per node, its namespace's /proc/net (Node.proc_net: no process started):
   stat/nf_conntrack  drop, early_drop, insert_failed: a full (or racing) conntrack
                      table drops a new connection's packets before the wire
-  dev                each interface's drops (a veth has no queue: it drops here)
+  dev                each interface's drops (a veth has no queue: it drops here),
+                     and its bytes (what a director's cable carried)
   netstat            TcpExt: TCPSynRetrans (the client's SYNs sent again),
                      ListenDrops and ListenOverflows (a real server's full queues)
   ip_vs_stats        the connections IPVS scheduled (a director)
@@ -52,6 +53,17 @@ def dev_drops(text):
             continue
         out[name.strip()] = {'rx': int(fields[3]) + int(fields[4]),
                              'tx': int(fields[11]) + int(fields[12])}
+    return out
+
+
+def dev_bytes(text):
+    """{interface: {'rx': bytes, 'tx': bytes}} of /proc/net/dev."""
+    out = {}
+    for line in text.splitlines():
+        name, sep, rest = line.partition(':')
+        fields = rest.split()
+        if sep and len(fields) >= 16 and fields[0].isdigit():
+            out[name.strip()] = {'rx': int(fields[0]), 'tx': int(fields[8])}
     return out
 
 

@@ -11,7 +11,9 @@ in one of two patterns:
 Each level also says what it cost and what the kernels saw: the client's SYNs sent
 again, the connections IPVS scheduled, the real servers' listen-queue drops, and
 the machine's CPU busy time (per connection: the director's share is what the VIP
-path costs beyond the direct one).
+path costs beyond the direct one), and the bytes the hub carried per request (as
+laicoz's cable received them: a hub repeats every frame on every port, so a 10 Mbit/s
+hub's ceiling is 10 Mbit/s over all of them).
 """
 import csv
 import subprocess
@@ -26,7 +28,8 @@ from topo.stats import percentile
 LEVEL_FIELDS = ['level', 'pattern', 'target', 'concurrency', 'requests', 'ok', 'failed',
                 'errors', 'rps', 'p50_s', 'p90_s', 'p99_s', 'max_s', 'connect_p50_s',
                 'connect_p99_s', 'connect_max_s', 'syn_retrans', 'ipvs_connections',
-                'listen_drops', 'cpu_per_request_ms', 'sources', 'answers', 'servers']
+                'listen_drops', 'cpu_per_request_ms', 'hub_bytes_per_request', 'sources',
+                'answers', 'servers']
 PATTERNS = ('keepalive', 'close')
 # --page: (path, request headers, what it is)
 PAGES = {'light': ('/', (), 'the page naming the server, a few bytes (the paper\'s page)'),
@@ -156,9 +159,12 @@ class Cost:
             listen += ext.get('ListenDrops', 0) + ext.get('ListenOverflows', 0)
         with open('/proc/stat') as f:
             cpu = counters.cpu_busy_s(f.read())
+        director = self.net.director()
+        received = sum(d['rx'] for intf, d in counters.dev_bytes(director.proc_net('dev')).items()
+                       if intf != 'lo')
         return {'syn_retrans': tcp.get('TCPSynRetrans'), 'listen_drops': listen,
-                'ipvs_connections': counters.ipvs_connections(
-                    self.net.director().proc_net('ip_vs_stats')), 'cpu': cpu}
+                'ipvs_connections': counters.ipvs_connections(director.proc_net('ip_vs_stats')),
+                'cpu': cpu, 'director_rx': received}
 
     def since(self, requests):
         now = self.read()
@@ -174,7 +180,9 @@ class Cost:
             now['ipvs_connections'] = settled
         d = {k: (now[k] - self.before[k] if None not in (now[k], self.before[k]) else None)
              for k in now}
-        cpu = d.pop('cpu')
+        cpu, received = d.pop('cpu'), d.pop('director_rx')
+        # laicoz's cable: on a hub every cable carries every frame, so this is the hub's
+        d['hub_bytes_per_request'] = round(received / requests) if requests else None
         d['cpu_busy_s'] = round(cpu, 2) if cpu is not None else None
         d['cpu_per_request_ms'] = round(1e3 * cpu / requests, 3) if cpu and requests else None
         return d
