@@ -18,6 +18,29 @@ def verdict(s, out, what):
                                                    s.get('kernel_mode'), what, out))
 
 
+def fidelity(s):
+    """The machine's speed while measuring and the emulated network's own drops."""
+    fid = s.get('fidelity')
+    if fid and fid.get('calibration') and fid['during']['process_start_s']['n']:
+        cal, during = fid['calibration'], fid['during']
+        print('\nfidelity: a process start %.1f ms calibrated, %.1f ms while measuring '
+              '(median of %d probes); timers late %.1f ms at the 95th percentile; load %s%s'
+              % (cal['process_start_s']['median'] * 1e3,
+                 during['process_start_s']['median'] * 1e3, during['process_start_s']['n'],
+                 during['timer_late_s']['p95'] * 1e3, during['load1']['median'],
+                 ' -> DEGRADED' if fid['degraded'] else ''))
+    if fid and fid.get('network_drops') is not None:
+        print('emulated network: %s' % ('dropped by itself: ' + ', '.join(
+            '%s %d' % kv for kv in sorted(fid['network_drops'].items()))
+            if fid['network_drops'] else 'no packet dropped by itself'))
+        extra = [('shaped links\' queues (the hardware profile\'s, by design)',
+                  fid.get('shaped_link_drops')),
+                 ('kernel log, not losses of the network', fid.get('kernel_log_other'))]
+        for what, counts in extra:
+            if counts:
+                print('  %s: %s' % (what, ', '.join('%s %d' % kv for kv in sorted(counts.items()))))
+
+
 def run(s, out):
     """One run: the paper's figures (if any), each measured timeline, the invariants,
     and what each checker found."""
@@ -78,25 +101,7 @@ def run(s, out):
               'false takeovers %d, client ARP flips %d'
               % (inv['dual_owner_s'], inv['no_owner_s'], inv['owner_without_table_s'],
                  len(inv['false_takeovers']), len(inv['arp_flips'])))
-    fid = s.get('fidelity')
-    if fid and fid.get('calibration') and fid['during']['process_start_s']['n']:
-        cal, during = fid['calibration'], fid['during']
-        print('\nfidelity: a process start %.1f ms calibrated, %.1f ms while measuring '
-              '(median of %d probes); timers late %.1f ms at the 95th percentile; load %s%s'
-              % (cal['process_start_s']['median'] * 1e3,
-                 during['process_start_s']['median'] * 1e3, during['process_start_s']['n'],
-                 during['timer_late_s']['p95'] * 1e3, during['load1']['median'],
-                 ' -> DEGRADED' if fid['degraded'] else ''))
-    if fid and fid.get('network_drops') is not None:
-        print('emulated network: %s' % (', '.join('%s %d' % kv for kv in sorted(
-            fid['network_drops'].items())) + ' packets dropped by itself'
-            if fid['network_drops'] else 'no packet dropped by itself'))
-        extra = [('shaped links\' queues (the hardware profile\'s, by design)',
-                  fid.get('shaped_link_drops')),
-                 ('kernel log, not losses of the network', fid.get('kernel_log_other'))]
-        for what, counts in extra:
-            if counts:
-                print('  %s: %s' % (what, ', '.join('%s %d' % kv for kv in sorted(counts.items()))))
+    fidelity(s)
     for checker, problems in (s.get('checks') or {}).items():
         for problem in problems:
             print('%s: %s' % ('INVARIANT BROKEN' if checker == 'invariants'
@@ -267,6 +272,7 @@ def load_lab(s, out):
     for f in s.get('failures', []):
         print('FAILED: %s' % f)
     spreads(s)
+    fidelity(s)
     verdict(s, out, s['parameters'].get('mode', 'load'))
 
 

@@ -185,7 +185,7 @@ class FidelityMonitor:
             if hw is not None and getattr(hw, 'link_mbit', None):
                 self.shaped_drops = {k: drops.pop(k) for k in list(drops)
                                      if k.endswith(' queue')}
-            drops.update(('kernel log: %s' % k, v) for k, v in said['losses'].items())
+            drops.update(('kernel log lines "%s"' % k, v) for k, v in said['losses'].items())
             self.network_drops, self.kernel_log_other = drops, said['other']
 
     def report(self, keep=False):
