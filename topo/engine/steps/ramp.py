@@ -11,9 +11,9 @@ in one of two patterns:
 Each level also says what it cost and what the kernels saw: the client's SYNs sent
 again, the connections IPVS scheduled, the real servers' listen-queue drops, and
 the machine's CPU busy time (per connection: the director's share is what the VIP
-path costs beyond the direct one), and the bytes the hub carried per request (as
-laicoz's cable received them: a hub repeats every frame on every port, so a 10 Mbit/s
-hub's ceiling is 10 Mbit/s over all of them).
+path costs beyond the direct one), and the bytes the hub carried per request (laicoz's
+cable in both directions: a hub repeats every frame on every port, so a 10 Mbit/s hub's
+ceiling is 10 Mbit/s over all of them).
 """
 import csv
 import subprocess
@@ -160,11 +160,12 @@ class Cost:
         with open('/proc/stat') as f:
             cpu = counters.cpu_busy_s(f.read())
         director = self.net.director()
-        received = sum(d['rx'] for intf, d in counters.dev_bytes(director.proc_net('dev')).items()
-                       if intf != 'lo')
+        # laicoz's cable carries every frame on the hub: in, or out when laicoz sends it
+        carried = sum(d['rx'] + d['tx'] for intf, d in
+                      counters.dev_bytes(director.proc_net('dev')).items() if intf != 'lo')
         return {'syn_retrans': tcp.get('TCPSynRetrans'), 'listen_drops': listen,
                 'ipvs_connections': counters.ipvs_connections(director.proc_net('ip_vs_stats')),
-                'cpu': cpu, 'director_rx': received}
+                'cpu': cpu, 'hub_bytes': carried}
 
     def since(self, requests):
         now = self.read()
@@ -180,9 +181,8 @@ class Cost:
             now['ipvs_connections'] = settled
         d = {k: (now[k] - self.before[k] if None not in (now[k], self.before[k]) else None)
              for k in now}
-        cpu, received = d.pop('cpu'), d.pop('director_rx')
-        # laicoz's cable: on a hub every cable carries every frame, so this is the hub's
-        d['hub_bytes_per_request'] = round(received / requests) if requests else None
+        cpu, carried = d.pop('cpu'), d.pop('hub_bytes')
+        d['hub_bytes_per_request'] = round(carried / requests) if requests else None
         d['cpu_busy_s'] = round(cpu, 2) if cpu is not None else None
         d['cpu_per_request_ms'] = round(1e3 * cpu / requests, 3) if cpu and requests else None
         return d
