@@ -73,7 +73,7 @@ def ramp_plots(plt, levels, title, out):
                     ax.annotate('%d failed' % lv['failed'], (lv['concurrency'], lv['rps']),
                                 fontsize=7, color='tab:red')
     ax.set_ylim(bottom=0)
-    _frame(ax, 'answered requests per second (a connection per request: new connections/s)',
+    _frame(ax, 'answered requests/s (per request: new connections/s)',
            'Throughput (%s)' % title)
     _save(plt, fig, out / 'load_throughput.png')
     return ['load_latency.png', 'load_throughput.png']
