@@ -1,4 +1,5 @@
-"""Figure checks against real ipvsadm outputs captured in a heartbeat run (UML)."""
+"""Figure checks against real ipvsadm outputs captured in heartbeat runs (UML): direct
+routing as in the paper, and tunnelling (--forwarding tun)."""
 import pytest
 
 from topo.analysis import figures
@@ -63,3 +64,17 @@ def test_nice_failback_and_warm_backup_expectations():
     assert figures.expectation(14, CONFIG, nice_failback=True)['vip'] is True
     warm = figures.expectation(10, CONFIG, backup_warm=True)
     assert warm['servers'] == CONFIG.real_servers and warm['vip'] is False
+
+
+@pytest.mark.parametrize('fig', sorted(FILES))
+def test_tunnelled_figures_pass_with_tunnel_and_fail_with_route(data, fig):
+    """--forwarding tun: the same figures with 'Tunnel' where the paper has 'Route'."""
+    tun = ClusterConfig(forwarding='tun')
+    tunnelled = ipvs.parse(data('tunnel-run/' + FILES[fig] + '.n.txt'))
+    assert figures.check(figures.expectation(fig, tun), tunnelled, None, tun) == (True, [])
+    passed, problems = figures.check(figures.expectation(fig, CONFIG), tunnelled, None, CONFIG)
+    if figures.expectation(fig, CONFIG)['servers']:
+        assert not passed and 'laico4 forwarded by Tunnel, expected Route' in problems
+    passed, problems = figures.check(figures.expectation(fig, tun), table(data, fig), None, tun)
+    if figures.expectation(fig, tun)['servers']:
+        assert not passed and 'laico4 forwarded by Route, expected Tunnel' in problems

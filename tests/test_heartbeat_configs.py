@@ -52,6 +52,13 @@ def test_rendered_files_and_secret(tmp_path):
     assert '\treal=10.0.14.12:80 gate 1' in ld and 'scheduler=rr' in ld
 
 
+def test_each_forwarding_method_is_ldirectord_s_word_for_it(tmp_path):
+    for method, word in (('dr', 'gate'), ('tun', 'ipip')):
+        render(tmp_path / method, '--forwarding', method)
+        cf = (tmp_path / method / 'laicoz' / 'etc' / 'ha.d' / 'ldirectord.cf').read_text()
+        assert cf.count(' %s 1' % word) == 3, cf
+
+
 def test_stock_resources_and_nice_failback(tmp_path):
     render(tmp_path, '--resources', 'stock', '--nice-failback', '--weights', '2,3,4',
            '--scheduler', 'wrr')
@@ -101,7 +108,8 @@ def test_a_foreign_flag_is_refused_before_anything_starts():
 
 
 @needs_daemons
-@pytest.mark.parametrize('argv', [[], ['--hot-standby', '--resources', 'stock']])
+@pytest.mark.parametrize('argv', [[], ['--hot-standby', '--resources', 'stock'],
+                                  ['--forwarding', 'tun']])
 def test_the_daemons_accept_the_generated_configs(tmp_path, argv):
     stack, laicoz = render(tmp_path, *argv)
     assert stack.self_check(laicoz) == []

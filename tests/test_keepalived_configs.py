@@ -27,6 +27,11 @@ def test_subsecond_adverts_use_vrrp3_without_password(tmp_path):
     assert 'inhibit_on_failure' not in text             # a dead server leaves the table
 
 
+def test_each_forwarding_method_is_keepalived_s_lvs_method(tmp_path):
+    assert 'lvs_method DR' in render(tmp_path / 'dr', '--forwarding', 'dr')[2].read_text()
+    assert 'lvs_method TUN' in render(tmp_path / 'tun', '--forwarding', 'tun')[2].read_text()
+
+
 def test_whole_second_adverts_get_a_per_run_password(tmp_path):
     a = render(tmp_path / 'a', '--advert-int', '1')[2]
     b = render(tmp_path / 'b', '--advert-int', '1')[2]
@@ -50,7 +55,8 @@ def test_bad_or_foreign_settings_are_refused(argv, message):
 
 
 @needs_keepalived
-@pytest.mark.parametrize('argv', [[], ['--advert-int', '1'], ['--nice-failback']])
+@pytest.mark.parametrize('argv', [[], ['--advert-int', '1'], ['--nice-failback'],
+                                  ['--forwarding', 'tun']])
 def test_keepalived_accepts_the_generated_config(tmp_path, argv):
     stack, director, _ = render(tmp_path, *argv)
     assert stack.self_check(director) == []

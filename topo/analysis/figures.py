@@ -6,7 +6,7 @@ connection counts where the paper's state fixes them (figure 5: all 0;
 figure 6: InActConn 5 each after 15 requests). Where the VIP sits is checked
 too, from the director monitors.
 """
-from topo.network.config import BACKUP, PRIMARY
+from topo.network.config import BACKUP, FORWARDING, PRIMARY
 
 # number -> (director, what the paper shows there)
 FIGURES = {
@@ -95,8 +95,9 @@ def check(expect, table, vip_held, config):
             problems.append('real servers %s, expected %s'
                             % (','.join(obs['servers']) or 'none', ','.join(expect['servers'])))
         for name, r in obs['real_servers'].items():
-            if r['forward'] != 'Route':
-                problems.append('%s forwarded by %s, expected Route' % (name, r['forward']))
+            shown = FORWARDING[config.forwarding].shown
+            if r['forward'] != shown:
+                problems.append('%s forwarded by %s, expected %s' % (name, r['forward'], shown))
             if name in config.real_servers and r['weight'] != config.weight_of(name):
                 problems.append('%s weight %d, expected %d'
                                 % (name, r['weight'], config.weight_of(name)))

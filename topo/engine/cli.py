@@ -75,6 +75,11 @@ def add_cluster_args(p, weights_default=None, scheduler=True, crossover=True):
         g.add_argument('--scheduler', default='rr', help='IPVS scheduler: rr, wrr, lc, wlc')
     g.add_argument('--vip', default='10.0.14.146', help='virtual IP, inside --subnet')
     g.add_argument('--subnet', default='10.0.14.0/24', help="the testbed's own subnet")
+    from topo.network.config import FORWARDING
+    g.add_argument('--forwarding', default='dr', choices=list(FORWARDING),
+                   help='how the director passes a request to a real server: %s'
+                        % '; '.join('%s: %s' % (f.name, f.description)
+                                    for f in FORWARDING.values()))
     if crossover:
         g.add_argument('--crossover', action='store_true',
                        help='a second path between the directors (a crossover cable): heartbeat '
@@ -137,7 +142,8 @@ def cluster_config(args, **override):
     values = dict(servers=args.servers,
                   weights=parse_weights(args.weights) if args.weights else None,
                   scheduler=getattr(args, 'scheduler', 'rr'), vip=args.vip, subnet=args.subnet,
-                  crossover=getattr(args, 'crossover', False))
+                  crossover=getattr(args, 'crossover', False),
+                  forwarding=getattr(args, 'forwarding', 'dr'))
     values.update(override)
     return ClusterConfig(**values)
 

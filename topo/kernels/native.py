@@ -8,7 +8,7 @@ from topo.kernels import KernelMode, register
 
 # Modules the testbed needs; loaded up front so no daemon waits on autoload.
 MODULES = ['ip_vs', 'ip_vs_rr', 'ip_vs_wrr', 'ip_vs_lc', 'ip_vs_wlc', 'openvswitch', 'veth',
-           'sch_netem']
+           'sch_netem', 'ipip']
 
 
 def _modprobe(module):

@@ -4,8 +4,28 @@ from dataclasses import dataclass, field
 
 # The IPVS schedulers of the paper's section 2.2 (their modules are loaded up front).
 SCHEDULERS = ('rr', 'wrr', 'lc', 'wlc')
+
+
+@dataclass(frozen=True)
+class Forwarding:
+    """One of LVS's ways to pass a request to a real server, as each tool names it."""
+    name: str           # --forwarding
+    ipvsadm: str        # its flag for a real server
+    shown: str          # what `ipvsadm -L` prints in the Forward column
+    ldirectord: str     # ldirectord's word for it, after real=ADDRESS:PORT
+    keepalived: str     # keepalived's lvs_method
+    description: str
+
+
 # The paper's "Route" forwarding is LVS direct routing (ipvsadm -g).
-FORWARDING = {'dr': ('-g', 'Route')}
+FORWARDING = {f.name: f for f in (
+    Forwarding('dr', '-g', 'Route', 'gate', 'DR',
+               'direct routing (the paper\'s "Route"): the director rewrites the destination '
+               'MAC; each real server holds the VIP on lo and answers the client itself'),
+    Forwarding('tun', '-i', 'Tunnel', 'ipip', 'TUN',
+               'IP-in-IP tunnelling: the director wraps each packet for the real server, '
+               'which unwraps it on tunl0 (the VIP there) and answers the client itself'),
+)}
 
 PRIMARY, BACKUP, CLIENT = 'laicoz', 'laicoy', 'client'
 # Many clients' addresses: RFC 2544's benchmarking block, routed to the client host
@@ -73,7 +93,7 @@ class ClusterConfig:
             raise ConfigError('unknown scheduler %r: choose one of %s'
                               % (self.scheduler, ', '.join(SCHEDULERS)))
         if self.forwarding not in FORWARDING:
-            raise ConfigError('unknown forwarding %r: the testbed does %s'
+            raise ConfigError('unknown forwarding %r: choose one of %s'
                               % (self.forwarding, ', '.join(FORWARDING)))
         prefix = ipaddress.ip_network(CLIENT_PREFIX)
         if not isinstance(self.client_addresses, int) or \

@@ -11,7 +11,7 @@ _FORWARD_NAMES = {'Route': 'Route', 'Masq': 'Masq', 'Tunnel': 'Tunnel', 'Local':
 
 def service_commands(config):
     """ipvsadm argument lists that install config's virtual service on a director."""
-    flag = FORWARDING[config.forwarding][0]
+    flag = FORWARDING[config.forwarding].ipvsadm
     vip = '%s:%d' % (config.vip, config.port)
     cmds = [['-A', '-t', vip, '-s', config.scheduler]]
     for server, weight in zip(config.real_servers, config.weights):

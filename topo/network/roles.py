@@ -99,7 +99,7 @@ class Director:
     def set_weight(self, config, server, weight):
         out = self.ipvsadm('-e', '-t', '%s:%d' % (config.vip, config.port),
                            '-r', '%s:%d' % (config.addresses[server], config.port),
-                           FORWARDING[config.forwarding][0], '-w', str(weight))
+                           FORWARDING[config.forwarding].ipvsadm, '-w', str(weight))
         if out.strip():
             raise RuntimeError('ipvsadm -e %s -w %s: %s' % (server, weight, out.strip()))
 
@@ -135,19 +135,33 @@ class RealServer:
         self.nginx = NginxServer(self.name, self.web_port, directory)
         self.web = None
 
-    def configure_dr(self):
+    forwarding = 'dr'
+
+    def configure_forwarding(self):
+        """The VIP where the director's packets arrive: on lo for direct routing, on
+        tunl0 for tunnelling (IPIP's catch-all device, in every namespace once the ipip
+        module is loaded); either way the server answers the client from the VIP."""
         # arp_ignore=1: answer ARP only for addresses on the asking interface;
         # arp_announce=2: never use the VIP as ARP source. Both per namespace.
         for scope in ('all', self.interfaces()[0]):
             self.cmd('sysctl -qw net.ipv4.conf.%s.arp_ignore=1 net.ipv4.conf.%s.arp_announce=2'
                      % (scope, scope))
-        self.cmd('ip addr add %s/32 dev lo' % self.vip)
+        if self.forwarding == 'tun':
+            # a request comes in on tunl0 and its answer leaves by the cable: a strict
+            # reverse-path check (the larger of 'all' and the device's) would drop it
+            self.cmd('ip link set tunl0 up && sysctl -qw net.ipv4.conf.all.rp_filter=0 '
+                     'net.ipv4.conf.tunl0.rp_filter=0')
+            self.cmd('ip addr add %s/32 dev tunl0' % self.vip)
+        else:
+            self.cmd('ip addr add %s/32 dev lo' % self.vip)
 
     def clear_state(self):
         self.cmd('ip addr flush dev lo scope global')
+        if self.forwarding == 'tun':
+            self.cmd('ip addr flush dev tunl0')
 
     def boot(self):
-        self.configure_dr()
+        self.configure_forwarding()
         self.start_web()
         self.wait_web()
 

@@ -33,6 +33,7 @@ class ClusterTopo(Topo):
                                 'vip': config.vip})
                  for d in DIRECTORS]
         roles += [(r, RealServer, {'vip': config.vip, 'web_port': config.port,
+                                   'forwarding': config.forwarding,
                                    'web_dir': '%s/%s/nginx' % (private_root, r)})
                   for r in config.real_servers]
         roles += [(CLIENT, Client, {})]

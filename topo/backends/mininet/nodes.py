@@ -143,14 +143,14 @@ def _root_cmd(command):
 
 
 class RealServer(roles.RealServer, MininetNode):
-    def __init__(self, name, vip=None, web_port=80, web_dir=None, **params):
-        self.vip, self.web_port = vip, web_port
+    def __init__(self, name, vip=None, web_port=80, web_dir=None, forwarding='dr', **params):
+        self.vip, self.web_port, self.forwarding = vip, web_port, forwarding
         MininetNode.__init__(self, name, **params)
         self.make_web(web_dir or '/run/hatestbed-web/%s' % name)
 
     def config(self, **params):
         r = MininetNode.config(self, **params)
-        self.configure_dr()
+        self.configure_forwarding()
         roles.tune_for_load(self)
         return r
 

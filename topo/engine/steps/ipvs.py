@@ -81,7 +81,8 @@ class StaticService:
             return c
         n = self.servers or c.servers
         return ClusterConfig(servers=n, weights=c.weights[:n], vip=c.vip, subnet=c.subnet,
-                             scheduler=self.scheduler or c.scheduler, port=c.port)
+                             scheduler=self.scheduler or c.scheduler, port=c.port,
+                             forwarding=c.forwarding)
 
     def __call__(self, run):
         laicoz = run.network.director()

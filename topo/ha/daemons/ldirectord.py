@@ -2,6 +2,7 @@
 import shlex
 
 from topo.ha.daemons import Daemon, in_namespaces
+from topo.network.config import FORWARDING
 
 CONFIG = '/etc/ha.d/ldirectord.cf'
 LOG = '/var/log/ldirectord.log'
@@ -23,8 +24,9 @@ class Ldirectord(Daemon):
         ctx = Daemon.context(self)
         config = self.options['cluster']
         ctx.update(vip=config.vip, port=config.port, scheduler=config.scheduler,
-                   reals='\n'.join('\treal=%s:%d gate %d' % (config.addresses[r], config.port, w)
-                                   for r, w in zip(config.real_servers, config.weights)))
+                   reals='\n'.join('\treal=%s:%d %s %d' % (
+                       config.addresses[r], config.port, FORWARDING[config.forwarding].ldirectord,
+                       w) for r, w in zip(config.real_servers, config.weights)))
         return ctx
 
     def start(self):
