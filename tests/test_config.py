@@ -31,7 +31,10 @@ def test_hosts_file_names_every_host_but_not_the_vip():
     (dict(vip='10.0.14.255'), 'broadcast'),
     (dict(subnet='10.0.14.0/28', vip='10.0.14.5'), '/24 or larger'),
     (dict(servers=0), 'number of real servers'),
-    (dict(forwarding='nat'), 'unknown forwarding'),
+    (dict(forwarding='masq'), 'unknown forwarding'),
+    (dict(forwarding='nat', inside_subnet='10.0.0.0/16'), 'overlaps 10.0.14.0/24'),
+    (dict(forwarding='nat', inside_subnet='198.19.0.0/24'), 'overlaps 198.18.0.0/15'),
+    (dict(forwarding='nat', inside_subnet='192.168.14.0/28'), '/24 or larger'),
     (dict(vip='not-an-ip'), 'does not appear to be'),
 ])
 def test_bad_input_is_refused(kwargs, message):
@@ -51,3 +54,16 @@ def test_more_servers_get_their_own_addresses():
     c = ClusterConfig(servers=5, weights=[1, 2, 3, 4, 5], scheduler='wrr')
     assert c.real_servers[-1] == 'laico6' and c.addresses['laico6'] == '10.0.14.16'
     assert c.weight_of('laico4') == 3
+
+
+def test_nat_puts_the_real_servers_behind_the_directors():
+    c = ClusterConfig(forwarding='nat')
+    assert c.nat and c.gateway == '192.168.14.254' and c.inside_prefixlen == 24
+    assert c.inside == {'laicoz': '192.168.14.2', 'laicoy': '192.168.14.3'}
+    assert [c.addresses[s] for s in c.real_servers] == ['192.168.14.12', '192.168.14.13',
+                                                        '192.168.14.14']
+    assert c.addresses['laicoz'] == '10.0.14.2' and c.addresses['client'] == '10.0.14.200'
+    assert 'laico2' in c.hosts_file() and c.as_dict()['gateway'] == '192.168.14.254'
+    dr = ClusterConfig()
+    assert not dr.nat and dr.gateway is None and dr.inside == {}
+    assert dr.as_dict()['inside_subnet'] is None

@@ -25,7 +25,7 @@ needs_daemons = pytest.mark.skipif(
 
 def render(root, *argv):
     stack = stack_from_flags('heartbeat', *argv)
-    director = ScratchDirector('laicoz', root, stack.private_dirs())
+    director = ScratchDirector('laicoz', root, stack.private_dirs(), inside=stack.config.nat)
     stack.configure(director)
     return stack, director
 
@@ -53,10 +53,19 @@ def test_rendered_files_and_secret(tmp_path):
 
 
 def test_each_forwarding_method_is_ldirectord_s_word_for_it(tmp_path):
-    for method, word in (('dr', 'gate'), ('tun', 'ipip')):
+    for method, word in (('dr', 'gate'), ('tun', 'ipip'), ('nat', 'masq')):
         render(tmp_path / method, '--forwarding', method)
         cf = (tmp_path / method / 'laicoz' / 'etc' / 'ha.d' / 'ldirectord.cf').read_text()
         assert cf.count(' %s 1' % word) == 3, cf
+
+
+def test_nat_resources_move_the_gateway_after_the_vip():
+    lean = stack_from_flags('heartbeat', '--forwarding', 'nat')
+    assert lean.resources() == ('VIP::10.0.14.146/24 VIP::192.168.14.254/24 '
+                                'LVSDirector::ldirectord.cf')
+    stock = stack_from_flags('heartbeat', '--forwarding', 'nat', '--hot-standby',
+                             '--resources', 'stock')
+    assert stock.resources() == 'IPaddr2::10.0.14.146/24 IPaddr2::192.168.14.254/24'
 
 
 def test_stock_resources_and_nice_failback(tmp_path):
@@ -109,7 +118,7 @@ def test_a_foreign_flag_is_refused_before_anything_starts():
 
 @needs_daemons
 @pytest.mark.parametrize('argv', [[], ['--hot-standby', '--resources', 'stock'],
-                                  ['--forwarding', 'tun']])
+                                  ['--forwarding', 'tun'], ['--forwarding', 'nat']])
 def test_the_daemons_accept_the_generated_configs(tmp_path, argv):
     stack, laicoz = render(tmp_path, *argv)
     assert stack.self_check(laicoz) == []

@@ -83,3 +83,32 @@ def test_what_comes_after_the_end_of_the_run_does_not_count():
     events = [vip(0, 'laicoz', True), vip(30, 'laicoz', False)]
     inv = invariants.vip_ownership(events, D, 'laicoz', 20)
     assert inv['no_owner_s'] == 0 and inv['no_owner'] == []
+
+
+def gw(t, node, held):
+    return ev(t, node, 'gateway', held=held)
+
+
+def test_nat_gateway_away_from_the_vip_is_measured():
+    """heartbeat with NAT: each address resource after the other. The gateway follows
+    the VIP 0.9 s late at start, the failover and the failback; keepalived's synced
+    instances would leave no interval at all."""
+    events = [vip(10, 'laicoz', True), gw(10.9, 'laicoz', True),
+              ev(50, 'laicoz', 'link', up=False), vip(50.2, 'laicoz', False),
+              gw(50.2, 'laicoz', False), vip(55, 'laicoy', True), gw(55.9, 'laicoy', True),
+              ev(75, 'laicoz', 'link', up=True), gw(80, 'laicoy', False),
+              vip(80.4, 'laicoy', False), vip(83, 'laicoz', True),
+              gw(83.9, 'laicoz', True)]
+    inv = invariants.vip_ownership(events, D, 'laicoz', 90, first_fault=50)
+    # relative to the first owner at 10: the unplugged laicoz held both, served neither
+    assert inv['gateway_split'] == [[0.0, 0.9], [45.0, 45.9], [70.0, 70.4], [73.0, 73.9]]
+    assert inv['gateway_split_s'] == 3.1
+    assert invariant_problems({'invariants': inv}, 0.0) == []
+    stuck = [vip(10, 'laicoz', True), gw(10.9, 'laicoz', True), vip(50, 'laicoz', False),
+             vip(51, 'laicoy', True)]          # the gateway left behind on laicoz
+    inv = invariants.vip_ownership(stuck, D, 'laicoz', 60, first_fault=50)
+    assert inv['gateway_split'][-1] == [40.0, 50.0]
+    [problem] = invariant_problems({'invariants': inv}, 0.0)
+    assert 'gateway was not where the VIP was for 10.00s (40.00-50.00s)' in problem
+    # without NAT there is no gateway, and nothing is said of one
+    assert 'gateway_split_s' not in invariants.vip_ownership(events[:1], D, 'laicoz', 60)

@@ -13,7 +13,7 @@ needs_keepalived = pytest.mark.skipif(not shutil.which('keepalived'),
 
 def render(root, *argv):
     stack = stack_from_flags('keepalived', *argv)
-    director = ScratchDirector('laicoz', root, stack.private_dirs())
+    director = ScratchDirector('laicoz', root, stack.private_dirs(), inside=stack.config.nat)
     [path] = stack.configure(director)
     return stack, director, path
 
@@ -30,6 +30,20 @@ def test_subsecond_adverts_use_vrrp3_without_password(tmp_path):
 def test_each_forwarding_method_is_keepalived_s_lvs_method(tmp_path):
     assert 'lvs_method DR' in render(tmp_path / 'dr', '--forwarding', 'dr')[2].read_text()
     assert 'lvs_method TUN' in render(tmp_path / 'tun', '--forwarding', 'tun')[2].read_text()
+    assert 'VI_GW' not in render(tmp_path / 'dr2')[2].read_text()
+
+
+def test_nat_moves_the_gateway_in_a_sync_group_with_the_vip(tmp_path):
+    stack = stack_from_flags('keepalived', '--forwarding', 'nat')
+    director = ScratchDirector('laicoy', tmp_path, stack.private_dirs(), inside=True)
+    [path] = stack.configure(director)
+    text = path.read_text()
+    assert 'lvs_method NAT' in text and 'real_server 192.168.14.12 80' in text
+    gw = text[text.index('vrrp_instance VI_GW'):text.index('vrrp_sync_group')]
+    assert 'interface laicoy-lan' in gw and '192.168.14.254/24 dev laicoy-lan' in gw
+    assert 'state BACKUP' in gw and 'priority 100' in gw and 'virtual_router_id 15' in gw
+    assert 'VI_LVS' in text[text.index('vrrp_sync_group'):]
+    assert stack.self_check(director) == [] if shutil.which('keepalived') else True
 
 
 def test_whole_second_adverts_get_a_per_run_password(tmp_path):
@@ -56,7 +70,7 @@ def test_bad_or_foreign_settings_are_refused(argv, message):
 
 @needs_keepalived
 @pytest.mark.parametrize('argv', [[], ['--advert-int', '1'], ['--nice-failback'],
-                                  ['--forwarding', 'tun']])
+                                  ['--forwarding', 'tun'], ['--forwarding', 'nat']])
 def test_keepalived_accepts_the_generated_config(tmp_path, argv):
     stack, director, _ = render(tmp_path, *argv)
     assert stack.self_check(director) == []

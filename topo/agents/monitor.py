@@ -105,6 +105,7 @@ class LogTail:
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument('--vip', required=True)
+    p.add_argument('--gateway', help='NAT: the real servers\' gateway, which moves with the VIP')
     p.add_argument('--log', action='append', default=[], help='log file to follow')
     p.add_argument('--arp', action='store_true',
                    help="the client's view only: where its ARP entry for the VIP points")
@@ -113,7 +114,7 @@ def main(argv=None):
     tails = {path: LogTail(path) for path in a.log}
     for t in tails.values():        # only what is logged from now on
         t.lines()
-    vip, table, mac = None, None, ''
+    vip, table, mac, gateway = None, None, '', None
     emit('ready')
     while True:
         if a.arp:
@@ -123,10 +124,14 @@ def main(argv=None):
                 emit('arp', mac=mac)
             time.sleep(a.interval)
             continue
-        now_vip = a.vip in local_addresses()
+        local = local_addresses()
+        now_vip = a.vip in local
         if now_vip != vip:
             vip = now_vip
             emit('vip', held=vip)
+        if a.gateway and (a.gateway in local) != gateway:
+            gateway = a.gateway in local
+            emit('gateway', held=gateway)
         now_table = ipvs_table()
         if now_table != table:
             table = now_table

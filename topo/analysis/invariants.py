@@ -87,12 +87,47 @@ def vip_ownership(events, directors, primary, t_end, first_fault=None, macs=None
             flips.append({'t': round(e['t'] - origin, 3), 'mac': e['mac'],
                           'director': (macs or {}).get(e['mac'])})
         last = e['mac']
-    return {'dual_owner_s': _total(dual), 'dual_owner': rel(dual),
-            'no_owner_s': _total(none), 'no_owner': rel(none),
-            'false_takeovers': false,
-            'owner_without_table_s': _total(bare),
-            'arp_flips': flips, 'first_owner_at': None if first_owned is None
-            else round(first_owned - origin, 3), 'origin': origin}
+    out = {'dual_owner_s': _total(dual), 'dual_owner': rel(dual),
+           'no_owner_s': _total(none), 'no_owner': rel(none),
+           'false_takeovers': false,
+           'owner_without_table_s': _total(bare),
+           'arp_flips': flips, 'first_owner_at': None if first_owned is None
+           else round(first_owned - origin, 3), 'origin': origin}
+    if any(e.get('kind') == 'gateway' for e in events):
+        split = gateway_split(events, directors, t_end, first_owned)
+        out.update(gateway_split_s=_total(split), gateway_split=rel(split))
+    return out
+
+
+def gateway_split(events, directors, t_end, since=None):
+    """NAT: the intervals (from since on) where the directors holding the real servers'
+    gateway are not those holding the VIP: the answers go back through a director
+    the requests did not come through (or through none)."""
+    state = {d: {'vip': False, 'gateway': False, 'link': True} for d in directors}
+    split, t_prev, apart = [], None, False
+    for e in sorted((e for e in events if e.get('node') in state and e['t'] <= t_end
+                     and e.get('kind') in ('vip', 'gateway', 'link')), key=lambda e: e['t']):
+        if apart and t_prev is not None and e['t'] > t_prev:
+            split.append((t_prev, e['t']))
+        st = state[e['node']]
+        st['link' if e['kind'] == 'link' else e['kind']] = e['up' if e['kind'] == 'link'
+                                                             else 'held']
+        holders = lambda k: {d for d, s in state.items() if s[k] and s['link']}
+        apart = holders('vip') != holders('gateway')
+        t_prev = e['t']
+    if apart and t_prev is not None and t_end > t_prev:
+        split.append((t_prev, t_end))
+    if since is not None:
+        split = [(max(a, since), b) for a, b in split if b > since]
+    merged = []
+    for a, b in split:
+        if b <= a:
+            continue
+        if merged and a <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(b, merged[-1][1]))
+        else:
+            merged.append((a, b))
+    return merged
 
 
 def owner_at(events, directors, t):

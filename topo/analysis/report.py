@@ -101,6 +101,8 @@ def run(s, out):
               'false takeovers %d, client ARP flips %d'
               % (inv['dual_owner_s'], inv['no_owner_s'], inv['owner_without_table_s'],
                  len(inv['false_takeovers']), len(inv['arp_flips'])))
+        if 'gateway_split_s' in inv:
+            print('NAT: the gateway away from the VIP %.2fs' % inv['gateway_split_s'])
     fidelity(s)
     for checker, problems in (s.get('checks') or {}).items():
         for problem in problems:

@@ -174,8 +174,10 @@ class Network(abc.ABC):
         self.build()
         self.timings['network_s'] = time.monotonic() - t0
         if self.config.client_sources:
-            roles.route_client_prefix(self.client, [self[h] for h in self.config.hosts
-                                                    if h != CLIENT])
+            # (NAT's real servers reach the clients through their gateway)
+            roles.route_client_prefix(self.client, [
+                self[h] for h in self.config.hosts if h != CLIENT and
+                not (self.config.nat and h in self.config.real_servers)])
         for server in self.real_servers:
             server.start_web()
         for server in self.real_servers:
@@ -233,6 +235,8 @@ class Network(abc.ABC):
 
     def start_monitor(self, node, *extra):
         args = ['--vip', self.config.vip] + list(extra)
+        if node.role == 'director' and self.config.nat:
+            args += ['--gateway', self.config.gateway]
         if node.role == 'director':
             for log in self.stack.logs(node):
                 args += ['--log', log]

@@ -291,14 +291,16 @@ def settings_from_args(name, args):
 class ScratchDirector:
     """Stands in for a director when its configs are rendered only to be checked."""
 
-    def __init__(self, name, root, private_dirs=(), links=1):
+    def __init__(self, name, root, private_dirs=(), links=1, inside=False):
         from pathlib import Path
-        self.name, self.root, self.links = name, Path(root), links
+        self.name, self.root, self.links, self.inside = name, Path(root), links, inside
         for d in private_dirs:
             Path(self.private(d)).mkdir(parents=True, exist_ok=True)
 
     def interfaces(self):
-        return ['%s-eth%d' % (self.name, i) for i in range(self.links)]   # Mininet's names
+        from topo.network.config import inside_interface
+        return ['%s-eth%d' % (self.name, i) for i in range(self.links)] + (   # Mininet's names
+            [inside_interface(self.name)] if self.inside else [])
 
     def private(self, path):
         return str(self.root / self.name / path.lstrip('/'))
@@ -318,7 +320,8 @@ def check_configs(stack):
         problems = []
         for name in DIRECTORS:
             director = ScratchDirector(name, root, stack.private_dirs(),
-                                       links=2 if stack.config.crossover else 1)
+                                       links=2 if stack.config.crossover else 1,
+                                       inside=stack.config.nat)
             stack.configure(director)
             problems += ['%s %s: %s' % (name, daemon, p) for daemon, p in stack.self_check(director)]
     finally:

@@ -25,7 +25,19 @@ FORWARDING = {f.name: f for f in (
     Forwarding('tun', '-i', 'Tunnel', 'ipip', 'TUN',
                'IP-in-IP tunnelling: the director wraps each packet for the real server, '
                'which unwraps it on tunl0 (the VIP there) and answers the client itself'),
+    Forwarding('nat', '-m', 'Masq', 'masq', 'NAT',
+               'masquerading: the real servers sit on a private network behind the '
+               'directors, their default gateway an inside address that moves with the '
+               'VIP; the director rewrites both directions'),
 )}
+# NAT's private network behind the directors; its gateway (host .254) moves with the VIP
+INSIDE_SUBNET = '192.168.14.0/24'
+GATEWAY_HOST = 254
+
+
+def inside_interface(director):
+    """NAT: the name of a director's interface on the inside network."""
+    return '%s-lan' % director
 
 PRIMARY, BACKUP, CLIENT = 'laicoz', 'laicoy', 'client'
 # Many clients' addresses: RFC 2544's benchmarking block, routed to the client host
@@ -69,7 +81,10 @@ class ClusterConfig:
     # how many addresses the client host speaks from (1: its own only; more: taken
     # from CLIENT_PREFIX, routed to it from every node)
     client_addresses: int = 1
+    inside_subnet: str = INSIDE_SUBNET      # NAT only: the real servers' network
     addresses: dict = field(init=False, default=None)
+    inside: dict = field(init=False, default=None)      # NAT: each director's inside address
+    gateway: str = field(init=False, default=None)      # NAT: the real servers' gateway
 
     def __post_init__(self):
         if self.weights is None:
@@ -78,6 +93,12 @@ class ClusterConfig:
         net = ipaddress.ip_network(self.subnet)
         host = lambda n: str(net.network_address + n)
         self.addresses = {PRIMARY: host(2), BACKUP: host(3), CLIENT: host(200)}
+        self.inside = {}
+        if self.nat:        # the real servers move behind the directors
+            inside = ipaddress.ip_network(self.inside_subnet)
+            host = lambda n: str(inside.network_address + n)
+            self.inside = {PRIMARY: host(2), BACKUP: host(3)}
+            self.gateway = host(GATEWAY_HOST)
         for name in self.real_servers:
             self.addresses[name] = host(10 + int(name[len('laico'):]))
 
@@ -112,6 +133,16 @@ class ClusterConfig:
                               % self.subnet)
         if net.overlaps(prefix):
             raise ConfigError('subnet %s overlaps the clients\' prefix %s' % (net, prefix))
+        if self.forwarding == 'nat':
+            try:
+                inside = ipaddress.ip_network(self.inside_subnet)
+            except ValueError as e:
+                raise ConfigError('inside subnet: %s' % e)
+            if inside.version != 4 or inside.prefixlen > 24:
+                raise ConfigError('inside subnet must be IPv4, /24 or larger, got %s' % inside)
+            if inside.overlaps(net) or inside.overlaps(prefix):
+                raise ConfigError('inside subnet %s overlaps %s' % (
+                    inside, net if inside.overlaps(net) else prefix))
         if vip not in net:
             raise ConfigError('VIP %s is not inside the testbed subnet %s' % (vip, net))
         used = {2, 3, 200} | {12 + i for i in range(self.servers)}
@@ -132,6 +163,14 @@ class ClusterConfig:
     def prefixlen(self):
         return ipaddress.ip_network(self.subnet).prefixlen
 
+    @property
+    def nat(self):
+        return self.forwarding == 'nat'
+
+    @property
+    def inside_prefixlen(self):
+        return ipaddress.ip_network(self.inside_subnet).prefixlen
+
     # the crossover cable's own point-to-point link-local addresses
     CROSSOVER = {PRIMARY: '169.254.77.1', BACKUP: '169.254.77.2'}
     CROSSOVER_PREFIX = 30
@@ -151,6 +190,8 @@ class ClusterConfig:
                 'scheduler': self.scheduler, 'vip': self.vip, 'port': self.port,
                 'subnet': self.subnet, 'forwarding': self.forwarding,
                 'crossover': self.crossover, 'client_addresses': self.client_addresses,
+                'inside_subnet': self.inside_subnet if self.nat else None,
+                'gateway': self.gateway, 'inside': self.inside,
                 'addresses': self.addresses}
 
     @property

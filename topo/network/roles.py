@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from topo.network import ipvs
-from topo.network.config import CLIENT_PREFIX, FORWARDING
+from topo.network.config import CLIENT_PREFIX, FORWARDING, inside_interface
 from topo.network.webserver import NginxServer, raise_limits
 
 
@@ -36,6 +36,7 @@ def route_client_prefix(client, others):
 class Director:
     role = 'director'
     vip = None
+    gateway = None          # NAT: the real servers' gateway, which moves with the VIP
 
     def clear_state(self):
         self.ipvsadm('-C')
@@ -44,6 +45,9 @@ class Director:
         if self.vip:
             # whatever netmask the stack gave it
             self.cmd('ip -4 addr flush dev %s to %s/32' % (self.interfaces()[0], self.vip))
+        if self.gateway:
+            self.cmd('ip -4 addr flush dev %s to %s/32' % (inside_interface(self.name),
+                                                           self.gateway))
 
     def fresh_run(self):
         """A private /run as after a boot: empty (the daemons add what they expect)."""
@@ -77,6 +81,15 @@ class Director:
 
     def add_vip(self, vip, prefixlen=32):
         self.cmd('ip addr add %s/%d dev %s' % (vip, prefixlen, self.interfaces()[0]))
+
+    def take_service(self, config):
+        """The addresses the service needs on this director (no HA stack): the VIP and,
+        with NAT, the real servers' gateway."""
+        if not self.holds(config.vip):
+            self.add_vip(config.vip, 32)
+        if config.nat and not self.holds(config.gateway):
+            self.cmd('ip addr add %s/%d dev %s' % (config.gateway, config.inside_prefixlen,
+                                                   inside_interface(self.name)))
 
     def holds(self, address):
         return (' %s/' % address) in self.cmd('ip -o -4 addr show')
@@ -137,10 +150,17 @@ class RealServer:
 
     forwarding = 'dr'
 
+    gateway = None
+
     def configure_forwarding(self):
         """The VIP where the director's packets arrive: on lo for direct routing, on
         tunl0 for tunnelling (IPIP's catch-all device, in every namespace once the ipip
-        module is loaded); either way the server answers the client from the VIP."""
+        module is loaded); either way the server answers the client from the VIP. With
+        NAT the server has no VIP: its answers go back through the director that holds
+        the gateway, which rewrites them."""
+        if self.forwarding == 'nat':
+            self.cmd('ip route replace default via %s' % self.gateway)
+            return
         # arp_ignore=1: answer ARP only for addresses on the asking interface;
         # arp_announce=2: never use the VIP as ARP source. Both per namespace.
         for scope in ('all', self.interfaces()[0]):

@@ -7,7 +7,7 @@ from pathlib import Path
 from mininet.link import TCLink
 from mininet.log import setLogLevel
 from mininet.net import Mininet
-from mininet.node import OVSSwitch
+from mininet.node import OVSBridge, OVSSwitch
 from mininet.topo import Topo
 
 from topo.backends import Network, register
@@ -16,36 +16,46 @@ from topo.backends.mininet.nodes import Client, Director, MininetNode, RealServe
 from topo.backends.mininet.ovs import OVSDaemons, run as run_cmd
 from topo.kernels import run_id
 from topo.network import counters
-from topo.network.config import CLIENT, DIRECTORS
+from topo.network.config import CLIENT, DIRECTORS, inside_interface
 
 HUB = 'hub'
+INSIDE = 'inside'       # NAT's private network behind the directors (a switch of its own)
 
 
 class ClusterTopo(Topo):
-    """Two directors, the real servers and the client, every one on the hub."""
+    """Two directors, the real servers and the client, every one on the hub; with NAT
+    the real servers on the inside network instead, which the directors also join."""
 
     def build(self, config, hosts_file, private_root, private_dirs=(), link_mbit=None,
               hub_side=None):
         hub = self.addSwitch(HUB, dpid='1', protocols='OpenFlow13')
         # a hardware profile's Ethernet: every cable to the hub at its rate (HTB)
         link = {'cls': TCLink, 'bw': link_mbit} if link_mbit else {}
+        inside = self.addSwitch(INSIDE, cls=OVSBridge, dpid='2') if config.nat else None
         roles = [(d, Director, {'private_root': private_root, 'private_dirs': private_dirs,
-                                'vip': config.vip})
+                                'vip': config.vip, 'gateway': config.gateway})
                  for d in DIRECTORS]
         roles += [(r, RealServer, {'vip': config.vip, 'web_port': config.port,
-                                   'forwarding': config.forwarding,
+                                   'forwarding': config.forwarding, 'gateway': config.gateway,
                                    'web_dir': '%s/%s/nginx' % (private_root, r)})
                   for r in config.real_servers]
         roles += [(CLIENT, Client, {})]
         for name, cls, extra in roles:
-            self.addHost(name, cls=cls, ip='%s/%d' % (config.addresses[name], config.prefixlen),
+            behind = inside and cls is RealServer
+            prefixlen = config.inside_prefixlen if behind else config.prefixlen
+            self.addHost(name, cls=cls, ip='%s/%d' % (config.addresses[name], prefixlen),
                          hosts_file=hosts_file, hub_side=hub_side, **extra)
-            self.addLink(name, hub, **link)
+            self.addLink(name, inside if behind else hub, **link)
         if config.crossover:        # the directors' second interface: a cable between them
             a, b = DIRECTORS
             self.addLink(a, b, params1={'ip': '%s/%d' % (config.CROSSOVER[a],
                                                          config.CROSSOVER_PREFIX)},
                          params2={'ip': '%s/%d' % (config.CROSSOVER[b], config.CROSSOVER_PREFIX)})
+        if inside:                  # the directors' leg on the inside network, named for it
+            for d in DIRECTORS:
+                self.addLink(d, inside, intfName1=inside_interface(d),
+                             params1={'ip': '%s/%d' % (config.inside[d],
+                                                       config.inside_prefixlen)}, **link)
 
 
 @register
@@ -128,10 +138,17 @@ class MininetNetwork(Network):
         return self.net[name]
 
     # -- the hub ------------------------------------------------------------------------
+    def switches(self):
+        return [s for s in self.net.switches if s.name in (HUB, INSIDE)]
+
     def hub_intf(self, node):
-        """The name of the hub's end of a node's cable."""
-        [(hub_intf, _)] = self.net[HUB].connectionsTo(node)
-        return hub_intf.name
+        """The name of the hub's (or the inside switch's) end of a node's first cable."""
+        first = node.intfList()[1] if node.intfList()[0].name == 'lo' else node.intfList()[0]
+        for switch in self.switches():
+            for mine, theirs in switch.connectionsTo(node):
+                if theirs.name == first.name:
+                    return mine.name
+        raise RuntimeError('%s has no cable to a hub' % node.name)
 
     def hub_port(self, name):
         hub = self.net[HUB]
@@ -141,7 +158,7 @@ class MininetNetwork(Network):
     def hub_drops(self):
         # the hub's ends of the cables are in this (the root) namespace: their drops,
         # their queues' drops, and the datapath's lost upcalls; no other device's
-        ports = {i.name for i in self.net[HUB].intfList() if i.name != 'lo'}
+        ports = {i.name for s in self.switches() for i in s.intfList() if i.name != 'lo'}
         out = {}
         with open('/proc/net/dev') as f:
             for intf, ways in counters.dev_drops(f.read()).items():

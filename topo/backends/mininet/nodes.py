@@ -143,8 +143,10 @@ def _root_cmd(command):
 
 
 class RealServer(roles.RealServer, MininetNode):
-    def __init__(self, name, vip=None, web_port=80, web_dir=None, forwarding='dr', **params):
+    def __init__(self, name, vip=None, web_port=80, web_dir=None, forwarding='dr', gateway=None,
+                 **params):
         self.vip, self.web_port, self.forwarding = vip, web_port, forwarding
+        self.gateway = gateway
         MininetNode.__init__(self, name, **params)
         self.make_web(web_dir or '/run/hatestbed-web/%s' % name)
 
@@ -160,14 +162,22 @@ class Director(roles.Director, MininetNode):
     /etc/ha.d, /run): each is bound from <private_root>/<name>/ in the director's
     mount namespace, where the testbed also reads their logs."""
 
-    def __init__(self, name, private_root=None, private_dirs=(), vip=None, **params):
-        self.vip = vip
+    def __init__(self, name, private_root=None, private_dirs=(), vip=None, gateway=None,
+                 **params):
+        self.vip, self.gateway = vip, gateway
         self.root = Path(private_root or '/run') / name
         self.private_dirs = tuple(private_dirs)
         for d in self.private_dirs:
             (self.root / d.lstrip('/')).mkdir(parents=True, exist_ok=True)
         params['privateDirs'] = [(d, str(self.root / d.lstrip('/'))) for d in self.private_dirs]
         MininetNode.__init__(self, name, **params)
+
+    def config(self, **params):
+        r = MininetNode.config(self, **params)
+        if self.gateway:            # NAT: it routes between the client and the servers
+            self.cmd('sysctl -qw net.ipv4.ip_forward=1')
+        return r
+
 
     def private(self, path):
         for d in self.private_dirs:

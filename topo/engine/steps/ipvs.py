@@ -82,13 +82,12 @@ class StaticService:
         n = self.servers or c.servers
         return ClusterConfig(servers=n, weights=c.weights[:n], vip=c.vip, subnet=c.subnet,
                              scheduler=self.scheduler or c.scheduler, port=c.port,
-                             forwarding=c.forwarding)
+                             forwarding=c.forwarding, inside_subnet=c.inside_subnet)
 
     def __call__(self, run):
         laicoz = run.network.director()
         laicoz.install_service(self.config(run))
-        if not laicoz.holds(run.config.vip):
-            laicoz.add_vip(run.config.vip, 32)
+        laicoz.take_service(run.config)
         run.static_servers = self.config(run).real_servers
         stage('static IPVS service on laicoz: %s %s' % (self.config(run).scheduler,
                                                          ', '.join(run.static_servers)))

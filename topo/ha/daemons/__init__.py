@@ -84,8 +84,11 @@ class Daemon:
 
 
 def interfaces(node):
-    """The node's network interfaces (lo aside), its LAN interface first."""
-    return node.interfaces()
+    """The node's network interfaces toward the other director (lo aside), its LAN
+    interface first: the hub and the crossover cable; not NAT's inside network, which
+    carries the service, not the cluster's heartbeats and adverts."""
+    from topo.network.config import inside_interface
+    return [i for i in node.interfaces() if i != inside_interface(node.name)]
 
 
 def chown_ha(path):

@@ -1,7 +1,7 @@
 """keepalived: VRRP for the VIP and its own health checker driving IPVS."""
 import shlex
 
-from topo.ha.daemons import Daemon, in_namespaces, interfaces
+from topo.ha.daemons import Daemon, in_namespaces
 from topo.network.config import FORWARDING
 
 CONFIG = '/etc/keepalived/keepalived.conf'
@@ -58,7 +58,7 @@ class Keepalived(Daemon):
     def self_check(self):
         """`keepalived -t`, in a namespace that has the director's interface."""
         links = ' && '.join('ip link add %s type veth peer name kacheck%d && ip link set %s up'
-                            % (i, n, i) for n, i in enumerate(interfaces(self.node)))
+                            % (i, n, i) for n, i in enumerate(self.node.interfaces()))
         code, out = in_namespaces('%s && keepalived -t -f %s'
                                   % (links, shlex.quote(self.node.private(CONFIG))),
                                   flags=('-n',))

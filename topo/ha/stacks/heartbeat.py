@@ -96,6 +96,9 @@ class HeartbeatStack(HAStack):
         vip = '%s/%d' % (self.config.vip, self.config.prefixlen)
         stock = self.settings.resources == 'stock'
         address = ('IPaddr2::%s' if stock else 'VIP::%s') % vip
+        if self.config.nat:     # the real servers' gateway moves with the VIP, right after it
+            address += (' IPaddr2::%s/%d' if stock else ' VIP::%s/%d') % (
+                self.config.gateway, self.config.inside_prefixlen)
         if self.settings.hot_standby:
             return address
         # The paper's group, in its order: the VIP, then ldirectord. Until ldirectord has

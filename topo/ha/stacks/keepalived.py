@@ -6,7 +6,27 @@ from dataclasses import dataclass
 from topo.ha import HAStack, Settings, SweepAxis, register, setting
 from topo.ha.daemons import interfaces
 from topo.ha.daemons.keepalived import Keepalived
-from topo.network.config import PRIMARY, ConfigError
+from topo.network.config import PRIMARY, ConfigError, inside_interface
+
+GATEWAY_INSTANCE = """
+vrrp_instance VI_GW {
+    state %(state)s
+    interface %(iface)s
+    virtual_router_id %(router_id)d
+    priority %(priority)d
+    advert_int %(advert_int)s
+%(preempt)s%(authentication)s    virtual_ipaddress {
+        %(gateway)s/%(prefixlen)d dev %(iface)s
+    }
+}
+
+vrrp_sync_group VG_LVS {
+    group {
+        VI_LVS
+        VI_GW
+    }
+}
+"""
 
 
 @dataclass
@@ -83,7 +103,23 @@ class KeepalivedStack(HAStack):
             vrrp_iface=self.vrrp_iface(director), unicast=self.unicast(director),
             # the sync daemon's role follows the instance: master on MASTER, backup on BACKUP
             sync_daemon='    lvs_sync_daemon %s VI_LVS id %d\n' % (
-                interfaces(director)[0], self.SYNC_ID) if s.sync_daemon else '')]
+                interfaces(director)[0], self.SYNC_ID) if s.sync_daemon else '',
+            gateway_instance=self.gateway_instance(director, primary, auth))]
+
+    def gateway_instance(self, director, primary, auth):
+        """NAT: the real servers' gateway as a second VRRP instance on the inside
+        network, synced with the VIP's (keepalived's LVS-NAT design): the two move
+        together, or the answers would return through another director."""
+        if not self.config.nat:
+            return ''
+        nice = self.settings.nice_failback
+        iface = inside_interface(director.name)
+        return GATEWAY_INSTANCE % {
+            'state': 'BACKUP' if nice or not primary else 'MASTER', 'iface': iface,
+            'router_id': 15, 'priority': 150 if primary else 100,
+            'advert_int': self.settings.advert_int,
+            'preempt': '    nopreempt\n' if nice else '', 'authentication': auth,
+            'gateway': self.config.gateway, 'prefixlen': self.config.inside_prefixlen}
 
     def vrrp_iface(self, director):
         """The adverts' interface: the LAN, or the crossover cable when there is one."""

@@ -4,7 +4,7 @@ single point of failure; experiments/availability.py measures what HA adds to it
 from topo.ha import HAStack, register
 from topo.ha.daemons import interfaces
 from topo.ha.daemons.ldirectord import Ldirectord
-from topo.network.config import PRIMARY
+from topo.network.config import PRIMARY, inside_interface
 
 
 @register
@@ -31,4 +31,8 @@ class SingleDirectorStack(HAStack):
         for ldirectord in self.daemons(director):
             director.cmd('ip addr add %s/%d dev %s' % (self.config.vip, self.config.prefixlen,
                                                        interfaces(director)[0]))
+            if self.config.nat:         # the real servers' gateway
+                director.cmd('ip addr add %s/%d dev %s' % (
+                    self.config.gateway, self.config.inside_prefixlen,
+                    inside_interface(director.name)))
             ldirectord.start()
