@@ -88,6 +88,9 @@ class StaticService:
         laicoz = run.network.director()
         laicoz.install_service(self.config(run))
         laicoz.take_service(run.config)
+        if run.config.nat:      # the baseline straight to a server: routed through laicoz
+            run.network.client.cmd('ip route replace %s via %s' % (run.config.inside_subnet,
+                                                                  laicoz.address()))
         run.static_servers = self.config(run).real_servers
         stage('static IPVS service on laicoz: %s %s' % (self.config(run).scheduler,
                                                          ', '.join(run.static_servers)))
