@@ -34,11 +34,12 @@ def test_failover_experiment(run_dir, flags, stack, warm, log):
     assert leftovers(p.run_id) == []
 
 
-def test_failover_trials_keepalived(run_dir):
-    """--trials 2: two boots, each a whole paper run with its checks, then the spreads."""
+def test_failover_trials_keepalived_nat(run_dir):
+    """--trials 2: two boots, each a whole paper run with its checks, then the spreads;
+    with NAT: the real servers behind the directors, the gateway moving with the VIP."""
     t0 = time.monotonic()
     p = experiment('failover', '--results', str(run_dir), '--stack', 'keepalived',
-                   '--trials', '2')
+                   '--trials', '2', '--forwarding', 'nat')
     print('failover experiment, keepalived, 2 trials: %.1fs (%s)'
           % (time.monotonic() - t0, EXPECTED_MODE))
     assert p.returncode == 0
@@ -52,6 +53,12 @@ def test_failover_trials_keepalived(run_dir):
         trial = check_paper_run(t, 'keepalived', True,
                                 ('laicoy', 'keepalived.log', 'Entering MASTER STATE'))
         outages.append(trial['failover']['outage_s'])
+        # keepalived's synced instances: the gateway never away from the VIP for long
+        assert trial['parameters']['forwarding'] == 'nat'
+        assert trial['invariants']['gateway_split_s'] < 1.0, trial['invariants']
+        rows = [line for line in (t / 'fig05-laicoz.txt').read_text().splitlines()
+                if line.strip().startswith('->') and 'laico' in line]
+        assert len(rows) == 3 and all(line.split()[2] == 'Masq' for line in rows), rows
         assert trial['degraded'] in (True, False)       # each trial judged its own fidelity
         if not trial['degraded']:       # a busy machine may degrade one: then it is left out
             used.append(trial['failover']['outage_s'])
