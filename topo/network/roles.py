@@ -82,11 +82,11 @@ class Director:
     def add_vip(self, vip, prefixlen=32):
         self.cmd('ip addr add %s/%d dev %s' % (vip, prefixlen, self.interfaces()[0]))
 
-    def take_service(self, config):
-        """The addresses the service needs on this director (no HA stack): the VIP and,
-        with NAT, the real servers' gateway."""
+    def take_service(self, config, prefixlen=32):
+        """The addresses the service needs on this director when no HA stack moves them:
+        the VIP and, with NAT, the real servers' gateway."""
         if not self.holds(config.vip):
-            self.add_vip(config.vip, 32)
+            self.add_vip(config.vip, prefixlen)
         if config.nat and not self.holds(config.gateway):
             self.cmd('ip addr add %s/%d dev %s' % (config.gateway, config.inside_prefixlen,
                                                    inside_interface(self.name)))

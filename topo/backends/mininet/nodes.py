@@ -178,7 +178,6 @@ class Director(roles.Director, MininetNode):
             self.cmd('sysctl -qw net.ipv4.ip_forward=1')
         return r
 
-
     def private(self, path):
         for d in self.private_dirs:
             if path == d or path.startswith(d + '/'):

@@ -2,9 +2,8 @@
 switched on but does nothing. The paper's starting point, where the director is the
 single point of failure; experiments/availability.py measures what HA adds to it."""
 from topo.ha import HAStack, register
-from topo.ha.daemons import interfaces
 from topo.ha.daemons.ldirectord import Ldirectord
-from topo.network.config import PRIMARY, inside_interface
+from topo.network.config import PRIMARY
 
 
 @register
@@ -29,10 +28,5 @@ class SingleDirectorStack(HAStack):
         then ldirectord (through the resource script that returns once the table has
         a real server)."""
         for ldirectord in self.daemons(director):
-            director.cmd('ip addr add %s/%d dev %s' % (self.config.vip, self.config.prefixlen,
-                                                       interfaces(director)[0]))
-            if self.config.nat:         # the real servers' gateway
-                director.cmd('ip addr add %s/%d dev %s' % (
-                    self.config.gateway, self.config.inside_prefixlen,
-                    inside_interface(director.name)))
+            director.take_service(self.config, self.config.prefixlen)
             ldirectord.start()
