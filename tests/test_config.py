@@ -36,6 +36,10 @@ def test_hosts_file_names_every_host_but_not_the_vip():
     (dict(forwarding='nat', inside_subnet='198.19.0.0/24'), 'overlaps 198.18.0.0/15'),
     (dict(forwarding='nat', inside_subnet='192.168.14.0/28'), '/24 or larger'),
     (dict(vip='not-an-ip'), 'does not appear to be'),
+    (dict(tun_type='vxlan', forwarding='tun'), 'unknown tunnel type'),
+    (dict(tun_type='gre'), 'tunnelling only: add --forwarding tun'),
+    (dict(remote_servers=True, forwarding='nat'), '--remote-servers applies to tunnelling'),
+    (dict(forwarding='tun', remote_servers=True, vip='10.0.14.1'), 'collides'),
 ])
 def test_bad_input_is_refused(kwargs, message):
     with pytest.raises(ConfigError, match=message):
@@ -67,3 +71,24 @@ def test_nat_puts_the_real_servers_behind_the_directors():
     dr = ClusterConfig()
     assert not dr.nat and dr.gateway is None and dr.inside == {}
     assert dr.as_dict()['inside_subnet'] is None
+
+
+def test_tunnel_types_are_ipvsadm_s_and_keepalived_s_words():
+    assert ClusterConfig(forwarding='tun').forward_args() == ['-i']
+    gue = ClusterConfig(forwarding='tun', tun_type='gue')
+    assert gue.forward_args() == ['-i', '--tun-type', 'gue', '--tun-port', '6080']
+    assert gue.keepalived_method() == 'TUN type gue port 6080'
+    gre = ClusterConfig(forwarding='tun', tun_type='gre')
+    assert gre.forward_args() == ['-i', '--tun-type', 'gre']
+    assert gre.keepalived_method() == 'TUN type gre'
+    assert ClusterConfig(forwarding='nat').forward_args() == ['-m']
+    assert ClusterConfig().keepalived_method() == 'DR'
+
+
+def test_remote_servers_sit_behind_a_router_not_the_directors():
+    c = ClusterConfig(forwarding='tun', remote_servers=True)
+    assert c.router == 'router' and c.hosts[-1] == 'router' and c.servers_inside
+    assert c.addresses['router'] == '10.0.14.1' and c.gateway == '192.168.14.254'
+    assert c.addresses['laico2'] == '192.168.14.12' and c.inside == {}    # no director leg
+    assert not c.nat and 'router' in c.hosts_file()
+    assert ClusterConfig(forwarding='tun').router is None

@@ -86,3 +86,21 @@ def test_each_method_s_figures_pass_with_its_forward_column_only(data, fig, meth
     if with_servers:
         assert not passed and any('forwarded by Route, expected %s' % shown in p
                                   for p in problems)
+
+
+def test_the_tunnel_type_is_checked_from_the_rules(data):
+    """`ipvsadm -L` says Tunnel for every type; the rules (`-S -n`, captured from a
+    keepalived run with --tun-type gue --remote-servers) say which."""
+    rules = data('gue-run/fig06-laicoz.rules.txt')
+    assert ipvs.tunnel_types(rules) == {'192.168.14.%d' % h: 'gue' for h in (12, 13, 14)}
+    assert ipvs.tunnel_types(data(RUN + 'fig06-laicoz.n.txt')) == {}       # not rules
+    assert ipvs.tunnel_types('-a -t 10.0.14.146:80 -r 10.0.14.12:80 -g -w 1') == \
+        {'10.0.14.12': None}
+    theirs = ipvs.parse(data('gue-run/fig06-laicoz.n.txt'))
+    for tun, passes in (('gue', True), ('gre', False), ('ipip', False)):
+        config = ClusterConfig(forwarding='tun', tun_type=tun, remote_servers=True)
+        passed, problems = figures.check(figures.expectation(6, config), theirs, None, config,
+                                         ipvs.tunnel_types(rules))
+        assert passed == passes, problems
+        if not passes:
+            assert 'laico2 tunnelled by gue, expected %s' % tun in problems

@@ -37,6 +37,7 @@ VALUES = {
     '--mttr': '40', '--min-repair': '10', '--targets': 'laicoz,laico2', '--seed': '2',
     '--real-mtbf-days': '10', '--real-mttr-hours': '8', '--patterns': 'close',
     '--client-addresses': '50', '--conntrack-max': '8192', '--forwarding': 'tun',
+    '--tun-type': 'gre', '--remote-servers': None,
 }
 # a second value, for a mode whose own default is the first one (--scale: the cgi page)
 SECOND = {'--page': 'light', '--concurrency': '100'}

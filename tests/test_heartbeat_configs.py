@@ -59,6 +59,17 @@ def test_each_forwarding_method_is_ldirectord_s_word_for_it(tmp_path):
         assert cf.count(' %s 1' % word) == 3, cf
 
 
+def test_ldirectord_refuses_a_tunnel_it_cannot_name(tmp_path):
+    # ldirectord's only tunnel word is 'ipip': GUE and GRE are keepalived's
+    for tun in ('gue', 'gre'):
+        with pytest.raises(ConfigError, match='use --stack keepalived'):
+            render(tmp_path / tun, '--forwarding', 'tun', '--tun-type', tun)
+    for flags in ([], ['--hot-standby']):
+        stack = stack_from_flags('heartbeat', '--forwarding', 'tun', '--tun-type', 'gre', *flags)
+        with pytest.raises(ConfigError, match='ldirectord knows only IPIP'):
+            ha.check_configs(stack)
+
+
 def test_nat_resources_move_the_gateway_after_the_vip():
     lean = stack_from_flags('heartbeat', '--forwarding', 'nat')
     assert lean.resources() == ('VIP::10.0.14.146/24 VIP::192.168.14.254/24 '

@@ -30,6 +30,8 @@ def test_subsecond_adverts_use_vrrp3_without_password(tmp_path):
 def test_each_forwarding_method_is_keepalived_s_lvs_method(tmp_path):
     assert 'lvs_method DR' in render(tmp_path / 'dr', '--forwarding', 'dr')[2].read_text()
     assert 'lvs_method TUN' in render(tmp_path / 'tun', '--forwarding', 'tun')[2].read_text()
+    assert 'lvs_method TUN type gue port 6080' in render(
+        tmp_path / 'gue', '--forwarding', 'tun', '--tun-type', 'gue')[2].read_text()
     assert 'VI_GW' not in render(tmp_path / 'dr2')[2].read_text()
 
 
@@ -70,7 +72,9 @@ def test_bad_or_foreign_settings_are_refused(argv, message):
 
 @needs_keepalived
 @pytest.mark.parametrize('argv', [[], ['--advert-int', '1'], ['--nice-failback'],
-                                  ['--forwarding', 'tun'], ['--forwarding', 'nat']])
+                                  ['--forwarding', 'tun'], ['--forwarding', 'nat'],
+                                  ['--forwarding', 'tun', '--tun-type', 'gue'],
+                                  ['--forwarding', 'tun', '--tun-type', 'gre']])
 def test_keepalived_accepts_the_generated_config(tmp_path, argv):
     stack, director, _ = render(tmp_path, *argv)
     assert stack.self_check(director) == []

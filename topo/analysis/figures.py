@@ -76,8 +76,10 @@ def observe(table, vip_held, config):
     return {'services': services, 'vip_held': vip_held}
 
 
-def check(expect, table, vip_held, config):
-    """(passed, problems): table is `ipvs.parse()` of `ipvsadm -L -n`."""
+def check(expect, table, vip_held, config, tunnels=None):
+    """(passed, problems): table is `ipvs.parse()` of `ipvsadm -L -n`; tunnels, when
+    given, each real server's tunnel type (`ipvs.tunnel_types()` of `ipvsadm -S -n`:
+    `-L` shows every type as `Tunnel`)."""
     problems = []
     service = '%s:%d' % (config.vip, config.port)
     if not expect['servers']:
@@ -98,6 +100,10 @@ def check(expect, table, vip_held, config):
             shown = FORWARDING[config.forwarding].shown
             if r['forward'] != shown:
                 problems.append('%s forwarded by %s, expected %s' % (name, r['forward'], shown))
+            if tunnels is not None and tunnels.get(config.addresses.get(name, name)) != \
+                    config.tun_type:
+                problems.append('%s tunnelled by %s, expected %s' % (
+                    name, tunnels.get(config.addresses.get(name, name)), config.tun_type))
             if name in config.real_servers and r['weight'] != config.weight_of(name):
                 problems.append('%s weight %d, expected %d'
                                 % (name, r['weight'], config.weight_of(name)))

@@ -61,7 +61,8 @@ class Node(abc.ABC):
 
     @abc.abstractmethod
     def set_links(self, up, lan_only=False):
-        """Every link of the node (or only its cable to the hub) up or down; the time."""
+        """Every link of the node (or only its cable to the hub) up or down; the time.
+        Up, the node's static routes (add_route) come back with them."""
 
     @abc.abstractmethod
     def processes(self, names=None):
@@ -96,6 +97,18 @@ class Node(abc.ABC):
         for sig in (signal.SIGSTOP, signal.SIGKILL):
             self.signal(sig, pids)
         return pids
+
+    def add_route(self, destination, via):
+        """A static route, kept: the kernel drops IPv4 routes through a device that
+        goes down, and a link set up again gets them back (restore_routes). Its output."""
+        if '_routes' not in self.__dict__:
+            self._routes = {}
+        self._routes[destination] = via
+        return self.cmd('ip route replace %s via %s' % (destination, via))
+
+    def restore_routes(self):
+        for destination, via in self.__dict__.get('_routes', {}).items():
+            self.cmd('ip route replace %s via %s' % (destination, via))
 
     def clear_state(self):
         """Kernel state a reboot loses (beyond the interface addresses)."""
@@ -173,11 +186,18 @@ class Network(abc.ABC):
         t0 = time.monotonic()
         self.build()
         self.timings['network_s'] = time.monotonic() - t0
+        if self.config.router:      # the real servers' network is behind the router
+            for node in self.directors + [self.client]:
+                out = node.add_route(self.config.inside_subnet,
+                                     self.config.addresses[self.config.router])
+                if out.strip():
+                    raise RuntimeError('%s: route to %s: %s' % (
+                        node.name, self.config.inside_subnet, out.strip()))
         if self.config.client_sources:
-            # (NAT's real servers reach the clients through their gateway)
+            # (real servers on the inside reach the clients through their gateway)
             roles.route_client_prefix(self.client, [
                 self[h] for h in self.config.hosts if h != CLIENT and
-                not (self.config.nat and h in self.config.real_servers)])
+                not (self.config.servers_inside and h in self.config.real_servers)])
         for server in self.real_servers:
             server.start_web()
         for server in self.real_servers:

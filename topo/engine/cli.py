@@ -75,11 +75,20 @@ def add_cluster_args(p, weights_default=None, scheduler=True, crossover=True):
         g.add_argument('--scheduler', default='rr', help='IPVS scheduler: rr, wrr, lc, wlc')
     g.add_argument('--vip', default='10.0.14.146', help='virtual IP, inside --subnet')
     g.add_argument('--subnet', default='10.0.14.0/24', help="the testbed's own subnet")
-    from topo.network.config import FORWARDING
+    from topo.network.config import FORWARDING, GUE_PORT, INSIDE_SUBNET, TUN_TYPES
     g.add_argument('--forwarding', default='dr', choices=list(FORWARDING),
                    help='how the director passes a request to a real server: %s'
                         % '; '.join('%s: %s' % (f.name, f.description)
                                     for f in FORWARDING.values()))
+    g.add_argument('--tun-type', default='ipip', choices=list(TUN_TYPES),
+                   help="tunnelling's encapsulation (with --forwarding tun): ipip (the default, "
+                        'received on tunl0), gue (UDP port %d, `ip fou`), gre (on gre0; Linux '
+                        '>= 5.3); gue and gre need --stack keepalived (ldirectord knows only '
+                        'ipip)' % GUE_PORT)
+    g.add_argument('--remote-servers', action='store_true',
+                   help='with --forwarding tun: the real servers on a network of their own '
+                        '(%s) behind a router, which the directors reach only through it '
+                        '(what tunnelling is for)' % INSIDE_SUBNET)
     if crossover:
         g.add_argument('--crossover', action='store_true',
                        help='a second path between the directors (a crossover cable): heartbeat '
@@ -143,7 +152,9 @@ def cluster_config(args, **override):
                   weights=parse_weights(args.weights) if args.weights else None,
                   scheduler=getattr(args, 'scheduler', 'rr'), vip=args.vip, subnet=args.subnet,
                   crossover=getattr(args, 'crossover', False),
-                  forwarding=getattr(args, 'forwarding', 'dr'))
+                  forwarding=getattr(args, 'forwarding', 'dr'),
+                  tun_type=getattr(args, 'tun_type', 'ipip'),
+                  remote_servers=getattr(args, 'remote_servers', False))
     values.update(override)
     return ClusterConfig(**values)
 

@@ -22,7 +22,8 @@ from topo.kernels.native import MODULES, native_missing
 
 UML_KERNEL = '/usr/bin/linux.uml'
 UML_MODULES = Path('/usr/lib/uml/modules')
-KERNEL_MODULES = MODULES
+# (tunnelling's GUE and GRE receivers too: natively loaded only when a run needs them)
+KERNEL_MODULES = MODULES + ['fou', 'ip_gre']
 # Directories made private (tmpfs) inside UML so the host's copies stay untouched.
 UML_TMPFS = ['/run', '/var/log', '/tmp', '/etc/openvswitch',
              '/var/lib/openvswitch', '/dev/shm']

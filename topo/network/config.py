@@ -30,9 +30,16 @@ FORWARDING = {f.name: f for f in (
                'directors, their default gateway an inside address that moves with the '
                'VIP; the director rewrites both directions'),
 )}
-# NAT's private network behind the directors; its gateway (host .254) moves with the VIP
+# Tunnelling's encapsulations (ipvsadm --tun-type; GRE needs Linux >= 5.3). A real
+# server receives each on its own catch-all device, the VIP there.
+TUN_TYPES = {'ipip': 'tunl0', 'gue': 'tunl0', 'gre': 'gre0'}
+GUE_PORT = 6080         # ipvsadm's own example; the real servers listen with `ip fou`
+# NAT's private network behind the directors; its gateway (host .254) moves with the VIP.
+# Tunnelling's remote variant puts the real servers there too, behind a router.
 INSIDE_SUBNET = '192.168.14.0/24'
 GATEWAY_HOST = 254
+ROUTER = 'router'
+ROUTER_HOST = 1         # the router's address on the hub
 
 
 def inside_interface(director):
@@ -81,10 +88,15 @@ class ClusterConfig:
     # how many addresses the client host speaks from (1: its own only; more: taken
     # from CLIENT_PREFIX, routed to it from every node)
     client_addresses: int = 1
-    inside_subnet: str = INSIDE_SUBNET      # NAT only: the real servers' network
+    tun_type: str = 'ipip'                  # TUN only: the encapsulation
+    # TUN only: the real servers on a network of their own, behind a router (the
+    # directors reach them only through it), which is what tunnelling is for
+    remote_servers: bool = False
+    inside_subnet: str = INSIDE_SUBNET      # NAT, remote TUN: the real servers' network
     addresses: dict = field(init=False, default=None)
     inside: dict = field(init=False, default=None)      # NAT: each director's inside address
-    gateway: str = field(init=False, default=None)      # NAT: the real servers' gateway
+    # the real servers' gateway: NAT's moves with the VIP, remote TUN's is the router
+    gateway: str = field(init=False, default=None)
 
     def __post_init__(self):
         if self.weights is None:
@@ -93,11 +105,14 @@ class ClusterConfig:
         net = ipaddress.ip_network(self.subnet)
         host = lambda n: str(net.network_address + n)
         self.addresses = {PRIMARY: host(2), BACKUP: host(3), CLIENT: host(200)}
+        if self.router:
+            self.addresses[ROUTER] = host(ROUTER_HOST)
         self.inside = {}
-        if self.nat:        # the real servers move behind the directors
+        if self.servers_inside:     # the real servers move behind the directors or the router
             inside = ipaddress.ip_network(self.inside_subnet)
             host = lambda n: str(inside.network_address + n)
-            self.inside = {PRIMARY: host(2), BACKUP: host(3)}
+            if self.nat:
+                self.inside = {PRIMARY: host(2), BACKUP: host(3)}
             self.gateway = host(GATEWAY_HOST)
         for name in self.real_servers:
             self.addresses[name] = host(10 + int(name[len('laico'):]))
@@ -116,6 +131,12 @@ class ClusterConfig:
         if self.forwarding not in FORWARDING:
             raise ConfigError('unknown forwarding %r: choose one of %s'
                               % (self.forwarding, ', '.join(FORWARDING)))
+        if self.tun_type not in TUN_TYPES:
+            raise ConfigError('unknown tunnel type %r: choose one of %s'
+                              % (self.tun_type, ', '.join(TUN_TYPES)))
+        if self.forwarding != 'tun' and (self.tun_type != 'ipip' or self.remote_servers):
+            raise ConfigError('%s applies to tunnelling only: add --forwarding tun' % (
+                '--remote-servers' if self.remote_servers else '--tun-type %s' % self.tun_type))
         prefix = ipaddress.ip_network(CLIENT_PREFIX)
         if not isinstance(self.client_addresses, int) or \
                 not 1 <= self.client_addresses <= prefix.num_addresses - 2:
@@ -133,7 +154,7 @@ class ClusterConfig:
                               % self.subnet)
         if net.overlaps(prefix):
             raise ConfigError('subnet %s overlaps the clients\' prefix %s' % (net, prefix))
-        if self.forwarding == 'nat':
+        if self.servers_inside:
             try:
                 inside = ipaddress.ip_network(self.inside_subnet)
             except ValueError as e:
@@ -145,7 +166,8 @@ class ClusterConfig:
                     inside, net if inside.overlaps(net) else prefix))
         if vip not in net:
             raise ConfigError('VIP %s is not inside the testbed subnet %s' % (vip, net))
-        used = {2, 3, 200} | {12 + i for i in range(self.servers)}
+        used = {2, 3, 200} | {12 + i for i in range(self.servers)} | (
+            {ROUTER_HOST} if self.router else set())
         if int(vip) - int(net.network_address) in used:
             raise ConfigError('VIP %s collides with a host address of the testbed' % vip)
         if vip in (net.network_address, net.broadcast_address):
@@ -156,16 +178,44 @@ class ClusterConfig:
         return ['laico%d' % (2 + i) for i in range(self.servers)]
 
     @property
-    def hosts(self):
-        return list(DIRECTORS) + self.real_servers + [CLIENT]
-
-    @property
     def prefixlen(self):
         return ipaddress.ip_network(self.subnet).prefixlen
 
     @property
+    def hosts(self):
+        return list(DIRECTORS) + self.real_servers + [CLIENT] + (
+            [ROUTER] if self.router else [])
+
+    @property
     def nat(self):
         return self.forwarding == 'nat'
+
+    @property
+    def router(self):
+        """The router's name when the real servers sit behind one (remote TUN), else None."""
+        return ROUTER if self.remote_servers else None
+
+    @property
+    def servers_inside(self):
+        """The real servers on the inside network (NAT, remote TUN), not on the hub."""
+        return self.nat or self.remote_servers
+
+    def forward_args(self):
+        """ipvsadm's arguments for the forwarding method of a real server."""
+        args = [FORWARDING[self.forwarding].ipvsadm]
+        if self.forwarding == 'tun' and self.tun_type != 'ipip':
+            args += ['--tun-type', self.tun_type]
+            if self.tun_type == 'gue':
+                args += ['--tun-port', str(GUE_PORT)]
+        return args
+
+    def keepalived_method(self):
+        """keepalived's lvs_method line's value."""
+        method = FORWARDING[self.forwarding].keepalived
+        if self.forwarding == 'tun' and self.tun_type != 'ipip':
+            method += ' type %s' % self.tun_type + (
+                ' port %d' % GUE_PORT if self.tun_type == 'gue' else '')
+        return method
 
     @property
     def inside_prefixlen(self):
@@ -190,7 +240,9 @@ class ClusterConfig:
                 'scheduler': self.scheduler, 'vip': self.vip, 'port': self.port,
                 'subnet': self.subnet, 'forwarding': self.forwarding,
                 'crossover': self.crossover, 'client_addresses': self.client_addresses,
-                'inside_subnet': self.inside_subnet if self.nat else None,
+                'tun_type': self.tun_type if self.forwarding == 'tun' else None,
+                'remote_servers': self.remote_servers,
+                'inside_subnet': self.inside_subnet if self.servers_inside else None,
                 'gateway': self.gateway, 'inside': self.inside,
                 'addresses': self.addresses}
 

@@ -2,7 +2,6 @@
 for `ipvsadm -L` output (names or numbers, any ipvsadm version's spacing)."""
 import re
 
-from topo.network.config import FORWARDING
 
 _SERVICE = re.compile(r'^(TCP|UDP|FWM|SCTP)\s+(\S+)\s+(\S+)(?:\s+(.*))?$')
 _REAL = re.compile(r'^->\s*(\S+)\s+(\S+)\s+(-?\d+)\s+(\d+)\s+(\d+)\s*$')
@@ -11,12 +10,11 @@ _FORWARD_NAMES = {'Route': 'Route', 'Masq': 'Masq', 'Tunnel': 'Tunnel', 'Local':
 
 def service_commands(config):
     """ipvsadm argument lists that install config's virtual service on a director."""
-    flag = FORWARDING[config.forwarding].ipvsadm
     vip = '%s:%d' % (config.vip, config.port)
     cmds = [['-A', '-t', vip, '-s', config.scheduler]]
     for server, weight in zip(config.real_servers, config.weights):
         cmds.append(['-a', '-t', vip, '-r', '%s:%d' % (config.addresses[server], config.port),
-                     flag, '-w', str(weight)])
+                     *config.forward_args(), '-w', str(weight)])
     return cmds
 
 
@@ -64,6 +62,20 @@ def parse(text):
 def short_host(host):
     """'laico2.laico.cic.unb.br' or 'laico2,laico...' (the paper's print) -> 'laico2'."""
     return re.split(r'[.,]', host, maxsplit=1)[0] if not re.match(r'^\d', host) else host
+
+
+def tunnel_types(text):
+    """`ipvsadm -S -n` -> {real server's address: its tunnel type, or None when it is
+    not tunnelled} (only the rules show the type: `-L` says `Tunnel` for every one)."""
+    types = {}
+    for line in text.splitlines():
+        words = line.split()
+        if words[:1] == ['-a'] and '-r' in words:
+            host = split_host_port(words[words.index('-r') + 1])[0]
+            tunnelled = '-i' in words or '--ipip' in words
+            types[host] = (words[words.index('--tun-type') + 1] if '--tun-type' in words
+                           else 'ipip') if tunnelled else None
+    return types
 
 
 def count_connections(text, service):

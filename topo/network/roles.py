@@ -4,6 +4,7 @@ are built only on the primitives of topo/backends (cmd, popen, processes, ...).
   Director     an LVS director: kernel IPVS through ipvsadm; may hold the VIP
   RealServer   an HTTP server behind IPVS direct routing (nginx, the VIP on lo)
   Client       the paper's "machine on the Internet"
+  Router       tunnelling's remote variant: between the hub and the real servers' network
 """
 import shutil
 import signal
@@ -12,8 +13,12 @@ import time
 from pathlib import Path
 
 from topo.network import ipvs
-from topo.network.config import CLIENT_PREFIX, FORWARDING, inside_interface
+from topo.network.config import CLIENT_PREFIX, GUE_PORT, TUN_TYPES, inside_interface
 from topo.network.webserver import NginxServer, raise_limits
+
+
+# the kernel modules of GUE's and GRE's receivers (IPIP's is loaded for every run)
+TUN_MODULES = {'gue': 'fou', 'gre': 'ip_gre'}
 
 
 def tune_for_load(node):
@@ -28,7 +33,7 @@ def route_client_prefix(client, others):
     address in it) and every other node routes the prefix to it."""
     out = client.cmd('ip route replace local %s dev lo' % CLIENT_PREFIX)
     for node in others:
-        out += node.cmd('ip route replace %s via %s' % (CLIENT_PREFIX, client.address()))
+        out += node.add_route(CLIENT_PREFIX, client.address())
     if out.strip():
         raise RuntimeError('routing the clients\' prefix %s: %s' % (CLIENT_PREFIX, out.strip()))
 
@@ -112,7 +117,7 @@ class Director:
     def set_weight(self, config, server, weight):
         out = self.ipvsadm('-e', '-t', '%s:%d' % (config.vip, config.port),
                            '-r', '%s:%d' % (config.addresses[server], config.port),
-                           FORWARDING[config.forwarding].ipvsadm, '-w', str(weight))
+                           *config.forward_args(), '-w', str(weight))
         if out.strip():
             raise RuntimeError('ipvsadm -e %s -w %s: %s' % (server, weight, out.strip()))
 
@@ -149,17 +154,22 @@ class RealServer:
         self.web = None
 
     forwarding = 'dr'
-
-    gateway = None
+    tun_type = 'ipip'
+    gateway = None          # behind the directors (NAT) or a router (remote TUN)
 
     def configure_forwarding(self):
         """The VIP where the director's packets arrive: on lo for direct routing, on
-        tunl0 for tunnelling (IPIP's catch-all device, in every namespace once the ipip
-        module is loaded); either way the server answers the client from the VIP. With
-        NAT the server has no VIP: its answers go back through the director that holds
-        the gateway, which rewrites them."""
+        the tunnel's catch-all device for tunnelling (tunl0 for IPIP, also GUE's
+        unwrapped packets; gre0 for GRE; in every namespace once the module is loaded);
+        either way the server answers the client from the VIP. With NAT the server has
+        no VIP: its answers go back through the director that holds the gateway, which
+        rewrites them."""
+        if self.gateway:
+            out = self.add_route('default', self.gateway)
+            if out.strip():
+                raise RuntimeError('%s: default route via %s: %s'
+                                   % (self.name, self.gateway, out.strip()))
         if self.forwarding == 'nat':
-            self.cmd('ip route replace default via %s' % self.gateway)
             return
         # arp_ignore=1: answer ARP only for addresses on the asking interface;
         # arp_announce=2: never use the VIP as ARP source. Both per namespace.
@@ -167,18 +177,27 @@ class RealServer:
             self.cmd('sysctl -qw net.ipv4.conf.%s.arp_ignore=1 net.ipv4.conf.%s.arp_announce=2'
                      % (scope, scope))
         if self.forwarding == 'tun':
-            # a request comes in on tunl0 and its answer leaves by the cable: a strict
-            # reverse-path check (the larger of 'all' and the device's) would drop it
-            self.cmd('ip link set tunl0 up && sysctl -qw net.ipv4.conf.all.rp_filter=0 '
-                     'net.ipv4.conf.tunl0.rp_filter=0')
-            self.cmd('ip addr add %s/32 dev tunl0' % self.vip)
+            device = TUN_TYPES[self.tun_type]
+            if self.tun_type in TUN_MODULES:     # (a sandbox kernel has it loaded at boot)
+                self.cmd('modprobe -q %s' % TUN_MODULES[self.tun_type])
+            if self.tun_type == 'gue':      # GUE arrives on a UDP port, then goes to tunl0
+                self.cmd('ip fou add port %d gue' % GUE_PORT)
+            # a request comes in on the tunnel and its answer leaves by the cable: a
+            # strict reverse-path check (the larger of 'all' and the device's) would drop it
+            out = self.cmd('ip link set %s up && sysctl -qw net.ipv4.conf.all.rp_filter=0 '
+                           'net.ipv4.conf.%s.rp_filter=0 && ip addr add %s/32 dev %s'
+                           % (device, device, self.vip, device))
+            if out.strip():
+                raise RuntimeError('%s: the VIP on %s: %s' % (self.name, device, out.strip()))
         else:
             self.cmd('ip addr add %s/32 dev lo' % self.vip)
 
     def clear_state(self):
         self.cmd('ip addr flush dev lo scope global')
         if self.forwarding == 'tun':
-            self.cmd('ip addr flush dev tunl0')
+            self.cmd('ip addr flush dev %s' % TUN_TYPES[self.tun_type])
+            if self.tun_type == 'gue':
+                self.cmd('ip fou del port %d' % GUE_PORT)
 
     def boot(self):
         self.configure_forwarding()
@@ -216,3 +235,15 @@ class RealServer:
 
 class Client:
     role = 'client'
+
+
+class Router:
+    """Tunnelling's remote variant: the real servers' network reaches the hub only
+    through this router, as a real server at another site would."""
+    role = 'router'
+
+    def configure_routing(self):
+        # replies from the VIP come in from the servers' side, where a strict
+        # reverse-path check (the VIP's subnet is on the hub's side) would drop them
+        self.cmd('sysctl -qw net.ipv4.ip_forward=1 net.ipv4.conf.all.rp_filter=0 ' +
+                 ' '.join('net.ipv4.conf.%s.rp_filter=0' % i for i in self.interfaces()))

@@ -12,34 +12,40 @@ from mininet.topo import Topo
 
 from topo.backends import Network, register
 from topo.backends.mininet.controller import HubController
-from topo.backends.mininet.nodes import Client, Director, MininetNode, RealServer
+from topo.backends.mininet.nodes import Client, Director, MininetNode, RealServer, Router
 from topo.backends.mininet.ovs import OVSDaemons, run as run_cmd
 from topo.kernels import run_id
 from topo.network import counters
 from topo.network.config import CLIENT, DIRECTORS, inside_interface
 
 HUB = 'hub'
-INSIDE = 'inside'       # NAT's private network behind the directors (a switch of its own)
+INSIDE = 'inside'       # the real servers' own network with NAT or remote TUN (a switch)
 
 
 class ClusterTopo(Topo):
     """Two directors, the real servers and the client, every one on the hub; with NAT
-    the real servers on the inside network instead, which the directors also join."""
+    the real servers on the inside network instead, which the directors also join;
+    with remote TUN there too, behind a router between it and the hub."""
 
     def build(self, config, hosts_file, private_root, private_dirs=(), link_mbit=None,
               hub_side=None):
         hub = self.addSwitch(HUB, dpid='1', protocols='OpenFlow13')
         # a hardware profile's Ethernet: every cable to the hub at its rate (HTB)
         link = {'cls': TCLink, 'bw': link_mbit} if link_mbit else {}
-        inside = self.addSwitch(INSIDE, cls=OVSBridge, dpid='2') if config.nat else None
+        inside = self.addSwitch(INSIDE, cls=OVSBridge, dpid='2') if config.servers_inside \
+            else None
         roles = [(d, Director, {'private_root': private_root, 'private_dirs': private_dirs,
-                                'vip': config.vip, 'gateway': config.gateway})
+                                'vip': config.vip,
+                                'gateway': config.gateway if config.nat else None})
                  for d in DIRECTORS]
         roles += [(r, RealServer, {'vip': config.vip, 'web_port': config.port,
                                    'forwarding': config.forwarding, 'gateway': config.gateway,
+                                   'tun_type': config.tun_type,
                                    'web_dir': '%s/%s/nginx' % (private_root, r)})
                   for r in config.real_servers]
         roles += [(CLIENT, Client, {})]
+        if config.router:
+            roles += [(config.router, Router, {})]
         for name, cls, extra in roles:
             behind = inside and cls is RealServer
             prefixlen = config.inside_prefixlen if behind else config.prefixlen
@@ -51,7 +57,11 @@ class ClusterTopo(Topo):
             self.addLink(a, b, params1={'ip': '%s/%d' % (config.CROSSOVER[a],
                                                          config.CROSSOVER_PREFIX)},
                          params2={'ip': '%s/%d' % (config.CROSSOVER[b], config.CROSSOVER_PREFIX)})
-        if inside:                  # the directors' leg on the inside network, named for it
+        if config.router:           # its second leg: the servers' gateway
+            self.addLink(config.router, inside, intfName1=inside_interface(config.router),
+                         params1={'ip': '%s/%d' % (config.gateway, config.inside_prefixlen)},
+                         **link)
+        if config.nat:              # the directors' leg on the inside network, named for it
             for d in DIRECTORS:
                 self.addLink(d, inside, intfName1=inside_interface(d),
                              params1={'ip': '%s/%d' % (config.inside[d],

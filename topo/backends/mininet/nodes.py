@@ -97,7 +97,10 @@ class MininetNode(Host, Node):
         names = self.interfaces()[:1] if lan_only else self.interfaces()
         for name in names:
             self.cmd('ip link set %s %s' % (name, 'up' if up else 'down'))
-        return time.time()
+        t = time.time()
+        if up:
+            self.restore_routes()
+        return t
 
     def processes(self, names=None):
         mine = netns_id(self.pid)
@@ -144,9 +147,9 @@ def _root_cmd(command):
 
 class RealServer(roles.RealServer, MininetNode):
     def __init__(self, name, vip=None, web_port=80, web_dir=None, forwarding='dr', gateway=None,
-                 **params):
+                 tun_type='ipip', **params):
         self.vip, self.web_port, self.forwarding = vip, web_port, forwarding
-        self.gateway = gateway
+        self.gateway, self.tun_type = gateway, tun_type
         MininetNode.__init__(self, name, **params)
         self.make_web(web_dir or '/run/hatestbed-web/%s' % name)
 
@@ -189,4 +192,11 @@ class Client(roles.Client, MininetNode):
     def config(self, **params):
         r = MininetNode.config(self, **params)
         roles.tune_for_load(self)
+        return r
+
+
+class Router(roles.Router, MininetNode):
+    def config(self, **params):
+        r = MininetNode.config(self, **params)
+        self.configure_routing()
         return r

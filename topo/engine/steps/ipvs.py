@@ -1,12 +1,13 @@
 """Steps on the directors' IPVS tables: the paper's figures, snapshots, connection
 entries, and the static service (what ldirectord would build) of the runs
 that measure IPVS without an HA stack."""
+import dataclasses
 import time
 
 from topo.analysis import figures
 from topo.engine.run import stage
 from topo.network import ipvs
-from topo.network.config import PRIMARY, ClusterConfig
+from topo.network.config import PRIMARY
 
 
 class Figure:
@@ -27,7 +28,12 @@ class Figure:
         expect = figures.expectation(fig, run.config, run.stack.backup_table_warm, run.nice,
                                      requests=bursts[-1].count if bursts else None)
         table = ipvs.parse(numeric)
-        passed, problems = figures.check(expect, table, vip, run.config)
+        tunnels = None
+        if run.config.tun_type != 'ipip':       # its tunnel type is only in the rules
+            rules = director.ipvsadm('-S', '-n')
+            (run.out / ('fig%02d-%s.rules.txt' % (fig, host))).write_text(rules)
+            tunnels = ipvs.tunnel_types(rules)
+        passed, problems = figures.check(expect, table, vip, run.config, tunnels)
         run.measured.figures[str(fig)] = {
             'host': host, 'state': what, 'expected': expect,
             'expected_text': figures.describe(expect, run.config),
@@ -80,9 +86,8 @@ class StaticService:
         if self.servers is None and self.scheduler is None:
             return c
         n = self.servers or c.servers
-        return ClusterConfig(servers=n, weights=c.weights[:n], vip=c.vip, subnet=c.subnet,
-                             scheduler=self.scheduler or c.scheduler, port=c.port,
-                             forwarding=c.forwarding, inside_subnet=c.inside_subnet)
+        return dataclasses.replace(c, servers=n, weights=c.weights[:n],
+                                   scheduler=self.scheduler or c.scheduler)
 
     def __call__(self, run):
         laicoz = run.network.director()

@@ -110,9 +110,9 @@ class VerifyHub:
 
     def __call__(self, run):
         net = run.network
-        # (with NAT the real servers are behind the directors, off the hub)
+        # (with NAT or remote TUN the real servers are off the hub)
         src, third = net.client, net[self.observer]
-        dst = net.director() if run.config.nat else net.real_servers[0]
+        dst = net.director() if run.config.servers_inside else net.real_servers[0]
         src.cmd('ping -c1 -W2 %s' % dst.address())   # ARP first: what follows is unicast
         sniffer = third.agent('topo.agents.sniff', '--iface', third.interfaces()[0],
                               '--src', src.mac(), '--dst', dst.mac(), '--want', self.frames,

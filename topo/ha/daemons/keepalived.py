@@ -2,7 +2,6 @@
 import shlex
 
 from topo.ha.daemons import Daemon, in_namespaces
-from topo.network.config import FORWARDING
 
 CONFIG = '/etc/keepalived/keepalived.conf'
 LOG = '/var/log/keepalived.log'
@@ -36,7 +35,7 @@ class Keepalived(Daemon):
         config = self.options['cluster']
         ctx.update(vip=config.vip, port=config.port, scheduler=config.scheduler,
                    prefixlen=config.prefixlen,
-                   lvs_method=FORWARDING[config.forwarding].keepalived,
+                   lvs_method=config.keepalived_method(),
                    real_servers=''.join(REAL_SERVER % {
                        'address': config.addresses[r], 'port': config.port, 'weight': w,
                        'timeout': self.options['check_timeout']}

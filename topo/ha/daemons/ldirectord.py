@@ -2,7 +2,7 @@
 import shlex
 
 from topo.ha.daemons import Daemon, in_namespaces
-from topo.network.config import FORWARDING
+from topo.network.config import FORWARDING, ConfigError
 
 CONFIG = '/etc/ha.d/ldirectord.cf'
 LOG = '/var/log/ldirectord.log'
@@ -23,6 +23,9 @@ class Ldirectord(Daemon):
     def context(self):
         ctx = Daemon.context(self)
         config = self.options['cluster']
+        if config.forward_args() != [FORWARDING[config.forwarding].ipvsadm]:
+            raise ConfigError('ldirectord knows only IPIP tunnels (its word "ipip"), not '
+                              '--tun-type %s: use --stack keepalived for it' % config.tun_type)
         ctx.update(vip=config.vip, port=config.port, scheduler=config.scheduler,
                    reals='\n'.join('\treal=%s:%d %s %d' % (
                        config.addresses[r], config.port, FORWARDING[config.forwarding].ldirectord,
