@@ -67,6 +67,7 @@ def test_failover_trials_keepalived_nat(run_dir):
         rows = list(csv.DictReader(f))
     assert [(r['cell'], r['trial']) for r in rows] == [('keepalived', '1'), ('keepalived', '2')]
     assert [float(r['outage_s']) for r in rows] == outages
+    assert all(float(r['gateway_split_s']) < 1.0 for r in rows)     # NAT's own, per trial
     spread = s['spreads']['keepalived']
     assert (spread['trials'], spread['passed'], spread['used']) == (2, 2, len(used))
     o = spread['metrics']['outage_s']

@@ -48,8 +48,15 @@ def test_cable_pull_with_heartbeat(run_dir):
 
 
 def test_cable_pull_with_keepalived_never_gives_two_owners(run_dir):
+    """Run with GRE tunnels to real servers behind a router: laicoz reaches them only by
+    its route through the router, which the kernel drops with the cable; its table is
+    whole again after the plug only if the route came back."""
     p, s, cell, cell_dir, cs = run_faults(run_dir, '--stack', 'keepalived', '--fault',
-                                          'cable-pull')
+                                          'cable-pull', '--forwarding', 'tun', '--tun-type',
+                                          'gre', '--remote-servers')
+    assert cs['parameters']['tun_type'] == 'gre' and cs['parameters']['remote_servers']
+    assert cs['parameters']['addresses']['laico2'] == '192.168.14.12'
+    assert cell['recovered_after_clear_s'] is not None
     laicoz = log(cell_dir, 'laicoz', 'keepalived.log')
     assert 'Entering FAULT STATE' in laicoz       # its interface went down: it lets go at once
     assert 'Entering MASTER STATE' in log(cell_dir, 'laicoy', 'keepalived.log')

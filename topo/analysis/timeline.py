@@ -295,11 +295,13 @@ def decompose(events, probes, fault, stack, config, t_end, period):
 def failover_numbers(analysis):
     """One run's numbers as a trial reports them: the first director failover's (its
     outage_s the headline), the failback's and the real server removal's prefixed, and
-    the invariants' seconds with two owners and with none."""
+    the invariants' seconds with two owners and with none (and, with NAT, with the
+    gateway away from the VIP)."""
     from topo.stats import numeric
     out = numeric(analysis.get('failover') or {})
     for key, prefix in (('failback', 'failback_'), ('real_server_removal', 'removal_')):
         out.update({prefix + k: v for k, v in numeric(analysis.get(key) or {}).items()})
     inv = analysis.get('invariants') or {}
-    out.update({k: inv[k] for k in ('dual_owner_s', 'no_owner_s') if k in inv})
+    out.update({k: inv[k] for k in ('dual_owner_s', 'no_owner_s', 'gateway_split_s')
+                if k in inv})
     return out
