@@ -20,10 +20,10 @@ def test_pip_install_into_an_empty_target_and_every_console_script(tmp_path):
                        universal_newlines=True, timeout=300)
     assert p.returncode == 0, p.stdout
     templates = {t for cls in ha.load().values() for d in cls.daemon_classes
-                 for t in list(d.templates) + list(d.scripts)}
+                 for t in [t + '.j2' for t in d.templates] + list(d.scripts)}
     for template in templates:
         assert (target / 'topo' / 'ha' / 'templates' / template).is_file(), template
-    assert (target / 'topo' / 'network' / 'templates' / 'nginx.conf').is_file()
+    assert (target / 'topo' / 'network' / 'templates' / 'nginx.conf.j2').is_file()
     packages = [d.relative_to(ROOT) for d in ROOT.glob('topo/**/') if (d / '__init__.py').exists()]
     assert len(packages) > 10
     for package in packages + ['controllers', 'experiments']:

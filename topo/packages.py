@@ -20,11 +20,15 @@ NEEDS = {
                 ('cmd', 'ovsdb-server', 'openvswitch-switch'),
                 ('cmd', 'ipvsadm', 'ipvsadm'), ('cmd', 'nginx', 'nginx-light'),
                 ('py', 'requests', 'python3-requests'), ('cmd', 'curl', 'curl'),
+                ('py', 'jinja2', 'python3-jinja2'),
                 ('cmd', 'ping', 'iputils-ping'), ('cmd', 'tc', 'iproute2'),
                 ('file', '/etc/services', 'netbase')],
     'controller': [('cmd', 'osken-manager|ryu-manager', 'python3-os-ken')],
     'plots': [('py', 'pandas', 'python3-pandas'), ('py', 'matplotlib', 'python3-matplotlib')],
     'load': [('cmd', 'h2load', 'nghttp2-client')],
+    # the same config templates, rendered by Ansible onto real machines (and a test
+    # that both renderers agree)
+    'deploy': [('cmd', 'ansible-playbook', 'ansible-core')],
 }
 # what the set-up adds for the tools around the runs: the test suite, `pip install .`,
 # the README's `sudo python ...`, and the basics a minimal Debian lacks

@@ -1,14 +1,15 @@
 """The real servers' web server: Debian's nginx, one config, pid file and logs per
-server in a directory of its own (template: topo/network/templates/nginx.conf).
+server in a directory of its own (template: topo/network/templates/nginx.conf.j2).
 
 Every page names the server that served it (body and X-Served-By header), so a
 client can tell who answered; /alive.html is ldirectord's health-check page.
 nginx, not a Python server: it is event-driven, so thousands of simultaneous
 connections cost a real server one process, as on a production cluster.
 """
-import string
 import time
 from pathlib import Path
+
+from topo import render
 
 HEALTH_PATH = '/alive.html'
 HEALTH_BODY = 'alive'
@@ -16,7 +17,7 @@ SERVED_BY = 'X-Served-By'
 VERSION = 'X-Version'       # the page's version: what a rolling upgrade changes
 WORK_PATH = '/work.html'        # the CPU-costly page (gzip of WORK_BYTES per request)
 WORK_BYTES = 1 << 20
-TEMPLATE = Path(__file__).resolve().parent / 'templates' / 'nginx.conf'
+TEMPLATE = Path(__file__).resolve().parent / 'templates' / 'nginx.conf.j2'
 BINARY = '/usr/sbin/nginx'
 # enough for the load experiment's 5,000 simultaneous clients, each on its own connection
 CONNECTIONS = 16384
@@ -35,13 +36,17 @@ class NginxServer:
     def render(self):
         for sub in ('body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'):
             (self.dir / 'tmp' / sub).mkdir(parents=True, exist_ok=True)
-        self.conf.write_text(string.Template(TEMPLATE.read_text()).substitute(
-            name=self.name, port=self.port, dir=self.dir, nofile=CONNECTIONS * 2 + 64,
-            connections=CONNECTIONS, backlog=CONNECTIONS, health_path=HEALTH_PATH,
-            health_body=HEALTH_BODY, work_path=WORK_PATH, version=self.version))
+        self.conf.write_text(render.render(TEMPLATE, self.variables()))
         line = ('%s ' % self.name).encode()
         (self.dir / WORK_PATH.lstrip('/')).write_bytes(line * (WORK_BYTES // len(line)))
         return self.conf
+
+    def variables(self):
+        """The template's variables (plain data: the deployment renders it too)."""
+        return dict(
+            server_name=self.name, listen_port=self.port, dir=str(self.dir), nofile=CONNECTIONS * 2 + 64,
+            connections=CONNECTIONS, backlog=CONNECTIONS, health_path=HEALTH_PATH,
+            health_body=HEALTH_BODY, work_path=WORK_PATH, version=self.version)
 
     def command(self):
         """In the foreground (the node's popen owns it); -e: errors before the config is read."""

@@ -1,18 +1,21 @@
-"""One class per daemon: it renders its config templates (topo/ha/templates/) into
-a director's private directories, prepares what it needs at boot, starts there,
-and can ask the daemon itself whether a rendered config is valid."""
+"""One class per daemon: it renders its config templates (topo/ha/templates/*.j2,
+Jinja2, topo/render.py) into a director's private directories, prepares what it
+needs at boot, starts there, and can ask the daemon itself whether a rendered
+config is valid."""
 import os
 import shutil
-import string
 import subprocess
 from pathlib import Path
+
+from topo import render
 
 TEMPLATES = Path(__file__).resolve().parent.parent / 'templates'
 
 
 class Daemon:
     name = None
-    # template name -> path inside the node, e.g. {'ha.cf': '/etc/ha.d/ha.cf'}
+    # template (topo/ha/templates/NAME.j2) -> path inside the node, e.g.
+    # {'ha.cf': '/etc/ha.d/ha.cf'}
     templates = {}
     secret_files = ()       # paths inside the node that must be mode 600
     scripts = {}            # executable file (copied as is) -> path inside the node
@@ -33,9 +36,10 @@ class Daemon:
         self.options = options
 
     def context(self):
-        """Values for the templates: the options plus what the node adds."""
+        """The templates' variables, plain data (the deployment renders the same
+        templates from the same variables): the options plus what the node adds."""
         return dict(self.options, node=self.node.name, iface=interfaces(self.node)[0],
-                    ifaces=' '.join(interfaces(self.node)))
+                    ifaces=interfaces(self.node))
 
     def render(self):
         """Write every config file into the node's private directories; return their host paths."""
@@ -55,7 +59,7 @@ class Daemon:
         ctx = self.context()
         written = []
         for template, inside in self.templates.items():
-            text = string.Template((TEMPLATES / template).read_text()).substitute(ctx)
+            text = render.render(TEMPLATES / (template + '.j2'), ctx)
             path = Path(self.node.private(inside))
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text)
@@ -81,6 +85,12 @@ class Daemon:
     def self_check(self):
         """None when the daemon accepts its rendered config, else what it said."""
         return None
+
+
+def real_servers(config):
+    """The service's real servers as the templates take them: [{address, weight}]."""
+    return [{'address': config.addresses[r], 'weight': w}
+            for r, w in zip(config.real_servers, config.weights)]
 
 
 def interfaces(node):

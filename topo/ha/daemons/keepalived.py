@@ -1,23 +1,11 @@
 """keepalived: VRRP for the VIP and its own health checker driving IPVS."""
 import shlex
 
-from topo.ha.daemons import Daemon, in_namespaces
+from topo.ha.daemons import Daemon, in_namespaces, real_servers
+from topo.network.webserver import HEALTH_PATH
 
 CONFIG = '/etc/keepalived/keepalived.conf'
 LOG = '/var/log/keepalived.log'
-
-REAL_SERVER = """    real_server %(address)s %(port)d {
-        weight %(weight)d
-        HTTP_GET {
-            url {
-                path /alive.html
-                status_code 200
-            }
-            connect_timeout %(timeout)d
-            retry 0
-        }
-    }
-"""
 
 
 class Keepalived(Daemon):
@@ -32,14 +20,10 @@ class Keepalived(Daemon):
 
     def context(self):
         ctx = Daemon.context(self)
-        config = self.options['cluster']
-        ctx.update(vip=config.vip, port=config.port, scheduler=config.scheduler,
-                   prefixlen=config.prefixlen,
-                   lvs_method=config.keepalived_method(),
-                   real_servers=''.join(REAL_SERVER % {
-                       'address': config.addresses[r], 'port': config.port, 'weight': w,
-                       'timeout': self.options['check_timeout']}
-                       for r, w in zip(config.real_servers, config.weights)))
+        config = ctx.pop('cluster')
+        ctx.update(vip=config.vip, service_port=config.port, scheduler=config.scheduler,
+                   lvs_method=config.keepalived_method(), health_path=HEALTH_PATH,
+                   real_servers=real_servers(config))
         return ctx
 
     def start(self):

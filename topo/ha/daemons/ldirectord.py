@@ -1,7 +1,7 @@
 """ldirectord: health-checks the real servers and keeps the IPVS table."""
 import shlex
 
-from topo.ha.daemons import Daemon, in_namespaces
+from topo.ha.daemons import Daemon, in_namespaces, real_servers
 from topo.network.config import FORWARDING, ConfigError
 
 CONFIG = '/etc/ha.d/ldirectord.cf'
@@ -22,14 +22,13 @@ class Ldirectord(Daemon):
 
     def context(self):
         ctx = Daemon.context(self)
-        config = self.options['cluster']
+        config = ctx.pop('cluster')
         if config.forward_args() != [FORWARDING[config.forwarding].ipvsadm]:
             raise ConfigError('ldirectord knows only IPIP tunnels (its word "ipip"), not '
                               '--tun-type %s: use --stack keepalived for it' % config.tun_type)
-        ctx.update(vip=config.vip, port=config.port, scheduler=config.scheduler,
-                   reals='\n'.join('\treal=%s:%d %s %d' % (
-                       config.addresses[r], config.port, FORWARDING[config.forwarding].ldirectord,
-                       w) for r, w in zip(config.real_servers, config.weights)))
+        ctx.update(vip=config.vip, service_port=config.port, scheduler=config.scheduler,
+                   method=FORWARDING[config.forwarding].ldirectord,
+                   real_servers=real_servers(config))
         return ctx
 
     def start(self):

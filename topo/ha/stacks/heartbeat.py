@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from topo.ha import HAStack, Settings, SweepAxis, register, setting
 from topo.ha.daemons.heartbeat import Heartbeat
 from topo.ha.daemons.ldirectord import Ldirectord
-from topo.network.config import ConfigError
+from topo.network.config import DIRECTORS, ConfigError
 
 
 @dataclass
@@ -112,7 +112,8 @@ class HeartbeatStack(HAStack):
         return [Heartbeat(director, keepalive_ms=ms(s.keepalive), deadtime_ms=ms(s.deadtime),
                           warntime_ms=ms(s.warntime_s), initdead_ms=ms(s.initdead),
                           auto_failback='off' if s.nice_failback else 'on',
-                          resources=self.resources(), secret=self.secret),
+                          resources=self.resources(), secret=self.secret,
+                          nodes=list(DIRECTORS)),
                 Ldirectord(director, cluster=self.service, check_interval=s.check_interval,
                            check_timeout=s.check_timeout, failure_count=1,
                            readdquiescent='yes' if s.resources == 'lean' else 'no')]

@@ -8,27 +8,6 @@ from topo.ha.daemons import interfaces
 from topo.ha.daemons.keepalived import Keepalived
 from topo.network.config import PRIMARY, ConfigError, inside_interface
 
-GATEWAY_INSTANCE = """
-vrrp_instance VI_GW {
-    state %(state)s
-    interface %(iface)s
-    virtual_router_id %(router_id)d
-    priority %(priority)d
-    advert_int %(advert_int)s
-%(preempt)s%(authentication)s    virtual_ipaddress {
-        %(gateway)s/%(prefixlen)d dev %(iface)s
-    }
-}
-
-vrrp_sync_group VG_LVS {
-    group {
-        VI_LVS
-        VI_GW
-    }
-}
-"""
-
-
 @dataclass
 class KeepalivedSettings(Settings):
     advert_int: float = setting(0.2, 'VRRP advertisement interval; below 1 s needs VRRPv3, '
@@ -89,37 +68,33 @@ class KeepalivedStack(HAStack):
     def daemons(self, director):
         primary = director.name == PRIMARY
         s = self.settings
-        nice = s.nice_failback
-        auth = '' if self.secret is None else ('    authentication {\n        auth_type PASS\n'
-                                               '        auth_pass %s\n    }\n' % self.secret)
         return [Keepalived(
             director, cluster=self.service, check_interval=s.check_interval,
             check_timeout=s.check_timeout, advert_int=s.advert_int,
-            vrrp_version=s.vrrp_version, router_id=14,
+            vrrp_version=s.vrrp_version,
             # nopreempt only works from state BACKUP: then priority alone elects laicoz
-            state='BACKUP' if nice or not primary else 'MASTER',
-            priority=150 if primary else 100,
-            preempt='    nopreempt\n' if nice else '', authentication=auth,
-            vrrp_iface=self.vrrp_iface(director), unicast=self.unicast(director),
+            state='BACKUP' if s.nice_failback or not primary else 'MASTER',
+            priority=150 if primary else 100, nopreempt=s.nice_failback,
+            auth_pass=self.secret, instances=self.instances(director),
             # the sync daemon's role follows the instance: master on MASTER, backup on BACKUP
-            sync_daemon='    lvs_sync_daemon %s VI_LVS id %d\n' % (
-                interfaces(director)[0], self.SYNC_ID) if s.sync_daemon else '',
-            gateway_instance=self.gateway_instance(director, primary, auth))]
+            sync_daemon={'iface': interfaces(director)[0], 'id': self.SYNC_ID}
+            if s.sync_daemon else None)]
 
-    def gateway_instance(self, director, primary, auth):
-        """NAT: the real servers' gateway as a second VRRP instance on the inside
-        network, synced with the VIP's (keepalived's LVS-NAT design): the two move
-        together, or the answers would return through another director."""
-        if not self.config.nat:
-            return ''
-        nice = self.settings.nice_failback
-        iface = inside_interface(director.name)
-        return GATEWAY_INSTANCE % {
-            'state': 'BACKUP' if nice or not primary else 'MASTER', 'iface': iface,
-            'router_id': 15, 'priority': 150 if primary else 100,
-            'advert_int': self.settings.advert_int,
-            'preempt': '    nopreempt\n' if nice else '', 'authentication': auth,
-            'gateway': self.config.gateway, 'prefixlen': self.config.inside_prefixlen}
+    def instances(self, director):
+        """The VRRP instances: the VIP's; with NAT also the real servers' gateway on the
+        inside network, synced with the VIP's (keepalived's LVS-NAT design: the two
+        move together, or the answers would return through another director)."""
+        lan = interfaces(director)[0]
+        out = [{'name': 'VI_LVS', 'iface': self.vrrp_iface(director), 'router_id': 14,
+                'address': '%s/%d' % (self.config.vip, self.config.prefixlen), 'dev': lan,
+                'unicast': self.unicast(director)}]
+        if self.config.nat:
+            inside = inside_interface(director.name)
+            out.append({'name': 'VI_GW', 'iface': inside, 'router_id': 15, 'dev': inside,
+                        'address': '%s/%d' % (self.config.gateway,
+                                              self.config.inside_prefixlen),
+                        'unicast': None})
+        return out
 
     def vrrp_iface(self, director):
         """The adverts' interface: the LAN, or the crossover cable when there is one."""
@@ -131,15 +106,8 @@ class KeepalivedStack(HAStack):
         socket is bound to the instance's interface), while the instance still tracks
         the LAN link: a pulled LAN cable is a FAULT, and the VIP stays on the LAN."""
         if not self.config.crossover:
-            return ''
+            return None
         name = director.name
         peer = [d for d in self.config.CROSSOVER if d != name][0]
-        return ('    unicast_src_ip %s\n    unicast_peer {\n        %s\n    }\n'
-                '    track_interface {\n        %s\n    }\n'
-                % (self.config.CROSSOVER[name], self.config.CROSSOVER[peer],
-                   interfaces(director)[0]))
-
-    def start(self, director):
-        [keepalived] = self.daemons(director)
-        keepalived.prepare()
-        keepalived.start()
+        return {'src': self.config.CROSSOVER[name], 'peer': self.config.CROSSOVER[peer],
+                'track': interfaces(director)[0]}
