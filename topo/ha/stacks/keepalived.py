@@ -111,3 +111,8 @@ class KeepalivedStack(HAStack):
         peer = [d for d in self.config.CROSSOVER if d != name][0]
         return {'src': self.config.CROSSOVER[name], 'peer': self.config.CROSSOVER[peer],
                 'track': interfaces(director)[0]}
+
+    def start(self, director):
+        [keepalived] = self.daemons(director)
+        keepalived.prepare()
+        keepalived.start()
