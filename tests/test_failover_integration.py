@@ -123,6 +123,13 @@ def check_paper_run(run_dir, stack, warm, log):
         path = run_dir / 'configs' / 'laicoz' / secret
         if path.exists():
             assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    # the real servers' side of the forwarding method, as it ran (the deployment's too)
+    script = (run_dir / 'configs' / 'laico2' / 'realserver.sh').read_text()
+    assert {'dr': 'ip addr replace 10.0.14.146/32 dev lo',
+            'tun': 'ip addr replace 10.0.14.146/32 dev tunl0',
+            'nat': 'ip route replace default via 192.168.14.254'}[
+        s['parameters']['forwarding']] in script
+    assert (run_dir / 'configs' / 'laico2' / 'nginx.conf').exists()
     node, name, line = log
     assert line in (run_dir / 'logs' / node / name).read_text()
     return s

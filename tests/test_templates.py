@@ -13,7 +13,8 @@ from conftest import stack_from_flags
 from topo import render
 from topo.ha import ScratchDirector
 from topo.ha.daemons import TEMPLATES
-from topo.network.config import DIRECTORS
+from topo.network import roles
+from topo.network.config import DIRECTORS, ClusterConfig
 from topo.network.webserver import TEMPLATE as NGINX, NginxServer
 
 needs_ansible = pytest.mark.skipif(not shutil.which('ansible-playbook'),
@@ -43,13 +44,33 @@ def rendered(tmp_path):
                                 path.read_text()))
     web = NginxServer('laico2', 80, tmp_path / 'web')
     out.append((NGINX, web.variables(), web.render().read_text()))
+    for forwarding, tun_type, remote in (('dr', 'ipip', False), ('nat', 'ipip', False),
+                                         ('tun', 'gue', True), ('tun', 'gre', False)):
+        config = ClusterConfig(forwarding=forwarding, tun_type=tun_type,
+                               remote_servers=remote)
+        server = RealServer(config)
+        variables = server.forwarding_variables()
+        out.append((roles.FORWARDING_TEMPLATE, variables,
+                    render.render(roles.FORWARDING_TEMPLATE, variables)))
     return out
+
+
+class RealServer(roles.RealServer):
+    """laico2's role without a node: what its forwarding set-up is rendered from."""
+    name = 'laico2'
+
+    def __init__(self, config):
+        self.vip, self.forwarding, self.tun_type = config.vip, config.forwarding, config.tun_type
+        self.gateway = config.gateway
+
+    def interfaces(self):
+        return ['laico2-eth0']
 
 
 def test_variables_are_plain_data_and_undefined_ones_are_errors(tmp_path):
     configs = rendered(tmp_path)
-    every = {p.name for p in list(TEMPLATES.glob('*.j2')) + [NGINX]}
-    assert {template.name for template, _, _ in configs} == every and len(every) == 6
+    every = {p.name for p in list(TEMPLATES.glob('*.j2')) + [NGINX, roles.FORWARDING_TEMPLATE]}
+    assert {template.name for template, _, _ in configs} == every and len(every) == 7
     for template, variables, text in configs:
         assert render.plain(variables) == variables             # JSON carries them as they are
         assert '{{' not in text and '{%' not in text

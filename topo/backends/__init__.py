@@ -99,12 +99,16 @@ class Node(abc.ABC):
         return pids
 
     def add_route(self, destination, via):
-        """A static route, kept: the kernel drops IPv4 routes through a device that
-        goes down, and a link set up again gets them back (restore_routes). Its output."""
+        """A static route, kept (keep_route). Its output."""
+        self.keep_route(destination, via)
+        return self.cmd('ip route replace %s via %s' % (destination, via))
+
+    def keep_route(self, destination, via):
+        """The kernel drops IPv4 routes through a device that goes down: a link set up
+        again gets the routes kept back (restore_routes)."""
         if '_routes' not in self.__dict__:
             self._routes = {}
         self._routes[destination] = via
-        return self.cmd('ip route replace %s via %s' % (destination, via))
 
     def restore_routes(self):
         for destination, via in self.__dict__.get('_routes', {}).items():

@@ -304,12 +304,14 @@ class Run:
         net = self.network
         self.measured.cluster_start_s = {k: round(v, 2) for k, v in net.timings.items()}
         stage('cluster up in %.1fs' % net.timings['start_s'])
+        configs = dict(net.configs if self.stack else {},
+                       **{r.name: r.configs for r in net.real_servers})
+        for name, paths in configs.items():
+            dst = self.out / 'configs' / name
+            dst.mkdir(parents=True, exist_ok=True)
+            for path in paths:
+                shutil.copy2(path, dst / Path(path).name)
         if self.stack:
-            for name, paths in net.configs.items():
-                dst = self.out / 'configs' / name
-                dst.mkdir(parents=True, exist_ok=True)
-                for path in paths:
-                    shutil.copy2(path, dst / Path(path).name)
             self.measured.macs = {net[d].mac(): d for d in DIRECTORS}
         if self.plan.hardware:
             self.measured.hardware = hardware_report(net, self.plan.hardware)

@@ -12,11 +12,13 @@ import subprocess
 import time
 from pathlib import Path
 
+from topo import render
 from topo.network import ipvs
 from topo.network.config import CLIENT_PREFIX, GUE_PORT, TUN_TYPES, inside_interface
 from topo.network.webserver import NginxServer, raise_limits
 
 
+FORWARDING_TEMPLATE = Path(__file__).resolve().parent / 'templates' / 'realserver.sh.j2'
 # the kernel modules of GUE's and GRE's receivers (IPIP's is loaded for every run)
 TUN_MODULES = {'gue': 'fou', 'gre': 'ip_gre'}
 
@@ -157,40 +159,40 @@ class RealServer:
     tun_type = 'ipip'
     gateway = None          # behind the directors (NAT) or a router (remote TUN)
 
+    @property
+    def forwarding_script(self):
+        return Path(self.nginx.dir).parent / 'realserver.sh'
+
+    @property
+    def configs(self):
+        """Its generated files: the forwarding set-up and the web server's config."""
+        return [self.forwarding_script, self.nginx.conf]
+
+    def forwarding_variables(self):
+        """The variables of its forwarding set-up (templates/realserver.sh.j2)."""
+        tun = self.forwarding == 'tun'
+        return {'node': self.name, 'forwarding': self.forwarding, 'vip': self.vip,
+                'iface': self.interfaces()[0], 'gateway': self.gateway,
+                'device': TUN_TYPES[self.tun_type] if tun else 'lo',
+                'module': TUN_MODULES.get(self.tun_type) if tun else None,
+                'gue_port': GUE_PORT if tun and self.tun_type == 'gue' else None}
+
     def configure_forwarding(self):
         """The VIP where the director's packets arrive: on lo for direct routing, on
         the tunnel's catch-all device for tunnelling (tunl0 for IPIP, also GUE's
         unwrapped packets; gre0 for GRE; in every namespace once the module is loaded);
         either way the server answers the client from the VIP. With NAT the server has
         no VIP: its answers go back through the director that holds the gateway, which
-        rewrites them."""
-        if self.gateway:
-            out = self.add_route('default', self.gateway)
-            if out.strip():
-                raise RuntimeError('%s: default route via %s: %s'
-                                   % (self.name, self.gateway, out.strip()))
-        if self.forwarding == 'nat':
-            return
-        # arp_ignore=1: answer ARP only for addresses on the asking interface;
-        # arp_announce=2: never use the VIP as ARP source. Both per namespace.
-        for scope in ('all', self.interfaces()[0]):
-            self.cmd('sysctl -qw net.ipv4.conf.%s.arp_ignore=1 net.ipv4.conf.%s.arp_announce=2'
-                     % (scope, scope))
-        if self.forwarding == 'tun':
-            device = TUN_TYPES[self.tun_type]
-            if self.tun_type in TUN_MODULES:     # (a sandbox kernel has it loaded at boot)
-                self.cmd('modprobe -q %s' % TUN_MODULES[self.tun_type])
-            if self.tun_type == 'gue':      # GUE arrives on a UDP port, then goes to tunl0
-                self.cmd('ip fou add port %d gue' % GUE_PORT)
-            # a request comes in on the tunnel and its answer leaves by the cable: a
-            # strict reverse-path check (the larger of 'all' and the device's) would drop it
-            out = self.cmd('ip link set %s up && sysctl -qw net.ipv4.conf.all.rp_filter=0 '
-                           'net.ipv4.conf.%s.rp_filter=0 && ip addr add %s/32 dev %s'
-                           % (device, device, self.vip, device))
-            if out.strip():
-                raise RuntimeError('%s: the VIP on %s: %s' % (self.name, device, out.strip()))
-        else:
-            self.cmd('ip addr add %s/32 dev lo' % self.vip)
+        rewrites them. One script, from the template a deployment also installs."""
+        script = self.forwarding_script
+        script.parent.mkdir(parents=True, exist_ok=True)
+        script.write_text(render.render(FORWARDING_TEMPLATE, self.forwarding_variables()))
+        out = self.cmd('sh %s 2>&1 || echo "exit status $?"' % script)
+        if out.strip():
+            raise RuntimeError('%s: its forwarding set-up (%s): %s'
+                               % (self.name, script, out.strip()))
+        if self.gateway:        # (a link coming up again must get it back)
+            self.keep_route('default', self.gateway)
 
     def clear_state(self):
         self.cmd('ip addr flush dev lo scope global')
