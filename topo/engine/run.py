@@ -303,6 +303,7 @@ class Run:
     def _booted(self):
         net = self.network
         self.measured.cluster_start_s = {k: round(v, 2) for k, v in net.timings.items()}
+        self.save()         # kept before it is announced: a Ctrl-C may follow at once
         stage('cluster up in %.1fs' % net.timings['start_s'])
         configs = dict(net.configs if self.stack else {},
                        **{r.name: r.configs for r in net.real_servers})
