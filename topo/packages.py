@@ -28,7 +28,7 @@ NEEDS = {
     'load': [('cmd', 'h2load', 'nghttp2-client')],
     # the same config templates, rendered by Ansible onto real machines (and a test
     # that both renderers agree)
-    'deploy': [('cmd', 'ansible-playbook', 'ansible-core')],
+    'deploy': [('cmd', 'ansible-playbook', 'ansible-core'), ('py', 'yaml', 'python3-yaml')],
 }
 # what the set-up adds for the tools around the runs: the test suite, `pip install .`,
 # the README's `sudo python ...`, and the basics a minimal Debian lacks

@@ -26,6 +26,9 @@ class Fault:
     # which nodes it applies to: 'any', 'director', 'real server', 'directors' (the pair)
     targets = 'any'
     default_target = 'laicoz'
+    # on real machines (topo/inventory.py), the inventory command it cannot do without
+    # (e.g. 'power_off': nothing else switches a machine off), or None
+    machine_command = None
     params = {}             # its parameters and their defaults, e.g. {'percent': 30.0}
     param_help = {}         # what each one means (faults.py makes a flag of each)
 
