@@ -48,3 +48,15 @@ def test_pip_install_into_an_empty_target_and_every_console_script(tmp_path):
     assert p.stdout.startswith('%s %s %s %s %s' % (
         sorted(ha.load()), sorted(faults.load()), sorted(kernels.load()),
         sorted(backends.load()), target)), p.stdout
+
+
+def test_the_set_up_stops_only_the_services_of_what_it_installed():
+    """On a systemd host the packages' own services start at install; the set-up stops
+    those of the packages it has just installed, never one the host had before."""
+    from topo import packages
+    assert packages.services(['nginx-light', 'curl']) == ['nginx']
+    assert packages.services(['heartbeat']) == ['heartbeat']
+    assert packages.services(['keepalived', 'ldirectord']) == ['keepalived', 'ldirectord']
+    assert packages.services([]) == [] and 'nginx' in packages.services()
+    script = (ROOT / 'testbed').read_text()
+    assert 'topo.packages --services "${missing[@]}"' in script

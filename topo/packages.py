@@ -3,9 +3,11 @@ run uses, each HA stack's daemons (topo/ha), each kernel mode (topo/kernels).
 A new stack or kernel mode declares its own; nothing is listed twice.
 
   python3 -m topo.packages              the Debian packages `./testbed setup` installs
-  python3 -m topo.packages --services   the services those packages start on a systemd
-                                        host, which the set-up stops (the testbed runs
-                                        its own copies inside its nodes)
+  python3 -m topo.packages --services [PKG ...]
+                                        the services those packages (default: all of
+                                        them) start on a systemd host; the set-up stops
+                                        those of the packages it has just installed (the
+                                        testbed runs its own copies inside its nodes)
 """
 import importlib.util
 import os
@@ -53,13 +55,19 @@ def setup_packages():
     return sorted(pkgs)
 
 
-def services():
-    """Services the packages start on a systemd host (the testbed runs its own)."""
-    out = set(SERVICES.values())
+def services(packages=None):
+    """Services the packages start on a systemd host (the testbed runs its own): of the
+    given packages only (those the set-up has just installed: a service the machine had
+    before is the owner's, and stays as it was), or of all of them."""
+    by_package = {}
+    for package, service in SERVICES.items():
+        by_package.setdefault(package, set()).add(service)
     for cls in _stacks():
         for d in cls.daemon_classes:
-            out |= set(d.services)
-    return sorted(out)
+            for _, _, package in d.needs:
+                by_package.setdefault(package, set()).update(d.services)
+    wanted = by_package if packages is None else set(packages)
+    return sorted({s for p in wanted for s in by_package.get(p, ())})
 
 
 def run_packages(stack=None):
@@ -89,4 +97,7 @@ def missing(parts, needs=()):
 
 
 if __name__ == '__main__':
-    print('\n'.join(services() if '--services' in sys.argv[1:] else setup_packages()))
+    if sys.argv[1:2] == ['--services']:
+        print('\n'.join(services(sys.argv[2:] or None)))
+    else:
+        print('\n'.join(setup_packages()))
