@@ -19,11 +19,12 @@ from pathlib import Path
 
 from topo.kernels import PLACEMENT_ENV, RUN_ENV, KernelMode, register
 from topo.kernels.native import MODULES, native_missing
+from topo.network.config import TUN_MODULES
 
 UML_KERNEL = '/usr/bin/linux.uml'
 UML_MODULES = Path('/usr/lib/uml/modules')
 # (tunnelling's GUE and GRE receivers too: natively loaded only when a run needs them)
-KERNEL_MODULES = MODULES + ['fou', 'ip_gre']
+KERNEL_MODULES = MODULES + sorted(TUN_MODULES.values())
 # Directories made private (tmpfs) inside UML so the host's copies stay untouched.
 UML_TMPFS = ['/run', '/var/log', '/tmp', '/etc/openvswitch',
              '/var/lib/openvswitch', '/dev/shm']

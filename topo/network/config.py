@@ -33,6 +33,8 @@ FORWARDING = {f.name: f for f in (
 # Tunnelling's encapsulations (ipvsadm --tun-type; GRE needs Linux >= 5.3). A real
 # server receives each on its own catch-all device, the VIP there.
 TUN_TYPES = {'ipip': 'tunl0', 'gue': 'tunl0', 'gre': 'gre0'}
+# the kernel modules of GUE's and GRE's receivers (IPIP's is loaded for every run)
+TUN_MODULES = {'gue': 'fou', 'gre': 'ip_gre'}
 GUE_PORT = 6080         # ipvsadm's own example; the real servers listen with `ip fou`
 # NAT's private network behind the directors; its gateway (host .254) moves with the VIP.
 # Tunnelling's remote variant puts the real servers there too, behind a router.

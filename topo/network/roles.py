@@ -14,13 +14,12 @@ from pathlib import Path
 
 from topo import render
 from topo.network import ipvs
-from topo.network.config import CLIENT_PREFIX, GUE_PORT, TUN_TYPES, inside_interface
+from topo.network.config import (CLIENT_PREFIX, GUE_PORT, TUN_MODULES, TUN_TYPES,
+                                 inside_interface)
 from topo.network.webserver import NginxServer, raise_limits
 
 
 FORWARDING_TEMPLATE = Path(__file__).resolve().parent / 'templates' / 'realserver.sh.j2'
-# the kernel modules of GUE's and GRE's receivers (IPIP's is loaded for every run)
-TUN_MODULES = {'gue': 'fou', 'gre': 'ip_gre'}
 
 
 def tune_for_load(node):

@@ -23,7 +23,7 @@ class Ldirectord(Daemon):
     def context(self):
         ctx = Daemon.context(self)
         config = ctx.pop('cluster')
-        if config.forward_args() != [FORWARDING[config.forwarding].ipvsadm]:
+        if config.tun_type != 'ipip':
             raise ConfigError('ldirectord knows only IPIP tunnels (its word "ipip"), not '
                               '--tun-type %s: use --stack keepalived for it' % config.tun_type)
         ctx.update(vip=config.vip, service_port=config.port, scheduler=config.scheduler,

@@ -8,6 +8,7 @@ from topo.ha.daemons import interfaces
 from topo.ha.daemons.keepalived import Keepalived
 from topo.network.config import PRIMARY, ConfigError, inside_interface
 
+
 @dataclass
 class KeepalivedSettings(Settings):
     advert_int: float = setting(0.2, 'VRRP advertisement interval; below 1 s needs VRRPv3, '
