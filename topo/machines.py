@@ -14,7 +14,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from topo.kernels.uml import UML_KERNEL, UML_MODULES
+from topo.kernels.uml import UML_KERNEL, UML_MODULES, _uml_tmpdir
 from topo.kernels.native import MODULES
 from topo.network.config import ConfigError
 
@@ -56,8 +56,11 @@ class Machines:
         routes = sh('ip', '-4', 'route', 'show')
         for net in (MGMT_SUBNET, ipaddress.ip_network(self.config.subnet)):
             for line in routes.splitlines():
-                dest = line.split()[0]
-                if dest != 'default' and ipaddress.ip_network(dest, strict=False).overlaps(net):
+                try:
+                    dest = ipaddress.ip_network(line.split()[0], strict=False)
+                except ValueError:      # default, blackhole, ...
+                    continue
+                if dest.overlaps(net):
                     raise ConfigError('this host routes %s already (%s): the machines need it'
                                       % (net, line.strip()))
 
@@ -109,7 +112,7 @@ class Machines:
              'eth0=tuntap,%s' % tap(name, LAN), 'eth1=tuntap,%s' % tap(name, MGMT)],
             stdin=subprocess.DEVNULL, stdout=console, stderr=subprocess.STDOUT,
             start_new_session=True, env={'PATH': '/usr/sbin:/usr/bin:/sbin:/bin',
-                                         'TMPDIR': str(self.state)})
+                                         'TMPDIR': _uml_tmpdir(str(self.state))})
         (self.state / ('%s.pid' % name)).write_text(str(proc.pid))
 
     def kill(self, name):
