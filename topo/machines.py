@@ -23,6 +23,7 @@ LAN, MGMT = 'hatb-lan', 'hatb-mgmt'
 MGMT_SUBNET = ipaddress.ip_network('192.168.77.0/24')
 HOST_MGMT = '192.168.77.1'
 MEM_MB = 384
+DISK_MB = 1024          # each machine's own disk: what it writes survives its power-off
 READY_S = 180
 
 
@@ -76,6 +77,10 @@ class Machines:
                 sh('ip', 'link', 'set', bridge, 'up')
             sh('ip', 'addr', 'add', '%s/%d' % (HOST_MGMT, MGMT_SUBNET.prefixlen), 'dev', MGMT)
             for name in self.config.hosts:
+                disk = self.state / ('%s.disk' % name)
+                with open(disk, 'wb') as f:
+                    f.truncate(DISK_MB << 20)
+                sh('mkfs.ext4', '-q', '-F', '-L', name, str(disk))
                 for net in (LAN, MGMT):
                     sh('ip', 'tuntap', 'add', 'dev', tap(name, net), 'mode', 'tap')
                     sh('ip', 'link', 'set', tap(name, net), 'master', net, 'up')
@@ -109,6 +114,7 @@ class Machines:
             [UML_KERNEL, 'root=/dev/root', 'rootfstype=hostfs', 'rootflags=/', 'rw',
              'mem=%dM' % MEM_MB, 'init=%s' % init, 'con=null', 'con0=fd:0,fd:1', 'quiet',
              'umid=hatb-%s' % name, 'uml_dir=%s' % self.state,
+             'ubd0=%s' % (self.state / ('%s.disk' % name)),
              'eth0=tuntap,%s' % tap(name, LAN), 'eth1=tuntap,%s' % tap(name, MGMT)],
             stdin=subprocess.DEVNULL, stdout=console, stderr=subprocess.STDOUT,
             start_new_session=True, env={'PATH': '/usr/sbin:/usr/bin:/sbin:/bin',
@@ -129,7 +135,9 @@ class Machines:
         pid_file.unlink()
 
     def init_script(self, name):
-        """PID 1 of the machine: the host's / under a tmpfs overlay, then its boot."""
+        """PID 1 of the machine: the host's / under an overlay whose upper layer is the
+        machine's own disk (what it writes stays its own, across power cycles), then its
+        boot: addresses, its own SSH host key (made at its first boot), sshd."""
         release = '$(uname -r)'
         mods = ' '.join(['overlay'] + MODULES + ['fou', 'ip_gre', 'nf_conntrack'])
         address = self.config.addresses[name]
@@ -138,10 +146,12 @@ class Machines:
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t tmpfs tmpfs /mnt
-mkdir -p /mnt/upper /mnt/work /mnt/root /mnt/mod/lib/modules/{release}
+mkdir -p /mnt/disk /mnt/root /mnt/mod/lib/modules/{release}
 mount --bind {UML_MODULES}/{release} /mnt/mod/lib/modules/{release}
-for m in {mods}; do /sbin/modprobe -d /mnt/mod $m; done
-mount -t overlay overlay -o lowerdir=/,upperdir=/mnt/upper,workdir=/mnt/work /mnt/root
+for m in ext4 {mods}; do /sbin/modprobe -d /mnt/mod $m; done
+mount /dev/ubda /mnt/disk
+mkdir -p /mnt/disk/upper /mnt/disk/work
+mount -t overlay overlay -o lowerdir=/,upperdir=/mnt/disk/upper,workdir=/mnt/disk/work /mnt/root
 R=/mnt/root
 mount -t proc proc $R/proc
 mount -t sysfs sysfs $R/sys
@@ -156,8 +166,10 @@ ip link set eth0 up && ip addr add {address}/{self.config.prefixlen} dev eth0
 ip link set eth1 up && ip addr add {self.mgmt_address(name)}/{MGMT_SUBNET.prefixlen} dev eth1
 mkdir -p /run/sshd /root/.ssh && chmod 700 /root/.ssh
 cp {self.state}/id_ed25519.pub /root/.ssh/authorized_keys
-rm -f /etc/ssh/ssh_host_*
-ssh-keygen -q -t ed25519 -N "" -f /etc/ssh/ssh_host_ed25519_key
+if [ ! -f /etc/ssh/.own-host-key ]; then
+  rm -f /etc/ssh/ssh_host_*
+  ssh-keygen -q -t ed25519 -N "" -f /etc/ssh/ssh_host_ed25519_key && touch /etc/ssh/.own-host-key
+fi
 /usr/sbin/sshd -o HostKey=/etc/ssh/ssh_host_ed25519_key -o UsePAM=no \\
   -o PermitRootLogin=prohibit-password -o ListenAddress={self.mgmt_address(name)}
 exec /usr/bin/python3 -c "
