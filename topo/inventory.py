@@ -58,6 +58,8 @@ class Inventory:
     subnet: str
     port: int = 80
     forwarding: str = 'dr'
+    ssh_key: str = None         # all.vars.ansible_ssh_private_key_file, as Ansible takes it
+    ssh_args: str = ''          # all.vars.ansible_ssh_common_args
 
     @property
     def real_servers(self):
@@ -162,8 +164,11 @@ def parse(data, path='inventory'):
         port = int(cluster.get('port', 80))
     except (TypeError, ValueError):
         bad('all.vars.cluster.port must be a number')
+    top_vars = top.get('vars') or {}
     return Inventory(path, {n: hosts[n] for n in order}, str(vip), str(subnet), port,
-                     str(cluster.get('forwarding', 'dr')))
+                     str(cluster.get('forwarding', 'dr')),
+                     top_vars.get('ansible_ssh_private_key_file'),
+                     str(top_vars.get('ansible_ssh_common_args') or ''))
 
 
 def machine(name, role, values, subnet, bad):

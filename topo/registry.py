@@ -21,6 +21,15 @@ class Registry(dict):
         return self
 
     def get(self, name):
+        """The class of that name: its own module first (a module named as it registers:
+        the others, and what they import, stay unloaded), else every module."""
+        if name not in self:
+            try:
+                importlib.import_module('%s.%s' % (self.package, name.replace('-', '_')))
+            except ImportError:
+                pass
+        if name in self:
+            return self[name]
         self.load()
         if name not in self:
             raise self.error('unknown %s %r: choose one of %s'

@@ -21,23 +21,27 @@ class Recorder:
         self.cond = threading.Condition()
         self.file = open(events_path, 'a') if events_path else None
 
-    def attach(self, node, proc):
-        """Read proc's event lines (from node) in a background thread."""
-        threading.Thread(target=self._read, args=(node, proc), daemon=True,
+    def attach(self, node, proc, clock_offset_s=0.0):
+        """Read proc's event lines (from node, whose clock runs clock_offset_s ahead of
+        this one: its times are put on this clock) in a background thread."""
+        threading.Thread(target=self._read, args=(node, proc, clock_offset_s), daemon=True,
                          name='recorder-%s' % node).start()
 
-    def _read(self, node, proc):
+    def _read(self, node, proc, clock_offset_s):
         for line in proc.stdout:
-            self.add(node, line)
+            self.add(node, line, clock_offset_s)
 
     def note(self, node, kind, t=None, **fields):
         """An event the testbed itself sees (a link set down), in the same stream."""
         self.add(node, json.dumps(dict(fields, kind=kind, t=round(t or time.time(), 4))))
 
-    def add(self, node, line):
+    def add(self, node, line, clock_offset_s=0.0):
         """Take one line a program of `node` said."""
-        event = schema.parse(line) or {'kind': 'output', 'line': line.rstrip(),
-                                       't': round(time.time(), 3)}
+        event = schema.parse(line)
+        if event is None:
+            event = {'kind': 'output', 'line': line.rstrip(), 't': round(time.time(), 3)}
+        elif clock_offset_s and isinstance(event.get('t'), (int, float)):
+            event['t'] = round(event['t'] - clock_offset_s, 6)
         event['node'] = node
         with self.cond:
             if event['kind'] == 'probe':

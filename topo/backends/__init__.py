@@ -86,6 +86,7 @@ class Node(abc.ABC):
         or '' when the kernel has none."""
 
     # -- built on the primitives --------------------------------------------------------
+    clock_offset_s = 0.0    # its clock minus the control node's (topo/analysis/clocks.py)
     instruments = ()        # the testbed's own agents in the node: a power-off spares them
 
     def kill(self, names=None, keep_instruments=True):
@@ -241,7 +242,7 @@ class Network(abc.ABC):
     # -- the HA stack and its instruments -------------------------------------------------
     def start_ha(self):
         """Render the stack's configs, start the monitors, then the daemons (primary first)."""
-        self.configs = {name: self.stack.configure(self[name]) for name in DIRECTORS}
+        self.configs = {name: self.configure(self[name]) for name in DIRECTORS}
         for name in DIRECTORS:
             self.start_monitor(self[name])
         self.start_monitor(self.client, '--arp')      # where the client sends VIP traffic
@@ -252,6 +253,27 @@ class Network(abc.ABC):
             self.log('%s did not take the VIP within %.0fs: starting %s anyway'
                      % (primary, self.stack.acquire_deadline_s, backup))
         self.start_stack(self[backup])
+
+    def configure(self, director):
+        """The stack's config files for a director (rendered here); their paths."""
+        return self.stack.configure(director)
+
+    def power_off(self, name, links):
+        """The node switched off (the paper's fault): its links down first (the network
+        sees the PC vanish at once, not after the slow walk through its processes), every
+        process killed, its kernel state gone; the time. links(up) sets and records them."""
+        node = self[name]
+        t = links(False)
+        node.kill()
+        node.clear_state()
+        return t
+
+    def power_on(self, name, links):
+        """The node switched on: links up, its services (and HA stack) as at boot; the time."""
+        self[name].clear_state()
+        t = links(True)
+        self.boot(name)
+        return t
 
     def start_stack(self, director):
         director.fresh_run()
@@ -273,7 +295,7 @@ class Network(abc.ABC):
         its events go to the recorder under `name` (default: the node's)."""
         proc = node.agent(module, *args)
         node.instruments.append(proc)
-        self.recorder.attach(name or node.name, proc)
+        self.recorder.attach(name or node.name, proc, node.clock_offset_s)
         return proc
 
     # -- nodes ------------------------------------------------------------------------------

@@ -56,12 +56,15 @@ class Plan:
     trials: int = 1                 # boots of each cell (or of the scenario), all measured
     keep_degraded: bool = False     # spreads over trials keep the degraded ones too
     sandbox_only: str = None        # why this plan changes kernel-wide settings: refused natively
+    target: object = None           # machines of an inventory (topo/inventory.py), reached
+                                    # over SSH; None: the emulation (Mininet)
 
     def parameters(self, stack=None):
         stack = self.stack if stack is None else stack
         p = dict(self.config.as_dict(), **asdict(self.measure))
         p['stack'] = stack.parameters() if stack else None
         p['hardware'] = self.hardware.as_dict() if self.hardware else None
+        p['target'] = self.target.path if self.target else None
         p.update(self.options)
         p.update(trials=self.trials, keep_degraded=self.keep_degraded)
         return p
@@ -126,6 +129,7 @@ class Measured:
     versions: dict = None           # real server -> the version its pages say
     resizes: list = field(default_factory=list)         # the service grown or shrunk
     schedule: dict = None           # a random fault schedule as it was replayed
+    machines: dict = None           # --target: each machine's kernel and clock offset
 
 
 @dataclass
@@ -263,8 +267,11 @@ class Run:
                                                  'a static IPVS service: %s'
                                                  % ', '.join(self.config.hosts)))
         try:
+            where = dict(backend='ssh', inventory=self.plan.target) if self.plan.target \
+                else {}
             with backends.network(self.config, log=stage, log_dir=self.out, stack=self.stack,
-                                  recorder=self.rec, hardware=self.plan.hardware) as self.network:
+                                  recorder=self.rec, hardware=self.plan.hardware,
+                                  **where) as self.network:
                 self._booted()
                 fidelity.calibration = cal = fidelity.calibrate()
                 stage('calibrated, the cluster up: a process starts in %.1f ms (%.1f ms before '
@@ -311,7 +318,10 @@ class Run:
             dst = self.out / 'configs' / name
             dst.mkdir(parents=True, exist_ok=True)
             for path in paths:
-                shutil.copy2(path, dst / Path(path).name)
+                if Path(path).exists():     # (a machine's file it could not fetch: none)
+                    shutil.copy2(path, dst / Path(path).name)
+        if self.plan.target:
+            self.measured.machines = net.machines()
         if self.stack:
             self.measured.macs = {net[d].mac(): d for d in DIRECTORS}
         if self.plan.hardware:
@@ -324,7 +334,7 @@ class Run:
             if node.role == 'director' and self.stack:
                 files = [(Path(node.private(p)), Path(p).name) for p in self.stack.logs(node)]
             elif node.role == 'real server':
-                files = [(node.nginx.error_log, 'nginx-error.log')]
+                files = node.kept_logs()
             else:
                 continue
             for src, name in files:

@@ -1,7 +1,7 @@
-"""Power-off: the paper's fault. Links down first (the network sees the PC vanish
-at once, not after the slow walk through its processes), every process of the
-node killed, its VIP and IPVS table gone; clear() switches it on: links up, its
-services (and its HA stack) started as at boot."""
+"""Power-off: the paper's fault, done by the backend (Network.power_off): in the
+emulation links down, every process killed, its VIP and IPVS table gone; on real
+machines the inventory's power_off. clear() switches it on: its services (and its HA
+stack) started as at boot."""
 from topo.faults import Fault, register
 
 
@@ -14,13 +14,7 @@ class PowerOff(Fault):
     machine_command = 'power_off'
 
     def _inject(self):
-        t = self.links(False)
-        self.node.kill()
-        self.node.clear_state()
-        return t
+        return self.network.power_off(self.target, self.links)
 
     def _clear(self):
-        self.node.clear_state()
-        t = self.links(True)
-        self.network.boot(self.target)
-        return t
+        return self.network.power_on(self.target, self.links)

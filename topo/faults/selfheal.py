@@ -16,7 +16,9 @@ def inject(name, do, undo, hold_s):
         raise ValueError('a self-healing fault needs a hold above 0 s, got %r' % hold_s)
     pid = '%s/%s.pid' % (STATE, name)
     timer = 'echo $$ > %s; sleep %s; rm -f %s; %s' % (pid, _seconds(hold_s), pid, undo)
-    return ('mkdir -p %s && setsid sh -c %s </dev/null >/dev/null 2>&1 & %s'
+    # (the mkdir apart: `a && b &` backgrounds a subshell that keeps the session's
+    # output open, and an SSH session would wait for the timer)
+    return ('mkdir -p %s; setsid sh -c %s </dev/null >/dev/null 2>&1 & %s'
             % (STATE, shlex.quote(timer), do))
 
 

@@ -193,6 +193,10 @@ class RealServer:
         if self.gateway:        # (a link coming up again must get it back)
             self.keep_route('default', self.gateway)
 
+    def kept_logs(self):
+        """[(its log file, as this process reads it; the name a run keeps it by)]."""
+        return [(self.nginx.error_log, 'nginx-error.log')]
+
     def clear_state(self):
         self.cmd('ip addr flush dev lo scope global')
         if self.forwarding == 'tun':

@@ -50,7 +50,7 @@ class StartProber:
         run.prober = run.network.client.agent(
             'topo.agents.httpclient', 'probe', '--url', run.network.url(), '--rate', m.probe_rate,
             '--timeout', m.probe_timeout, '--stage-file', run.network.workdir / 'stage')
-        run.rec.attach(CLIENT, run.prober)
+        run.rec.attach(CLIENT, run.prober, run.network.client.clock_offset_s)
         if run.wait('the prober to get answers', lambda r: r.probes_ok >= 5):
             stage('prober running at %.0f requests/s' % m.probe_rate)
 
@@ -74,7 +74,7 @@ class StartLoad:
             first, count = run.config.client_sources
             args += ['--sources', first, '--source-count', count]
         run.load = run.network.client.agent('topo.agents.loadgen', *args)
-        run.rec.attach(self.NODE, run.load)
+        run.rec.attach(self.NODE, run.load, run.network.client.clock_offset_s)
         if run.wait('the load generator to start its %d clients' % self.clients,
                     lambda r: r.node(self.NODE)['ready']):
             stage('load: %d %s' % (self.clients, 'sessions, a request every %gs each'

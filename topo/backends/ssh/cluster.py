@@ -1,0 +1,273 @@
+"""The cluster on machines of an inventory (topo/inventory.py), reached over SSH from
+this, the control node. The machines run what the deployment installed; a run
+starts from a clean state (the stack and the web servers stopped, the kernel's
+IPVS table and VIP cleared), then boots the services as the Mininet backend does."""
+import shutil
+import threading
+import time
+from pathlib import Path
+
+from topo.backends import Network, register
+from topo.backends.ssh.connection import Connection
+from topo.backends.ssh.nodes import HEAL_DEADLINE_S, Client, Director, RealServer, run_local
+from topo.faults import selfheal
+from topo.kernels import run_id
+from topo.network.config import DIRECTORS
+
+PARTITION = 'hatb-partition'       # the iptables chain of a partition
+
+
+def partition_rules(peer):
+    """Rules that drop everything to and from the peer: IP (a chain of its own, so the
+    undo removes only it), and ARP too (an IP-only rule lets ARP and gratuitous ARP
+    through, which changes what the client sees). The legacy x_tables, which every
+    Debian kernel has (Debian's UML kernel has no nf_tables for ip, inet or arp)."""
+    return ('iptables-legacy -N {c} && iptables-legacy -A {c} -s {p} -j DROP && '
+            'iptables-legacy -A {c} -d {p} -j DROP && iptables-legacy -I INPUT -j {c} && '
+            'iptables-legacy -I OUTPUT -j {c} && arptables-legacy -I INPUT -s {p} -j DROP && '
+            'arptables-legacy -I OUTPUT -d {p} -j DROP'.format(c=PARTITION, p=peer))
+
+
+def partition_undo(peer):
+    """Every rule of partition_rules removed (each as often as it may be there)."""
+    return ('for i in 1 2; do iptables-legacy -D INPUT -j {c}; iptables-legacy -D OUTPUT -j {c}; '
+            'arptables-legacy -D INPUT -s {p} -j DROP; arptables-legacy -D OUTPUT -d {p} -j DROP; '
+            'done 2>/dev/null; iptables-legacy -F {c} 2>/dev/null; '
+            'iptables-legacy -X {c} 2>/dev/null; true'.format(c=PARTITION, p=peer))
+
+
+def deployed_mismatch(deployment, stack, config):
+    """What differs between the stack and service a run asks for and those deployed
+    ([]: none)."""
+    from topo.deployment import service
+    if deployment is None:
+        return ['nothing is deployed (no deployment record)']
+    if stack is None:
+        return ['this run wants no HA stack: the emulation only']
+    if deployment.get('stack') != stack.name:
+        return ['the stack: %s is deployed, the run asks for %s'
+                % (deployment.get('stack'), stack.name)]
+    problems = []
+    for what, want in (('service', service(config)), ('settings', stack.settings.as_dict())):
+        have = deployment.get(what) or {}
+        problems += ['%s: deployed %r, asked %r' % (k, have.get(k), v)
+                     for k, v in sorted(want.items()) if have.get(k) != v]
+    return problems
+
+
+@register
+class SSHNetwork(Network):
+    name = 'ssh'
+
+    def __init__(self, config, inventory=None, **kwargs):
+        Network.__init__(self, config, **kwargs)
+        if inventory is None:
+            raise ValueError('the ssh backend needs an inventory (--target)')
+        self.inventory = inventory
+        self.workdir = Path('/run/hatestbed.%s' % run_id())
+        self.workdir.mkdir(mode=0o700)
+        self.log_dir = Path(self.log_dir or self.workdir)
+        self.connections, self.nodes_by_name = {}, {}
+        self.restarts = {}          # node -> the instruments to start again after a power-on
+        self.cut_pair = None
+        self.down = set()           # machines switched off
+
+    # -- build and teardown -------------------------------------------------------------
+    def build(self):
+        t0 = time.monotonic()
+        inv, cfg = self.inventory, self.config
+        control = self.workdir / 'ssh'
+        control.mkdir(mode=0o700)
+        for name, machine in inv.machines.items():
+            self.connections[name] = Connection(machine, control, inv.ssh_key, inv.ssh_args)
+        self._each(lambda c: c.open(), self.connections.values())
+        cache = self.workdir / 'files'
+        for name, machine in inv.machines.items():
+            conn = self.connections[name]
+            if machine.role == 'director':
+                node = Director(machine, conn, cache, vip=cfg.vip,
+                                gateway=cfg.gateway if cfg.nat else None)
+            elif machine.role == 'real server':
+                node = RealServer(machine, conn, cache, vip=cfg.vip, web_port=cfg.port,
+                                  forwarding=cfg.forwarding, gateway=cfg.gateway,
+                                  tun_type=cfg.tun_type)
+            else:
+                node = Client(machine, conn, cache)
+            node.role = {'director': 'director', 'real server': 'real server'}.get(
+                machine.role, 'client')
+            self.nodes_by_name[name] = node
+        self.timings['connect_s'] = time.monotonic() - t0
+        problems = ['%s: %s' % (d, p) for d in DIRECTORS
+                    for p in deployed_mismatch(self[d].deployment(), self.stack, cfg)]
+        if problems:
+            raise RuntimeError('the machines do not run what this run asks for; deploy it '
+                               'first (experiments/deploy.py):\n  ' + '\n  '.join(problems))
+        self._each(self._measure_clock, self.nodes)
+        self._each(self._reset, self.nodes)
+        self.timings['reset_s'] = time.monotonic() - t0
+
+    def _measure_clock(self, node):
+        node.clock = node.conn.clock_offset()
+        node.release = node.cmd('uname -r').strip()
+
+    def _reset(self, node):
+        """As after a boot: the testbed's agents, the stack and the web server stopped,
+        no fault left in place, the kernel's IPVS table and addresses cleared."""
+        node.cmd(self.undo_all(node))
+        node.node_script('stop')
+        node.clear_state()
+        if node.role == 'real server':     # (its VIP, as at boot: the web server follows)
+            node.configure_forwarding()
+
+    def teardown(self):
+        """The testbed's agents stopped and its faults undone on every machine reached;
+        the services stay as the run left them (they are the deployment's)."""
+        for name, node in self.nodes_by_name.items():
+            node.stop_helpers()
+            if name in self.down:
+                continue
+            try:
+                node.conn.run(self.undo_all(node), timeout=30)
+            except Exception as e:
+                self.log('teardown: %s: %s' % (name, e))
+        for conn in self.connections.values():
+            conn.close()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def undo_all(self, node):
+        """A shell command for the node: the testbed's agents stopped, its faults undone."""
+        peer = [d for d in DIRECTORS if d != node.name][0] if node.name in DIRECTORS \
+            else None
+        return ("pkill -f 'python3 -m topo[.]agents' 2>/dev/null; " +
+                selfheal.clear('link', 'ip link set %s up' % node.machine.interface) +
+                ('; ' + selfheal.clear('partition', partition_undo(self[peer].address()))
+                 if peer else ''))
+
+    @staticmethod
+    def _each(fn, items):
+        """fn on every item at once (one SSH round trip costs the slowest machine once)."""
+        errors = []
+
+        def one(item):
+            try:
+                fn(item)
+            except Exception as e:
+                errors.append(e)
+        threads = [threading.Thread(target=one, args=(i,), daemon=True) for i in items]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        if errors:
+            raise errors[0]
+
+    def __getitem__(self, name):
+        return self.nodes_by_name[name]
+
+    def machines(self):
+        """Each machine's kernel and clock offset, for the summary."""
+        return {n.name: {'kernel_release': getattr(n, 'release', None),
+                         'clock': n.clock.as_dict() if n.clock else None}
+                for n in self.nodes}
+
+    # -- the HA stack: deployed, started here ---------------------------------------------
+    def configure(self, director):
+        """The deployment's config files, as the machine has them (its secrets left out)."""
+        secret = {p for d in self.stack.daemons(director) for p in d.secret_files}
+        return [director.private(p) for d in self.stack.daemons(director)
+                for p in d.templates.values() if p not in secret]
+
+    def start_stack(self, director):
+        director.node_script('start')
+
+    def instrument(self, node, module, *args, name=None):
+        self.restarts.setdefault(node.name, []).append((module, args, name))
+        return Network.instrument(self, node, module, *args, name=name)
+
+    # -- power and the hub ----------------------------------------------------------------
+    def power_off(self, name, links):
+        """The inventory's power_off; the machine holds nothing from then on."""
+        node = self[name]
+        cmd = self.inventory.command('power-off', name)
+        run_local(cmd)
+        t = time.time()         # off once its command returned (a fence agent confirms)
+        self.down.add(name)
+        node.stop_helpers()
+        node.conn.close()
+        if self.recorder:
+            self.recorder.note(name, 'link', t=t, up=False)
+            if node.role == 'director':         # its monitor died with it
+                self.recorder.note(name, 'vip', t=t, held=False)
+                self.recorder.note(name, 'ipvs', t=t, table={})
+        return t
+
+    def power_on(self, name, links):
+        """The inventory's power_on, the machine back on SSH, then its boot."""
+        node = self[name]
+        machine = self.inventory.machines[name]
+        run_local(self.inventory.machines[name].commands['power_on'])
+        t = time.time()
+        end = time.monotonic() + 300
+        while True:
+            try:
+                node.conn.open()
+                break
+            except RuntimeError:
+                if time.monotonic() > end:
+                    raise RuntimeError('%s did not answer SSH within 300 s of its power-on'
+                                       % name)
+                time.sleep(2)
+        self.down.discard(name)
+        if self.recorder:
+            self.recorder.note(name, 'link', t=time.time(), up=True)
+        node.cmd('ip link set %s up' % machine.interface)
+        for module, args, label in self.restarts.pop(name, []):
+            self.instrument(node, module, *args, name=label)
+        self.boot(name)
+        return t
+
+    def cut(self, a, b):
+        """Both directors drop each other, at once (one SSH round trip each, in parallel):
+        the path is cut once the first has its rules (each drops both ways); the time."""
+        done = {}
+
+        def rules(pair):
+            x, y = pair
+            peer = self[y].address()
+            out = self[x].cmd(selfheal.inject('partition', partition_rules(peer),
+                                              partition_undo(peer), HEAL_DEADLINE_S))
+            done[x] = time.time()
+            if out.strip():
+                raise RuntimeError('%s: partition rules: %s' % (x, out.strip()))
+        self.cut_pair = (a, b)
+        self._each(rules, [(a, b), (b, a)])
+        return min(done.values())
+
+    def heal(self):
+        """Both directors' rules removed at once; healed when the last one's are gone."""
+        done = {}
+
+        def undo(pair):
+            x, y = pair
+            self[x].cmd(selfheal.clear('partition', partition_undo(self[y].address())))
+            done[x] = time.time()
+        a, b = self.cut_pair or DIRECTORS
+        self._each(undo, [(a, b), (b, a)])
+        self.cut_pair = None
+        return max(done.values())
+
+    def hub_drops(self):
+        return {}       # the machines' switch is not the testbed's to read
+
+    def cap(self, node):
+        raise RuntimeError('hardware profiles are emulated caps: not on real machines')
+
+    def measure_cpu(self, role):
+        raise RuntimeError('hardware profiles are emulated caps: not on real machines')
+
+    def usage(self):
+        return {}
+
+    def cli(self, commands=None, prompt=None, script=None):
+        raise RuntimeError('the interactive lab runs on the emulation only')
+

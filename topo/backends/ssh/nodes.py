@@ -1,0 +1,231 @@
+"""The cluster's machines reached over SSH: the primitives of topo/backends.Node, with
+the roles of topo/network/roles.py on top. What runs on a machine is what the
+deployment (deploy/, experiments/deploy.py) put there: the testbed's agents in
+AGENTS_DIR and one script, NODE_SCRIPT, that starts and stops the machine's services."""
+import json
+import shlex
+import subprocess
+import time
+from pathlib import Path
+
+from topo.backends import Node
+from topo.faults import selfheal
+from topo.network import roles
+
+AGENTS_DIR = '/opt/hatestbed'               # the testbed's topo package, for its agents
+NODE_SCRIPT = '/etc/hatestbed/node.sh'      # deploy/templates/node.sh.j2
+DEPLOYMENT = '/etc/hatestbed/deployment.json'
+WEB_DIR = '/var/lib/hatestbed/web'
+# a fault the control node set in a machine undoes itself after this long even if
+# nothing ever reaches the machine again (selfheal); clear() undoes it at once
+HEAL_DEADLINE_S = 900
+IPVS_SCHEDULERS = ['ip_vs_rr', 'ip_vs_wrr', 'ip_vs_lc', 'ip_vs_wlc']
+
+
+class SSHNode(Node):
+    def __init__(self, machine, connection, cache_dir):
+        self.name, self.machine, self.conn = machine.name, machine, connection
+        self.cache = Path(cache_dir) / machine.name     # copies of the machine's files
+        self.instruments = []
+        self.helpers = []
+        self.clock = None               # topo.analysis.clocks.Offset, measured at build
+        self._mac = None
+
+    @property
+    def clock_offset_s(self):
+        return self.clock.offset_s if self.clock else 0.0
+
+    # -- the primitives -------------------------------------------------------------------
+    def cmd(self, *args):
+        return self.conn.run(' '.join(str(a) for a in args)).stdout
+
+    def popen(self, argv, **kwargs):
+        proc = self.conn.popen(' '.join(shlex.quote(str(a)) for a in argv), **kwargs)
+        self.helpers.append(proc)
+        return proc
+
+    def agent(self, module, *args, **popen_args):
+        popen_args.setdefault('stdout', subprocess.PIPE)
+        popen_args.setdefault('stderr', subprocess.STDOUT)
+        remote = 'cd %s && PYTHONPATH=%s PYTHONUNBUFFERED=1 exec python3 -m %s %s' % (
+            AGENTS_DIR, AGENTS_DIR, module, ' '.join(shlex.quote(str(a)) for a in args))
+        proc = self.conn.popen(remote, universal_newlines=True, **popen_args)
+        self.helpers.append(proc)
+        return proc
+
+    def interfaces(self):
+        return [self.machine.interface]
+
+    def address(self):
+        return self.machine.address
+
+    def mac(self):
+        if self._mac is None:
+            self._mac = self.cmd('cat /sys/class/net/%s/address' % self.machine.interface).strip()
+        return self._mac
+
+    def set_links(self, up, lan_only=False):
+        """The inventory's link command when it has one (a switch port, the host's end of
+        a virtual cable), else the interface inside the machine, healing by itself."""
+        key = 'link_up' if up else 'link_down'
+        if key in self.machine.commands:
+            run_local(self.machine.commands[key])
+            t = time.time()
+        else:
+            iface = self.machine.interface
+            do, undo = 'ip link set %s down' % iface, 'ip link set %s up' % iface
+            out = self.cmd(selfheal.clear('link', undo) if up else
+                           selfheal.inject('link', do, undo, HEAL_DEADLINE_S))
+            t = time.time()
+            if out.strip():
+                raise RuntimeError('%s: links %s: %s' % (self.name, 'up' if up else 'down',
+                                                         out.strip()))
+        if up:
+            self.restore_routes()
+        return t
+
+    def processes(self, names=None):
+        """PIDs of the machine's processes (the testbed's agents and SSH aside)."""
+        out = self.cmd("ps -e -o pid=,comm=,args= | grep -v -e 'topo[.]agents' -e 'sshd[:]'")
+        pids = []
+        for line in out.splitlines():
+            parts = line.split(None, 2)
+            if len(parts) < 2 or not parts[0].isdigit() or parts[0] == '1':
+                continue
+            args = parts[2].split() if len(parts) > 2 else []
+            name = parts[1]
+            if name.startswith(('perl', 'python', 'sh', 'bash')) and len(args) > 1:
+                name = args[1]
+            if names is None or name in names:
+                pids.append(int(parts[0]))
+        return pids
+
+    def signal(self, sig, pids):
+        if pids:
+            self.cmd('kill -%d %s 2>/dev/null' % (int(sig), ' '.join(map(str, pids))))
+
+    def kill(self, names=None, keep_instruments=True):
+        pids = self.processes(names)
+        for sig in (19, 9):         # SIGSTOP, SIGKILL: as Node.kill
+            self.signal(sig, pids)
+        return pids
+
+    def set_loss(self, percent):
+        """netem on what the machine sends on its LAN interface (a machine has no hub end
+        to shape the other way)."""
+        iface = self.machine.interface
+        out = self.cmd(('tc qdisc replace dev %s root netem loss %g%%' % (iface, percent))
+                       if percent else 'tc qdisc del dev %s root 2>/dev/null' % iface)
+        if percent and out.strip():
+            raise RuntimeError('netem on %s of %s: %s' % (iface, self.name, out.strip()))
+
+    def private(self, path):
+        """A copy of the machine's file at `path`, fetched now (for reading)."""
+        local = self.cache / path.lstrip('/')
+        local.parent.mkdir(parents=True, exist_ok=True)
+        p = subprocess.run(self.conn.command('cat %s' % shlex.quote(path)),
+                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                           stdin=subprocess.DEVNULL, timeout=120)
+        if p.returncode == 0:
+            local.write_bytes(p.stdout)
+        return str(local)
+
+    def proc_net(self, name):
+        return self.cmd('cat /proc/net/%s 2>/dev/null' % name)
+
+    def deployment(self):
+        """What the deployment put on the machine (deployment.json), or None."""
+        out = self.conn.run('cat %s 2>/dev/null' % DEPLOYMENT).stdout
+        try:
+            return json.loads(out)
+        except ValueError:
+            return None
+
+    def node_script(self, action):
+        p = self.conn.run('sh %s %s 2>&1' % (NODE_SCRIPT, action), timeout=300)
+        if p.returncode:
+            raise RuntimeError('%s: %s %s: %s' % (self.name, NODE_SCRIPT, action,
+                                                  p.stdout.strip()[-500:]))
+        return p.stdout
+
+    def stop_helpers(self):
+        for proc in self.helpers:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        self.helpers, self.instruments = [], []
+
+
+def run_local(command):
+    """An inventory command, run on this (the control) node."""
+    p = subprocess.run(command, shell=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       universal_newlines=True, timeout=300)
+    if p.returncode:
+        raise RuntimeError('%r failed (exit %d): %s' % (command, p.returncode, p.stdout.strip()))
+    return p.stdout
+
+
+class Director(roles.Director, SSHNode):
+    def __init__(self, machine, connection, cache_dir, vip=None, gateway=None):
+        SSHNode.__init__(self, machine, connection, cache_dir)
+        self.vip, self.gateway = vip, gateway
+
+    def boot(self):
+        self.node_script('boot')
+
+    def clear_state(self):
+        """As after a boot: also no IPVS connection entry left (they outlive `ipvsadm -C`
+        and would count in the next run's figures): the IPVS modules loaded afresh."""
+        roles.Director.clear_state(self)
+        out = self.cmd('modprobe -r %s 2>&1 && modprobe ip_vs 2>&1'
+                       % ' '.join(IPVS_SCHEDULERS + ['ip_vs']))
+        if out.strip():
+            raise RuntimeError('%s: the IPVS modules could not be reloaded (a fresh table '
+                               'needs it): %s' % (self.name, out.strip()))
+
+
+class RealServer(roles.RealServer, SSHNode):
+    def __init__(self, machine, connection, cache_dir, vip=None, web_port=80,
+                 forwarding='dr', gateway=None, tun_type='ipip'):
+        SSHNode.__init__(self, machine, connection, cache_dir)
+        self.vip, self.web_port, self.forwarding = vip, web_port, forwarding
+        self.gateway, self.tun_type = gateway, tun_type
+
+    @property
+    def configs(self):
+        return [self.private('/etc/hatestbed/realserver.sh'),
+                self.private('/etc/hatestbed/nginx.conf')]
+
+    def kept_logs(self):
+        return [(Path(self.private(WEB_DIR + '/error.log')), 'nginx-error.log')]
+
+    def configure_forwarding(self):
+        self.node_script('forwarding')
+        if self.gateway:
+            self.keep_route('default', self.gateway)
+
+    def boot(self):
+        self.node_script('boot')
+        self.wait_web()
+
+    def start_web(self):
+        self.node_script('web-start')
+
+    def wait_web(self, timeout=60):
+        end = time.monotonic() + timeout
+        url = 'http://127.0.0.1:%d/alive.html' % self.web_port
+        while time.monotonic() < end:
+            if self.cmd('curl -s -m 2 -o /dev/null -w %%{http_code} %s' % url).strip() == '200':
+                return
+            time.sleep(0.5)
+        raise RuntimeError('the web server (nginx) of %s did not answer %s within %ds'
+                           % (self.name, url, timeout))
+
+    def stop_web(self, timeout=30):
+        t0 = time.monotonic()
+        self.node_script('web-stop')
+        return round(time.monotonic() - t0, 3)
+
+
+class Client(roles.Client, SSHNode):
+    pass
