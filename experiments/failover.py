@@ -7,6 +7,7 @@ plot how long each failover takes.
   sudo python3 experiments/failover.py --deadtime 2    # slower failure detection
   sudo python3 experiments/failover.py --stack keepalived
   sudo python3 experiments/failover.py --trials 10     # ten boots: medians and spreads
+  sudo python3 experiments/failover.py --target machines.yml   # on real machines (deploy first)
 """
 import sys
 from pathlib import Path
@@ -22,7 +23,7 @@ from topo.engine.run import Plan, Run  # noqa: E402
 
 
 def parse_args(argv=None):
-    p = cli.base_parser(__doc__.splitlines()[0])
+    p = cli.base_parser(__doc__.splitlines()[0], target=True)
     p.add_argument('--stack', default='heartbeat', choices=ha.stack_names(),
                    help='HA stack on the two directors')
     cli.add_cluster_args(p)

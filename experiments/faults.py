@@ -6,7 +6,8 @@ watching who owns the VIP all along.
 
   sudo python3 experiments/faults.py --fault cable-pull                 # heartbeat, laicoz
   sudo python3 experiments/faults.py --stack keepalived --fault partition
-  sudo python3 experiments/faults.py --fault loss --percent 30 --target laicoz
+  sudo python3 experiments/faults.py --fault loss --percent 30 --node laicoz
+  sudo python3 experiments/faults.py --target machines.yml --fault partition   # real machines
   sudo python3 experiments/faults.py --matrix                           # every fault x layout
   sudo python3 experiments/faults.py --matrix --trials 5                # medians and spreads
 """
@@ -29,13 +30,13 @@ FIELDS = ['layout', 'fault', 'target', 'noticed_s', 'owner_change_s', 'table_com
 
 def parse_args(argv=None):
     known = faults.load()
-    p = cli.base_parser(__doc__.splitlines()[0])
+    p = cli.base_parser(__doc__.splitlines()[0], target=True)
     p.add_argument('--stack', default='heartbeat', choices=ha.stack_names(redundant=False),
                    help='HA stack on the two directors (one fault)')
     g = p.add_argument_group('fault')
     g.add_argument('--fault', choices=sorted(known),
                    help='; '.join('%s: %s' % (n, c.description) for n, c in sorted(known.items())))
-    g.add_argument('--target', help='node the fault hits (default: laicoz; a real server '
+    g.add_argument('--node', help='node the fault hits (default: laicoz; a real server '
                    'for hang)')
     g.add_argument('--hold', type=float, default=15.0, metavar='S',
                    help='seconds the fault stays before it is cleared (long enough for a '
@@ -93,7 +94,7 @@ def parse_args(argv=None):
         cells = []
         for layout, stack in stacks:
             for fault in chosen:
-                target = args.target or known[fault].default_target
+                target = args.node or known[fault].default_target
                 known[fault].check_target(target, config)
                 scenario = scenarios.fault(
                     fault, target, args.hold, fault_params(args, fault), args.then,

@@ -24,7 +24,7 @@ VALUES = {
     '--stack': 'keepalived', '--servers': '4', '--weights': '1,2,3', '--scheduler': 'wrr',
     '--vip': '10.0.14.150', '--subnet': '10.0.0.0/16', '--probe-rate': '10',
     '--probe-timeout': '2', '--wait': '60', '--settle': '1', '--requests': '2000',
-    '--cli-script': '/etc/hostname', '--fault': 'loss', '--target': 'laicoy', '--hold': '10',
+    '--cli-script': '/etc/hostname', '--fault': 'loss', '--node': 'laicoy', '--hold': '10',
     '--then': 'power-off', '--count': '3', '--period': '1', '--percent': '10',
     '--faults': 'crash,loss', '--layouts': 'keepalived', '--configurations': 'keepalived',
     '--deadtimes': '2', '--advert-ints': '0.5', '--repeats': '2', '--schedulers': 'rr,wrr',
@@ -38,6 +38,7 @@ VALUES = {
     '--real-mtbf-days': '10', '--real-mttr-hours': '8', '--patterns': 'close',
     '--client-addresses': '50', '--conntrack-max': '8192', '--forwarding': 'tun',
     '--tun-type': 'gre', '--remote-servers': None,
+    '--target': str(ROOT / 'tests' / 'data' / 'machines.yml'),
 }
 # a second value, for a mode whose own default is the first one (--scale: the cgi page)
 SECOND = {'--page': 'light', '--concurrency': '100'}

@@ -32,11 +32,9 @@ def use_system_python():
     `sudo python3 experiments/x.py` may find a pyenv or venv python3 first;
     mininet and os_ken are Debian packages of /usr/bin/python3.
     """
-    try:
-        import mininet  # noqa: F401 (importable: nothing to do)
-        return
-    except ImportError:
-        pass
+    import importlib.util
+    if importlib.util.find_spec('mininet') is not None:   # (found, not imported: a run
+        return                                            # on real machines never does)
     if os.path.realpath(sys.executable) != os.path.realpath(SYSTEM_PYTHON) \
             and os.path.exists(SYSTEM_PYTHON):
         os.execv(SYSTEM_PYTHON, [SYSTEM_PYTHON] + sys.argv)
@@ -51,9 +49,17 @@ class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
         return argparse.ArgumentDefaultsHelpFormatter._get_help_string(self, action)
 
 
-def base_parser(description, results=True):
+def base_parser(description, results=True, target=False):
+    """The flags every experiment shares; target=True for those that also run on real
+    machines (--target INVENTORY)."""
     p = argparse.ArgumentParser(description=description, formatter_class=_HelpFormatter)
     kernels.add_arguments(p)
+    if target:
+        p.add_argument('--target', metavar='INVENTORY',
+                       help='run on the machines of this inventory (topo/inventory.py; '
+                            'deployed with experiments/deploy.py), reached over SSH, instead '
+                            'of the emulation: the cluster\'s machines, addresses and VIP '
+                            'come from the inventory')
     if results:
         p.add_argument('--results', metavar='DIR',
                        help='results folder (new or empty); default: a new timestamped '
@@ -146,8 +152,26 @@ def measure(args, **defaults):
     return m
 
 
+def inventory(args):
+    """The inventory of --target, loaded and checked once (ConfigError), or None."""
+    path = getattr(args, 'target', None)
+    if not path:
+        return None
+    if getattr(args, '_inventory', None) is None:
+        from topo import inventory as inv
+        args._inventory = inv.load(path)
+    return args._inventory
+
+
 def cluster_config(args, **override):
     from topo.network.config import ClusterConfig, parse_weights
+    machines = inventory(args)
+    if machines is not None:        # the cluster is the inventory's
+        shape = dict(servers=len(machines.real_servers), vip=machines.vip,
+                     subnet=machines.subnet, port=machines.port)
+        if getattr(args, 'forwarding', 'dr') == 'dr':      # (the flag's default)
+            shape['forwarding'] = machines.forwarding
+        override = dict(shape, **override)
     values = dict(servers=args.servers,
                   weights=parse_weights(args.weights) if args.weights else None,
                   scheduler=getattr(args, 'scheduler', 'rr'), vip=args.vip, subnet=args.subnet,
@@ -156,7 +180,10 @@ def cluster_config(args, **override):
                   tun_type=getattr(args, 'tun_type', 'ipip'),
                   remote_servers=getattr(args, 'remote_servers', False))
     values.update(override)
-    return ClusterConfig(**values)
+    config = ClusterConfig(**values)
+    if machines is not None:
+        config.addresses.update({n: m.address for n, m in machines.machines.items()})
+    return config
 
 
 def given(parser, argv=None):
@@ -217,9 +244,13 @@ def execute(args, plan, body, parts=('cluster', 'plots'), results=True, host_fil
     Returns an exit status.
     """
     from topo import ha
+    if getattr(args, 'target', None):
+        plan.target = inventory(args)
     if getattr(args, 'show_plan', False):
         print(json.dumps(plan.describe(), indent=2, default=str))
         return 0
+    if plan.target:
+        return _on_machines(args, plan, body)
     stacks = stacks_of(plan)
     try:
         require_root()
@@ -248,6 +279,13 @@ def execute(args, plan, body, parts=('cluster', 'plots'), results=True, host_fil
                             host_dirs=[str(p) for p in shown])
         return _plotted(out, status)
     print('kernel mode: %s (%s)' % (kernels.kernel_mode(), os.uname().release), flush=True)
+    status = _locked(body, out, 'the cluster was torn down', mode.inside)
+    return status if os.environ.get(CHECKED_ENV) else _plotted(out, status)
+
+
+def _locked(body, out, torn_down, inside=None):
+    """body(out) holding the testbed's lock, SIGTERM/SIGHUP and Ctrl-C turned into a
+    teardown that keeps the results (marked incomplete); its exit status."""
     try:
         lock = kernels.Lock().acquire()
     except kernels.SandboxError as e:
@@ -255,18 +293,112 @@ def execute(args, plan, body, parts=('cluster', 'plots'), results=True, host_fil
         return 2
     for s in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(s, _raise_stop)
-    mode.inside()
+    if inside:
+        inside()
     try:
-        status = body(out)
+        return body(out)
     except (KeyboardInterrupt, kernels.StopRequested) as e:
         for summary in list(Summary.unfinished):
             summary.interrupted(str(e) or 'SIGINT')
-        print('\ninterrupted: the cluster was torn down; results so far are in %s '
-              '(marked incomplete)' % out, file=sys.stderr)
+        print('\ninterrupted: %s; results so far are in %s (marked incomplete)'
+              % (torn_down, out), file=sys.stderr)
         return 130
     finally:
         lock.release()
-    return status if os.environ.get(CHECKED_ENV) else _plotted(out, status)
+
+
+def target_problems(plan):
+    """Why a plan cannot run on real machines ([]: it can)."""
+    c = plan.config
+    problems = []
+    if c.crossover:
+        problems.append('--crossover (the inventory has no second cable between the directors)')
+    if c.servers_inside:
+        problems.append('--forwarding nat and --remote-servers (the inventory has no inside '
+                        'network)')
+    if c.client_addresses > 1:
+        problems.append('many client addresses')
+    if plan.hardware:
+        problems.append('a hardware profile (emulated caps)')
+    if plan.sandbox_only:
+        problems.append(plan.sandbox_only)
+    return problems
+
+
+def reachable(machines):
+    """UsageError naming every machine of the inventory that SSH cannot reach."""
+    import tempfile
+    import threading
+    from topo.backends.ssh.connection import Connection
+    problems = []
+
+    def probe(machine, where):
+        try:
+            Connection(machine, where, machines.ssh_key, machines.ssh_args).open().close()
+        except RuntimeError as e:
+            problems.append(str(e))
+    with tempfile.TemporaryDirectory(prefix='hatestbed-ssh.') as where:
+        threads = [threading.Thread(target=probe, args=(m, Path(where)))
+                   for m in machines.machines.values()]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    if problems:
+        raise UsageError('unreachable: %s' % '; '.join(sorted(problems)))
+
+
+def deployed(plan):
+    """UsageError unless the directors run the stack, settings and service the plan asks
+    for (what experiments/deploy.py recorded on them)."""
+    import tempfile
+    from topo.backends.ssh.cluster import deployed_mismatch
+    from topo.backends.ssh.connection import Connection
+    from topo.backends.ssh.nodes import DEPLOYMENT
+    from topo.network.config import DIRECTORS
+    stacks = stacks_of(plan)
+    if len(stacks) != 1:
+        raise UsageError('real machines run one deployed HA stack at a time: choose one '
+                         '(--stack), not %d layouts' % len(stacks))
+    problems = []
+    with tempfile.TemporaryDirectory(prefix='hatestbed-ssh.') as where:
+        for name in DIRECTORS:
+            conn = Connection(plan.target.machines[name], Path(where), plan.target.ssh_key,
+                              plan.target.ssh_args).open()
+            try:
+                out = conn.run('cat %s 2>/dev/null' % DEPLOYMENT).stdout
+            finally:
+                conn.close()
+            try:
+                record = json.loads(out)
+            except ValueError:
+                record = None
+            problems += ['%s: %s' % (name, p)
+                         for p in deployed_mismatch(record, stacks[0], plan.config)]
+    if problems:
+        raise UsageError('the machines do not run what this run asks for; deploy it first '
+                         '(experiments/deploy.py --inventory %s --stack %s ...):\n  %s'
+                         % (plan.target.path, stacks[0].name, '\n  '.join(problems)))
+
+
+def _on_machines(args, plan, body):
+    """body(results folder) against the inventory's machines, over SSH: no sandbox, no
+    Mininet; the lock still keeps one run at a time here."""
+    try:
+        problems = target_problems(plan)
+        if problems:
+            raise UsageError('not on real machines (--target): %s' % '; '.join(problems))
+        preflight(['deploy'])
+        reachable(plan.target)
+        deployed(plan)
+        out = new_results_dir(plan.experiment, getattr(args, 'results', None))
+    except (UsageError, ConfigError) as e:
+        print('error: %s' % e, file=sys.stderr)
+        return 2
+    print('kernel mode: machines of %s, over SSH' % plan.target.path, flush=True)
+    status = _locked(body, out, "the testbed's agents and faults were removed from the "
+                     'machines')
+    return _plotted(out, status)
 
 
 def _plotted(out, status):
