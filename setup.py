@@ -22,10 +22,12 @@ setup(
     long_description_content_type='text/markdown',
     license='MIT',
     python_requires='>=3.9',
-    packages=find_packages(include=['topo', 'topo.*', 'controllers', 'experiments']),
+    packages=find_packages(include=['topo', 'topo.*', 'controllers', 'experiments', 'deploy']),
     # the daemons' config templates (nginx's too) and heartbeat's lean resource scripts
     package_data={'topo.ha': ['templates/*', 'templates/resource.d/*'],
-                  'topo.network': ['templates/*']},
+                  'topo.network': ['templates/*'],
+                  # the deployment's playbook, its roles and the node script's template
+                  'deploy': ['site.yml', 'roles/*/*/*.yml', 'templates/*']},
     # mininet and os-ken come from Debian (python3-mininet is not on PyPI with mnexec).
     install_requires=['requests', 'pandas', 'matplotlib'],
     extras_require={'test': ['pytest']},
