@@ -30,7 +30,14 @@ NEEDS = {
     'load': [('cmd', 'h2load', 'nghttp2-client')],
     # the same config templates, rendered by Ansible onto real machines (and a test
     # that both renderers agree)
-    'deploy': [('cmd', 'ansible-playbook', 'ansible-core'), ('py', 'yaml', 'python3-yaml')],
+    'deploy': [('cmd', 'ansible-playbook', 'ansible-core'), ('py', 'yaml', 'python3-yaml'),
+               ('cmd', 'ssh', 'openssh-client')],
+    # machines of their own here (topo/machines.py), each running this host's files:
+    # their sshd, their disks, and what the playbook's roles install on a machine
+    # (the directors' partition rules, its package manager's Python binding)
+    'machines': [('cmd', 'sshd', 'openssh-server'), ('cmd', 'mkfs.ext4', 'e2fsprogs'),
+                 ('cmd', 'iptables-legacy', 'iptables'),
+                 ('cmd', 'arptables-legacy', 'arptables'), ('py', 'apt', 'python3-apt')],
 }
 # what the set-up adds for the tools around the runs: the test suite, `pip install .`,
 # the README's `sudo python ...`, and the basics a minimal Debian lacks
@@ -38,7 +45,8 @@ TOOLS = ['python3-pytest', 'python3-pip', 'python3-setuptools', 'python-is-pytho
          'kmod', 'procps', 'util-linux']
 # what `./testbed setup` needs before it can ask this module (python3 itself)
 BOOTSTRAP = ['python3']
-SERVICES = {'nginx-light': 'nginx'}     # package -> service it starts, beyond the stacks'
+# package -> service it starts, beyond the stacks'
+SERVICES = {'nginx-light': 'nginx', 'openssh-server': 'ssh'}
 
 
 def _stacks():
