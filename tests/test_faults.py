@@ -7,7 +7,7 @@ import time
 import pytest
 
 from topo import faults
-from topo.backends import Node
+from topo.backends import Network, Node
 from topo.network.config import ClusterConfig
 
 
@@ -63,6 +63,9 @@ class RecordingNetwork:
 
     def boot(self, name):
         self.calls.append((name, 'boot'))
+
+    # the emulation's power (the ssh backend has the inventory's commands instead)
+    power_off, power_on = Network.power_off, Network.power_on
 
 
 STOP, KILL, CONT = signal.SIGSTOP, signal.SIGKILL, signal.SIGCONT

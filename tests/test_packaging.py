@@ -24,6 +24,10 @@ def test_pip_install_into_an_empty_target_and_every_console_script(tmp_path):
     for template in templates:
         assert (target / 'topo' / 'ha' / 'templates' / template).is_file(), template
     assert (target / 'topo' / 'network' / 'templates' / 'nginx.conf.j2').is_file()
+    # the deployment's playbook, every role and the node script's template
+    for f in [ROOT / 'deploy' / 'site.yml', ROOT / 'deploy' / 'templates' / 'node.sh.j2'] + \
+            list((ROOT / 'deploy' / 'roles').rglob('*.yml')):
+        assert (target / f.relative_to(ROOT)).is_file(), f
     packages = [d.relative_to(ROOT) for d in ROOT.glob('topo/**/') if (d / '__init__.py').exists()]
     assert len(packages) > 10
     for package in packages + ['controllers', 'experiments']:

@@ -64,4 +64,4 @@ def test_setup_installs_what_every_part_and_stack_needs():
     assert {'heartbeat', 'ldirectord', 'keepalived'} <= setup      # the stacks' daemons
     services = set(run('--services'))
     assert {s for cls in ha.load().values() for d in cls.daemon_classes
-            for s in d.services} | {'nginx'} == services
+            for s in d.services} | {'nginx', 'ssh'} == services

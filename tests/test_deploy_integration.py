@@ -1,0 +1,77 @@
+"""Integration, end to end on machines of their own (one UML kernel each): up, deploy
+keepalived with Ansible, deploy again (changed=0), a fault run over SSH with its
+invariants, down; this host's /etc untouched throughout."""
+import json
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from conftest import PYTHON, ROOT
+
+needs_sshd = pytest.mark.skipif(not Path('/usr/sbin/sshd').exists(),
+                                reason='openssh-server not installed (./testbed setup)')
+
+
+def script(name, *args, timeout=900, env=None):
+    p = subprocess.run([PYTHON, str(ROOT / 'experiments' / name)] + list(args),
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       universal_newlines=True, timeout=timeout, env=env)
+    print(p.stdout[-6000:])
+    return p
+
+
+def etc_state():
+    """Every file under this host's /etc: size, mtime and mode."""
+    out = {}
+    for dirpath, dirnames, filenames in os.walk('/etc'):
+        for f in dirnames + filenames:
+            path = os.path.join(dirpath, f)
+            try:
+                st = os.lstat(path)
+            except OSError:
+                continue
+            out[path] = (st.st_size, st.st_mtime_ns, st.st_mode)
+    return out
+
+
+@needs_sshd
+def test_deploy_twice_then_a_partition_over_ssh(tmp_path):
+    inv = tmp_path / 'machines.yml'
+    before = etc_state()
+    try:
+        assert script('machines.py', 'up', '--inventory', str(inv), '--servers', '1').returncode == 0
+        p = script('deploy.py', '--inventory', str(inv), '--stack', 'keepalived')
+        assert p.returncode == 0 and re.search(r'changed=[1-9]\d* over 4 machines', p.stdout)
+        state = Path(str(inv) + '.deploy')      # the deployment's secret, mode 600
+        assert (state / 'secrets.json').stat().st_mode & 0o777 == 0o600
+        p = script('deploy.py', '--inventory', str(inv), '--stack', 'keepalived')
+        assert p.returncode == 0 and 'changed=0 over 4 machines' in p.stdout
+        # heartbeat asked of machines that run keepalived: refused before anything starts
+        p = script('failover.py', '--target', str(inv), '--results', str(tmp_path / 'no'))
+        assert p.returncode == 2 and 'the stack: keepalived is deployed' in p.stdout
+        assert not (tmp_path / 'no').exists()
+        # a partition of the directors over SSH, with a Mininet that cannot be imported
+        fake = tmp_path / 'fake' / 'mininet'
+        fake.mkdir(parents=True)
+        (fake / '__init__.py').write_text("raise ImportError('mininet imported')\n")
+        out = tmp_path / 'partition'
+        p = script('faults.py', '--target', str(inv), '--stack', 'keepalived', '--fault',
+                   'partition', '--hold', '8', '--results', str(out),
+                   env=dict(os.environ, PYTHONPATH=str(tmp_path / 'fake')))
+        assert p.returncode == 0, p.stdout
+        summary = json.loads((out / 'summary.json').read_text())
+        assert summary['kernel_mode'] == 'machines' and summary['passed']
+        run = json.loads(next(out.rglob('cells/*/summary.json')).read_text())
+        assert set(run['machines']) == {'laicoz', 'laicoy', 'laico2', 'client'}
+        for m in run['machines'].values():      # each clock measured, within 50 ms here
+            assert abs(m['clock']['offset_s']) < 0.05 and m['clock']['uncertainty_s'] < 0.05
+        [timeline] = run['fault_timelines']
+        # keepalived splits: both directors own the VIP for about the hold, none lost
+        assert 5 < timeline['dual_owner_s'] < 12 and timeline['recovered_after_clear_s'] < 5
+        assert run.get('left_behind', []) == []       # (an empty list is left out)
+    finally:
+        assert script('machines.py', 'down').returncode == 0
+    assert etc_state() == before        # deploying to the machines never touched this host
