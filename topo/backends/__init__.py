@@ -298,6 +298,14 @@ class Network(abc.ABC):
         self.recorder.attach(name or node.name, proc, node.clock_offset_s)
         return proc
 
+    @property
+    def stage_file(self):
+        """Where the client's prober reads the run's stage (each request's label)."""
+        return self.workdir / 'stage'
+
+    def set_stage(self, label):
+        self.stage_file.write_text(label)
+
     # -- nodes ------------------------------------------------------------------------------
     def director(self, name=PRIMARY):
         return self[name]

@@ -218,7 +218,7 @@ class Run:
         self.save()
 
     def set_stage(self, label):
-        (self.network.workdir / 'stage').write_text(label)
+        self.network.set_stage(label)
         self.mark('stage:' + label)
 
     def fail(self, text):

@@ -2,6 +2,7 @@
 this, the control node. The machines run what the deployment installed; a run
 starts from a clean state (the stack and the web servers stopped, the kernel's
 IPVS table and VIP cleared), then boots the services as the Mininet backend does."""
+import shlex
 import shutil
 import threading
 import time
@@ -25,15 +26,35 @@ def partition_rules(peer):
     return ('iptables-legacy -N {c} && iptables-legacy -A {c} -s {p} -j DROP && '
             'iptables-legacy -A {c} -d {p} -j DROP && iptables-legacy -I INPUT -j {c} && '
             'iptables-legacy -I OUTPUT -j {c} && arptables-legacy -I INPUT -s {p} -j DROP && '
-            'arptables-legacy -I OUTPUT -d {p} -j DROP'.format(c=PARTITION, p=peer))
+            'arptables-legacy -I OUTPUT -d {p} -j DROP && {now}'.format(c=PARTITION, p=peer,
+                                                                          now=NOW))
 
 
 def partition_undo(peer):
-    """Every rule of partition_rules removed (each as often as it may be there)."""
-    return ('for i in 1 2; do iptables-legacy -D INPUT -j {c}; iptables-legacy -D OUTPUT -j {c}; '
-            'arptables-legacy -D INPUT -s {p} -j DROP; arptables-legacy -D OUTPUT -d {p} -j DROP; '
-            'done 2>/dev/null; iptables-legacy -F {c} 2>/dev/null; '
-            'iptables-legacy -X {c} 2>/dev/null; true'.format(c=PARTITION, p=peer))
+    """Every rule of partition_rules removed (each as often as it may be there); the
+    machine's time once the path is open again, then the clean-up."""
+    deletes = ('iptables-legacy -D INPUT -j {c}; iptables-legacy -D OUTPUT -j {c}; '
+               'arptables-legacy -D INPUT -s {p} -j DROP; '
+               'arptables-legacy -D OUTPUT -d {p} -j DROP'.format(c=PARTITION, p=peer))
+    return ('{{ {d}; }} 2>/dev/null; {now}; {{ {d}; iptables-legacy -F {c}; '
+            'iptables-legacy -X {c}; }} 2>/dev/null; true'.format(d=deletes, now=NOW,
+                                                                  c=PARTITION))
+
+
+NOW = 'date +%s.%N'     # the machine's clock, when its rules took effect
+
+
+def machine_time(node, out, what):
+    """The control node's time of the moment a machine printed its clock (the last line
+    of out; anything before it is an error)."""
+    lines = out.strip().splitlines()
+    try:
+        t = float(lines[-1])
+    except (IndexError, ValueError):
+        raise RuntimeError('%s: %s: %s' % (node.name, what, out.strip() or 'no answer'))
+    if lines[:-1]:
+        raise RuntimeError('%s: %s: %s' % (node.name, what, ' '.join(lines[:-1])))
+    return t - node.clock_offset_s
 
 
 def deployed_mismatch(deployment, stack, config):
@@ -184,6 +205,11 @@ class SSHNetwork(Network):
         self.restarts.setdefault(node.name, []).append((module, args, name))
         return Network.instrument(self, node, module, *args, name=name)
 
+    stage_file = '/run/hatestbed-stage'     # on the client machine
+
+    def set_stage(self, label):
+        self.client.cmd('printf %%s %s > %s' % (shlex.quote(label), self.stage_file))
+
     # -- power and the hub ----------------------------------------------------------------
     def power_off(self, name, links):
         """The inventory's power_off; the machine holds nothing from then on."""
@@ -234,11 +260,9 @@ class SSHNetwork(Network):
         def rules(pair):
             x, y = pair
             peer = self[y].address()
-            out = self[x].cmd(selfheal.inject('partition', partition_rules(peer),
-                                              partition_undo(peer), HEAL_DEADLINE_S))
-            done[x] = time.time()
-            if out.strip():
-                raise RuntimeError('%s: partition rules: %s' % (x, out.strip()))
+            done[x] = machine_time(self[x], self[x].cmd(selfheal.inject(
+                'partition', partition_rules(peer), partition_undo(peer), HEAL_DEADLINE_S)),
+                'partition rules')
         self.cut_pair = (a, b)
         self._each(rules, [(a, b), (b, a)])
         return min(done.values())
@@ -249,8 +273,8 @@ class SSHNetwork(Network):
 
         def undo(pair):
             x, y = pair
-            self[x].cmd(selfheal.clear('partition', partition_undo(self[y].address())))
-            done[x] = time.time()
+            done[x] = machine_time(self[x], self[x].cmd(selfheal.clear(
+                'partition', partition_undo(self[y].address()))), 'partition undone')
         a, b = self.cut_pair or DIRECTORS
         self._each(undo, [(a, b), (b, a)])
         self.cut_pair = None

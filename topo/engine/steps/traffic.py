@@ -49,7 +49,7 @@ class StartProber:
         run.set_stage('steady')
         run.prober = run.network.client.agent(
             'topo.agents.httpclient', 'probe', '--url', run.network.url(), '--rate', m.probe_rate,
-            '--timeout', m.probe_timeout, '--stage-file', run.network.workdir / 'stage')
+            '--timeout', m.probe_timeout, '--stage-file', run.network.stage_file)
         run.rec.attach(CLIENT, run.prober, run.network.client.clock_offset_s)
         if run.wait('the prober to get answers', lambda r: r.probes_ok >= 5):
             stage('prober running at %.0f requests/s' % m.probe_rate)
