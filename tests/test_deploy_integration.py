@@ -1,10 +1,11 @@
 """Integration, end to end on machines of their own (one UML kernel each): up, deploy
 keepalived with Ansible, deploy again (changed=0), a fault run over SSH with its
-invariants, down; this host's /etc untouched throughout."""
+invariants, a power cycle, down; this host's /etc untouched throughout and nothing left."""
 import json
 import os
 import re
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -72,6 +73,27 @@ def test_deploy_twice_then_a_partition_over_ssh(tmp_path):
         # keepalived splits: both directors own the VIP for about the hold, none lost
         assert 5 < timeline['dual_owner_s'] < 12 and timeline['recovered_after_clear_s'] < 5
         assert run.get('left_behind', []) == []       # (an empty list is left out)
+        # a power cycle: the machine's kernel killed, booted again; what it synced, its
+        # SSH host key (a changed key would be refused) and the deployment survive
+        assert script('machines.py', 'run', 'laico2', 'echo kept > /etc/hatb-kept; sync'
+                      ).returncode == 0
+        assert script('machines.py', 'power-off', 'laico2').returncode == 0
+        assert script('machines.py', 'run', 'laico2', 'true', timeout=60).returncode != 0
+        assert script('machines.py', 'power-on', 'laico2').returncode == 0
+        for _ in range(60):
+            if script('machines.py', 'run', 'laico2', 'hostname').stdout.strip() == 'laico2':
+                break
+            time.sleep(2)
+        else:
+            pytest.fail('laico2 did not come back after its power-on')
+        p = script('machines.py', 'run', 'laico2', 'cat /etc/hatb-kept /etc/hatestbed/node.sh')
+        assert p.returncode == 0 and p.stdout.startswith('kept\n'), p.stdout
+        assert not Path('/etc/hatb-kept').exists()          # the machine's, not this host's
     finally:
         assert script('machines.py', 'down').returncode == 0
     assert etc_state() == before        # deploying to the machines never touched this host
+    links = subprocess.run(['ip', '-o', 'link'], stdout=subprocess.PIPE,
+                           universal_newlines=True).stdout
+    assert 'hatb-' not in links
+    assert subprocess.run(['pgrep', '-f', 'umid=hatb-'], stdout=subprocess.PIPE).stdout == b''
+    assert not Path('/var/tmp/hatestbed-machines').exists()

@@ -24,6 +24,7 @@ def log(cell_dir, node, name):
     return (cell_dir / 'logs' / node / name).read_text()
 
 
+@pytest.mark.slow     # (the fault itself: keepalived's test; heartbeat's: the matrix)
 def test_cable_pull_with_heartbeat(run_dir):
     p, s, cell, cell_dir, cs = run_faults(run_dir, '--fault', 'cable-pull')
     assert s['complete'] and cell['fault'] == 'cable-pull' and cell['target'] == 'laicoz'

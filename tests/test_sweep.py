@@ -48,6 +48,7 @@ def test_bad_sweeps_are_refused_before_anything_starts(argv, message):
     assert message in refused('sweep', *argv)
 
 
+@pytest.mark.slow     # (its points and flags: the unit tests above)
 def test_two_point_sweep(run_dir):
     p = experiment('sweep', '--results', str(run_dir), '--configurations', 'keepalived',
                    '--advert-ints', '0.2,1', '--repeats', '1')
