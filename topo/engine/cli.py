@@ -308,7 +308,8 @@ def _locked(body, out, torn_down, inside=None):
 
 
 def target_problems(plan):
-    """Why a plan cannot run on real machines ([]: it can)."""
+    """Why a plan cannot run on real machines ([]: it can). A fault whose command the
+    inventory lacks (a power-off without power_off) raises ConfigError, naming it."""
     c = plan.config
     problems = []
     if c.crossover:
@@ -322,6 +323,12 @@ def target_problems(plan):
         problems.append('a hardware profile (emulated caps)')
     if plan.sandbox_only:
         problems.append(plan.sandbox_only)
+    if not problems and plan.target is not None:
+        from topo.engine.steps import Inject
+        for scenario in [plan.scenario] + [cell.scenario for cell in plan.cells]:
+            for step in (scenario.steps if scenario else []):
+                if isinstance(step, Inject):
+                    plan.target.command(step.fault, step.target)
     return problems
 
 
