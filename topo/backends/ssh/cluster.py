@@ -114,8 +114,6 @@ class SSHNetwork(Network):
                                   tun_type=cfg.tun_type)
             else:
                 node = Client(machine, conn, cache)
-            node.role = {'director': 'director', 'real server': 'real server'}.get(
-                machine.role, 'client')
             self.nodes_by_name[name] = node
         self.timings['connect_s'] = time.monotonic() - t0
         problems = ['%s: %s' % (d, p) for d in DIRECTORS
