@@ -67,8 +67,10 @@ def test_deploy_twice_then_a_partition_over_ssh(tmp_path):
         assert summary['kernel_mode'] == 'machines' and summary['passed']
         run = json.loads(next(out.rglob('cells/*/summary.json')).read_text())
         assert set(run['machines']) == {'laicoz', 'laicoy', 'laico2', 'client'}
-        for m in run['machines'].values():      # each clock measured, within 50 ms here
-            assert abs(m['clock']['offset_s']) < 0.05 and m['clock']['uncertainty_s'] < 0.05
+        # each clock measured (UML kernels read this host's clock: offsets of tens of ms,
+        # more on a busy host; the uncertainty is half the best round trip)
+        for m in run['machines'].values():
+            assert abs(m['clock']['offset_s']) < 1 and 0 < m['clock']['uncertainty_s'] < 0.25
         [timeline] = run['fault_timelines']
         # keepalived splits: both directors own the VIP for about the hold, none lost
         assert 5 < timeline['dual_owner_s'] < 12 and timeline['recovered_after_clear_s'] < 5

@@ -332,18 +332,25 @@ def target_problems(plan):
     return problems
 
 
-def reachable(machines):
-    """UsageError naming every machine of the inventory that SSH cannot reach."""
+def reachable(machines, ask=None):
+    """UsageError naming every machine of the inventory that SSH cannot reach; with
+    ask, a shell command, {machine: what it printed} of each (one connection each)."""
     import tempfile
     import threading
     from topo.backends.ssh.connection import Connection
-    problems = []
+    problems, answers = [], {}
 
     def probe(machine, where):
         try:
-            Connection(machine, where, machines.ssh_key, machines.ssh_args).open().close()
+            conn = Connection(machine, where, machines.ssh_key, machines.ssh_args).open()
         except RuntimeError as e:
             problems.append(str(e))
+            return
+        try:
+            if ask:
+                answers[machine.name] = conn.run(ask).stdout
+        finally:
+            conn.close()
     with tempfile.TemporaryDirectory(prefix='hatestbed-ssh.') as where:
         threads = [threading.Thread(target=probe, args=(m, Path(where)))
                    for m in machines.machines.values()]
@@ -353,35 +360,26 @@ def reachable(machines):
             t.join()
     if problems:
         raise UsageError('unreachable: %s' % '; '.join(sorted(problems)))
+    return answers
 
 
-def deployed(plan):
+def deployed(plan, records):
     """UsageError unless the directors run the stack, settings and service the plan asks
-    for (what experiments/deploy.py recorded on them)."""
-    import tempfile
+    for (records: {machine: its deployment.json, as experiments/deploy.py wrote it})."""
     from topo.backends.ssh.cluster import deployed_mismatch
-    from topo.backends.ssh.connection import Connection
-    from topo.backends.ssh.nodes import DEPLOYMENT
     from topo.network.config import DIRECTORS
     stacks = stacks_of(plan)
     if len(stacks) != 1:
         raise UsageError('real machines run one deployed HA stack at a time: choose one '
                          '(--stack), not %d layouts' % len(stacks))
     problems = []
-    with tempfile.TemporaryDirectory(prefix='hatestbed-ssh.') as where:
-        for name in DIRECTORS:
-            conn = Connection(plan.target.machines[name], Path(where), plan.target.ssh_key,
-                              plan.target.ssh_args).open()
-            try:
-                out = conn.run('cat %s 2>/dev/null' % DEPLOYMENT).stdout
-            finally:
-                conn.close()
-            try:
-                record = json.loads(out)
-            except ValueError:
-                record = None
-            problems += ['%s: %s' % (name, p)
-                         for p in deployed_mismatch(record, stacks[0], plan.config)]
+    for name in DIRECTORS:
+        try:
+            record = json.loads(records.get(name) or '')
+        except ValueError:
+            record = None
+        problems += ['%s: %s' % (name, p)
+                     for p in deployed_mismatch(record, stacks[0], plan.config)]
     if problems:
         raise UsageError('the machines do not run what this run asks for; deploy it first '
                          '(experiments/deploy.py --inventory %s --stack %s ...):\n  %s'
@@ -396,8 +394,8 @@ def _on_machines(args, plan, body):
         if problems:
             raise UsageError('not on real machines (--target): %s' % '; '.join(problems))
         preflight(['deploy'])
-        reachable(plan.target)
-        deployed(plan)
+        from topo.backends.ssh.nodes import DEPLOYMENT
+        deployed(plan, reachable(plan.target, 'cat %s 2>/dev/null' % DEPLOYMENT))
         out = new_results_dir(plan.experiment, getattr(args, 'results', None))
     except (UsageError, ConfigError) as e:
         print('error: %s' % e, file=sys.stderr)

@@ -1,8 +1,10 @@
 """One SSH connection per machine, multiplexed (OpenSSH's ControlMaster, as Mininet's
 cluster edition does): the master is opened once, and every command, agent and file
 after it rides on it without a new handshake."""
+import os
 import shlex
 import subprocess
+import time
 
 from topo.analysis import clocks
 
@@ -28,15 +30,20 @@ class Connection:
             self.args + ['-N', '-o', 'ControlMaster=yes', '-o', 'ControlPersist=no',
                          self.machine.ssh], stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
-        for _ in range(CONNECT_S * 10 + 50):
-            p = self.run('true', timeout=CONNECT_S + 5)
-            if p.returncode == 0:
-                return self
+        # the master makes its socket once it is in: wait for that (no process per poll)
+        end = time.monotonic() + CONNECT_S + 5
+        while not os.path.exists(self.control_path) and time.monotonic() < end:
             if self.master.poll() is not None:
                 raise RuntimeError('%s (%s@%s) is unreachable over SSH: %s' % (
                     self.machine.name, self.machine.user, self.machine.ssh,
                     self.master.stderr.read().decode(errors='replace').strip()))
-        raise RuntimeError('%s (%s): no SSH answer' % (self.machine.name, self.machine.ssh))
+            time.sleep(0.05)
+        p = self.run('true', timeout=CONNECT_S + 5)
+        if p.returncode != 0:
+            self.close()
+            raise RuntimeError('%s (%s): no SSH answer: %s'
+                               % (self.machine.name, self.machine.ssh, p.stdout.strip()))
+        return self
 
     def close(self):
         if self.master and self.master.poll() is None:

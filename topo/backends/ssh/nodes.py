@@ -2,7 +2,6 @@
 the roles of topo/network/roles.py on top. What runs on a machine is what the
 deployment (deploy/, experiments/deploy.py) put there: the testbed's agents in
 AGENTS_DIR and one script, NODE_SCRIPT, that starts and stops the machine's services."""
-import json
 import shlex
 import subprocess
 import time
@@ -132,14 +131,6 @@ class SSHNode(Node):
 
     def proc_net(self, name):
         return self.cmd('cat /proc/net/%s 2>/dev/null' % name)
-
-    def deployment(self):
-        """What the deployment put on the machine (deployment.json), or None."""
-        out = self.conn.run('cat %s 2>/dev/null' % DEPLOYMENT).stdout
-        try:
-            return json.loads(out)
-        except ValueError:
-            return None
 
     def node_script(self, action):
         p = self.conn.run('sh %s %s 2>&1' % (NODE_SCRIPT, action), timeout=300)
