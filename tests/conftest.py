@@ -42,12 +42,12 @@ def run_env(run_id):
     return dict(os.environ, **{RUN_ENV: run_id})
 
 
-def experiment(script, *args, timeout=1200, **kwargs):
+def experiment(script, *args, timeout=1200, extra_env=None, **kwargs):
     """experiments/<script>.py as a user runs it; the completed process, with the
     run's id as .run_id (for its own leak check) and its output printed."""
     rid = new_run_id()
     p = subprocess.run([PYTHON, str(ROOT / 'experiments' / (script + '.py'))] + list(args),
-                       env=run_env(rid), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       env=dict(run_env(rid), **(extra_env or {})), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                        universal_newlines=True, timeout=timeout, **kwargs)
     print(p.stdout)
     p.run_id = rid

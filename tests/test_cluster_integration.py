@@ -34,8 +34,9 @@ def test_smoke_run_reproduces_figure_6(tmp_results):
     assert s['complete'] is True and s['passed'] is True and s['kernel_mode'] == EXPECTED_MODE
     assert s['experiment'] == 'smoke' and s['kernel_release'] and s['elapsed_s'] > 0
     assert s['versions']['ipvsadm'] and s['versions']['mininet']
-    assert s['hub_check']['verified'] is True
+    assert s['hub_check']['verified'] is True and s['checks']['forwarded'] == []
     assert s['hub_check']['seen_by_observer'] >= s['hub_check']['sent'] > 0
+    assert s['hub_check']['answered'] == s['hub_check']['sent']
     [svc] = s['snapshots']['laicoz']['table']
     assert svc['address'] == '10.0.14.146:80' and svc['scheduler'] == 'rr'
     rs = {r['address']: r for r in svc['real_servers']}
@@ -52,6 +53,26 @@ def test_smoke_run_reproduces_figure_6(tmp_results):
     listing = (run_dir / 'ipvsadm-laicoz.txt').read_text()
     assert 'laico2:http' in listing and 'Route' in listing      # names as in the paper
     assert leftovers(p.run_id) == []
+
+
+@pytest.mark.skipif(EXPECTED_MODE != 'uml', reason='the dead hub needs a kernel whose clock '
+                    'starts at its boot (a UML booted for the run); this host runs natively')
+def test_a_dead_hub_fails_the_run_loudly(run_dir):
+    """Open vSwitch started on a freshly booted kernel's own clock (HATESTBED_OVS_OWN_CLOCK,
+    the bug the testbed works around) forwards nothing: the run measures nothing, its
+    summary and report say FAIL, its exit status is not 0."""
+    p = experiment('cluster', '--smoke', '--results', str(run_dir), timeout=900,
+                   extra_env={'HATESTBED_OVS_OWN_CLOCK': '1'})
+    assert p.returncode != 0
+    assert 'PASS' not in p.stdout and 'FAIL (uml kernel)' in p.stdout
+    s = json.loads((run_dir / 'summary.json').read_text())
+    assert s['passed'] is False and s['complete'] is True
+    hub = s['hub_check']
+    assert hub['verified'] is False and hub['answered'] == 0 and hub['seen_by_observer'] == 0
+    assert any('does not forward' in f for f in s['failures'])
+    assert any('did not forward' in c for c in s['checks']['forwarded'])
+    assert any('OVS datapath lost' in c for c in s['checks']['forwarded'])
+    assert 'bursts' not in s        # nothing measured on it
 
 
 def test_a_run_on_a_starved_machine_is_marked_degraded(tmp_results):

@@ -81,13 +81,30 @@ def faults_injected(run):
 
 
 def answered(run):
-    """Every request of every burst answered (the smoke run: and the hub proven)."""
+    """Every request of every burst answered."""
+    return ['%d of %d requests failed' % (b.answers.get('failed', 0), b.count)
+            for b in run.result.measured.bursts
+            if b.answers.get('failed') or sum(b.answers.values()) != b.count]
+
+
+def forwarded(run):
+    """The network carried the run: its check before the steps passed, the Open vSwitch
+    datapath lost no packet for want of a handler ('lost' in `ovs-dpctl show`: nothing
+    crosses the hub then), and no level of a load ramp went wholly unanswered. Every
+    run is judged by it, whatever its scenario: a dead network is no measurement."""
+    from topo.engine.run import describe_hub_check
     m = run.result.measured
-    problems = ['%d of %d requests failed' % (b.answers.get('failed', 0), b.count)
-                for b in m.bursts if b.answers.get('failed') or sum(b.answers.values()) != b.count]
+    problems = []
     if m.hub_check is not None and not m.hub_check['verified']:
-        problems.append('the hub did not flood: %(observer)s saw %(seen_by_observer)d of '
-                        '%(sent)d unicast frames' % m.hub_check)
+        problems.append('the network did not forward before the measurement: %s'
+                        % describe_hub_check(m.hub_check))
+    lost = ((m.fidelity or {}).get('network_drops') or {}).get('OVS datapath lost')
+    if lost:
+        problems.append('the OVS datapath lost %d packets (no upcall handler took them): '
+                        'the hub did not forward everything' % lost)
+    problems += ['every request of %s, %s, %d clients, failed (%d of %d)'
+                 % (lv['target'], lv['pattern'], lv['concurrency'], lv['failed'], lv['requests'])
+                 for lv in m.levels + m.scale if not lv.get('ok') and lv.get('requests')]
     return problems
 
 

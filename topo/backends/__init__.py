@@ -129,6 +129,8 @@ class Network(abc.ABC):
     down: daemons, nodes, the hub, the backend's own helpers.
     """
     name = None
+    floods = True           # its LAN repeats unicast frames on every port, as the paper's
+                            # hub did (a real machines' switch need not)
 
     def __init__(self, config, log=print, log_dir=None, stack=None, recorder=None,
                  hardware=None):

@@ -278,7 +278,10 @@ def execute(args, plan, body, parts=('cluster', 'plots'), results=True, host_fil
         status = mode.enter(argv, env={CHECKED_ENV: '1', kernels.RUN_ENV: kernels.run_id()},
                             host_dirs=[str(p) for p in shown])
         return _plotted(out, status)
-    print('kernel mode: %s (%s)' % (kernels.kernel_mode(), os.uname().release), flush=True)
+    uml = kernels.sandbox_kernel()
+    print('kernel mode: %s (%s)' % (kernels.kernel_mode(), os.uname().release if not uml else
+                                    '%(release)s, %(package)s %(version)s, %(syscalls)s' % uml),
+          flush=True)
     status = _locked(body, out, 'the cluster was torn down', mode.inside)
     return status if os.environ.get(CHECKED_ENV) else _plotted(out, status)
 

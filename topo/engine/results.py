@@ -68,6 +68,16 @@ def versions(packages):
     return {p: _VERSIONS[p] for p in packages}
 
 
+def run_versions(packages):
+    """versions(), with the UML kernel's package as the run booted it (a fetched kernel
+    is no installed package)."""
+    found = versions(packages)
+    uml = kernels.sandbox_kernel()
+    if uml and uml['package'] in found:
+        found[uml['package']] = uml['version']
+    return found
+
+
 def header(plan, experiment=None, stack=None):
     """What every summary.json starts with: the experiment, its HA stack and layout,
     the kernel it ran on, its parameters and the versions of the daemons."""
@@ -79,8 +89,9 @@ def header(plan, experiment=None, stack=None):
             'kernel_mode': 'machines' if plan.target else kernels.kernel_mode(),
             'kernel_release': None if plan.target else os.uname().release,
             'kernel_placement': kernels.placement(),
+            'uml_kernel': None if plan.target else kernels.sandbox_kernel(),
             'parameters': plan.parameters(stack),
-            'versions': versions(packages.run_packages(stack)),
+            'versions': run_versions(packages.run_packages(stack)),
             'command': ' '.join(sys.argv),
             'started': time.strftime('%Y-%m-%d %H:%M:%S')}
 

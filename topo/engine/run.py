@@ -280,9 +280,15 @@ class Run:
                          fidelity.machine['process_start_s']['median'] * 1e3,
                          cal['timer_late_s']['median'] * 1e3))
                 fidelity.start(self.network)
-                for step in scenario.steps:
-                    step(self)
-                    self.save()
+                # nothing is measured on a network that does not forward (checks.forwarded)
+                from topo.engine.steps.traffic import VerifyHub
+                if VerifyHub()(self)['verified']:
+                    for step in scenario.steps:
+                        step(self)
+                        self.save()
+                else:
+                    self.fail('the network does not forward: %s; nothing was measured'
+                              % describe_hub_check(self.measured.hub_check))
                 self.stop_prober()
                 self.history.t_end = time.time()
                 fidelity.stop()
@@ -301,7 +307,10 @@ class Run:
                 macs=self.measured.macs, period=1.0 / self.measure.probe_rate)
         if scenario.analyse:
             self.result.analysis.update(scenario.analyse(self.result))
-        self.result.checks = {c.__name__: c(self) for c in scenario.checks}
+        from topo.analysis import checks
+        self.result.checks = {c.__name__: c(self)
+                              for c in [checks.forwarded] + [c for c in scenario.checks
+                                                             if c is not checks.forwarded]}
         self.result.passed = not any(self.result.checks.values())
         self.save()
         self.summary.finish()
@@ -353,6 +362,13 @@ class Run:
             except Exception:
                 self.prober.kill()
         self.prober = None
+
+
+def describe_hub_check(hub):
+    text = '%(answered)d of %(sent)d unicast pings %(from)s -> %(to)s answered' % hub
+    if hub.get('observer'):
+        text += ', %(observer)s saw %(seen_by_observer)d of them' % hub
+    return text
 
 
 def hardware_report(network, profile):

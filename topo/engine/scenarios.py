@@ -156,8 +156,9 @@ def availability(faults, duration, clients, analyse):
 
 
 def smoke(requests=15):
-    """The cluster with a static service: the hub proven, requests answered."""
-    steps = [s.VerifyHub(), s.StaticService(),
+    """The cluster with a static service (the hub proven, as in every run), requests
+    answered."""
+    steps = [s.StaticService(),
              s.Say('sending %d requests to the VIP' % requests), s.Burst(requests),
              s.Snapshot(show=True)]
     return Scenario('smoke', steps, [C.steps_done, C.answered], options={'requests': requests})

@@ -79,6 +79,7 @@ def deployed_mismatch(deployment, stack, config):
 @register
 class SSHNetwork(Network):
     name = 'ssh'
+    floods = False          # real machines' switch learns addresses: only answers prove it
 
     def __init__(self, config, inventory=None, **kwargs):
         Network.__init__(self, config, **kwargs)
