@@ -11,6 +11,7 @@ tried on without real machines.
 """
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -26,6 +27,10 @@ def parse_args(argv=None):
     up = sub.add_parser('up', help='boot the machines and write their inventory')
     up.add_argument('--inventory', required=True, help='the inventory file to write (YAML)')
     up.add_argument('--servers', type=int, default=3, help='real servers (laico2..)')
+    up.add_argument('--uml-kernel', default=os.environ.get('HATESTBED_UML_KERNEL', 'auto'),
+                    metavar='auto|debian|PATH',
+                    help='the UML kernel every machine boots (as the experiments\' '
+                         '--uml-kernel; env HATESTBED_UML_KERNEL)')
     sub.add_parser('down', help='kill every machine, remove their networks and state')
     for name, text in (('power-off', 'kill one machine\'s kernel'),
                        ('power-on', 'boot one machine again')):
@@ -49,10 +54,16 @@ def main(argv=None):
     state = machines.STATE
     try:
         if args.command == 'up':
+            from topo.kernels import uml_kernels
             config = ClusterConfig(servers=args.servers)
-            m = machines.Machines(config, state)
+            try:
+                kernel = uml_kernels.choose(args.uml_kernel)
+            except uml_kernels.KernelChoiceError as e:
+                raise ConfigError(str(e))
+            m = machines.Machines(config, state, kernel)
             m.up(args.inventory)
-            print('machines up: %s; inventory %s' % (', '.join(config.hosts), args.inventory))
+            print('machines up: %s (%s); inventory %s' % (
+                ', '.join(config.hosts), machines.describe(kernel), args.inventory))
             return 0
         m = machines.Machines(saved_config(state), state)
         if args.command == 'down':

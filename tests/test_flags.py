@@ -18,7 +18,8 @@ import pytest
 from conftest import PYTHON, ROOT
 from topo import ha
 
-NOT_WALKED = {'--help', '--plan', '--results', '--sandbox', '--uml-mem', '--uml-cpu'}
+NOT_WALKED = {'--help', '--plan', '--results', '--sandbox', '--uml-mem', '--uml-cpu',
+              '--uml-kernel'}
 # the scripts' own flags: a value other than the default (boolean flags take none)
 VALUES = {
     '--stack': 'keepalived', '--servers': '4', '--weights': '1,2,3', '--scheduler': 'wrr',

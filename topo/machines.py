@@ -14,7 +14,8 @@ import subprocess
 import time
 from pathlib import Path
 
-from topo.kernels.uml import UML_KERNEL, UML_MODULES, _uml_tmpdir
+from topo.kernels import uml_kernels
+from topo.kernels.uml import _uml_tmpdir, describe
 from topo.kernels.native import MODULES
 from topo.network.config import ConfigError
 
@@ -42,8 +43,20 @@ def sh(*args, check=True):
 class Machines:
     """The cluster's machines (a ClusterConfig's hosts), each a UML kernel."""
 
-    def __init__(self, config, state=STATE):
+    def __init__(self, config, state=STATE, kernel=None):
+        """kernel: a uml_kernels.UMLKernel (up); else the one the machines were booted with."""
         self.config, self.state = config, Path(state)
+        self._kernel = kernel
+
+    @property
+    def kernel(self):
+        if self._kernel is None:
+            try:
+                saved = json.loads((self.state / 'kernel.json').read_text())
+                self._kernel = uml_kernels.UMLKernel(**saved)
+            except (OSError, ValueError, TypeError):
+                self._kernel = uml_kernels.choose('auto')
+        return self._kernel
 
     def mgmt_address(self, name):
         return str(MGMT_SUBNET.network_address + 2 + self.config.hosts.index(name))
@@ -69,6 +82,8 @@ class Machines:
         self.check_free()
         self.state.mkdir(mode=0o700, parents=True)
         (self.state / 'config.json').write_text(json.dumps({'servers': self.config.servers}))
+        # power-on boots what up booted
+        (self.state / 'kernel.json').write_text(json.dumps(self.kernel.__dict__))
         try:
             sh('ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-C', 'hatestbed-machines',
                '-f', str(self.state / 'id_ed25519'))
@@ -111,11 +126,12 @@ class Machines:
         os.chmod(init, 0o700)
         console = open(self.state / ('%s.console' % name), 'ab')
         proc = subprocess.Popen(
-            [UML_KERNEL, 'root=/dev/root', 'rootfstype=hostfs', 'rootflags=/', 'rw',
+            [self.kernel.binary, 'root=/dev/root', 'rootfstype=hostfs', 'rootflags=/', 'rw',
              'mem=%dM' % MEM_MB, 'init=%s' % init, 'con=null', 'con0=fd:0,fd:1', 'quiet',
              'umid=hatb-%s' % name, 'uml_dir=%s' % self.state,
              'ubd0=%s' % (self.state / ('%s.disk' % name)),
-             'eth0=tuntap,%s' % tap(name, LAN), 'eth1=tuntap,%s' % tap(name, MGMT)],
+             self.kernel.tap_arg(0, tap(name, LAN)), self.kernel.tap_arg(1, tap(name, MGMT))]
+            + self.kernel.boot_args(),
             stdin=subprocess.DEVNULL, stdout=console, stderr=subprocess.STDOUT,
             start_new_session=True, env={'PATH': '/usr/sbin:/usr/bin:/sbin:/bin',
                                          'TMPDIR': _uml_tmpdir(str(self.state))})
@@ -139,6 +155,10 @@ class Machines:
         machine's own disk (what it writes stays its own, across power cycles), then its
         boot: addresses, its own SSH host key (made at its first boot), sshd."""
         release = '$(uname -r)'
+        modules = self.kernel.modules_root
+        # a vector driver's vecN is named ethN, as the legacy driver's (and the inventory's)
+        names = '\n'.join('ip link set %s name eth%d' % (self.kernel.iface(i), i)
+                          for i in (0, 1) if self.kernel.iface(i) != 'eth%d' % i)
         mods = ' '.join(['overlay'] + MODULES + ['fou', 'ip_gre', 'nf_conntrack', 'nf_tables'])
         address = self.config.addresses[name]
         return f"""#!/bin/sh
@@ -147,7 +167,7 @@ mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t tmpfs tmpfs /mnt
 mkdir -p /mnt/disk /mnt/root /mnt/mod/lib/modules/{release}
-mount --bind {UML_MODULES}/{release} /mnt/mod/lib/modules/{release}
+mount --bind {modules}/{release} /mnt/mod/lib/modules/{release}
 for m in ext4 {mods}; do /sbin/modprobe -d /mnt/mod $m; done
 mount /dev/ubda /mnt/disk
 mkdir -p /mnt/disk/upper /mnt/disk/work
@@ -160,9 +180,10 @@ mkdir -p $R/dev/pts && mount -t devpts -o newinstance,ptmxmode=0666 devpts $R/de
 mount -t tmpfs tmpfs $R/run
 mount -t tmpfs tmpfs $R/tmp
 # its kernel's modules where modprobe looks for them, as on any machine
-mkdir -p $R/lib/modules/{release} && mount --bind {UML_MODULES}/{release} $R/lib/modules/{release}
+mkdir -p $R/lib/modules/{release} && mount --bind {modules}/{release} $R/lib/modules/{release}
 # root's home is the machine's own, not this host's (whose shell start-up files it would run)
 mkdir -p /mnt/disk/root && chmod 700 /mnt/disk/root && mount --bind /mnt/disk/root $R/root
+{names}
 exec chroot $R /bin/sh -c '
 hostname {name}
 ip link set lo up

@@ -20,6 +20,7 @@ MODES = Registry(__name__, 'kernel mode')
 register, load = MODES.register, MODES.load
 PLACEMENT_ENV = 'HATESTBED_UML_PLACEMENT'   # where a sandbox's kernel runs on the host
 RUN_ENV = 'HATESTBED_RUN'       # the run's id: every host-visible trace of a run carries it
+UML_KERNEL_ENV = 'HATESTBED_UML_KERNEL_RECORD'     # the sandbox's kernel, as JSON
 LOCK = Path('/run/lock/ha-lvs-testbed.lock')
 
 
@@ -93,6 +94,16 @@ def placement():
     """Where the sandbox's kernel ran on the host (uml: 'cpu N' or 'unpinned'; None
     natively): part of every timing's label, like the mode."""
     return os.environ.get(PLACEMENT_ENV)
+
+
+def sandbox_kernel():
+    """Which sandbox kernel the run is in ({release, package, version, source, syscalls}
+    for uml; None natively): with the mode, the label of every timing."""
+    record = os.environ.get(UML_KERNEL_ENV)
+    try:
+        return json.loads(record) if record and current().sandbox else None
+    except ValueError:
+        return None
 
 
 def choices():

@@ -6,6 +6,7 @@ directory, so results land in the host's results folder while nothing else of
 the host is written. Each run has a kernel of its own: two runs at once do not
 meet.
 """
+import json
 import os
 import shlex
 import shutil
@@ -17,12 +18,14 @@ import threading
 import time
 from pathlib import Path
 
-from topo.kernels import PLACEMENT_ENV, RUN_ENV, KernelMode, register
+from topo.kernels import PLACEMENT_ENV, RUN_ENV, UML_KERNEL_ENV, KernelMode, register
+from topo.kernels import uml_kernels
 from topo.kernels.native import MODULES, native_missing
 from topo.network.config import TUN_MODULES
 
-UML_KERNEL = '/usr/bin/linux.uml'
-UML_MODULES = Path('/usr/lib/uml/modules')
+UML_KERNEL = str(uml_kernels.DEBIAN_BINARY)
+UML_MODULES = uml_kernels.DEBIAN_MODULES
+KERNEL_ENV = 'HATESTBED_UML_KERNEL'     # --uml-kernel's default
 # (tunnelling's GUE and GRE receivers too: natively loaded only when a run needs them)
 KERNEL_MODULES = MODULES + sorted(TUN_MODULES.values())
 # Directories made private (tmpfs) inside UML so the host's copies stay untouched.
@@ -43,12 +46,22 @@ def running_in_uml():
         return False
 
 
-def uml_missing():
-    if not os.path.exists(UML_KERNEL):
-        return 'UML kernel %s not found: apt-get install user-mode-linux' % UML_KERNEL
-    if not any(UML_MODULES.glob('*/kernel/net/netfilter/ipvs/ip_vs.ko*')):
-        return 'UML modules with IPVS not found under %s' % UML_MODULES
+def uml_missing(requested='auto'):
+    try:
+        kernel = uml_kernels.choose(requested)
+    except uml_kernels.KernelChoiceError as e:
+        return str(e)
+    if not any(Path(kernel.modules).glob('kernel/net/netfilter/ipvs/ip_vs.ko*')):
+        return 'UML modules with IPVS not found in %s' % kernel.modules
     return None
+
+
+def describe(kernel):
+    """How a run names its UML kernel: release, package version, where from, syscall mode."""
+    return 'UML %s (%s %s%s, %s)' % (
+        kernel.release, uml_kernels.PACKAGE, kernel.version,
+        {'debian': ", Debian 12's own", 'fetched': ', fetched'}.get(kernel.source, ''),
+        'seccomp' if kernel.seccomp else 'ptrace')
 
 
 @register
@@ -61,6 +74,14 @@ class UML(KernelMode):
 
     @classmethod
     def add_arguments(cls, group):
+        group.add_argument('--uml-kernel', default=os.environ.get(KERNEL_ENV, 'auto'),
+                           metavar='auto|debian|PATH',
+                           help="the UML kernel: auto takes the newest that passed its boot "
+                                "check (the set-up fetches the newest of Debian's archive, "
+                                "run with seccomp=on where it boots so), debian Debian 12's "
+                                "own (%s), PATH a kernel folder made by `python3 -m "
+                                "topo.kernels.uml_kernels setup` (uml mode; env %s)"
+                                % (UML_KERNEL, KERNEL_ENV))
         group.add_argument('--uml-mem', type=int, default=1024, metavar='MB',
                            help='memory of the UML kernel (uml mode)')
         group.add_argument('--uml-cpu', default=os.environ.get(CPU_ENV, 'auto'),
@@ -79,26 +100,37 @@ class UML(KernelMode):
         problem = uml_missing()
         return [problem] if problem else []
 
+    def __init__(self, args):
+        KernelMode.__init__(self, args)
+        requested = getattr(args, 'uml_kernel', None) or 'auto'
+        problem = uml_missing(requested)
+        if problem:
+            from topo.kernels import SandboxError
+            raise SandboxError('uml mode cannot run with --uml-kernel %s: %s'
+                               % (requested, problem))
+        self.kernel = uml_kernels.choose(requested)
+
     @classmethod
     def packages(cls):
-        # only where the running kernel cannot: an ordinary host needs no UML
-        return [cls.package] if native_missing() else []
+        # only where the running kernel cannot: an ordinary host needs no UML. patchelf
+        # points a fetched kernel at its own glibc (topo/kernels/uml_kernels.py)
+        return [cls.package, 'patchelf'] if native_missing() else []
 
     def announce(self, auto):
         why = ', '.join(native_missing()) or 'asked for'
-        return ('kernel mode: uml (running kernel: %s missing; re-running inside '
-                "Debian's User-Mode-Linux kernel)" % why if auto
-                else 'kernel mode: uml (--sandbox uml)')
+        return ('kernel mode: uml, %s (running kernel: %s missing; re-running inside '
+                'User-Mode Linux)' % (describe(self.kernel), why) if auto
+                else 'kernel mode: uml, %s (--sandbox uml)' % describe(self.kernel))
 
     def enter(self, argv, env, host_dirs=()):
         return run_in_uml(argv, mem_mb=self.args.uml_mem, env=env, host_dirs=host_dirs,
-                          cpu=getattr(self.args, 'uml_cpu', 'auto'))
+                          cpu=getattr(self.args, 'uml_cpu', 'auto'), kernel=self.kernel)
 
     def inside(self):
         watch_stop_request()
 
 
-def _init_script(argv, cwd, status_file, env, host_dirs=()):
+def _init_script(argv, cwd, status_file, env, host_dirs=(), modules_root=UML_MODULES):
     """Shell script UML runs as PID 1: private runtime dirs, modules, the command, power-off.
 
     host_dirs that the private runtime dirs would hide (a results folder in
@@ -128,7 +160,7 @@ ip link set lo up
 # modprobe wrapper for both the kernel's autoload and our own calls.
 R=/run/hatestbed
 mkdir -p $R/bin $R/mod/lib/modules/$(uname -r)
-mount --bind {UML_MODULES}/$(uname -r) $R/mod/lib/modules/$(uname -r)
+mount --bind {modules_root}/$(uname -r) $R/mod/lib/modules/$(uname -r)
 printf '#!/bin/sh\\nexec /sbin/modprobe -d {'/run/hatestbed/mod'} "$@"\\n' > $R/bin/modprobe
 chmod +x $R/bin/modprobe
 echo $R/bin/modprobe > /proc/sys/kernel/modprobe
@@ -156,13 +188,14 @@ sleep 60
 """
 
 
-def run_in_uml(argv, mem_mb=1024, grace_s=60, env=None, host_dirs=(), cpu='auto'):
+def run_in_uml(argv, mem_mb=1024, grace_s=60, env=None, host_dirs=(), cpu='auto', kernel=None):
     """Run argv (an experiment command) inside UML; stream its output; return its exit status.
 
     Ctrl-C or SIGTERM asks the command inside to stop (it tears its cluster
     down and marks its results incomplete); after grace_s the UML is killed.
     """
     from topo.kernels import run_id
+    kernel = kernel or uml_kernels.choose('auto')
     cwd = os.getcwd()
     cpu = _choose_cpu(cpu)
     _remove_stale_workdirs()
@@ -173,17 +206,21 @@ def run_in_uml(argv, mem_mb=1024, grace_s=60, env=None, host_dirs=(), cpu='auto'
     stop_file = os.path.join(work, 'stop')
     init = os.path.join(work, 'init.sh')
     env = dict(env or {}, **{STOP_ENV: stop_file})
-    for key in ('HATESTBED_DEBUG', 'PYTHONUNBUFFERED', 'PYTHONPATH', RUN_ENV):
+    for key in ('HATESTBED_DEBUG', 'PYTHONUNBUFFERED', 'PYTHONPATH', RUN_ENV,
+                'HATESTBED_OVS_OWN_CLOCK'):
         if key in os.environ:
             env[key] = os.environ[key]
     env.setdefault('PYTHONUNBUFFERED', '1')
     env[PLACEMENT_ENV] = 'unpinned' if cpu is None else 'cpu %d' % cpu
-    print('[sandbox] UML %s' % ('unpinned' if cpu is None else 'pinned to CPU %d' % cpu),
-          flush=True)
-    Path(init).write_text(_init_script(argv, cwd, status_file, env, host_dirs))
+    env[UML_KERNEL_ENV] = json.dumps(kernel_record(kernel))
+    print('[sandbox] %s, %s' % (describe(kernel), 'unpinned' if cpu is None
+                                else 'pinned to CPU %d' % cpu), flush=True)
+    Path(init).write_text(_init_script(argv, cwd, status_file, env, host_dirs,
+                                       kernel.modules_root))
     os.chmod(init, 0o700)
-    cmd = [UML_KERNEL, 'root=/dev/root', 'rootfstype=hostfs', 'rootflags=/', 'rw',
-           'mem=%dM' % mem_mb, 'init=' + init, 'con=null', 'con0=fd:0,fd:1', 'quiet']
+    cmd = [kernel.binary, 'root=/dev/root', 'rootfstype=hostfs', 'rootflags=/', 'rw',
+           'mem=%dM' % mem_mb, 'init=' + init, 'con=null', 'con0=fd:0,fd:1', 'quiet'] \
+        + kernel.boot_args()
     # CI may run us with no standard input at all (sys.stdin is then None)
     interactive = all(f is not None and f.isatty() for f in (sys.stdin, sys.stdout))
     saved_tty = termios.tcgetattr(sys.stdin.fileno()) if interactive else None
@@ -232,6 +269,13 @@ def run_in_uml(argv, mem_mb=1024, grace_s=60, env=None, host_dirs=(), cpu='auto'
         status = 130 if stopping['since'] else 1
     shutil.rmtree(work, ignore_errors=True)
     return status
+
+
+def kernel_record(kernel):
+    """What a summary says of its UML kernel (uml_kernel in its header)."""
+    return {'release': kernel.release, 'package': uml_kernels.PACKAGE,
+            'version': kernel.version, 'source': kernel.source, 'binary': kernel.binary,
+            'syscalls': 'seccomp' if kernel.seccomp else 'ptrace'}
 
 
 def _remove_stale_workdirs():
@@ -289,7 +333,8 @@ def _choose_cpu(requested):
     umls = {c: set() for c in allowed}     # CPU -> sessions of UMLs pinned to it
     for proc in Path('/proc').glob('[0-9]*'):
         try:
-            if not (proc / 'cmdline').read_bytes().startswith(UML_KERNEL.encode() + b'\0'):
+            # any UML kernel: Debian 12's, a fetched one, the machines'
+            if os.path.basename((proc / 'cmdline').read_bytes().split(b'\0')[0]) != b'linux.uml':
                 continue
             cpus = os.sched_getaffinity(int(proc.name))
             session = os.getsid(int(proc.name))
