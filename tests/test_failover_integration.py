@@ -133,3 +133,32 @@ def check_paper_run(run_dir, stack, warm, log):
     node, name, line = log
     assert line in (run_dir / 'logs' / node / name).read_text()
     return s
+
+
+def _debian_kernel_problem():
+    from topo.kernels import uml_kernels
+    if EXPECTED_MODE != 'uml':
+        return 'this host runs natively: no UML kernel is used'
+    if uml_kernels.debian() is None:
+        return "Debian 12's UML kernel is not installed"
+    return uml_kernels.debian_problem()
+
+
+@pytest.mark.skipif(bool(_debian_kernel_problem()),
+                    reason="Debian 12's own UML kernel: %s" % _debian_kernel_problem())
+def test_debian_12_kernel_still_runs_the_smoke_and_the_paper(run_dir):
+    """The default kernel is the newest of Debian's archive; Debian 12's own stays a
+    choice (--uml-kernel debian): the smoke run and the paper's experiment pass on it,
+    and their summaries name it."""
+    p = experiment('cluster', '--smoke', '--uml-kernel', 'debian', '--results',
+                   str(run_dir / 'smoke'))
+    assert p.returncode == 0
+    p = experiment('failover', '--uml-kernel', 'debian', '--stack', 'keepalived',
+                   '--results', str(run_dir / 'failover'))
+    assert p.returncode == 0
+    for name in ('smoke', 'failover'):
+        s = json.loads((run_dir / name / 'summary.json').read_text())
+        assert s['passed'] and s['uml_kernel']['source'] == 'debian'
+        assert s['versions']['user-mode-linux'] == s['uml_kernel']['version']
+        assert s['kernel_release'] == s['uml_kernel']['release']
+    assert leftovers(p.run_id) == []

@@ -93,6 +93,12 @@ def test_fidelity_verdict_on_known_numbers():
     # a stall: the median is fine, the slowest starts are not
     degraded, reasons = verdict(base, calibration(20.0, 1.0, 1700.0))
     assert degraded and reasons[0].startswith('a stall: process starts took 1700 ms')
+    # a 2 ms kernel (UML 7.2, seccomp): 26 ms at the 95th percentile is 12x, but shorter
+    # than the prober's period; 60 ms is not
+    fast = calibration(2.1, 0.5)
+    assert verdict(fast, calibration(3.7, 4.4, 26.0)) == (False, [])
+    degraded, reasons = verdict(fast, calibration(3.7, 4.4, 60.0))
+    assert degraded and reasons[0].startswith('a stall: process starts took 60 ms')
 
 
 def test_a_run_that_loads_the_cpu_itself_is_judged_at_4x():

@@ -101,9 +101,9 @@ def test_a_path_names_a_prefix_or_a_binary_beside_its_kernel_json(root, tmp_path
 @pytest.mark.parametrize('release, arg, iface', [
     ('6.1.176', 'eth1=tuntap,h1-lan', 'eth1'),
     ('6.9.2', 'eth1=tuntap,h1-lan', 'eth1'),
-    ('6.12.48', 'vec1:transport=tap,ifname=h1-lan', 'vec1'),
-    ('7.2.7', 'vec1:transport=tap,ifname=h1-lan', 'vec1'),
-    ('10.0.1', 'vec1:transport=tap,ifname=h1-lan', 'vec1'),
+    ('6.12.48', 'vec1:transport=tap,ifname=h1-lan,gro=1', 'vec1'),
+    ('7.2.7', 'vec1:transport=tap,ifname=h1-lan,gro=1', 'vec1'),
+    ('10.0.1', 'vec1:transport=tap,ifname=h1-lan,gro=1', 'vec1'),
 ])
 def test_the_network_transport_follows_the_kernel_release(release, arg, iface):
     k = uk.UMLKernel('/k', '/m', 'v', release, False, 'path')
@@ -197,6 +197,7 @@ def test_without_patchelf_nothing_is_downloaded_and_the_reason_names_the_package
 def test_setup_says_one_line_and_falls_back_without_failing(root, tmp_path, monkeypatch,
                                                             capsys):
     fake_debian(tmp_path, monkeypatch)
+    monkeypatch.setattr(uk, 'check', lambda prefix: {'release': '6.1.176'})   # it boots
 
     def no_archive(log):
         raise uk.FetchError('user-mode-linux not found in sid/trixie of http://x/debian')
@@ -221,3 +222,38 @@ def test_the_fetched_kernel_boots_loads_ipvs_and_openvswitch():
     assert seen['ip_vs'] and seen['openvswitch']
     assert seen['seccomp'] == meta['seccomp']
     assert not list(Path(k.binary).parent.glob('.check-*'))     # nothing left behind
+
+
+def test_a_debian_kernel_that_cannot_boot_here_is_never_chosen(root, tmp_path, monkeypatch,
+                                                                capsys):
+    """Debian 12's 6.1 panics at its first process on CPUs with AMX: its check says so
+    once per binary and CPU, auto passes it over, --uml-kernel debian is refused with
+    the reason, and setup says it in one line."""
+    fake_debian(tmp_path, monkeypatch)
+    boots = []
+
+    def panics(prefix):
+        boots.append(prefix)
+        raise uk.CheckError('%s failed its boot check: init never wrote its result '
+                            '(userspace - ptrace set fp regs failed, errno = 14)'
+                            % (prefix / 'linux.uml'))
+    monkeypatch.setattr(uk, 'check', panics)
+    record = uk.check_debian(log=lambda m: None)
+    assert record['passed'] is False and 'fp regs failed' in record['reason']
+    assert str(tmp_path / 'deb' / 'linux.uml') in record['reason']       # the real binary
+    assert uk.check_debian(log=lambda m: None) == record and len(boots) == 1  # remembered
+    with pytest.raises(uk.KernelChoiceError, match="cannot run on this host: .*fp regs"):
+        uk.choose('debian')
+    with pytest.raises(uk.KernelChoiceError, match='no UML kernel that boots on this host'):
+        uk.choose('auto')
+    make_prefix(root, '7.2um1', '7.2.7', seccomp=True)
+    assert uk.choose('auto').version == '7.2um1'
+    monkeypatch.setattr(uk, 'fetch', lambda log: uk.available()[0])
+    uk.main(['setup'])
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("UML kernel: Debian 12's own (") and 'cannot run' in out[0]
+    assert out[1].startswith('UML kernel: 7.2um1')
+    # another binary (an upgrade) is booted again
+    (tmp_path / 'deb' / 'linux.uml').write_bytes(b'debian kernel, rebuilt')
+    uk.check_debian(log=lambda m: None)
+    assert len(boots) == 2

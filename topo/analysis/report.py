@@ -15,7 +15,15 @@ def verdict(s, out, what):
         print('\nDEGRADED: this run cannot vouch for its numbers: %s'
               % '; '.join(s['fidelity']['reasons']))
     print('\n%s (%s kernel): %s; results in %s' % ('PASS' if s.get('passed') else 'FAIL',
-                                                   s.get('kernel_mode'), what, out))
+                                                   mode_label(s), what, out))
+
+
+def mode_label(s):
+    """The kernel mode a timing comes from, with the UML kernel and how it runs processes
+    ('uml 7.2.7 seccomp'): timings compare only within one."""
+    uml = s.get('uml_kernel')
+    return '%s %s %s' % (s.get('kernel_mode'), uml['release'], uml['syscalls']) if uml \
+        else s.get('kernel_mode')
 
 
 def fidelity(s):
@@ -35,6 +43,7 @@ def fidelity(s):
             if fid['network_drops'] else 'no packet dropped by itself'))
         extra = [('shaped links\' queues (the hardware profile\'s, by design)',
                   fid.get('shaped_link_drops')),
+                 ('frames to a cable a fault set down', fid.get('fault_cable_drops')),
                  ('kernel log, not losses of the network', fid.get('kernel_log_other'))]
         for what, counts in extra:
             if counts:
@@ -66,7 +75,7 @@ def run(s, out):
                        ('real_server_removal', 'real server removal (laico2 off)')):
         d = s.get(key)
         if d:
-            print('\n%s, %s mode:' % (title, s['kernel_mode']))
+            print('\n%s, %s mode:' % (title, mode_label(s)))
             for k, v in d.items():
                 print('  %-26s %s' % (k, '-' if v is None else v))
     if s.get('scenario') == 'fault':

@@ -44,7 +44,7 @@ APT_SOURCES = [Path('/etc/apt/sources.list')]
 APT_SOURCE_PARTS = Path('/etc/apt/sources.list.d')
 DEBIAN_BINARY = Path('/usr/bin/linux.uml')
 DEBIAN_MODULES = Path('/usr/lib/uml/modules')
-DEBIAN_CHECK = ROOT / 'debian.json'     # what Debian 12's kernel did at its boot check
+DEBIAN_CHECK = 'debian.json'     # in ROOT: what Debian 12's kernel did at its boot check
 LIBDIR = 'lib/x86_64-linux-gnu'
 LOADER = 'ld-linux-x86-64.so.2'
 CHECK_MODULES = ('ip_vs ip_vs_rr ip_vs_wrr ip_vs_lc ip_vs_wlc ip_vs_mh '
@@ -93,7 +93,10 @@ class UMLKernel:
     def tap_arg(self, index, tap):
         """The kernel argument that gives the UML its interface number index on host tap."""
         if self.transport == 'vector':
-            return 'vec%d:transport=tap,ifname=%s' % (index, tap)
+            # gro=1: the host's bridge and tap hand it GSO frames (up to 64 kB); without
+            # it they are cut to one MTU and dropped ("Incoming GSO frames and GRO
+            # disabled"), so any TCP transfer of more than a few segments stalls
+            return 'vec%d:transport=tap,ifname=%s,gro=1' % (index, tap)
         return 'eth%d=tuntap,%s' % (index, tap)
 
     def iface(self, index):
@@ -187,7 +190,7 @@ def check_debian(log=print):
         return None
     key = {'version': kernel.version, 'sha256': _sha256(kernel.binary), 'cpu': _host_cpu()}
     try:
-        record = json.loads(DEBIAN_CHECK.read_text())
+        record = json.loads((ROOT / DEBIAN_CHECK).read_text())
         if all(record.get(k) == v for k, v in key.items()):
             return record
     except (OSError, ValueError):
@@ -208,9 +211,9 @@ def check_debian(log=print):
         shutil.rmtree(prefix, ignore_errors=True)
     log("Debian 12's UML kernel %s: %s" % (kernel.version, 'boots' if record['passed']
                                           else record['reason']))
-    tmp = DEBIAN_CHECK.with_suffix('.tmp')
+    tmp = ROOT / (DEBIAN_CHECK + '.tmp')
     tmp.write_text(json.dumps(record, indent=1))
-    os.replace(tmp, DEBIAN_CHECK)
+    os.replace(tmp, ROOT / DEBIAN_CHECK)
     return record
 
 
@@ -219,7 +222,7 @@ def debian_problem():
     failed), or None (it passed, or it was never checked: tried as before)."""
     kernel = debian()
     try:
-        record = json.loads(DEBIAN_CHECK.read_text())
+        record = json.loads((ROOT / DEBIAN_CHECK).read_text())
     except (OSError, ValueError):
         return None
     if kernel and not record.get('passed') and record.get('version') == kernel.version \

@@ -24,6 +24,8 @@ import os
 import re
 
 CONNTRACK_DROPS = ('drop', 'early_drop', 'insert_failed')
+# the mark of a drop counter that a fault's down cable explains (fidelity: fault_drops)
+FAULT_CABLE = ' to a cable set down'
 
 
 def conntrack_drops(text):

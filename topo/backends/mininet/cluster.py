@@ -169,11 +169,18 @@ class MininetNetwork(Network):
         # the hub's ends of the cables are in this (the root) namespace: their drops,
         # their queues' drops, and the datapath's lost upcalls; no other device's
         ports = {i.name for s in self.switches() for i in s.intfList() if i.name != 'lo'}
+        # a frame on its way to a node whose cable the testbed set down (a power-off, a
+        # pull) is dropped by the hub's end of that cable: the fault's, not the network's
+        faulted = {mine.name for s in self.switches() for n in self.net.hosts
+                   if getattr(n, 'cable_was_down', False)
+                   for mine, _ in s.connectionsTo(n)}
         out = {}
         with open('/proc/net/dev') as f:
             for intf, ways in counters.dev_drops(f.read()).items():
                 if intf in ports:
-                    out.update(('hub %s %s drop' % (intf, w), v) for w, v in ways.items())
+                    out.update(('hub %s %s drop%s' % (intf, w, counters.FAULT_CABLE
+                                                      if w == 'tx' and intf in faulted else ''),
+                                v) for w, v in ways.items())
         queues = counters.qdisc_drops(run_cmd('tc', '-s', 'qdisc', 'show', check=False).stdout)
         out.update(('hub %s queue' % d, v) for d, v in queues.items() if d in ports)
         lost = counters.ovs_lost(run_cmd('ovs-dpctl', 'show', check=False).stdout)

@@ -49,6 +49,7 @@ class MininetNode(Host, Node):
         self.hub_side = hub_side        # run(cmd) in the root namespace: the hub's end of a cable
         self.helpers = []
         self.instruments = []
+        self.cable_was_down = False     # the testbed set its links down (a fault) this run
         Host.__init__(self, name, **params)
 
     def mountPrivateDirs(self):
@@ -98,6 +99,7 @@ class MininetNode(Host, Node):
         for name in names:
             self.cmd('ip link set %s %s' % (name, 'up' if up else 'down'))
         t = time.time()
+        self.cable_was_down = self.cable_was_down or not up
         if up:
             self.restore_routes()
         return t
