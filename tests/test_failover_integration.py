@@ -84,7 +84,7 @@ def check_paper_run(run_dir, stack, warm, log):
     """One run of the paper's experiment, as its folder has it; its summary."""
     s = json.loads((run_dir / 'summary.json').read_text())
     assert s['complete'] and s['passed'] and s['stack'] == stack
-    assert s['checks'] == {'steps_done': [], 'invariants': [], 'figures': []}
+    assert s['checks'] == {'forwarded': [], 'steps_done': [], 'invariants': [], 'figures': []}
     assert s['kernel_mode'] == EXPECTED_MODE
     assert s['parameters']['stack']['backup_table_warm'] is warm
     # figure 10: the backup stands by, its table empty (paper) or warm, never with the VIP
