@@ -18,24 +18,33 @@ from topo.network.config import DIRECTORS
 PARTITION = 'hatb-partition'       # the iptables chain of a partition
 
 
-def partition_rules(peer):
-    """Rules that drop everything to and from the peer: IP (a chain of its own, so the
-    undo removes only it), and ARP too (an IP-only rule lets ARP and gratuitous ARP
-    through, which changes what the client sees). The legacy x_tables, which every
-    Debian kernel has (Debian's UML kernel has no nf_tables for ip, inet or arp)."""
-    return ('iptables-legacy -N {c} && iptables-legacy -A {c} -s {p} -j DROP && '
-            'iptables-legacy -A {c} -d {p} -j DROP && iptables-legacy -I INPUT -j {c} && '
-            'iptables-legacy -I OUTPUT -j {c} && arptables-legacy -I INPUT -s {p} -j DROP && '
-            'arptables-legacy -I OUTPUT -d {p} -j DROP && {now}'.format(c=PARTITION, p=peer,
-                                                                          now=NOW))
+def partition_rules(peer, interface='eth0'):
+    """Rules that drop everything to and from the peer, IP and ARP (an IP-only rule lets
+    ARP and gratuitous ARP through, which changes what the client sees): the legacy
+    x_tables where the kernel has them (IP in a chain of its own, so the undo removes
+    only it: Debian 12's kernels, UML's 6.1 included, whose nf_tables has no ip, inet or
+    arp family), else tc on the LAN interface (clsact, flower, drop: UML 7.2 has neither
+    legacy x_tables nor nf_tables for IPv4 or ARP). Then the machine's time."""
+    legacy = ('iptables-legacy -N {c} 2>/dev/null && iptables-legacy -A {c} -s {p} -j DROP && '
+              'iptables-legacy -A {c} -d {p} -j DROP && iptables-legacy -I INPUT -j {c} && '
+              'iptables-legacy -I OUTPUT -j {c} && arptables-legacy -I INPUT -s {p} -j DROP && '
+              'arptables-legacy -I OUTPUT -d {p} -j DROP')
+    tc = ('tc qdisc add dev {i} clsact && '
+          'tc filter add dev {i} ingress protocol ip flower src_ip {p} action drop && '
+          'tc filter add dev {i} egress protocol ip flower dst_ip {p} action drop && '
+          'tc filter add dev {i} ingress protocol arp flower arp_sip {p} action drop && '
+          'tc filter add dev {i} egress protocol arp flower arp_tip {p} action drop')
+    legacy, tc = (r.format(c=PARTITION, p=peer, i=interface) for r in (legacy, tc))
+    return '{ %s; } || { %s; } && %s' % (legacy, tc, NOW)
 
 
-def partition_undo(peer):
-    """Every rule of partition_rules removed (each as often as it may be there); the
-    machine's time once the path is open again, then the clean-up."""
+def partition_undo(peer, interface='eth0'):
+    """Every rule of partition_rules removed, whichever kind it was (each as often as it
+    may be there); the machine's time once the path is open again, then the clean-up."""
     deletes = ('iptables-legacy -D INPUT -j {c}; iptables-legacy -D OUTPUT -j {c}; '
                'arptables-legacy -D INPUT -s {p} -j DROP; '
-               'arptables-legacy -D OUTPUT -d {p} -j DROP'.format(c=PARTITION, p=peer))
+               'arptables-legacy -D OUTPUT -d {p} -j DROP; '
+               'tc qdisc del dev {i} clsact'.format(c=PARTITION, p=peer, i=interface))
     return ('{{ {d}; }} 2>/dev/null; {now}; {{ {d}; iptables-legacy -F {c}; '
             'iptables-legacy -X {c}; }} 2>/dev/null; true'.format(d=deletes, now=NOW,
                                                                   c=PARTITION))
@@ -254,10 +263,10 @@ class SSHNetwork(Network):
 
         def rules(pair):
             x, y = pair
-            peer = self[y].address()
+            peer, lan = self[y].address(), self[x].interfaces()[0]
             done[x] = machine_time(self[x], self[x].cmd(selfheal.inject(
-                'partition', partition_rules(peer), partition_undo(peer), HEAL_DEADLINE_S)),
-                'partition rules')
+                'partition', partition_rules(peer, lan), partition_undo(peer, lan),
+                HEAL_DEADLINE_S)), 'partition rules')
         self.cut_pair = (a, b)
         self._each(rules, [(a, b), (b, a)])
         return min(done.values())
@@ -269,7 +278,8 @@ class SSHNetwork(Network):
         def undo(pair):
             x, y = pair
             done[x] = machine_time(self[x], self[x].cmd(selfheal.clear(
-                'partition', partition_undo(self[y].address()))), 'partition undone')
+                'partition', partition_undo(self[y].address(), self[x].interfaces()[0]))),
+                'partition undone')
         a, b = self.cut_pair or DIRECTORS
         self._each(undo, [(a, b), (b, a)])
         self.cut_pair = None
