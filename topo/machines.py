@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from topo.kernels import uml_kernels
-from topo.kernels.uml import _uml_tmpdir, describe
+from topo.kernels.uml import describe
 from topo.kernels.native import MODULES
 from topo.network.config import ConfigError
 
@@ -134,7 +134,7 @@ class Machines:
             + self.kernel.boot_args(),
             stdin=subprocess.DEVNULL, stdout=console, stderr=subprocess.STDOUT,
             start_new_session=True, env={'PATH': '/usr/sbin:/usr/bin:/sbin:/bin',
-                                         'TMPDIR': _uml_tmpdir(str(self.state))})
+                                         'TMPDIR': uml_kernels.memory_dir(self.state)})
         (self.state / ('%s.pid' % name)).write_text(str(proc.pid))
 
     def kill(self, name):

@@ -231,7 +231,7 @@ def run_in_uml(argv, mem_mb=1024, grace_s=60, env=None, host_dirs=(), cpu='auto'
                             stdout=None if interactive else subprocess.PIPE,
                             stderr=subprocess.STDOUT, start_new_session=True,
                             env={'PATH': os.environ.get('PATH', '/usr/bin:/bin'),
-                                 'TMPDIR': _uml_tmpdir(work), 'HOME': work,
+                                 'TMPDIR': uml_kernels.memory_dir(work), 'HOME': work,
                                  RUN_ENV: env[RUN_ENV]})
     stopping = {'since': None}
 
@@ -353,17 +353,6 @@ def _choose_cpu(requested):
     after = busy()
     free = [c for c in allowed if not umls[c]]
     return min(free, key=lambda c: after.get(c, 0) - before.get(c, 0)) if free else None
-
-
-def _uml_tmpdir(fallback):
-    """UML backs its memory with a file in TMPDIR: tmpfs keeps that in RAM."""
-    try:
-        with open('/proc/mounts') as f:
-            if any(line.split()[1] == '/dev/shm' and line.split()[2] == 'tmpfs' for line in f):
-                return '/dev/shm'
-    except OSError:
-        pass
-    return fallback
 
 
 def private_inside(path):

@@ -111,6 +111,17 @@ class UMLKernel:
         return os.path.join(self.modules_root, self.release)
 
 
+def memory_dir(fallback):
+    """UML backs its memory with a file in TMPDIR: tmpfs (/dev/shm) keeps that in RAM."""
+    try:
+        with open('/proc/mounts') as f:
+            if any(l.split()[1:3] == ['/dev/shm', 'tmpfs'] for l in f):
+                return '/dev/shm'
+    except OSError:
+        pass
+    return str(fallback)
+
+
 # ---------------------------------------------------------------- versions
 
 def version_cmp(a, b):
@@ -343,7 +354,7 @@ def _boot(prefix, binary, seccomp, timeout_s):
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, start_new_session=True,
                             env={'PATH': '/usr/sbin:/usr/bin:/sbin:/bin', 'HOME': str(home),
-                                 'TMPDIR': _memory_dir(home)})
+                                 'TMPDIR': memory_dir(home)})
     try:
         console, _ = proc.communicate(timeout=timeout_s)
         hung = False
@@ -390,17 +401,6 @@ def _problem(seen, lines, console, hung, timeout_s):
     if not seen['openvswitch']:
         return 'no /sys/module/openvswitch'
     return None
-
-
-def _memory_dir(fallback):
-    """UML backs its memory with a file in TMPDIR: tmpfs keeps that in RAM."""
-    try:
-        with open('/proc/mounts') as f:
-            if any(l.split()[1:3] == ['/dev/shm', 'tmpfs'] for l in f):
-                return '/dev/shm'
-    except OSError:
-        pass
-    return str(fallback)
 
 
 def _kill(proc):
