@@ -10,6 +10,7 @@ matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # noqa: E402
 
 from topo.plots import failover  # noqa: E402
+from topo.analysis.report import mode_label
 
 
 def _median(values):
@@ -71,7 +72,7 @@ def plot(out):
     ax2.legend(fontsize=8)
     ax2.grid(axis='y', alpha=0.3)
     fig.suptitle('Availability under random faults (%s kernel)'
-                 % summary.get('kernel_mode', '?'))
+                 % mode_label(summary))
     fig.tight_layout()
     fig.savefig(out / 'availability.png', dpi=110)
     plt.close(fig)

@@ -12,6 +12,7 @@ import matplotlib
 matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
+from topo.analysis.report import mode_label
 
 MARKS = {'laico2_off': ('laico2 off', 'tab:red'), 'laico2_on': ('laico2 on', 'tab:green'),
          'laicoz_off': ('laicoz off', 'darkred'), 'laicoz_on': ('laicoz on', 'darkgreen')}
@@ -23,7 +24,7 @@ def plot(out):
     out = Path(out)
     summary = json.loads((out / 'summary.json').read_text())
     probes = pd.read_csv(out / 'probe.csv')
-    title = '%s stack, %s kernel' % (summary.get('stack', '?'), summary.get('kernel_mode', '?'))
+    title = '%s stack, %s kernel' % (summary.get('stack', '?'), mode_label(summary))
     latency_plot(probes, summary, title, out / 'failover_latency.png')
     distribution_plot(summary, title, out / 'request_distribution.png')
     return ['failover_latency.png', 'request_distribution.png']

@@ -13,6 +13,7 @@ import matplotlib
 matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
+from topo.analysis.report import mode_label
 
 DIRECTORS = ('laicoz', 'laicoy')
 # every fault's decomposition (topo/analysis/timeline.py: decompose), marked on its timeline
@@ -66,7 +67,7 @@ def timeline_plot(out):
     ax1.set_title('%s on %s, %s (%s kernel): green = owns the VIP, gray = holds it with its '
                   'links down, red = two owners' % (cell.get('fault', '?'), cell.get('target', '?'),
                                                     summary.get('layout'),
-                                                    summary.get('kernel_mode', '?')), fontsize=9)
+                                                    mode_label(summary)), fontsize=9)
     for key, label, style in STEPS:
         if cell.get(key):
             ax1.axvline(cell[key], color='black', ls=style, lw=1, label=label)
@@ -125,7 +126,7 @@ def matrix_plot(out):
     axes[0].invert_yaxis()
     axes[1].legend(loc='lower right', fontsize=8)
     fig.suptitle('Faults against HA layouts (%s kernel%s)' % (
-        summary.get('kernel_mode', '?'), ', medians of the passed trials' if trials else ''))
+        mode_label(summary), ', medians of the passed trials' if trials else ''))
     fig.tight_layout()
     fig.savefig(out / 'fault_matrix.png', dpi=110)
     plt.close(fig)

@@ -3,6 +3,7 @@ load_latency.png and load_throughput.png (ramp: VIP and direct per concurrency),
 load_scaling.png (--scale), load_failover.png (--failover), load_conn_sync.png."""
 import json
 from pathlib import Path
+from topo.analysis.report import mode_label
 
 
 def plot(results):
@@ -12,7 +13,7 @@ def plot(results):
     out = Path(results)
     s = json.loads((out / 'summary.json').read_text())
     par = s['parameters']
-    title = '%s kernel%s%s' % (s['kernel_mode'], ', hardware %s' % par['hardware']['name']
+    title = '%s kernel%s%s' % (mode_label(s), ', hardware %s' % par['hardware']['name']
                                if par.get('hardware') else '',
                                ', page %s' % par['page'] if par.get('page') else '')
     written = []

@@ -7,6 +7,7 @@ from pathlib import Path
 import matplotlib
 matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # noqa: E402
+from topo.analysis.report import mode_label
 
 # the headline metrics, in the order they are shown (the first four measured)
 METRICS = ('outage_s', 'noticed_s', 'service_back_s', 'detected_s', 'table_ready_s',
@@ -24,7 +25,7 @@ def plot(out):
     summary = json.loads((out / 'summary.json').read_text())
     title = ('%s, %s kernel: each trial used a point (passed, not degraded), median black, '
              'IQR shaded (used/trials)' % (summary.get('experiment'),
-                                           summary.get('kernel_mode', '?')))
+                                           mode_label(summary)))
     return ['trials.png'] if strip(summary['spreads'], title, out / 'trials.png') else []
 
 
