@@ -2,6 +2,7 @@
 order, kernel.json only after a passing boot check, the network transport per
 kernel, and (when one was fetched) the real boot check."""
 import hashlib
+import shutil
 import json
 from pathlib import Path
 
@@ -137,7 +138,8 @@ class FakeApt:
         return [(self.newest_version, 'sid'), ('6.12um1+b22', 'trixie')]
 
     def download(self, specs, into):
-        assert specs == ['user-mode-linux=%s' % self.newest_version, 'libc6/sid']
+        assert specs in (['user-mode-linux=%s' % self.newest_version, 'libc6/sid'],
+                         ['user-mode-linux=6.12um1+b22', 'libc6/trixie'])
         return []
 
     def forget(self):
@@ -157,10 +159,17 @@ def test_kernel_json_is_written_only_after_a_passing_check(root, monkeypatch):
         assert not (Path(prefix) / 'kernel.json').exists()
         raise uk.CheckError('linux.uml failed its boot check: no /proc/net/ip_vs')
     monkeypatch.setattr(uk, 'check', failing)
-    with pytest.raises(uk.CheckError, match='no /proc/net/ip_vs'):
-        uk.fetch(log=lambda m: None)
+    # the newest fails its check: the next one, fetched earlier, serves
+    assert uk.fetch(log=lambda m: None).version == '6.12um1+b22'
     assert not (root / '7.2um1').exists()           # nothing of a failed kernel stays
     assert [k.version for k in uk.available()] == ['6.12um1+b22']
+    # none of them boots: the newest one's reason, and nothing stays
+    shutil.rmtree(root / '6.12um1+b22')
+    with pytest.raises(uk.CheckError, match='no /proc/net/ip_vs'):
+        uk.fetch(log=lambda m: None)
+    assert [Path(c).name for c in checks] == ['7.2um1', '7.2um1', '6.12um1+b22']
+    assert uk.available() == []
+    make_prefix(root, '6.12um1+b22', '6.12.48')     # (fetched earlier, for what follows)
 
     seen = {'release': '7.2.7', 'seccomp': True, 'loaded': uk.CHECK_MODULES}
     monkeypatch.setattr(uk, 'check', lambda prefix: checks.append(prefix) or dict(seen))
