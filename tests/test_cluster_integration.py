@@ -115,7 +115,9 @@ def test_a_run_on_a_starved_machine_is_marked_degraded(tmp_results):
     s = json.loads((run_dir / 'summary.json').read_text())
     fid = s['fidelity']
     assert s['degraded'] is True and fid['degraded'] is True, fid
-    assert fid['during']['process_start_s']['max'] > 10 * fid['calibration']['process_start_s']['median']
+    # the 8 s it was away: in a probe's process start, or in the wait between two probes
+    during = fid['during']
+    assert max(during['process_start_s']['max'], during['wait_late_s']['max']) > 4, during
     assert any(r.startswith('a stall') for r in fid['reasons'])
     assert 'DEGRADED: this run cannot vouch for its numbers' in rest and 'a stall' in rest
     assert leftovers(rid) == []

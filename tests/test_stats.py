@@ -95,6 +95,12 @@ def test_fidelity_verdict_on_known_numbers():
     assert degraded and reasons[0].startswith('a stall: process starts took 1700 ms')
     # a 2 ms kernel (UML 7.2, seccomp): 26 ms at the 95th percentile is 12x, but shorter
     # than the prober's period; 60 ms is not
+    # the machine taken away between two probes: only the monitor's own wait saw it
+    away = dict(calibration(2.5, 0.8, 4.2), wait_late_s={'max': 6.4}, period_s=2.0)
+    degraded, reasons = verdict(calibration(2.5, 0.1), away)
+    assert degraded and reasons == ["a stall: the machine was taken away for 6.4 s (the "
+                                    "monitor's own 2 s wait ended that late; limit 0.5 s)"]
+    assert verdict(calibration(2.5, 0.1), dict(away, wait_late_s={'max': 0.2})) == (False, [])
     fast = calibration(2.1, 0.5)
     assert verdict(fast, calibration(3.7, 4.4, 26.0)) == (False, [])
     degraded, reasons = verdict(fast, calibration(3.7, 4.4, 60.0))

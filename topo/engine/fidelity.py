@@ -29,6 +29,8 @@ The run is **degraded** when, during the measurement,
   - or a stall: the 95th percentile of the probes' process starts was more than STALL
     times the calibrated median (with under 20 probes, that is the slowest one), and
     more than STALL_FLOOR_S;
+  - or a stall between two probes: the monitor's own wait between them ended more than
+    STALL_AWAY_S late (once is enough: the machine was taken away that long);
   - or timers fired more than LATE_S late at the 95th percentile;
   - or the emulated network dropped packets by itself (network_drops).
 Why these thresholds: a takeover is made of process starts (heartbeat's resource
@@ -63,6 +65,7 @@ SLOWER = 2.0
 LOADED_SLOWER = 4.0
 STALL = 10.0
 STALL_FLOOR_S = 0.05
+STALL_AWAY_S = 0.5
 LATE_S = 0.1
 MIN_PROBES = 3
 
@@ -109,6 +112,11 @@ def verdict(calibration, during, slower=SLOWER, stall=STALL, late_s=LATE_S):
         reasons.append('a stall: process starts took %.0f ms at the 95th percentile, %.0fx '
                        'the %.1f ms calibrated (limit %gx, and %.0f ms)'
                        % (high * 1e3, high / base, base * 1e3, stall, STALL_FLOOR_S * 1e3))
+    away = (during.get('wait_late_s') or {}).get('max')
+    if away is not None and away > STALL_AWAY_S:
+        reasons.append('a stall: the machine was taken away for %.1f s (the monitor\'s own '
+                       '%g s wait ended that late; limit %.1f s)'
+                       % (away, during.get('period_s', PERIOD), STALL_AWAY_S))
     late = during['timer_late_s']['p95']
     if late is not None and late > late_s:
         reasons.append('timers fired %.0f ms late (95th percentile; limit %.0f ms)'
@@ -174,8 +182,14 @@ class FidelityMonitor:
             self.network, self.drops_before = network, drop_counters(network)
 
     def _probe(self):
+        t = time.monotonic()
         while not self._stop.wait(self.period):
-            self.samples.append((time.time(), _start_s(['/bin/true']), _late_s(), _load1()))
+            # how late its own wait ended: a machine taken away between two probes (a
+            # fast kernel's process start is too short to be caught in the act)
+            away = max(0.0, time.monotonic() - t - self.period)
+            self.samples.append((time.time(), _start_s(['/bin/true']), _late_s(), _load1(),
+                                 away))
+            t = time.monotonic()
 
     def stop(self):
         self._stop.set()
@@ -204,11 +218,13 @@ class FidelityMonitor:
         the thresholds and the verdict."""
         during = {'process_start_s': _summary([s[1] for s in self.samples]),
                   'timer_late_s': _summary([s[2] for s in self.samples]),
+                  'wait_late_s': _summary([s[4] for s in self.samples if len(s) > 4]),
                   'load1': _summary([s[3] for s in self.samples], 2),
                   'period_s': self.period}
         out = {'machine': self.machine, 'calibration': self.calibration, 'during': during,
                'thresholds': {'process_start_slower_x': self.slower, 'process_start_stall_x': STALL,
                               'process_start_stall_floor_s': STALL_FLOOR_S,
+                              'wait_late_stall_s': STALL_AWAY_S,
                               'timer_late_p95_s': LATE_S,
                               'min_probes': MIN_PROBES}}
         if self.calibration and during['process_start_s']['n'] >= MIN_PROBES:
