@@ -86,8 +86,8 @@ def test_a_dead_hub_fails_the_run_loudly(run_dir):
 
 def test_a_run_on_a_starved_machine_is_marked_degraded(tmp_results):
     """Once the run has calibrated, real-time CPU hogs on every CPU of the machine (one
-    held on each) take it away for 8 s: the run still answers, but its summary and its report say it was
-    degraded (a stall), so that its numbers are kept out of any spread."""
+    held on each) take it away for 8 s: the run still answers, but its summary and its
+    report say it was degraded, so that its numbers are kept out of any spread."""
     run_dir, rid = tmp_results, new_run_id()
     proc = subprocess.Popen([PYTHON, CLUSTER, '--smoke', '--requests', '600', '--results',
                              str(run_dir)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -115,11 +115,12 @@ def test_a_run_on_a_starved_machine_is_marked_degraded(tmp_results):
     s = json.loads((run_dir / 'summary.json').read_text())
     fid = s['fidelity']
     assert s['degraded'] is True and fid['degraded'] is True, fid
-    # the 8 s it was away: in a probe's process start, or in the wait between two probes
-    during = fid['during']
-    assert max(during['process_start_s']['max'], during['wait_late_s']['max']) > 4, during
-    assert any(r.startswith('a stall') for r in fid['reasons'])
-    assert 'DEGRADED: this run cannot vouch for its numbers' in rest and 'a stall' in rest
+    # real-time throttling leaves it 5 % of each second: the starvation shows wherever the
+    # probes were (a process start slower or stalled, a timer or the monitor's own wait
+    # late), measured each time here (uml 7.2), by a different one from run to run
+    assert fid['reasons'] and all(r.startswith(('a stall', 'a process start took',
+                                                'timers fired')) for r in fid['reasons'])
+    assert 'DEGRADED: this run cannot vouch for its numbers' in rest
     assert leftovers(rid) == []
 
 
