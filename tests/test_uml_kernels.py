@@ -264,5 +264,6 @@ def test_a_debian_kernel_that_cannot_boot_here_is_never_chosen(root, tmp_path, m
     assert out[1].startswith('UML kernel: 7.2um1')
     # another binary (an upgrade) is booted again
     (tmp_path / 'deb' / 'linux.uml').write_bytes(b'debian kernel, rebuilt')
+    assert uk.debian_problem() is None      # the record was of another binary
     uk.check_debian(log=lambda m: None)
     assert len(boots) == 2

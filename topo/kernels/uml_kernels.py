@@ -190,6 +190,11 @@ def _host_cpu():
         return 'unknown'
 
 
+def _file_id(path):
+    st = os.stat(path)
+    return [st.st_size, st.st_mtime_ns]
+
+
 def check_debian(log=print):
     """Boot Debian 12's kernel once per binary and host CPU, as a fetched one is checked,
     and remember what it did (DEBIAN_CHECK): on some hosts it cannot run at all (6.1
@@ -199,7 +204,8 @@ def check_debian(log=print):
     kernel = debian()
     if not kernel:
         return None
-    key = {'version': kernel.version, 'sha256': _sha256(kernel.binary), 'cpu': _host_cpu()}
+    key = {'version': kernel.version, 'sha256': _sha256(kernel.binary), 'cpu': _host_cpu(),
+           'file': _file_id(kernel.binary)}
     try:
         record = json.loads((ROOT / DEBIAN_CHECK).read_text())
         if all(record.get(k) == v for k, v in key.items()):
@@ -236,8 +242,9 @@ def debian_problem():
         record = json.loads((ROOT / DEBIAN_CHECK).read_text())
     except (OSError, ValueError):
         return None
+    # (the binary known by its size and time, not hashed again at every run's start)
     if kernel and not record.get('passed') and record.get('version') == kernel.version \
-            and record.get('cpu') == _host_cpu():
+            and record.get('cpu') == _host_cpu() and record.get('file') == _file_id(kernel.binary):
         return record.get('reason') or 'failed its boot check'
     return None
 
