@@ -44,8 +44,7 @@ calibration, median and slowest probe alike. A stall is also at least STALL_FLOO
 the prober's period: on a kernel whose processes start in 2 ms (UML 7.2 with seccomp)
 ten times that is 20 ms, a wait behind the cluster's own daemons on its one CPU (seen:
 26 ms at the 95th percentile in a heartbeat run beside another testbed), not the machine
-taken away for
-longer than the resolution of what is measured. A run whose own load keeps the CPU
+taken away for longer than the resolution of what is measured. A run whose own load keeps the CPU
 busy by design (the load lab's ramp and scale-out) measures no process start and
 slows every one down itself: a start took 74-79 ms under 1,000 clients against
 35-57 ms calibrated idle (1.3-2.3x, uml mode, pinned); its limit is LOADED_SLOWER
