@@ -218,7 +218,7 @@ class FidelityMonitor:
         the thresholds and the verdict."""
         during = {'process_start_s': _summary([s[1] for s in self.samples]),
                   'timer_late_s': _summary([s[2] for s in self.samples]),
-                  'wait_late_s': _summary([s[4] for s in self.samples if len(s) > 4]),
+                  'wait_late_s': _summary([s[4] for s in self.samples]),
                   'load1': _summary([s[3] for s in self.samples], 2),
                   'period_s': self.period}
         out = {'machine': self.machine, 'calibration': self.calibration, 'during': during,

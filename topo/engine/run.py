@@ -308,9 +308,7 @@ class Run:
         if scenario.analyse:
             self.result.analysis.update(scenario.analyse(self.result))
         from topo.analysis import checks
-        self.result.checks = {c.__name__: c(self)
-                              for c in [checks.forwarded] + [c for c in scenario.checks
-                                                             if c is not checks.forwarded]}
+        self.result.checks = {c.__name__: c(self) for c in [checks.forwarded] + scenario.checks}
         self.result.passed = not any(self.result.checks.values())
         self.save()
         self.summary.finish()

@@ -1,5 +1,7 @@
 """Steps that send traffic from the client (topo/agents/): the paper's bursts of
 requests, the steady prober, sustained load; and the proof that the hub floods."""
+import re
+
 from topo.agents import events
 from topo.engine.run import Burst as BurstResult, stage
 from topo.network.config import CLIENT
@@ -144,6 +146,5 @@ class VerifyHub:
 
 def ping_received(out):
     """How many replies `ping -c N` got, from its statistics line (0 if none)."""
-    import re
     m = re.search(r'(\d+) (?:packets )?received', out or '')
     return int(m.group(1)) if m else 0
