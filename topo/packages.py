@@ -3,6 +3,9 @@ run uses, each HA stack's daemons (topo/ha), each kernel mode (topo/kernels).
 A new stack or kernel mode declares its own; nothing is listed twice.
 
   python3 -m topo.packages              the Debian packages `./testbed setup` installs
+  python3 -m topo.packages --install-files
+                                        the stacks' own files onto this machine (e.g.
+                                        Pacemaker's fence agent), where they differ
   python3 -m topo.packages --services [PKG ...]
                                         the services those packages (default: all of
                                         them) start on a systemd host; the set-up stops
@@ -104,8 +107,17 @@ def missing(parts, needs=()):
     return found
 
 
+def install_files():
+    """The files the stacks' daemons install on the machine (topo/ha/daemons `installs`)."""
+    from topo.ha.daemons import install_files as install
+    return install([d for cls in _stacks() for d in cls.daemon_classes])
+
+
 if __name__ == '__main__':
-    if sys.argv[1:2] == ['--services']:
+    if sys.argv[1:2] == ['--install-files']:
+        for path in install_files():
+            print('installed %s' % path)
+    elif sys.argv[1:2] == ['--services']:
         print('\n'.join(services(sys.argv[2:] or None)))
     else:
         print('\n'.join(setup_packages()))

@@ -219,7 +219,11 @@ class Network(abc.ABC):
         return self
 
     def stop(self):
-        self.teardown()
+        try:
+            if self.stack:
+                self.stack.detach()
+        finally:
+            self.teardown()
 
     def __enter__(self):
         try:
@@ -244,6 +248,7 @@ class Network(abc.ABC):
     # -- the HA stack and its instruments -------------------------------------------------
     def start_ha(self):
         """Render the stack's configs, start the monitors, then the daemons (primary first)."""
+        self.stack.attach(self)
         self.configs = {name: self.configure(self[name]) for name in DIRECTORS}
         for name in DIRECTORS:
             self.start_monitor(self[name])

@@ -173,6 +173,14 @@ class HAStack:
         """The daemon objects of this stack on a director."""
         raise NotImplementedError
 
+    # -- the run around it ------------------------------------------------------------
+    def attach(self, network):
+        """What the stack needs of the testbed while the cluster runs (e.g. a power
+        switch for its fence devices), before its configs are rendered."""
+
+    def detach(self):
+        """Undo attach (the run is over, or was interrupted)."""
+
     # -- lifecycle on a director --------------------------------------------------
     def configure(self, director):
         """Render the config files into the director's private dirs; return their paths."""

@@ -174,7 +174,11 @@ class Director(roles.Director, MininetNode):
         self.private_dirs = tuple(private_dirs)
         for d in self.private_dirs:
             (self.root / d.lstrip('/')).mkdir(parents=True, exist_ok=True)
-        params['privateDirs'] = [(d, str(self.root / d.lstrip('/'))) for d in self.private_dirs]
+        # a private dir that holds the private root (/run holds /run/hatestbed.*) is bound
+        # last: bound before the others, it would hide their sources
+        holds_root = lambda d: str(self.root).startswith(d.rstrip('/') + '/')
+        params['privateDirs'] = [(d, str(self.root / d.lstrip('/')))
+                                 for d in sorted(self.private_dirs, key=holds_root)]
         MininetNode.__init__(self, name, **params)
 
     def config(self, **params):

@@ -19,6 +19,9 @@ class Daemon:
     templates = {}
     secret_files = ()       # paths inside the node that must be mode 600
     scripts = {}            # executable file (copied as is) -> path inside the node
+    # executable file -> path on the machine itself, installed by the set-up (where a
+    # daemon looks for it whatever the node: e.g. Pacemaker's fence agents)
+    installs = {}
     # Directories the daemon needs of its own on each director: two copies on
     # one filesystem would share pid files, state and node identity.
     private_dirs = ()
@@ -85,6 +88,24 @@ class Daemon:
     def self_check(self):
         """None when the daemon accepts its rendered config, else what it said."""
         return None
+
+
+def install_files(daemon_classes, root='/'):
+    """Copy the daemons' `installs` onto this machine where they differ; what was copied."""
+    copied = []
+    for cls in daemon_classes:
+        for source, dest in cls.installs.items():
+            path = Path(root) / dest.lstrip('/')
+            data = (TEMPLATES / source).read_bytes()
+            if path.exists() and path.read_bytes() == data:
+                continue
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(path.name + '.new')
+            tmp.write_bytes(data)
+            os.chmod(tmp, 0o755)
+            os.replace(tmp, path)
+            copied.append(str(path))
+    return copied
 
 
 def real_servers(config):

@@ -1,0 +1,60 @@
+"""Pacemaker 2: the cluster resource manager over Corosync (the VIP, ldirectord and
+the fence devices are its resources, declared in its CIB)."""
+import shlex
+
+from topo.ha.daemons import Daemon, chown_ha, in_namespaces
+
+CIB = '/var/lib/pacemaker/cib/cib.xml'
+LOG = '/var/log/pacemaker/pacemaker.log'
+FENCE_AGENT = '/usr/sbin/fence_hatestbed'
+
+
+class Pacemaker(Daemon):
+    name = 'pacemaker'
+    templates = {'cib.xml': CIB}
+    secret_files = (CIB,)           # as Pacemaker keeps it: mode 600, its own user's
+    # the CIB and the scheduler's inputs in /var/lib/pacemaker; libqb's IPC rings in
+    # /dev/shm; pid-less, so /run only for the resource agents' state
+    private_dirs = ('/var/lib/pacemaker', '/var/log', '/run', '/dev/shm')
+    seeds = {'/var/lib/pacemaker': ('cib.xml*', 'cib-*', 'pe-*')}
+    run_dirs = ('resource-agents', 'crm')
+    log_dirs = ('/var/log/pacemaker',)
+    logs = (LOG,)
+    # their command names (comm, 15 characters): what a crash or a power-off kills
+    processes = ('pacemakerd', 'pacemaker-based', 'pacemaker-fence', 'pacemaker-execd',
+                 'pacemaker-attrd', 'pacemaker-sched', 'pacemaker-contr')
+    # the testbed's fence agent, where Pacemaker's fencer looks for agents
+    installs = {'fence_hatestbed': FENCE_AGENT}
+    needs = (('cmd', 'pacemakerd', 'pacemaker'), ('cmd', 'crm_mon', 'pacemaker-cli-utils'),
+             ('file', '/usr/lib/ocf/resource.d/heartbeat/IPaddr2', 'resource-agents'),
+             ('file', FENCE_AGENT, 'pacemaker'))
+    services = ('pacemaker',)
+
+    def render_configs(self):
+        written = Daemon.render_configs(self)
+        for path in written:            # pacemaker-based (user hacluster) rewrites it
+            chown_ha(path.parent)
+            chown_ha(path)
+            path.chmod(0o600)
+        return written
+
+    def prepare(self):
+        Daemon.prepare(self)
+        for d in self.log_dirs:
+            self.node.cmd('mkdir -p %s && chown hacluster:haclient %s' % (d, d))
+
+    def start(self):
+        # pacemakerd stays in the foreground and starts its six daemons; stopped by pid,
+        # never by Debian's init script (its stop kills every pacemakerd on the kernel)
+        self.node.cmd('unshare -u sh -c %s > /dev/null 2>&1 &' % shlex.quote(
+            'hostname %s && PCMK_logfile=%s PCMK_stderr=0 exec pacemakerd'
+            % (self.node.name, LOG)))
+
+    def self_check(self):
+        """crm_verify on the rendered CIB, offline: its schema, ids and references. (Its
+        warnings are about the cluster's state, which an offline file does not have.)"""
+        code, out = in_namespaces('crm_verify --xml-file %s 2>&1'
+                                  % shlex.quote(self.node.private(CIB)), flags=('-n',))
+        if code == 0 or 'Errors found' not in out:
+            return None
+        return 'crm_verify rejects the CIB (exit %d): %s' % (code, out.strip()[-400:])

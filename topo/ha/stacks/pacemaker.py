@@ -1,0 +1,172 @@
+"""Heartbeat's successor: Pacemaker over Corosync, with fencing (STONITH).
+
+Corosync's membership says when the peer is gone (token + consensus); Pacemaker
+then fences it (through the testbed's own power: topo/ha/fencing.py) before it
+starts the service elsewhere: the VIP (ocf:heartbeat:IPaddr2) and ldirectord
+(ocf:heartbeat:ldirectord), one group as in the paper, or only the VIP with
+ldirectord a clone on both directors (hot standby). Two-node settings as the
+ClusterLabs documentation gives them: corosync's two_node, and a fencing delay
+for whoever holds the service (priority-fencing-delay) against both directors
+shooting each other in a split brain.
+"""
+import secrets
+from dataclasses import dataclass
+
+from topo.ha import HAStack, Settings, SweepAxis, register, setting
+from topo.ha.daemons.corosync import Corosync
+from topo.ha.daemons.ldirectord import CONFIG as LDIRECTORD_CONFIG, Ldirectord
+from topo.ha.daemons.pacemaker import Pacemaker
+from topo.network.config import DIRECTORS, PRIMARY, ConfigError
+
+# where the CIB points its fence devices before a run has its power switch (a
+# configuration only checked, never started)
+NO_SWITCH = '/tmp/hatestbed-fence.check/power.sock'
+
+
+@dataclass
+class PacemakerSettings(Settings):
+    token: int = setting(3000, "Corosync's token timeout: silence after which a node is "
+                         'declared lost (ms)', type=int, metavar='MS')
+    consensus: int = setting(None, "Corosync's wait for consensus before a new membership "
+                             '(default: 1.2 x token)', type=int, metavar='MS')
+    fencing: str = setting('on', "STONITH through the testbed's power ('off' shows why "
+                           'Pacemaker requires it)', choices=('on', 'off'))
+    fence_action: str = setting('off', "what fencing does: 'off' (a fenced director stays "
+                                "off until repaired) or 'reboot'", choices=('off', 'reboot'))
+    fence_delay: float = setting(None, 'priority-fencing-delay: the fencing of the director '
+                                 'that runs the service waits this long, so in a split brain '
+                                 'its holder fences first (0: the race of the two fencers; '
+                                 'default: 2)',
+                                 type=float, metavar='S')
+    monitor_interval: int = setting(10, 'seconds between the monitor operations of the VIP '
+                                    'and ldirectord', type=int, metavar='S')
+    arp_count: int = setting(5, "gratuitous ARPs the VIP's new owner sends (IPaddr2)",
+                             type=int, metavar='N')
+    hot_standby: bool = setting(False, 'Pacemaker moves only the VIP; ldirectord runs on both '
+                                'directors as a clone, so the backup table is warm',
+                                action='store_true')
+
+    @property
+    def consensus_ms(self):
+        return self.consensus if self.consensus is not None else int(round(1.2 * self.token))
+
+    @property
+    def fence_delay_s(self):
+        return self.fence_delay if self.fence_delay is not None else 2.0
+
+    def check(self):
+        Settings.check(self)
+        if self.token < 100:
+            raise ConfigError('--token %d ms: Corosync needs at least 100 ms' % self.token)
+        if self.consensus_ms < 1.2 * self.token:
+            raise ConfigError('--consensus %d ms must be at least 1.2 x --token (%d ms), as '
+                              'corosync.conf(5) requires' % (self.consensus_ms,
+                                                             int(1.2 * self.token)))
+        if self.fence_delay_s < 0:
+            raise ConfigError('--fence-delay %gs: a delay is 0 or more' % self.fence_delay_s)
+        if self.monitor_interval < 1:
+            raise ConfigError('--monitor-interval: whole seconds, at least 1')
+        if not 1 <= self.arp_count <= 100:
+            raise ConfigError('--arp-count %d: IPaddr2 sends 1 to 100' % self.arp_count)
+        if self.fencing == 'off' and self.fence_delay is not None:
+            raise ConfigError('--fence-delay applies with --fencing on only')
+
+
+@register
+class PacemakerStack(HAStack):
+    name = 'pacemaker'
+    Settings = PacemakerSettings
+    layouts = {'pacemaker': ({}, 'Pacemaker + Corosync: VIP + ldirectord as one group, '
+                                 'fencing on'),
+               'pacemaker-hot-standby': ({'hot_standby': True},
+                                         'Pacemaker moves only the VIP; ldirectord a clone '
+                                         'on both directors')}
+    sweep_axis = SweepAxis('token', '--tokens', '3000,1000,500', 'Corosync token (ms)',
+                           lambda v: {'token': int(v)})
+    # the new membership without the peer (corosync's own log)
+    detected_pattern = r'Members left: \d'
+    rejoined_pattern = r'Members joined: \d'
+    removed_pattern = r'Deleted real server: {address}\b'
+    daemon_classes = (Corosync, Pacemaker, Ldirectord)
+    # both start together: with two_node, a node alone waits for its peer (wait_for_all)
+    backup_waits_for_primary = False
+
+    def __init__(self, config, settings=None):
+        HAStack.__init__(self, config, settings)
+        self.secret = secrets.token_hex(128)    # per run, only in the mode-600 authkey
+        self.switch = None
+
+    @property
+    def description(self):
+        fencing = 'fencing %s' % self.settings.fencing
+        if self.settings.hot_standby:
+            return 'Pacemaker + Corosync hot standby (VIP only; ldirectord a clone), %s' \
+                % fencing
+        return 'Pacemaker + Corosync (VIP + ldirectord as one group), %s' % fencing
+
+    @property
+    def backup_table_warm(self):
+        return self.settings.hot_standby
+
+    @property
+    def acquire_deadline_s(self):
+        return 60.0
+
+    acquire_deadline_why = "Corosync's join, Pacemaker's election and its resource agents " \
+                           'under a slow kernel'
+
+    def parameters(self):
+        return dict(HAStack.parameters(self), consensus=self.settings.consensus_ms,
+                    fence_delay=self.settings.fence_delay_s,
+                    two_node=True, dc_deadtime_s=2.0)
+
+    # -- the testbed's power, for the fence devices -----------------------------------
+    def attach(self, network):
+        if self.settings.fencing == 'on':
+            from topo.ha.fencing import PowerSwitch
+            self.switch = PowerSwitch(network, DIRECTORS).start()
+
+    def detach(self):
+        if self.switch is not None:
+            self.switch.stop()
+            self.switch = None
+
+    # -- configuration ------------------------------------------------------------------
+    def nodes(self):
+        addresses = lambda d: [self.config.addresses[d]] + (
+            [self.config.CROSSOVER[d]] if self.config.crossover else [])
+        return [{'name': d, 'id': i, 'addresses': addresses(d)}
+                for i, d in enumerate(DIRECTORS, 1)]
+
+    def service_addresses(self):
+        out = [{'id': 'vip', 'ip': self.config.vip, 'prefixlen': self.config.prefixlen}]
+        if self.config.nat:     # the real servers' gateway moves with the VIP, after it
+            out.append({'id': 'gateway', 'ip': self.config.gateway,
+                        'prefixlen': self.config.inside_prefixlen})
+        return out
+
+    def daemons(self, director):
+        s = self.settings
+        return [Corosync(director, token_ms=s.token, consensus_ms=s.consensus_ms,
+                         join_ms=50, retransmits=4, nodes=self.nodes(), authkey=self.secret),
+                Pacemaker(director, nodes=self.nodes(), primary=PRIMARY,
+                          fencing=s.fencing == 'on', fence_action=s.fence_action,
+                          fence_delay_ms=int(round(s.fence_delay_s * 1000)),
+                          dc_deadtime_ms=2000,
+                          power_socket=self.switch.path if self.switch else NO_SWITCH,
+                          addresses=self.service_addresses(), arp_count=s.arp_count,
+                          arp_interval_ms=200, monitor_interval=s.monitor_interval,
+                          hot_standby=s.hot_standby, ldirectord_config=LDIRECTORD_CONFIG,
+                          stickiness=200 if s.nice_failback else 0),
+                Ldirectord(director, cluster=self.service, check_interval=s.check_interval,
+                           check_timeout=s.check_timeout, failure_count=1,
+                           readdquiescent='yes')]
+
+    def start(self, director):
+        corosync, pacemaker, _ = self.daemons(director)
+        corosync.prepare()
+        pacemaker.prepare()
+        if self.settings.sync_daemon:
+            self.start_sync_daemons(director)
+        corosync.start()
+        pacemaker.start()
