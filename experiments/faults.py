@@ -25,7 +25,7 @@ from topo.engine.run import Plan, stage  # noqa: E402
 FIELDS = ['layout', 'fault', 'target', 'noticed_s', 'owner_change_s', 'table_complete_s',
           'service_back_s', 'first_failure_s', 'outage_s', 'failing_s', 'impaired_s',
           'failed_requests', 'requests', 'dual_owner_s', 'no_owner_s', 'arp_flips',
-          'recovered_after_clear_s', 'final_owner', 'left_behind', 'passed']
+          'recovered_after_clear_s', 'final_owner', 'fenced', 'left_behind', 'passed']
 
 
 def parse_args(argv=None):
@@ -130,10 +130,12 @@ def row(cell, result, out):
                  if result.measured.left_behind is not None
                  else ['the run ended before its last step'])
     stage('== %s on %s, %s: noticed %s s, service back %s s, two owners %s s, whole again '
-          '%s s after the clear' % (entry['fault'], entry['target'], entry['layout'],
-                                    entry.get('noticed_s'), entry.get('service_back_s'),
-                                    entry.get('dual_owner_s'),
-                                    entry.get('recovered_after_clear_s')))
+          '%s s after the clear%s' % (entry['fault'], entry['target'], entry['layout'],
+                                      entry.get('noticed_s'), entry.get('service_back_s'),
+                                      entry.get('dual_owner_s'),
+                                      entry.get('recovered_after_clear_s'),
+                                      '; fenced: %s' % entry['fenced']
+                                      if entry.get('fenced') else ''))
     return entry, [dict(entry, left_behind='; '.join(entry['left_behind']))]
 
 

@@ -28,7 +28,7 @@ VALUES = {
     '--cli-script': '/etc/hostname', '--fault': 'loss', '--node': 'laicoy', '--hold': '10',
     '--then': 'power-off', '--count': '3', '--period': '1', '--percent': '10',
     '--faults': 'crash,loss', '--layouts': 'keepalived', '--configurations': 'keepalived',
-    '--deadtimes': '2', '--advert-ints': '0.5', '--repeats': '2', '--schedulers': 'rr,wrr',
+    '--deadtimes': '2', '--advert-ints': '0.5', '--tokens': '1000', '--repeats': '2', '--schedulers': 'rr,wrr',
     '--rounds': '2', '--held-rounds': '1', '--preload': '3', '--preload-server': 'laico3',
     '--fin-timeout': '10', '--hold-timeout': '100', '--hardware': '2003',
     '--concurrency': '10,100', '--page': 'cgi', '--clients': '50', '--sessions': '20',

@@ -25,7 +25,9 @@ CASES = {'heartbeat': ['--forwarding', 'nat'],
          'heartbeat ': ['--hot-standby', '--resources', 'stock', '--crossover'],
          'keepalived': ['--forwarding', 'nat', '--advert-int', '1', '--nice-failback',
                         '--sync-daemon'],
-         'keepalived ': ['--crossover', '--forwarding', 'tun', '--tun-type', 'gue']}
+         'keepalived ': ['--crossover', '--forwarding', 'tun', '--tun-type', 'gue'],
+         'pacemaker': ['--forwarding', 'nat', '--crossover'],
+         'pacemaker ': ['--hot-standby', '--fencing', 'off', '--nice-failback']}
 
 
 def rendered(tmp_path):
@@ -70,7 +72,7 @@ class RealServer(roles.RealServer):
 def test_variables_are_plain_data_and_undefined_ones_are_errors(tmp_path):
     configs = rendered(tmp_path)
     every = {p.name for p in list(TEMPLATES.glob('*.j2')) + [NGINX, roles.FORWARDING_TEMPLATE]}
-    assert {template.name for template, _, _ in configs} == every and len(every) == 7
+    assert {template.name for template, _, _ in configs} == every and len(every) == 10
     for template, variables, text in configs:
         assert render.plain(variables) == variables             # JSON carries them as they are
         assert '{{' not in text and '{%' not in text

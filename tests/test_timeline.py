@@ -34,10 +34,17 @@ def test_synthetic_director_failover():
     probes = [probe(99.9, True), probe(100.2, False, 1.0), probe(104.0, False, 1.0),
               probe(104.6, True, 0.02), probe(105.0, True)]
     t = timeline.director_failover(events, probes, 100.0, 'laicoy', SVC, REALS, DEAD)
-    assert t == {'false_takeover': False, 'detected_s': 1.0, 'vip_taken_s': 4.5,
-                 'first_real_server_s': 4.0,
+    assert t == {'false_takeover': False, 'detected_s': 1.0, 'fenced_s': None,
+                 'vip_taken_s': 4.5, 'first_real_server_s': 4.0,
                  'table_ready_s': 6.0, 'first_ok_s': 4.62, 'outage_s': 4.62,
                  'failed_requests': 2, 'last_failure_s': 4.0}
+    # a stack that fences: the primary's fencing is the step between detection and the
+    # VIP (a fence of the backup itself, or one before the fault, is not)
+    fences = [ev(95.0, 'fence', action='off', node='laicoz'),
+              ev(102.0, 'fence', action='off', node='laicoy'),
+              ev(103.25, 'fence', action='off', node='laicoz')]
+    t = timeline.director_failover(events + fences, probes, 100.0, 'laicoy', SVC, REALS, DEAD)
+    assert t['fenced_s'] == 3.25 and t['vip_taken_s'] == 4.5
 
 
 def test_warm_backup_has_its_table_at_the_fault():

@@ -15,6 +15,8 @@ events.jsonl. The kinds:
   link       up: bool, the node's links set up or down       the faults that set links
   fault      fault, action ('inject' | 'clear'), target, params: a fault of topo/faults/
              and the time it took effect                     the faults (Fault.record)
+  fence      action ('off' | 'on' | 'reboot'): a stack's fencing powered the node
+             (topo/ha/fencing.py)                            the run's power switch
   probe      i, stage, ok, server, error, latency_s          httpclient probe
   reply      i, ok, server | error, latency_s                httpclient burst
   opened     batch, count, ok, failed, held, ports, seconds  loadclient

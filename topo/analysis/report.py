@@ -132,15 +132,16 @@ def run(s, out):
 
 
 def faults(s, out):
-    print('\n%-12s %-11s %-8s %5s %8s %8s %8s %8s %8s %8s  %s' % (
+    fencing = any(c.get('fenced') for c in s['faults'])
+    print('\n%-12s %-11s %-8s %5s %8s %8s %8s %8s %8s %8s  %-7s%s' % (
         'layout', 'fault', 'target', 'trial', 'noticed', 'owner', 'back', 'failed', 'dual',
-        'whole', 'final'))
+        'whole', 'final', '  fenced' if fencing else ''))
     for c in s['faults']:
-        print('%-12s %-11s %-8s %5s %8s %8s %8s %8s %8s %8s  %s' % tuple(
+        print(('%-12s %-11s %-8s %5s %8s %8s %8s %8s %8s %8s  %-7s' % tuple(
             '-' if c.get(k) is None else c.get(k) for k in (
                 'layout', 'fault', 'target', 'trial', 'noticed_s', 'owner_change_s',
                 'service_back_s', 'failed_requests', 'dual_owner_s', 'recovered_after_clear_s',
-                'final_owner')))
+                'final_owner')) + ('  %s' % (c.get('fenced') or '-') if fencing else '')).rstrip())
     spreads(s, ('noticed_s', 'owner_change_s', 'service_back_s', 'failed_requests',
                 'dual_owner_s', 'recovered_after_clear_s'))
     verdict(s, out, 'every cell came back' if s.get('passed') else

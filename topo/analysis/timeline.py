@@ -58,7 +58,8 @@ def director_failover(events, probes, t_fault, backup, service, reals, detected_
     want = set(reals)
     if _held_before(events, t_fault, backup):
         window = [p for p in probes if t_fault <= p['t'] < (t_end or float('inf'))]
-        return {'false_takeover': True, 'detected_s': None, 'vip_taken_s': None,
+        return {'false_takeover': True, 'detected_s': None, 'fenced_s': None,
+                'vip_taken_s': None,
                 'first_real_server_s': None, 'table_ready_s': None, 'first_ok_s': None,
                 'outage_s': None, 'failed_requests': sum(not p['ok'] for p in window),
                 'last_failure_s': None}
@@ -76,8 +77,13 @@ def director_failover(events, probes, t_fault, backup, service, reals, detected_
     window = [p for p in probes if t_fault <= p['t'] < (t_end or float('inf'))]
     failed = [p for p in window if not p['ok']]
     last_fail = max((p['t'] for p in failed), default=None)
+    # a stack that fences (Pacemaker) makes sure the lost primary is off before it
+    # takes the service: one more step between detection and the VIP
+    fenced = min((e['t'] for e in events if e.get('kind') == 'fence' and e['t'] >= t_fault
+                  and e['node'] != backup), default=None)
     return {'false_takeover': False,
-            'detected_s': _rel(detected, t_fault), 'vip_taken_s': _rel(vip, t_fault),
+            'detected_s': _rel(detected, t_fault), 'fenced_s': _rel(fenced, t_fault),
+            'vip_taken_s': _rel(vip, t_fault),
             'first_real_server_s': _rel(first_real, t_fault),
             'table_ready_s': _rel(table, t_fault), 'first_ok_s': _rel(first_ok, t_fault),
             'outage_s': _rel(first_ok, t_fault), 'failed_requests': len(failed),
@@ -273,6 +279,9 @@ def decompose(events, probes, fault, stack, config, t_end, period):
                                    PRIMARY, t_end, first_fault=t0, t0=t0)
     after = [iv for iv in inv['dual_owner'] if iv[1] > 0]
     owners = invariants.owner_at(events, DIRECTORS, t_end)
+    # what the stack's fencing did (topo/ha/fencing.py): who, how, when after the fault
+    fenced = ['%s %s at %.2fs' % (e['node'], e['action'], e['t'] - t0) for e in events
+              if e.get('kind') == 'fence' and t0 <= e['t'] <= t_end]
     return {'fault': fault.fault, 'target': target,
             'noticed_s': _rel(noticed, t0), 'owner_change_s': _rel(owner_change, t0),
             'table_complete_s': _rel(table, t0), 'service_back_s': back,
@@ -289,7 +298,7 @@ def decompose(events, probes, fault, stack, config, t_end, period):
             'arp_flips': len([f for f in inv['arp_flips'] if f['t'] >= 0]),
             'cleared_s': _rel(t_clear, t0),
             'recovered_after_clear_s': _rel(t_back, t_clear) if t_clear else None,
-            'final_owner': '+'.join(owners) or None}
+            'final_owner': '+'.join(owners) or None, 'fenced': '; '.join(fenced) or None}
 
 
 def failover_numbers(analysis):

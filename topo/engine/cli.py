@@ -326,6 +326,9 @@ def target_problems(plan):
         problems.append('a hardware profile (emulated caps)')
     if plan.sandbox_only:
         problems.append(plan.sandbox_only)
+    for stack in stacks_of(plan):
+        if stack.machines_problem:
+            problems.append(stack.machines_problem)
     if not problems and plan.target is not None:
         from topo.engine.steps import Inject
         for scenario in [plan.scenario] + [cell.scenario for cell in plan.cells]:

@@ -112,6 +112,8 @@ class HAStack:
     backup_waits_for_primary = False
     acquire_deadline_why = 'start-up plus a margin for slow process start'
     daemon_classes = ()
+    # why the stack cannot run on real machines (deploy.py, --target), or None
+    machines_problem = None
 
     # the first N real servers are in the virtual service (None: all of them); the
     # others are up, outside it, until the service grows (experiments/growth.py)

@@ -16,7 +16,8 @@ from topo.analysis.report import mode_label
 
 MARKS = {'laico2_off': ('laico2 off', 'tab:red'), 'laico2_on': ('laico2 on', 'tab:green'),
          'laicoz_off': ('laicoz off', 'darkred'), 'laicoz_on': ('laicoz on', 'darkgreen')}
-STEPS = {'detected_s': ('peer declared dead', ':'), 'vip_taken_s': ('VIP taken', '--'),
+STEPS = {'detected_s': ('peer declared dead', ':'), 'fenced_s': ('peer fenced', (0, (1, 3))),
+         'vip_taken_s': ('VIP taken', '--'),
          'table_ready_s': ('table complete', '-.')}
 
 

@@ -41,6 +41,14 @@ def netns_id(pid):
         return None
 
 
+def bind_order(private_dirs, root):
+    """The order to bind a node's private dirs in: one that holds the private root
+    (/run holds /run/hatestbed.*) last, as bound before the others it would hide their
+    sources (the others keep their order)."""
+    holds_root = lambda d: str(root).startswith(d.rstrip('/') + '/')
+    return sorted(private_dirs, key=holds_root)
+
+
 class MininetNode(Host, Node):
     """A PC on the hub: own /etc/hosts, its processes found by network namespace."""
 
@@ -174,11 +182,8 @@ class Director(roles.Director, MininetNode):
         self.private_dirs = tuple(private_dirs)
         for d in self.private_dirs:
             (self.root / d.lstrip('/')).mkdir(parents=True, exist_ok=True)
-        # a private dir that holds the private root (/run holds /run/hatestbed.*) is bound
-        # last: bound before the others, it would hide their sources
-        holds_root = lambda d: str(self.root).startswith(d.rstrip('/') + '/')
         params['privateDirs'] = [(d, str(self.root / d.lstrip('/')))
-                                 for d in sorted(self.private_dirs, key=holds_root)]
+                                 for d in bind_order(self.private_dirs, self.root)]
         MininetNode.__init__(self, name, **params)
 
     def config(self, **params):

@@ -90,6 +90,8 @@ class PacemakerStack(HAStack):
     daemon_classes = (Corosync, Pacemaker, Ldirectord)
     # both start together: with two_node, a node alone waits for its peer (wait_for_all)
     backup_waits_for_primary = False
+    machines_problem = ('--stack pacemaker (on real machines its fence agent needs the '
+                        "control node's power commands; for now only in the emulation)")
 
     def __init__(self, config, settings=None):
         HAStack.__init__(self, config, settings)
