@@ -46,6 +46,7 @@ class RecordingNetwork:
         self.recorder = self
         self.stack = type('Stack', (), {'processes': staticmethod(lambda: ['heartbeat'])})
         self.config = ClusterConfig()
+        self.fenced_off = set()
 
     def __getitem__(self, name):
         return self.nodes.setdefault(name, RecordingNode(name, self.calls))
@@ -95,6 +96,27 @@ def test_inject_and_clear_on_the_primitives(fault, target, injected, cleared):
     assert acts == [(fault, 'inject'), (fault, 'clear')]
     links = [e['up'] for e in net.events if e['kind'] == 'link']
     assert links == ([False, True] if fault in ('power-off', 'cable-pull') else [])
+
+
+@pytest.mark.parametrize('fault', ['crash', 'partition', 'cable-pull'])
+def test_a_node_fenced_off_during_the_fault_is_repaired_by_the_clear(fault):
+    """Fencing with action off leaves a director off until repaired: the clear powers
+    on the fenced target (instead of its own undo) and then any other fenced node."""
+    net = RecordingNetwork()
+    f = faults.get(fault)(net, 'laicoz')
+    f.inject()
+    net.fenced_off.update({'laicoz'} if fault == 'crash' else {'laicoy'})
+    del net.calls[:]
+    f.clear()
+    on = [('clear_state',), ('links', True, False), ('boot',)]
+    if fault == 'crash':            # the target fenced: powered on, not restarted
+        assert net.calls == [('laicoz',) + c for c in on]
+    else:                           # the fault undone, then the fenced peer powered on
+        assert net.calls[-3:] == [('laicoy',) + c for c in on]
+        assert ('laicoy', 'links', True, False) not in net.calls[:-3]
+    assert net.fenced_off == set()
+    assert [(e['node'], e['up']) for e in net.events if e['kind'] == 'link'][-1] == \
+        ('laicoz' if fault == 'crash' else 'laicoy', True)
 
 
 def test_flap_pulls_and_plugs_count_times_and_ends_plugged():

@@ -144,6 +144,8 @@ class Network(abc.ABC):
         self.timings = {}               # seconds from the start to each stage of it
         self.workdir = None             # a folder of this run's own, here: the backend makes
                                         # it, the teardown removes it
+        self.fenced_off = set()         # nodes the stack's fencing switched off (and that
+                                        # stay off until repaired: topo/faults clear())
 
     # -- what a backend provides ------------------------------------------------------
     @abc.abstractmethod

@@ -69,9 +69,21 @@ class Fault:
         return self.injected_at
 
     def clear(self):
-        """Undo the fault; the time it was undone."""
-        self.cleared_at = self._clear()
+        """Undo the fault; the time it was undone. A node the stack fenced meanwhile
+        (Pacemaker's STONITH with action off) stays off until repaired: the clear is then
+        the admin's repair, a power-on (the target's instead of its own undo; any other
+        fenced node's after it), so the run goes on with the whole cluster."""
+        fenced = self.network.fenced_off
+        if self.target in fenced:
+            fenced.discard(self.target)
+            self.cleared_at = self.network.power_on(self.target, self.links)
+        else:
+            self.cleared_at = self._clear()
         self.record('clear', self.cleared_at)
+        for name in sorted(fenced):
+            fenced.discard(name)
+            self.network.power_on(name, lambda up, lan_only=False, node=name: self.note_links(
+                node, self.network[node].set_links(up, lan_only), up))
         return self.cleared_at
 
     def note(self, kind, t, **fields):
@@ -86,6 +98,11 @@ class Fault:
     def links(self, up, lan_only=False):
         """The target's links (or only its cable to the hub) up or down; the time."""
         return self.note('link', self.node.set_links(up, lan_only), up=up)
+
+    def note_links(self, node, t, up):
+        if self.network.recorder:
+            self.network.recorder.note(node, 'link', t=t, up=up)
+        return t
 
     def _inject(self):
         raise NotImplementedError

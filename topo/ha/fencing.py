@@ -107,9 +107,11 @@ class PowerSwitch:
         if on:
             self.network.power_on(node, links)
             self.off.discard(node)
+            self.network.fenced_off.discard(node)
         else:
             self.network.power_off(node, links)
             self.off.add(node)
+            self.network.fenced_off.add(node)
 
     def note(self, node, kind, t, **fields):
         if self.network.recorder:
