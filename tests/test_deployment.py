@@ -73,14 +73,23 @@ def test_a_second_deployment_renders_the_same(tmp_path):
     assert b'topo/agents/monitor.py' in archive
 
 
-@pytest.mark.parametrize('layout', ['heartbeat', 'keepalived'])
+@pytest.mark.parametrize('layout', sorted(ha.layouts()))
 def test_the_node_script_is_shell_for_every_role(tmp_path, layout):
     inv = inventory.load(INVENTORY)
     config = cluster(inv)
-    hosts = deployment.host_variables(inv, config, ha.layout_stack(layout, config))
+    stack = ha.layout_stack(layout, config)
+    hosts = deployment.host_variables(inv, config, stack)
     for name, v in hosts.items():
         text = render.render(ROOT / 'deploy' / 'templates' / 'node.sh.j2',
                              dict(v, inventory_hostname=name))
+        if inv.machines[name].role == 'director':
+            # the stack's boot as it declares it, the commands the emulation runs
+            node = deployment.MachineNode(inv.machines[name])
+            boot = [step.command for step in stack.boot(node)]
+            assert boot and all('{ %s ; }' % c in text for c in boot)
+            # every stack's daemons stopped, whichever was deployed before
+            assert all('pkill -9 %s' % p in text for d in ha.all_daemon_classes()
+                       for p in d.kill_patterns())
         script = tmp_path / ('%s.sh' % name)
         script.write_text(text)
         p = subprocess.run(['sh', '-n', str(script)], stdout=subprocess.PIPE,
@@ -89,6 +98,17 @@ def test_the_node_script_is_shell_for_every_role(tmp_path, layout):
         p = subprocess.run(['sh', str(script), 'nonsense'], stdout=subprocess.PIPE,
                            stderr=subprocess.STDOUT, universal_newlines=True)
         assert p.returncode == 2 and 'usage' in p.stdout
+
+
+def test_no_stack_is_named_in_the_deployment():
+    """A stack is one module: deploy/ loops over what the stacks declare, and names none
+    (a new stack would otherwise silently get another's start on real machines)."""
+    names = {n for cls in ha.load().values() for n in [cls.name] +
+             [d.name for d in cls.daemon_classes]}
+    for path in sorted((ROOT / 'deploy').rglob('*')):
+        if path.is_file() and '__pycache__' not in path.parts:
+            text = path.read_text().lower()
+            assert not [n for n in names if n in text], path
 
 
 def unimportable_mininet(tmp_path):

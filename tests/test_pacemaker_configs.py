@@ -158,6 +158,7 @@ class Backend:
 
     def __init__(self):
         self.calls = []
+        self.fenced_off = set()
 
     def __getitem__(self, name):
         return Cable(self.calls, name)
@@ -191,6 +192,7 @@ def test_the_fence_agent_speaks_the_protocol_to_the_power_switch():
         assert agent('action=status\nport=laicoy\n' + sock)[0] == 0        # on
         assert agent('action=off\nport=laicoy\n' + sock)[0] == 0
         assert agent('action=status\nport=laicoy\n' + sock)[0] == 2        # off
+        assert backend.fenced_off == {'laicoy'}         # off until repaired (a fault's clear)
         assert agent('action=reboot\nplug=laicoz\n' + sock)[0] == 0
         assert backend.calls == [('off', 'laicoy'), ('links', 'laicoy', False),
                                  ('off', 'laicoz'), ('links', 'laicoz', False),

@@ -15,8 +15,8 @@ from pathlib import Path
 
 from topo import render
 from topo.backends.ssh.nodes import WEB_DIR
+from topo import ha
 from topo.ha.daemons import TEMPLATES as HA_TEMPLATES
-from topo.ha.daemons.heartbeat import ATOMIC_CLUSTERMSG
 from topo.network import roles
 from topo.network.config import ConfigError
 from topo.network.webserver import WORK_BYTES, NginxServer
@@ -83,7 +83,7 @@ def host_variables(inventory, config, stack):
             v['hatestbed_stack'] = stack.name
             v['hatestbed_settings'] = stack.settings.as_dict()
             v['hatestbed_packages'] += sorted({p for _, _, p in stack.needs()})
-            v['hatestbed_clustermsg'] = ATOMIC_CLUSTERMSG.replace('\\', '\\\\')  # (re.sub)
+            v.update(stack_variables(stack, node))
             for daemon in stack.daemons(node):
                 merge(v, daemon.context(), name)
                 for template, dest in daemon.templates.items():
@@ -91,7 +91,8 @@ def host_variables(inventory, config, stack):
                         'src': str(HA_TEMPLATES / (template + '.j2')), 'dest': dest,
                         'mode': '0600' if dest in daemon.secret_files else '0644'})
                 v['hatestbed_scripts'] += [{'src': str(HA_TEMPLATES / s), 'dest': dest}
-                                           for s, dest in daemon.scripts.items()]
+                                           for s, dest in list(daemon.scripts.items()) +
+                                           list(daemon.installs.items())]
         elif machine.role == 'real server':
             server = MachineRealServer(machine, config)
             merge(v, server.forwarding_variables(), name)
@@ -104,6 +105,23 @@ def host_variables(inventory, config, stack):
                  'dest': '/etc/hatestbed/nginx.conf', 'mode': '0644'}]
         out[name] = render.plain(v)
     return out
+
+
+def stack_variables(stack, node):
+    """What the node script and the roles do for the stack, as the stack declares it
+    (deploy/ names no stack): its boot commands, and how every stack's daemons are
+    stopped (a machine may run another stack's before)."""
+    every = ha.all_daemon_classes()
+    main = stack.daemons(node)[0]
+    return {'hatestbed_boot': [step.command for step in stack.boot(node)],
+            'hatestbed_running': main.kill_patterns()[0],
+            'hatestbed_kill': [p for d in every for p in d.kill_patterns()],
+            'hatestbed_pid_files': [f for d in every for f in d.pid_files],
+            'hatestbed_services': sorted({s for d in every for s in d.services}),
+            # the daemons' patches of their packages' files; Ansible's `replace` reads
+            # backslashes in the replacement as escapes
+            'hatestbed_patches': [dict(p, replace=p['replace'].replace('\\', '\\\\'))
+                                  for d in stack.daemons(node) for p in d.patches]}
 
 
 def service(config):

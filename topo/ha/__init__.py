@@ -72,6 +72,14 @@ SHARED = {f.name for f in dataclasses.fields(Settings)}
 
 
 @dataclass
+class BootStep:
+    """One shell command of a director's boot, the same on every backend."""
+    command: str
+    # what its output says went wrong, or None (by default: any output is a failure)
+    failed: object = None
+
+
+@dataclass
 class SweepAxis:
     """The setting that bounds failure detection, as a sweep varies it."""
     setting: str            # Settings field, e.g. 'deadtime'
@@ -201,22 +209,36 @@ class HAStack:
         return [(d.name, problem) for d in self.daemons(director)
                 for problem in [d.self_check()] if problem]
 
+    def boot(self, director):
+        """What a director's boot starts of the stack, in order: [BootStep]. The emulation
+        runs each in the node (start()); a deployment's node script runs the same
+        commands on the machine (deploy/templates/node.sh.j2)."""
+        raise NotImplementedError
+
     def start(self, director):
         """Start the stack's daemons on a director that has just booted."""
-        raise NotImplementedError
+        for step in self.boot(director):
+            out = director.cmd(step.command)
+            problem = step.failed(out) if step.failed else (out.strip() or None)
+            if problem:
+                raise RuntimeError('%s: %s: %s' % (director.name, step.command[:80], problem))
 
     SYNC_ID = 14
 
-    def start_sync_daemons(self, director):
+    def sync_daemons(self, director):
         """IPVS sync by hand (a stack whose daemons cannot run it): a master daemon
         (sends this director's entries) and a backup daemon (takes the peer's) on
         both directors; the kernel runs both at once."""
-        for role in ('master', 'backup'):
-            out = director.ipvsadm('--start-daemon', role, '--mcast-interface',
-                                   director.interfaces()[0], '--syncid', str(self.SYNC_ID))
-            if out.strip():
-                raise RuntimeError('%s: ipvsadm --start-daemon %s: %s'
-                                   % (director.name, role, out.strip()))
+        return [BootStep('ipvsadm --start-daemon %s --mcast-interface %s --syncid %d 2>&1'
+                         % (role, director.interfaces()[0], self.SYNC_ID))
+                for role in ('master', 'backup')]
+
+    @staticmethod
+    def daemon_steps(*daemons):
+        """Each daemon's boot preparation, then its start, as boot steps."""
+        return [BootStep('{ %s; } 2>&1' % d.boot_command()) for d in daemons
+                if d.boot_command()] + \
+            [BootStep(d.start_command(), d.start_failed) for d in daemons]
 
     def logs(self, director):
         """Log files (paths inside the director) worth following and keeping."""
@@ -247,6 +269,14 @@ def layout_stack(layout, config):
 def all_processes():
     """Process names of every registered stack's daemons."""
     return sorted({p for cls in load().values() for p in cls.processes()})
+
+
+def all_daemon_classes():
+    """Every registered stack's daemon classes, each once (in a stable order)."""
+    seen = []
+    for cls in load().values():
+        seen += [d for d in cls.daemon_classes if d not in seen]
+    return seen
 
 
 # -- command-line flags ----------------------------------------------------------

@@ -1,7 +1,13 @@
 """One class per daemon: it renders its config templates (topo/ha/templates/*.j2,
 Jinja2, topo/render.py) into a director's private directories, prepares what it
 needs at boot, starts there, and can ask the daemon itself whether a rendered
-config is valid."""
+config is valid.
+
+What a daemon needs at boot, how it starts and how it is stopped are declared once,
+as data and shell commands (run_dirs, log_dirs, boot_command(), start_command(),
+kill_patterns(), pid_files): the emulation runs those commands in the node, and a
+deployment's node script (deploy/templates/node.sh.j2) runs the same ones on a
+machine, so a new stack needs nothing in deploy/."""
 import os
 import shutil
 import subprocess
@@ -29,8 +35,15 @@ class Daemon:
     # {directory: glob patterns not to copy}
     seeds = {}
     run_dirs = ()           # created in a fresh /run before start, owner hacluster:haclient
+    log_dirs = {}           # log directory -> its owner, made before start
+    fresh = ()              # files a boot starts without (e.g. stale IPC rings), globs
     logs = ()               # log files inside the node
-    processes = ()          # process names (comm): what a crash kills
+    processes = ()          # process names (comm, or a script's path): what a crash kills
+    extra_kill = ()         # pkill arguments beyond those of the processes
+    pid_files = ()          # what a stop removes (globs), so a start does not see them
+    # a file the machine's own copy of the daemon's package must have patched:
+    # {'path', 'regexp', 'replace'} (Python's re; Ansible's `replace` on a machine)
+    patches = ()
     needs = ()              # what it needs installed: (kind 'cmd'|'file', name, Debian package)
     services = ()           # the services its package starts on a systemd host
 
@@ -48,6 +61,8 @@ class Daemon:
         """Write every config file into the node's private directories; return their host paths."""
         for d, ignore in self.seeds.items():
             seed(d, Path(self.node.private(d)), ignore)
+        for patch in self.patches:
+            apply_patch(Path(self.node.private(patch['path'])), patch)
         written = self.render_configs()
         for script, inside in self.scripts.items():
             path = Path(self.node.private(inside))
@@ -70,15 +85,42 @@ class Daemon:
             written.append(path)
         return written
 
-    def prepare(self):
-        """What the daemon expects in a /run fresh from a boot."""
-        for sub in self.run_dirs:
-            path = Path(self.node.private('/run')) / sub
-            path.mkdir(parents=True, exist_ok=True)
-            chown_ha(path)
+    # -- boot, start and stop, as shell commands (the same on every backend) -----------
+    def boot_command(self):
+        """What the daemon expects on a machine fresh from a boot: its directories in /run
+        (owner hacluster:haclient, as the packages' systemd units make them) and its log
+        directories; no stale files. One shell command, or None."""
+        parts = []
+        if self.run_dirs:
+            dirs = ' '.join('/run/%s' % d for d in self.run_dirs)
+            parts.append('mkdir -p %s && chown hacluster:haclient %s && chmod 750 %s'
+                         % (dirs, dirs, dirs))
+        for d, owner in self.log_dirs.items():
+            parts.append('mkdir -p %s' % d + ('' if owner == 'root' else
+                                              ' && chown %s %s' % (owner, d)))
+        if self.fresh:
+            parts.append('rm -rf %s' % ' '.join(self.fresh))
+        return ' ; '.join(parts) or None
+
+    def start_command(self):
+        """The daemon started: a shell command that returns once it is on its way (a
+        daemon that stays in the foreground is started with setsid -f)."""
+        raise NotImplementedError
+
+    def start_failed(self, output):
+        """What the start command's output says went wrong, or None."""
+        return None
+
+    @classmethod
+    def kill_patterns(cls):
+        """pkill arguments that find the daemon's processes on a machine."""
+        return ['-f %s' % p if '/' in p else '-x %s' % p for p in cls.processes] + \
+            list(cls.extra_kill)
 
     def start(self):
-        raise NotImplementedError
+        problem = self.start_failed(self.node.cmd(self.start_command()))
+        if problem:
+            raise RuntimeError('%s: %s did not start: %s' % (self.node.name, self.name, problem))
 
     def reload(self):
         """Read the rendered config again without a restart (a daemon whose config
@@ -88,6 +130,16 @@ class Daemon:
     def self_check(self):
         """None when the daemon accepts its rendered config, else what it said."""
         return None
+
+
+def apply_patch(path, patch):
+    """A daemon's patch of its package's file, on a private copy."""
+    import re
+    text = path.read_text()
+    patched, n = re.subn(patch['regexp'], lambda m: patch['replace'], text, count=1)
+    if n != 1:
+        raise RuntimeError('%s has nothing that matches %s' % (path, patch['regexp']))
+    path.write_text(patched)
 
 
 def install_files(daemon_classes, root='/'):

@@ -15,25 +15,24 @@ class Corosync(Daemon):
     # its ring state in /var/lib/corosync; libqb's IPC rings in /dev/shm (two nodes
     # on one kernel would meet there, and a stale ring is a known start-up failure)
     private_dirs = ('/etc/corosync', '/var/lib/corosync', '/var/log', '/run', '/dev/shm')
-    log_dirs = ('/var/log/corosync',)
+    log_dirs = {'/var/log/corosync': 'root'}
+    # a ring left by a killed corosync stops the next start
+    fresh = ('/dev/shm/qb-*',)
     logs = (LOG,)
     processes = ('corosync',)
     needs = (('cmd', 'corosync', 'corosync'),)
     services = ('corosync',)
 
-    def prepare(self):
-        Daemon.prepare(self)
-        # a /dev/shm as after a boot: a ring left by a killed corosync stops the next
-        # (and open to all, as /dev/shm is: Pacemaker's daemons run as hacluster)
-        self.node.cmd('rm -rf /dev/shm/qb-* 2>/dev/null; chmod 1777 /dev/shm')
-        for d in self.log_dirs:
-            self.node.cmd('mkdir -p %s' % d)
+    def boot_command(self):
+        # /dev/shm open to all, as it is on a machine: Pacemaker's daemons, running as
+        # hacluster, make their rings there (the emulation's private one starts 755)
+        return Daemon.boot_command(self) + ' ; chmod 1777 /dev/shm'
 
-    def start(self):
-        # in the foreground of a shell of its own: stopped by its pid (a power-off, a
+    def start_command(self):
+        # in the foreground of a session of its own: stopped by its pid (a power-off, a
         # crash), never by an init script that would stop every node's corosync
-        self.node.cmd('unshare -u sh -c %s > /dev/null 2>&1 &' % shlex.quote(
-            'hostname %s && exec corosync -f -c %s' % (self.node.name, CONFIG)))
+        return 'setsid -f unshare -u sh -c %s </dev/null >/dev/null 2>&1' % shlex.quote(
+            'hostname %s && exec corosync -f -c %s' % (self.node.name, CONFIG))
 
     def self_check(self):
         """`corosync -t` on the rendered files, in throwaway namespaces where the node has

@@ -1,7 +1,5 @@
 """Linux-HA heartbeat 3 in v1 mode (haresources), as in the paper."""
-import re
 import shlex
-from pathlib import Path
 
 from topo.ha.daemons import Daemon, in_namespaces, interfaces
 
@@ -25,20 +23,23 @@ class Heartbeat(Daemon):
                 'heartbeat/rsctmp', 'crm', 'resource-agents')
     logs = (LOG,)
     processes = ('heartbeat',)
+    extra_kill = ("-f 'heartbeat: '",)      # its children, named for their job
+    pid_files = ('/run/heartbeat.pid',)
     needs = (('file', HEARTBEAT, 'heartbeat'),)
     services = ('heartbeat',)
 
-    def render(self):
-        written = Daemon.render(self)
-        patch_clustermsg(Path(self.node.private('/etc/ha.d/shellfuncs')))
-        return written
+    @property
+    def patches(self):
+        return ({'path': '/etc/ha.d/shellfuncs', 'regexp': CLUSTERMSG_FUNCTION,
+                 'replace': ATOMIC_CLUSTERMSG},)
 
-    def start(self):
-        # heartbeat names itself after `uname -n`: give it its own UTS namespace.
-        out = self.node.cmd('unshare -u sh -c "hostname %s && exec %s" 2>&1'
-                            % (self.node.name, HEARTBEAT))
-        if 'ERROR' in out:
-            raise RuntimeError('%s: heartbeat did not start: %s' % (self.node.name, out.strip()))
+    def start_command(self):
+        # heartbeat names itself after `uname -n`: give it its own UTS namespace. (It
+        # daemonizes itself once its configuration is read.)
+        return "unshare -u sh -c 'hostname %s && exec %s' 2>&1" % (self.node.name, HEARTBEAT)
+
+    def start_failed(self, output):
+        return output.strip() if 'ERROR' in output else None
 
     def self_check(self):
         """heartbeat validates ha.cf as it starts ("Configuration validated"): start it
@@ -89,11 +90,4 @@ ATOMIC_CLUSTERMSG = """ha_clustermsg() {
 }"""
 
 
-def patch_clustermsg(shellfuncs):
-    """Make a private copy of heartbeat's shellfuncs send each message in one write."""
-    text = shellfuncs.read_text()
-    patched, n = re.subn(r'ha_clustermsg\(\) \{.*?\n\}', lambda m: ATOMIC_CLUSTERMSG, text,
-                         count=1, flags=re.S)
-    if n != 1:
-        raise RuntimeError('%s has no ha_clustermsg() to make atomic' % shellfuncs)
-    shellfuncs.write_text(patched)
+CLUSTERMSG_FUNCTION = r'ha_clustermsg\(\) \{[\s\S]*?\n\}'

@@ -15,6 +15,7 @@ class Keepalived(Daemon):
     private_dirs = ('/etc/keepalived', '/var/log', '/run')
     logs = (LOG,)
     processes = ('keepalived',)
+    pid_files = ('/run/keepalived*.pid',)
     needs = (('cmd', 'keepalived', 'keepalived'),)
     services = ('keepalived',)
 
@@ -26,12 +27,12 @@ class Keepalived(Daemon):
                    real_servers=real_servers(config))
         return ctx
 
-    def start(self):
+    def start_command(self):
         # Two keepalived on one filesystem: private pid files (/run is private per
-        # director); no syslog here, so the log goes to a file of the director.
-        self.node.cmd('keepalived -n -l -D -G -f %s -p /run/keepalived.pid '
-                      '-r /run/keepalived-vrrp.pid -c /run/keepalived-checkers.pid '
-                      '> %s 2>&1 &' % (CONFIG, LOG))
+        # director); no syslog needed, so the log goes to a file of the director.
+        return ('setsid -f keepalived -n -l -D -G -f %s -p /run/keepalived.pid '
+                '-r /run/keepalived-vrrp.pid -c /run/keepalived-checkers.pid '
+                '</dev/null >%s 2>&1' % (CONFIG, LOG))
 
     def reload(self):
         """keepalived reloads on SIGHUP: VRRP state kept, the checkers and the IPVS

@@ -17,6 +17,7 @@ class Ldirectord(Daemon):
     private_dirs = ('/etc/ha.d', '/var/log', '/run')     # pid file /run/ldirectord.<cf>.pid
     logs = (LOG,)
     processes = ('ldirectord', '/usr/sbin/ldirectord')   # a Perl script: comm or argv
+    pid_files = ('/run/ldirectord.*.pid',)
     needs = (('cmd', 'ldirectord', 'ldirectord'),)
     services = ('ldirectord',)
 
@@ -31,14 +32,14 @@ class Ldirectord(Daemon):
                    real_servers=real_servers(config))
         return ctx
 
-    def start(self):
+    def start_command(self):
         """Standalone (hot standby), the way heartbeat starts it as a resource: through
         the lean LVSDirector script, which returns once the table has a real server (10 s
         at most). The director then joins its cluster with a table to serve from; and a
         heartbeat started at once beside a starting ldirectord left it, one start in four
         or five under UML, checking every second with every check answered 200 and
         never adding a server (seen with strace and tcpdump, cause not found)."""
-        self.node.cmd('%s ldirectord.cf start' % self.scripts[LVS_DIRECTOR])
+        return '%s ldirectord.cf start' % self.scripts[LVS_DIRECTOR]
 
     def reload(self):
         """ldirectord's own reload (SIGHUP through its pid file): it adds and removes

@@ -18,7 +18,7 @@ class Pacemaker(Daemon):
     private_dirs = ('/var/lib/pacemaker', '/var/log', '/run', '/dev/shm')
     seeds = {'/var/lib/pacemaker': ('cib.xml*', 'cib-*', 'pe-*')}
     run_dirs = ('resource-agents', 'crm')
-    log_dirs = ('/var/log/pacemaker',)
+    log_dirs = {'/var/log/pacemaker': 'hacluster:haclient'}
     logs = (LOG,)
     # their command names (comm, 15 characters): what a crash or a power-off kills
     processes = ('pacemakerd', 'pacemaker-based', 'pacemaker-fence', 'pacemaker-execd',
@@ -38,17 +38,12 @@ class Pacemaker(Daemon):
             path.chmod(0o600)
         return written
 
-    def prepare(self):
-        Daemon.prepare(self)
-        for d in self.log_dirs:
-            self.node.cmd('mkdir -p %s && chown hacluster:haclient %s' % (d, d))
-
-    def start(self):
+    def start_command(self):
         # pacemakerd stays in the foreground and starts its six daemons; stopped by pid,
         # never by Debian's init script (its stop kills every pacemakerd on the kernel)
-        self.node.cmd('unshare -u sh -c %s > /dev/null 2>&1 &' % shlex.quote(
+        return 'setsid -f unshare -u sh -c %s </dev/null >/dev/null 2>&1' % shlex.quote(
             'hostname %s && PCMK_logfile=%s PCMK_stderr=0 exec pacemakerd'
-            % (self.node.name, LOG)))
+            % (self.node.name, LOG))
 
     def self_check(self):
         """crm_verify on the rendered CIB, offline: its schema, ids and references. (Its

@@ -118,11 +118,12 @@ class HeartbeatStack(HAStack):
                            check_timeout=s.check_timeout, failure_count=1,
                            readdquiescent='yes' if s.resources == 'lean' else 'no')]
 
-    def start(self, director):
+    def boot(self, director):
         heartbeat, ldirectord = self.daemons(director)
-        heartbeat.prepare()
+        steps = self.daemon_steps(heartbeat)[:-1]
         if self.settings.sync_daemon:          # Debian's heartbeat has no LVSSyncDaemonSwap
-            self.start_sync_daemons(director)
-        if self.settings.hot_standby:
-            ldirectord.start()                 # on both directors, at boot
-        heartbeat.start()      # (in the paper's layout it starts ldirectord with the resources)
+            steps += self.sync_daemons(director)
+        if self.settings.hot_standby:          # on both directors, at boot
+            steps += self.daemon_steps(ldirectord)
+        # (in the paper's layout heartbeat starts ldirectord with the resources)
+        return steps + self.daemon_steps(heartbeat)[-1:]

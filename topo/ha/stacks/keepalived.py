@@ -113,7 +113,5 @@ class KeepalivedStack(HAStack):
         return {'src': self.config.CROSSOVER[name], 'peer': self.config.CROSSOVER[peer],
                 'track': interfaces(director)[0]}
 
-    def start(self, director):
-        [keepalived] = self.daemons(director)
-        keepalived.prepare()
-        keepalived.start()
+    def boot(self, director):
+        return self.daemon_steps(*self.daemons(director))

@@ -164,11 +164,9 @@ class PacemakerStack(HAStack):
                            check_timeout=s.check_timeout, failure_count=1,
                            readdquiescent='yes')]
 
-    def start(self, director):
+    def boot(self, director):
         corosync, pacemaker, _ = self.daemons(director)
-        corosync.prepare()
-        pacemaker.prepare()
+        steps = self.daemon_steps(corosync, pacemaker)
         if self.settings.sync_daemon:
-            self.start_sync_daemons(director)
-        corosync.start()
-        pacemaker.start()
+            steps = self.sync_daemons(director) + steps
+        return steps
