@@ -43,7 +43,7 @@ def parse_args(argv=None):
 
 
 # what the report gives the spread of (trials.csv and summary.json have every number)
-METRICS = ('outage_s', 'detected_s', 'vip_taken_s', 'table_ready_s', 'first_ok_s',
+METRICS = ('outage_s', 'detected_s', 'fenced_s', 'vip_taken_s', 'table_ready_s', 'first_ok_s',
            'failed_requests', 'failback_outage_s', 'removal_outage_s', 'dual_owner_s',
            'gateway_split_s')
 

@@ -98,25 +98,25 @@ def test_inject_and_clear_on_the_primitives(fault, target, injected, cleared):
     assert links == ([False, True] if fault in ('power-off', 'cable-pull') else [])
 
 
-@pytest.mark.parametrize('fault', ['crash', 'partition', 'cable-pull'])
-def test_a_node_fenced_off_during_the_fault_is_repaired_by_the_clear(fault):
-    """Fencing with action off leaves a director off until repaired: the clear powers
-    on the fenced target (instead of its own undo) and then any other fenced node."""
+@pytest.mark.parametrize('fault, fenced', [('crash', 'laicoz'), ('power-off', 'laicoz'),
+                                           ('partition', 'laicoy'), ('partition', 'laicoz'),
+                                           ('cable-pull', 'laicoy')])
+def test_a_node_fenced_off_during_the_fault_is_repaired_by_the_clear(fault, fenced):
+    """Fencing with action off leaves a director off until repaired: the clear undoes
+    the fault (a cut healed), then powers the fenced node on; where the undo is itself a
+    boot (a crash's restart, a power-on), the power-on is the undo."""
     net = RecordingNetwork()
     f = faults.get(fault)(net, 'laicoz')
     f.inject()
-    net.fenced_off.update({'laicoz'} if fault == 'crash' else {'laicoy'})
+    net.fenced_off.add(fenced)
     del net.calls[:]
     f.clear()
-    on = [('clear_state',), ('links', True, False), ('boot',)]
-    if fault == 'crash':            # the target fenced: powered on, not restarted
-        assert net.calls == [('laicoz',) + c for c in on]
-    else:                           # the fault undone, then the fenced peer powered on
-        assert net.calls[-3:] == [('laicoy',) + c for c in on]
-        assert ('laicoy', 'links', True, False) not in net.calls[:-3]
+    on = [(fenced, 'clear_state'), (fenced, 'links', True, False), (fenced, 'boot')]
+    undo = {'partition': [('hub', 'heal')], 'cable-pull': [('laicoz', 'links', True, True)],
+            'crash': [], 'power-off': []}[fault]
+    assert net.calls == undo + on
     assert net.fenced_off == set()
-    assert [(e['node'], e['up']) for e in net.events if e['kind'] == 'link'][-1] == \
-        ('laicoz' if fault == 'crash' else 'laicoy', True)
+    assert [(e['node'], e['up']) for e in net.events if e['kind'] == 'link'][-1] == (fenced, True)
 
 
 def test_flap_pulls_and_plugs_count_times_and_ends_plugged():

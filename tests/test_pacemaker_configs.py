@@ -208,10 +208,11 @@ def test_the_fence_agent_speaks_the_protocol_to_the_power_switch():
     assert not switch.dir.exists()
 
 
-def test_real_machines_are_refused_with_the_reason_before_anything_starts():
+def test_fencing_on_real_machines_is_refused_with_the_reason_before_anything_starts():
     from conftest import PYTHON, ROOT
     p = subprocess.run([PYTHON, str(ROOT / 'experiments' / 'deploy.py'), '--stack', 'pacemaker',
                         '--inventory', str(ROOT / 'tests' / 'data' / 'machines.yml')],
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                        universal_newlines=True, timeout=60)
-    assert p.returncode == 2 and 'not on real machines: --stack pacemaker' in p.stdout, p.stdout
+    assert p.returncode == 2 and "not on real machines: Pacemaker's fencing" in p.stdout, p.stdout
+    assert '--fencing off' in p.stdout

@@ -29,6 +29,7 @@ class Fault:
     # on real machines (topo/inventory.py), the inventory command it cannot do without
     # (e.g. 'power_off': nothing else switches a machine off), or None
     machine_command = None
+    clear_boots = False     # its clear starts the target's services (a power-on, a restart)
     params = {}             # its parameters and their defaults, e.g. {'percent': 30.0}
     param_help = {}         # what each one means (faults.py makes a flag of each)
 
@@ -71,14 +72,14 @@ class Fault:
     def clear(self):
         """Undo the fault; the time it was undone. A node the stack fenced meanwhile
         (Pacemaker's STONITH with action off) stays off until repaired: the clear is then
-        the admin's repair, a power-on (the target's instead of its own undo; any other
-        fenced node's after it), so the run goes on with the whole cluster."""
+        the admin's repair, a power-on (after the fault's own undo; instead of it where
+        that undo is a boot), so the run goes on with the whole cluster."""
         fenced = self.network.fenced_off
-        if self.target in fenced:
+        if self.target in fenced and self.clear_boots:
             fenced.discard(self.target)
             self.cleared_at = self.network.power_on(self.target, self.links)
         else:
-            self.cleared_at = self._clear()
+            self.cleared_at = self._clear()     # (a cut healed before the repair)
         self.record('clear', self.cleared_at)
         for name in sorted(fenced):
             fenced.discard(name)

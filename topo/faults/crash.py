@@ -12,6 +12,7 @@ class Crash(Fault):
     description = 'SIGKILL of the HA daemons only; VIP and IPVS table stay; clear: restart'
     inject_word, clear_word = 'crashed', 'restarted'
     commands = ('crash', 'restart')
+    clear_boots = True
     targets = 'director'
 
     def _inject(self):

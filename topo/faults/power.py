@@ -11,6 +11,7 @@ class PowerOff(Fault):
     description = 'links down, every process killed, kernel state gone; clear: boot again'
     inject_word, clear_word = 'off', 'on'
     commands = ('poweroff', 'poweron')
+    clear_boots = True
     machine_command = 'power_off'
 
     def _inject(self):

@@ -90,8 +90,13 @@ class PacemakerStack(HAStack):
     daemon_classes = (Corosync, Pacemaker, Ldirectord)
     # both start together: with two_node, a node alone waits for its peer (wait_for_all)
     backup_waits_for_primary = False
-    machines_problem = ('--stack pacemaker (on real machines its fence agent needs the '
-                        "control node's power commands; for now only in the emulation)")
+
+    @property
+    def machines_problem(self):
+        if self.settings.fencing == 'on':
+            return ("Pacemaker's fencing (its fence agent would need the control node's "
+                    'power commands; on real machines for now: --fencing off)')
+        return None
 
     def __init__(self, config, settings=None):
         HAStack.__init__(self, config, settings)
