@@ -177,6 +177,8 @@ mount -t proc proc $R/proc
 mount -t sysfs sysfs $R/sys
 mount -t devtmpfs devtmpfs $R/dev 2>/dev/null || mount --bind /dev $R/dev
 mkdir -p $R/dev/pts && mount -t devpts -o newinstance,ptmxmode=0666 devpts $R/dev/pts
+# as a booted Debian has it (systemd mounts it): POSIX shared memory, e.g. libqb's IPC
+mkdir -p $R/dev/shm && mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs $R/dev/shm
 mount -t tmpfs tmpfs $R/run
 mount -t tmpfs tmpfs $R/tmp
 # its kernel's modules where modprobe looks for them, as on any machine
