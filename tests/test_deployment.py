@@ -20,7 +20,7 @@ def cluster(inv):
     return config
 
 
-@pytest.mark.parametrize('layout', ['heartbeat', 'hot-standby', 'keepalived'])
+@pytest.mark.parametrize('layout', sorted(ha.layouts()))
 def test_each_template_gets_what_its_daemon_gives_it(layout):
     inv = inventory.load(INVENTORY)
     config = cluster(inv)
@@ -35,8 +35,13 @@ def test_each_template_gets_what_its_daemon_gives_it(layout):
         assert sorted(own) == sorted(c['dest'] for c in v['hatestbed_configs'])
         for c in v['hatestbed_configs']:
             assert render.render(c['src'], v) == own[c['dest']], c['dest']
-            secret = c['dest'] in ('/etc/ha.d/authkeys', '/etc/keepalived/keepalived.conf')
+            secret = c['dest'] in ('/etc/ha.d/authkeys', '/etc/keepalived/keepalived.conf',
+                                   '/etc/corosync/authkey', '/var/lib/pacemaker/cib/cib.xml')
             assert c['mode'] == ('0600' if secret else '0644')
+            # the CIB is its daemon's (pacemaker-based rewrites it), every other root's
+            cib = c['dest'] == '/var/lib/pacemaker/cib/cib.xml'
+            assert (c.get('owner'), c.get('group')) == \
+                (('hacluster', 'haclient') if cib else (None, None))
         assert set(p for _, _, p in stack.needs()) <= set(v['hatestbed_packages'])
         assert v['hatestbed_deployment']['settings'] == stack.settings.as_dict()
     server = hosts['laico3']

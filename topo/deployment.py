@@ -87,9 +87,10 @@ def host_variables(inventory, config, stack):
             for daemon in stack.daemons(node):
                 merge(v, daemon.context(), name)
                 for template, dest in daemon.templates.items():
-                    v['hatestbed_configs'].append({
+                    v['hatestbed_configs'].append(dict({
                         'src': str(HA_TEMPLATES / (template + '.j2')), 'dest': dest,
-                        'mode': '0600' if dest in daemon.secret_files else '0644'})
+                        'mode': '0600' if dest in daemon.secret_files else '0644'},
+                        **owner(daemon.owners.get(dest))))
                 v['hatestbed_scripts'] += [{'src': str(HA_TEMPLATES / s), 'dest': dest}
                                            for s, dest in list(daemon.scripts.items()) +
                                            list(daemon.installs.items())]
@@ -122,6 +123,14 @@ def stack_variables(stack, node):
             # backslashes in the replacement as escapes
             'hatestbed_patches': [dict(p, replace=p['replace'].replace('\\', '\\\\'))
                                   for d in stack.daemons(node) for p in d.patches]}
+
+
+def owner(spec):
+    """A config's owner for Ansible's template module ({} for root's)."""
+    if not spec:
+        return {}
+    user, group = spec.split(':')
+    return {'owner': user, 'group': group}
 
 
 def service(config):

@@ -24,6 +24,8 @@ class Daemon:
     # {'ha.cf': '/etc/ha.d/ha.cf'}
     templates = {}
     secret_files = ()       # paths inside the node that must be mode 600
+    owners = {}             # path inside the node -> 'user:group' of a config its daemon
+                            # rewrites (root's otherwise)
     scripts = {}            # executable file (copied as is) -> path inside the node
     # executable file -> path on the machine itself, installed by the set-up (where a
     # daemon looks for it whatever the node: e.g. Pacemaker's fence agents)
@@ -82,6 +84,8 @@ class Daemon:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text)
             os.chmod(path, 0o600 if inside in self.secret_files else 0o644)
+            if inside in self.owners:
+                chown(path, self.owners[inside])
             written.append(path)
         return written
 
@@ -174,13 +178,13 @@ def interfaces(node):
     return [i for i in node.interfaces() if i != inside_interface(node.name)]
 
 
-def chown_ha(path):
-    """Owner hacluster:haclient, mode 750, as the heartbeat package sets them."""
+def chown(path, owner):
+    """Owner 'user:group' by name (left as it is where the names are unknown here)."""
     import grp
     import pwd
+    user, group = owner.split(':')
     try:
-        os.chown(path, pwd.getpwnam('hacluster').pw_uid, grp.getgrnam('haclient').gr_gid)
-        os.chmod(path, 0o750)
+        os.chown(path, pwd.getpwnam(user).pw_uid, grp.getgrnam(group).gr_gid)
     except KeyError:
         pass
 

@@ -2,7 +2,7 @@
 the fence devices are its resources, declared in its CIB)."""
 import shlex
 
-from topo.ha.daemons import Daemon, chown_ha, in_namespaces
+from topo.ha.daemons import Daemon, in_namespaces
 
 CIB = '/var/lib/pacemaker/cib/cib.xml'
 LOG = '/var/log/pacemaker/pacemaker.log'
@@ -13,6 +13,7 @@ class Pacemaker(Daemon):
     name = 'pacemaker'
     templates = {'cib.xml': CIB}
     secret_files = (CIB,)           # as Pacemaker keeps it: mode 600, its own user's
+    owners = {CIB: 'hacluster:haclient'}    # (pacemaker-based rewrites it)
     # the CIB and the scheduler's inputs in /var/lib/pacemaker; libqb's IPC rings in
     # /dev/shm; pid-less, so /run only for the resource agents' state
     private_dirs = ('/var/lib/pacemaker', '/var/log', '/run', '/dev/shm')
@@ -29,14 +30,6 @@ class Pacemaker(Daemon):
              ('file', '/usr/lib/ocf/resource.d/heartbeat/IPaddr2', 'resource-agents'),
              ('file', FENCE_AGENT, 'pacemaker'))
     services = ('pacemaker',)
-
-    def render_configs(self):
-        written = Daemon.render_configs(self)
-        for path in written:            # pacemaker-based (user hacluster) rewrites it
-            chown_ha(path.parent)
-            chown_ha(path)
-            path.chmod(0o600)
-        return written
 
     def start_command(self):
         # pacemakerd stays in the foreground and starts its six daemons; stopped by pid,
