@@ -85,9 +85,12 @@ def test_a_dead_hub_fails_the_run_loudly(run_dir):
 
 
 def test_a_run_on_a_starved_machine_is_marked_degraded(tmp_results):
-    """Once the run has calibrated, real-time CPU hogs on every CPU of the machine (one
-    held on each) take it away for 8 s: the run still answers, but its summary and its
-    report say it was degraded, so that its numbers are kept out of any spread."""
+    """Once the run has calibrated and proven its network, as it starts measuring,
+    real-time CPU hogs on every CPU of the machine (one held on each) take it away for
+    8 s: the run still answers, but its summary and its report say it was degraded, so
+    that its numbers are kept out of any spread. (Started at the calibration, the hogs
+    stalled only the hub check that comes before the measurement, and the run was
+    rightly not degraded: seen once.)"""
     run_dir, rid = tmp_results, new_run_id()
     proc = subprocess.Popen([PYTHON, CLUSTER, '--smoke', '--requests', '600', '--results',
                              str(run_dir)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -96,7 +99,7 @@ def test_a_run_on_a_starved_machine_is_marked_degraded(tmp_results):
     try:
         for line in proc.stdout:
             seen.append(line)
-            if 'calibrated, the cluster up' in line:
+            if 'sending 600 requests' in line:
                 hog = 'import time\nt = time.monotonic()\nwhile time.monotonic() - t < 8: pass'
                 # one per CPU, each held there: the UML kernel runs pinned to one CPU,
                 # and hogs left to the scheduler may both land on the other
@@ -110,7 +113,7 @@ def test_a_run_on_a_starved_machine_is_marked_degraded(tmp_results):
             h.kill()
             h.wait()
     print(''.join(seen) + rest)
-    assert hogs, 'the run never said it had calibrated'
+    assert hogs, 'the run never said it started sending'
     assert proc.returncode == 0                 # the smoke run itself still passes
     s = json.loads((run_dir / 'summary.json').read_text())
     fid = s['fidelity']
