@@ -24,7 +24,6 @@ class PowerSwitch:
         # /tmp, not /run: a director's /run is its own, and the agent runs inside it
         self.dir = Path('/tmp/hatestbed-fence.%s' % run_id())
         self.path = str(self.dir / 'power.sock')
-        self.off = set()
         self.fenced = []            # [(time, action, node)]
         self.sock = None
         self.thread = None
@@ -86,7 +85,7 @@ class PowerSwitch:
             return {'ok': False, 'error': 'no node %r on this switch (it has %s)'
                     % (node, ', '.join(self.nodes))}
         if action == 'status':
-            return {'ok': True, 'state': 'off' if node in self.off else 'on'}
+            return {'ok': True, 'state': 'off' if node in self.network.fenced_off else 'on'}
         if action not in ('off', 'on', 'reboot'):
             return {'ok': False, 'error': 'unknown action %r' % action}
         # one fence at a time: the two directors' fencers may race (that is the point)
@@ -98,7 +97,7 @@ class PowerSwitch:
                 self.power(node, True)
             self.fenced.append((t, action, node))
             self.note(node, 'fence', t, action=action)
-        return {'ok': True, 'state': 'off' if node in self.off else 'on'}
+        return {'ok': True, 'state': 'off' if node in self.network.fenced_off else 'on'}
 
     def power(self, node, on):
         """The backend's power, its links recorded as a fault's are."""
@@ -106,11 +105,9 @@ class PowerSwitch:
             return self.note(node, 'link', self.network[node].set_links(up, lan_only), up=up)
         if on:
             self.network.power_on(node, links)
-            self.off.discard(node)
             self.network.fenced_off.discard(node)
         else:
             self.network.power_off(node, links)
-            self.off.add(node)
             self.network.fenced_off.add(node)
 
     def note(self, node, kind, t, **fields):

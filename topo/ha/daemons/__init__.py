@@ -9,6 +9,7 @@ kill_patterns(), pid_files): the emulation runs those commands in the node, and 
 deployment's node script (deploy/templates/node.sh.j2) runs the same ones on a
 machine, so a new stack needs nothing in deploy/."""
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -138,7 +139,6 @@ class Daemon:
 
 def apply_patch(path, patch):
     """A daemon's patch of its package's file, on a private copy."""
-    import re
     text = path.read_text()
     patched, n = re.subn(patch['regexp'], lambda m: patch['replace'], text, count=1)
     if n != 1:
