@@ -27,7 +27,7 @@ def parse_args(argv=None):
     mode.add_argument('--smoke', action='store_true',
                       help='smoke run: hub check, static rr service on laicoz, 15 requests')
     mode.add_argument('--cli', action='store_true', help='open the Mininet CLI on the cluster')
-    p.add_argument('--cli-script', metavar='FILE',
+    p.add_argument('--cli-script', metavar='FILE', type=cli.path_arg,
                    help="with --cli: run the CLI commands in FILE, then tear down (as Mininet's "
                         '`mn --script`); commands piped on standard input do the same')
     p.add_argument('--requests', type=int, default=15, help='requests sent in the smoke run')

@@ -29,7 +29,7 @@ from topo.network.config import ConfigError  # noqa: E402
 def parse_args(argv=None):
     p = cli.argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                     formatter_class=cli._HelpFormatter)
-    p.add_argument('--inventory', required=True, metavar='FILE',
+    p.add_argument('--inventory', required=True, metavar='FILE', type=cli.path_arg,
                    help='the machines (topo/inventory.py; `experiments/machines.py up` '
                         'writes one for machines of their own here)')
     p.add_argument('--stack', default='heartbeat', choices=ha.stack_names(),

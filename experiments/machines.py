@@ -18,6 +18,7 @@ from pathlib import Path
 if __name__ == '__main__':      # run as a file: its folder holds scripts, the package is one up
     sys.path[0] = str(Path(__file__).resolve().parent.parent)
 from topo import machines  # noqa: E402
+from topo.engine import cli  # noqa: E402
 from topo.network.config import ClusterConfig, ConfigError  # noqa: E402
 
 
@@ -25,7 +26,8 @@ def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest='command', required=True)
     up = sub.add_parser('up', help='boot the machines and write their inventory')
-    up.add_argument('--inventory', required=True, help='the inventory file to write (YAML)')
+    up.add_argument('--inventory', required=True, type=cli.path_arg,
+                    help='the inventory file to write (YAML)')
     up.add_argument('--servers', type=int, default=3, help='real servers (laico2..)')
     up.add_argument('--uml-kernel', default=os.environ.get('HATESTBED_UML_KERNEL', 'auto'),
                     metavar='auto|debian|PATH',

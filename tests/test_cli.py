@@ -71,3 +71,20 @@ def test_help_describes_the_modes():
     for word in ('--sandbox', '--smoke', '--cli', '--weights', '--scheduler', '--results',
                  '--plan'):
         assert word in p.stdout
+
+
+def test_path_flags_are_taken_from_the_folder_the_command_runs_in(tmp_path):
+    """A relative path means the folder the user typed it in, through every re-execution
+    and into Ansible: the plan carries it absolute."""
+    import json
+    shutil.copy(str(ROOT / 'tests' / 'data' / 'machines.yml'), str(tmp_path / 'machines.yml'))
+    p = subprocess.run([PYTHON, str(ROOT / 'experiments' / 'failover.py'), '--plan',
+                        '--target', 'machines.yml'], stdout=subprocess.PIPE,
+                       universal_newlines=True, timeout=60, cwd=str(tmp_path), check=True)
+    assert json.loads(p.stdout)['parameters']['target'] == str(tmp_path / 'machines.yml')
+    for cwd, status in (('/etc', 0), (str(tmp_path), 2)):     # hostname: /etc's only
+        p = subprocess.run([PYTHON, str(ROOT / 'experiments' / 'cluster.py'), '--cli',
+                            '--cli-script', 'hostname', '--plan'], stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, universal_newlines=True, timeout=60,
+                           cwd=cwd)
+        assert p.returncode == status, p.stdout

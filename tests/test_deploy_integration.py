@@ -1,6 +1,9 @@
 """Integration, end to end on machines of their own (one UML kernel each): up, deploy
 keepalived with Ansible, deploy again (changed=0), a fault run over SSH with its
-invariants, a power cycle, down; this host's /etc untouched throughout and nothing left."""
+invariants, a power cycle, down; this host's /etc untouched throughout and nothing left.
+Run as the README writes the commands: from a folder of the user's (not the checkout),
+with relative paths (`--inventory machines.yml`), which must mean the same through sudo,
+UML, Debian's python and Ansible."""
 import json
 import os
 import re
@@ -16,9 +19,9 @@ needs_sshd = pytest.mark.skipif(not Path('/usr/sbin/sshd').exists(),
                                 reason='openssh-server not installed (./testbed setup)')
 
 
-def script(name, *args, timeout=900, env=None):
+def script(name, *args, timeout=900, env=None, cwd=None):
     p = subprocess.run([PYTHON, str(ROOT / 'experiments' / name)] + list(args),
-                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=cwd,
                        universal_newlines=True, timeout=timeout, env=env)
     print(p.stdout[-6000:])
     return p
@@ -40,15 +43,19 @@ def etc_state():
 
 @needs_sshd
 def test_deploy_twice_then_a_partition_over_ssh(tmp_path):
+    def here(name, *args, **kw):         # in the user's folder, relative paths
+        return script(name, *args, cwd=str(tmp_path), **kw)
     inv = tmp_path / 'machines.yml'
     before = etc_state()
     try:
-        assert script('machines.py', 'up', '--inventory', str(inv), '--servers', '1').returncode == 0
-        p = script('deploy.py', '--inventory', str(inv), '--stack', 'keepalived')
+        assert here('machines.py', 'up', '--inventory', 'machines.yml', '--servers', '1'
+                    ).returncode == 0
+        assert inv.exists()
+        p = here('deploy.py', '--inventory', 'machines.yml', '--stack', 'keepalived')
         assert p.returncode == 0 and re.search(r'changed=[1-9]\d* over 4 machines', p.stdout)
         state = Path(str(inv) + '.deploy')      # the deployment's secret, mode 600
         assert (state / 'secrets.json').stat().st_mode & 0o777 == 0o600
-        p = script('deploy.py', '--inventory', str(inv), '--stack', 'keepalived')
+        p = here('deploy.py', '--inventory', 'machines.yml', '--stack', 'keepalived')
         assert p.returncode == 0 and 'changed=0 over 4 machines' in p.stdout
         # heartbeat asked of machines that run keepalived: refused before anything starts
         p = script('failover.py', '--target', str(inv), '--results', str(tmp_path / 'no'))
@@ -59,9 +66,9 @@ def test_deploy_twice_then_a_partition_over_ssh(tmp_path):
         fake.mkdir(parents=True)
         (fake / '__init__.py').write_text("raise ImportError('mininet imported')\n")
         out = tmp_path / 'partition'
-        p = script('faults.py', '--target', str(inv), '--stack', 'keepalived', '--fault',
-                   'partition', '--hold', '8', '--results', str(out),
-                   env=dict(os.environ, PYTHONPATH=str(tmp_path / 'fake')))
+        p = here('faults.py', '--target', 'machines.yml', '--stack', 'keepalived', '--fault',
+                 'partition', '--hold', '8', '--results', 'partition',
+                 env=dict(os.environ, PYTHONPATH=str(tmp_path / 'fake')))
         assert p.returncode == 0, p.stdout
         summary = json.loads((out / 'summary.json').read_text())
         assert summary['kernel_mode'] == 'machines' and summary['passed']

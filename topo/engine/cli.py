@@ -49,19 +49,26 @@ class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
         return argparse.ArgumentDefaultsHelpFormatter._get_help_string(self, action)
 
 
+def path_arg(text):
+    """argparse type of every path flag: absolute from the directory the command was run
+    in, so it means the same after a re-execution (sudo, UML, Debian's python) and to
+    Ansible, which resolves a relative path against its roles' folders."""
+    return os.path.abspath(os.path.expanduser(text))
+
+
 def base_parser(description, results=True, target=False):
     """The flags every experiment shares; target=True for those that also run on real
     machines (--target INVENTORY)."""
     p = argparse.ArgumentParser(description=description, formatter_class=_HelpFormatter)
     kernels.add_arguments(p)
     if target:
-        p.add_argument('--target', metavar='INVENTORY',
+        p.add_argument('--target', metavar='INVENTORY', type=path_arg,
                        help='run on the machines of this inventory (topo/inventory.py; '
                             'deployed with experiments/deploy.py), reached over SSH, instead '
                             'of the emulation: the cluster\'s machines, addresses and VIP '
                             'come from the inventory')
     if results:
-        p.add_argument('--results', metavar='DIR',
+        p.add_argument('--results', metavar='DIR', type=path_arg,
                        help='results folder (new or empty); default: a new timestamped '
                             'folder under results/')
     p.add_argument('--plan', action='store_true', dest='show_plan',
