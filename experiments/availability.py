@@ -66,14 +66,7 @@ def parse_args(argv=None):
     args = p.parse_args(argv)
     try:
         n, keep = cli.trials(args)
-        if ha.given_flags(args):
-            raise ValueError('every layout runs with its own settings: leave out %s'
-                             % ', '.join(ha.given_flags(args)))
-        layouts = [x for x in args.layouts.split(',') if x]
-        bad = [x for x in layouts if x not in known]
-        if bad or not layouts:
-            raise ValueError('unknown layout: %s (of: %s)' % (', '.join(bad) or 'none chosen',
-                                                              ', '.join(known)))
+        layouts = cli.layouts(args, known=known)
         if min(args.real_mtbf_days, args.real_mttr_hours) <= 0 or args.clients < 0:
             raise ValueError('--real-mtbf-days and --real-mttr-hours must be positive, '
                              '--clients 0 or more')
@@ -109,12 +102,8 @@ def parse_args(argv=None):
 def choices(args, config):
     """{target: [fault kinds]} from the flags (ValueError for unknown ones)."""
     known = faults.load()
-    kinds = [k for k in args.faults.split(',') if k]
+    kinds = cli.names(args.faults, sorted(known), 'fault')
     targets = args.targets.split(',') if args.targets else list(DIRECTORS) + config.real_servers
-    bad = [k for k in kinds if k not in known]
-    if bad or not kinds:
-        raise ValueError('unknown fault: %s (of: %s)' % (', '.join(bad) or 'none chosen',
-                                                         ', '.join(sorted(known))))
     bad = [t for t in targets if t not in list(DIRECTORS) + config.real_servers]
     if bad:
         raise ValueError('unknown target: %s (of: %s)' % (', '.join(bad), ', '.join(

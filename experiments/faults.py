@@ -72,10 +72,8 @@ def parse_args(argv=None):
         trials, keep = cli.trials(args)
         config = cli.cluster_config(args)
         if args.matrix:
-            if ha.given_flags(args):
-                raise ValueError('--matrix runs every layout with its own settings: leave '
-                                 'out %s' % ', '.join(ha.given_flags(args)))
-            layouts, chosen = names(args.layouts, ha.layouts()), names(args.faults, known)
+            layouts = cli.layouts(args, 'one --fault')
+            chosen = cli.names(args.faults, known, 'fault')
             stacks = [(n, ha.layout_stack(n, config)) for n in layouts]
         else:
             if not args.fault:
@@ -107,14 +105,6 @@ def parse_args(argv=None):
     except ValueError as e:
         p.error(str(e))
     return args, plan
-
-
-def names(text, known):
-    chosen = [n for n in text.split(',') if n]
-    bad = [n for n in chosen if n not in known]
-    if bad or not chosen:
-        raise ValueError('unknown layout or fault: %s' % (', '.join(bad) or 'none chosen'))
-    return chosen
 
 
 def fault_params(args, fault):

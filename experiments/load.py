@@ -46,16 +46,6 @@ RULES = {       # every flag takes effect: where each applies
     'crossover': (HA_MODES, '--failover and --conn-sync (the others run no HA stack)')}
 
 
-def int_list(text, flag):
-    try:
-        values = [int(v) for v in text.split(',') if v.strip()]
-    except ValueError:
-        values = []
-    if not values or min(values) < 1:
-        raise ValueError('%s: positive whole numbers separated by commas, got %r' % (flag, text))
-    return values
-
-
 def parse_args(argv=None):
     p = cli.base_parser(__doc__.splitlines()[0])
     m = p.add_argument_group('what to measure (default: the ramp)')
@@ -118,11 +108,11 @@ def parse_args(argv=None):
 
 def plan(args, mode):
     n, keep = cli.trials(args)
-    levels = int_list(args.concurrency, '--concurrency')
+    levels = cli.numbers(args.concurrency, '--concurrency')
     if args.requests is not None and args.requests < max(levels):
         raise ValueError('--requests %d is less than the concurrency %d: each client sends '
                          'at least one request' % (args.requests, max(levels)))
-    scales = int_list(args.scale, '--scale') if args.scale else None
+    scales = cli.numbers(args.scale, '--scale') if args.scale else None
     if scales and 1 not in scales:
         raise ValueError('--scale must include 1: efficiency is relative to one server')
     if scales and len(levels) > 1 and args.concurrency != CONCURRENCY:
@@ -134,18 +124,12 @@ def plan(args, mode):
         raise ValueError('--conntrack-max: a positive number of entries')
     if min(args.clients, args.sessions) < 1 or args.interval <= 0 or args.hold <= 0:
         raise ValueError('--clients, --sessions, --interval and --hold must be positive')
-    given = ha.given_flags(args)
-    if given and mode != 'conn-sync':
-        raise ValueError('%s: HA settings apply to --conn-sync only (--failover runs every '
-                         'layout with its own; the ramp and --scale use a static IPVS service)'
-                         % ', '.join(given))
+    if mode != 'conn-sync' and ha.given_flags(args):   # (the ramp and --scale: no HA stack)
+        cli.layouts(args, '--conn-sync')
     if getattr(args, 'sync_daemon', None):
         raise ValueError('--conn-sync runs with the sync daemon off and on: leave out '
                          '--sync-daemon')
-    patterns = [x for x in args.patterns.split(',') if x]
-    bad = [x for x in patterns if x not in PATTERNS]
-    if bad or not patterns:
-        raise ValueError('--patterns: choose of %s, got %r' % (', '.join(PATTERNS), args.patterns))
+    patterns = cli.names(args.patterns, PATTERNS, 'pattern')
     config = cli.cluster_config(args, client_addresses=args.client_addresses,
                                 **({'servers': max(scales)} if scales else {}))
     options = {'mode': mode}
@@ -157,12 +141,7 @@ def plan(args, mode):
         if mode == 'ramp':
             options.update(patterns=patterns, conntrack_max=args.conntrack_max)
     elif mode == 'failover':
-        known = ha.layouts()
-        chosen = [n for n in args.layouts.split(',') if n]
-        bad = [n for n in chosen if n not in known]
-        if bad or not chosen:
-            raise ValueError('unknown layout %s: choose of %s' % (', '.join(bad) or '(none)',
-                                                                 ', '.join(known)))
+        chosen = cli.layouts(args, '--conn-sync')
         options.update(clients=args.clients, hold_s=args.hold)
         cells = [Cell(n, ha.layout_stack(n, config),
                       scenarios.failover_under_load(args.clients, args.hold), {'layout': n},

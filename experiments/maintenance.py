@@ -54,15 +54,7 @@ def parse_args(argv=None):
                {'ways': (('upgrade',), 'the rolling upgrade (--grow has no naive way)')})
     try:
         n, keep = cli.trials(args)
-        if ha.given_flags(args):
-            raise ValueError('every layout runs with its own settings: leave out %s'
-                             % ', '.join(ha.given_flags(args)))
-        layouts = [x for x in args.layouts.split(',') if x]
-        ways = [x for x in args.ways.split(',') if x]
-        bad = [x for x in layouts if x not in known] + [x for x in ways if x not in WAYS]
-        if bad or not layouts or not ways:
-            raise ValueError('unknown layout or way: %s (layouts: %s; ways: %s)' % (
-                ', '.join(bad) or 'none chosen', ', '.join(known), ', '.join(WAYS)))
+        layouts, ways = cli.layouts(args), cli.names(args.ways, WAYS, 'way')
         if args.clients < 0:
             raise ValueError('--clients must be 0 or more')
         if args.grow is not None and args.grow <= args.servers:

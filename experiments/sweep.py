@@ -29,16 +29,6 @@ FIELDS = ['configuration', 'setting', 'setting_s', 'repeat', 'outage_s', 'detect
           'vip_taken_s', 'table_ready_s', 'first_ok_s', 'failed_requests', 'outage_per_setting']
 
 
-def floats(text):
-    try:
-        values = [float(v) for v in text.split(',') if v.strip()]
-    except ValueError:
-        raise ValueError('expected comma-separated seconds, got %r' % text)
-    if not values or min(values) <= 0:
-        raise ValueError('settings must be positive seconds, got %r' % text)
-    return values
-
-
 def parse_args(argv=None):
     known = ha.layouts()
     p = cli.base_parser(__doc__.splitlines()[0])
@@ -58,11 +48,7 @@ def parse_args(argv=None):
     args = p.parse_args(argv)
     given = cli.given(p, argv)
     try:
-        chosen = [c for c in args.configurations.split(',') if c]
-        unknown = [c for c in chosen if c not in known]
-        if unknown or not chosen:
-            raise ValueError('unknown configuration %s: choose from %s'
-                             % (','.join(unknown) or "''", ', '.join(known)))
+        chosen = cli.names(args.configurations, known, 'configuration')
         if args.repeats < 1:
             raise ValueError('--repeats must be at least 1')
         swept = {known[c][0].sweep_axis.flag for c in chosen}
@@ -76,7 +62,8 @@ def parse_args(argv=None):
         for name in chosen:
             cls, changes, _ = known[name]
             axis = cls.sweep_axis
-            for value in floats(getattr(args, axis.flag.lstrip('-').replace('-', '_'))):
+            for value in cli.numbers(getattr(args, axis.flag.lstrip('-').replace('-', '_')),
+                                      axis.flag, float):
                 # every point's settings are checked now, before anything starts
                 settings = cls.Settings().replace(**dict(changes, **axis.settings_for(value)))
                 cells.append(Cell('%s-%s-%g' % (name, axis.setting, value), cls(config, settings),

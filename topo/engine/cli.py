@@ -193,6 +193,42 @@ def cluster_config(args, **override):
     return config
 
 
+def names(text, known, what):
+    """The names of a comma-separated flag, each one of known (ValueError naming the
+    others and the choices)."""
+    chosen = [n.strip() for n in text.split(',') if n.strip()]
+    bad = [n for n in chosen if n not in known]
+    if bad or not chosen:
+        raise ValueError('unknown %s: %s (of: %s)' % (what, ', '.join(bad) or 'none chosen',
+                                                      ', '.join(known)))
+    return chosen
+
+
+def layouts(args, flags_apply_to=None, known=None):
+    """The --layouts of a matrix, checked (of known: the HA layouts by default). Each
+    layout runs with its own settings, so a stack's flag is refused (flags_apply_to: what
+    the script's stack flags are for)."""
+    from topo import ha
+    given = ha.given_flags(args)
+    if given:
+        raise ValueError('%s: every layout runs with its own settings%s' % (
+            ', '.join(given), '; HA settings apply to %s only' % flags_apply_to
+            if flags_apply_to else ''))
+    return names(args.layouts, ha.layouts() if known is None else known, 'layout')
+
+
+def numbers(text, flag, kind=int):
+    """The positive numbers of a comma-separated flag (int: whole; float: seconds)."""
+    try:
+        values = [kind(v) for v in text.split(',') if v.strip()]
+    except ValueError:
+        values = []
+    if not values or min(values) <= 0:
+        raise ValueError('%s: positive %s separated by commas, got %r' % (
+            flag, 'whole numbers' if kind is int else 'seconds', text))
+    return values
+
+
 def given(parser, argv=None):
     """The destinations of the flags given on the command line (not left at a default)."""
     saved = [(a, a.default) for a in parser._actions]
