@@ -41,6 +41,31 @@ def etc_state():
     return out
 
 
+HOGS = 'for i in 1 2 3; do nohup timeout 120 sh -c "while :; do :; done" >/dev/null 2>&1 & done'
+
+
+def starved_run(tmp_path, machine):
+    """A short partition run whose `machine` gets CPU hogs once the run has calibrated;
+    the run's summary (its one cell's)."""
+    out = tmp_path / 'starved'
+    proc = subprocess.Popen([PYTHON, str(ROOT / 'experiments' / 'faults.py'), '--target',
+                             'machines.yml', '--stack', 'keepalived', '--fault', 'partition',
+                             '--hold', '5', '--results', str(out)], cwd=str(tmp_path),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            universal_newlines=True)
+    try:
+        for line in proc.stdout:
+            print(line, end='')
+            if 'calibrated, the cluster up' in line:
+                time.sleep(1)       # (the machines' own calibration: a fraction of that)
+                assert script('machines.py', 'run', machine, HOGS).returncode == 0
+        proc.wait(timeout=600)
+    finally:
+        proc.kill()
+        script('machines.py', 'run', machine, 'pkill -f "while :" || true')
+    return json.loads(next(out.rglob('cells/*/summary.json')).read_text())
+
+
 @needs_sshd
 def test_deploy_twice_then_a_partition_over_ssh(tmp_path):
     def here(name, *args, **kw):         # in the user's folder, relative paths
@@ -82,6 +107,16 @@ def test_deploy_twice_then_a_partition_over_ssh(tmp_path):
         # keepalived splits: both directors own the VIP for about the hold, none lost
         assert 5 < timeline['dual_owner_s'] < 12 and timeline['recovered_after_clear_s'] < 5
         assert run.get('left_behind', []) == []       # (an empty list is left out)
+        # every machine calibrated and probed by its own speed agent, none slow
+        assert set(run['fidelity']['machines']) == {'laicoz', 'laicoy', 'laico2', 'client'}
+        assert not [r for r in run['fidelity']['reasons'] if r.startswith('laico')]
+        # a machine starved while the run measures (three CPU hogs on laico2, started once
+        # every machine calibrated): the run is marked degraded, naming laico2
+        run = starved_run(tmp_path, 'laico2')
+        assert run['fidelity']['machines']['laico2']['degraded'] is True
+        assert run['fidelity']['degraded'] and [
+            r for r in run['fidelity']['reasons'] if r.startswith('laico2: ')]
+        assert not [r for r in run['fidelity']['reasons'] if r.startswith('laicoz: ')]
         # a power cycle: the machine's kernel killed, booted again; what it synced, its
         # SSH host key (a changed key would be refused) and the deployment survive
         assert script('machines.py', 'run', 'laico2', 'echo kept > /etc/hatb-kept; sync'

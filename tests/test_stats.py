@@ -145,7 +145,8 @@ class Node:
 def test_a_run_whose_network_dropped_packets_by_itself_is_degraded():
     client = Node('client', 5)
     network = type('Network', (), {'nodes': [client, Node('laicoz', 0)],
-                                   'hub_drops': lambda self: {}})()
+                                   'hub_drops': lambda self: {},
+                                   'probe_machines': lambda self, period: False})()
     m = FidelityMonitor(period=60)
     m.calibration = m.calibrate()
     m.start(network)
@@ -160,6 +161,40 @@ def test_a_run_whose_network_dropped_packets_by_itself_is_degraded():
     quiet.start(network)
     quiet.stop()
     assert not [k for k in quiet.report()['network_drops'] if 'conntrack' in k]
+
+
+def test_a_slow_machine_of_the_cluster_degrades_the_run_and_is_named():
+    """On real machines each one's speed agent calibrates and probes it: laicoy, four
+    times slower while measuring than at its calibration, degrades the run by name;
+    laicoz, as fast as calibrated, and the client, probed too seldom, do not."""
+    from topo.agents.recorder import Recorder
+    rec = Recorder()
+    network = type('Network', (), {'nodes': [], 'hub_drops': lambda self: {},
+                                   'recorder': rec,
+                                   'probe_machines': lambda self, period: True})()
+    m = FidelityMonitor(period=60)
+    m.calibration = m.calibrate()
+    m.start(network)
+    t = time.time()
+
+    def said(node, **fields):
+        rec.add(node, json.dumps(dict(fields, kind='speed', t=t)))
+    for node in ('laicoz', 'laicoy', 'client'):
+        said(node, calibration={'process_start_s': [0.003] * 10, 'timer_late_s': [0.0002] * 20,
+                                'load1': 0.1})
+    for i in range(5):
+        said('laicoz', start_s=0.0032, late_s=0.0003, load1=0.2, away_s=0.001)
+        said('laicoy', start_s=0.012, late_s=0.0003, load1=2.5, away_s=0.001)
+    said('client', start_s=0.003, late_s=0.0003, load1=0.2, away_s=0.001)
+    m.stop()
+    r = m.report()
+    assert r['machines']['laicoz']['degraded'] is False
+    assert r['machines']['laicoy']['degraded'] is True
+    assert r['machines']['client']['degraded'] is None      # 1 probe: no verdict
+    assert r['degraded'] and [x for x in r['reasons'] if x.startswith('laicoy: ')] == [
+        'laicoy: a process start took 12.0 ms during the measurement, 4.0x the 3.0 ms '
+        'calibrated (limit 2x)']
+    assert not [x for x in r['reasons'] if x.startswith(('laicoz', 'client'))]
 
 
 def summary_with_trials(tmp_path):

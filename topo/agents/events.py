@@ -23,6 +23,8 @@ events.jsonl. The kinds:
   released   reason, conns, counts, by_batch, seconds        loadclient
   error      error: text                                     loadclient
   count      seen: frames counted                            sniff
+  speed      calibration {process_start_s: [...], timer_late_s: [...], load1}, then
+             start_s, late_s, load1, away_s every period   speed (real machines)
   load       ok, failed {kind: n}, p50_s, p99_s, max_s, open (one second)   loadgen
   done       ok, failed, elapsed_s, cpu_s [sessions, survived, ...]   loadgen; probes, cpu_s   probe
   output     line: a line that was not JSON (added by the recorder)

@@ -26,6 +26,10 @@ def mode_label(s):
         else s.get('kernel_mode')
 
 
+def _ms(seconds):
+    return '-' if seconds is None else '%.1f' % (seconds * 1e3)
+
+
 def fidelity(s):
     """The machine's speed while measuring and the emulated network's own drops."""
     fid = s.get('fidelity')
@@ -37,6 +41,14 @@ def fidelity(s):
                  during['process_start_s']['median'] * 1e3, during['process_start_s']['n'],
                  during['timer_late_s']['p95'] * 1e3, during['load1']['median'],
                  ' -> DEGRADED' if fid['degraded'] else ''))
+    for name, m in sorted(((fid or {}).get('machines') or {}).items()):
+        cal, during = m['calibration'], m['during']
+        print('  %s: a process start %s ms calibrated, %s ms while measuring (median of '
+              '%d), slowest %s ms, its wait late by up to %s ms%s' % (
+                  name, _ms(cal and cal['process_start_s']['median']),
+                  _ms(during['process_start_s']['median']), during['process_start_s']['n'],
+                  _ms(during['process_start_s']['max']), _ms(during['wait_late_s']['max']),
+                  ' -> SLOW' if m['degraded'] else ''))
     if fid and fid.get('network_drops') is not None:
         print('emulated network: %s' % ('dropped by itself: ' + ', '.join(
             '%s %d' % kv for kv in sorted(fid['network_drops'].items()))

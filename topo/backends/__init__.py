@@ -299,6 +299,12 @@ class Network(abc.ABC):
         if self.recorder.wait_for(lambda r: r.node(node.name)['ready'], 60) is None:
             raise RuntimeError('%s: the monitor did not start' % node.name)
 
+    def probe_machines(self, period):
+        """Start a speed agent (topo/agents/speed.py) on each machine of the cluster that
+        has a kernel of its own, for the run's fidelity; whether it did. The emulation's
+        nodes share the testbed's kernel, which the fidelity monitor probes itself."""
+        return False
+
     def instrument(self, node, module, *args, name=None):
         """Start an agent that is the testbed's instrument (a power-off spares it);
         its events go to the recorder under `name` (default: the node's)."""

@@ -12,6 +12,10 @@ process, in the root namespace (of the UML kernel in uml mode).
   during       every PERIOD s while the steps run: one /bin/true start, one timer's
                lateness, the load average (no verdict from fewer than MIN_PROBES)
 
+  machines     on real machines (a backend whose nodes run their own kernels), the same
+               calibration and probes on each machine, by its speed agent
+               (topo/agents/speed.py): a failover's time is made there
+
   network_drops  packets the emulated network dropped by itself (no fault injects these):
                per node, its namespace's conntrack drops (a full table drops new
                connections' packets silently) and its interfaces' drops; the hub's
@@ -32,7 +36,9 @@ The run is **degraded** when, during the measurement,
   - or a stall between two probes: the monitor's own wait between them ended more than
     STALL_AWAY_S late (once is enough: the machine was taken away that long);
   - or timers fired more than LATE_S late at the 95th percentile;
-  - or the emulated network dropped packets by itself (network_drops).
+  - or the emulated network dropped packets by itself (network_drops);
+  - or, on real machines, any machine of the cluster was so, by its own probes against
+    its own calibration (the reason names the machine).
 Why these thresholds: a takeover is made of process starts (heartbeat's resource
 scripts, ldirectord's Perl, ipvsadm), so starts twice as slow can double what a
 failover measures (the 2.6x spread seen between runs); a start ten times slower than
@@ -52,11 +58,11 @@ slows every one down itself: a start took 74-79 ms under 1,000 clients against
 """
 import os
 import statistics
-import subprocess
 import sys
 import threading
 import time
 
+from topo.agents.speed import late_s as _late_s, load1 as _load1, start_s as _start_s
 from topo.network import counters
 from topo.stats import percentile
 
@@ -68,27 +74,6 @@ STALL_FLOOR_S = 0.05
 STALL_AWAY_S = 0.5
 LATE_S = 0.1
 MIN_PROBES = 3
-
-
-def _start_s(argv):
-    t = time.monotonic()
-    subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                   stderr=subprocess.DEVNULL)
-    return time.monotonic() - t
-
-
-def _late_s(sleep=0.01):
-    t = time.monotonic()
-    time.sleep(sleep)
-    return max(0.0, time.monotonic() - t - sleep)
-
-
-def _load1():
-    try:
-        with open('/proc/loadavg') as f:
-            return float(f.read().split()[0])
-    except (OSError, ValueError, IndexError):
-        return None
 
 
 def _summary(values, places=4):
@@ -122,6 +107,33 @@ def verdict(calibration, during, slower=SLOWER, stall=STALL, late_s=LATE_S):
         reasons.append('timers fired %.0f ms late (95th percentile; limit %.0f ms)'
                        % (late * 1e3, late_s * 1e3))
     return bool(reasons), reasons
+
+
+def machine_fidelity(speed_events, start, stop, slower=SLOWER):
+    """{machine: its calibration, its probes while measuring (between start and stop),
+    its verdict} from the `speed` events of its agent (topo/agents/speed.py). A machine
+    switched on again starts a new agent: its first calibration is the one that counts."""
+    out = {}
+    for name in sorted({e['node'] for e in speed_events}):
+        mine = [e for e in speed_events if e['node'] == name]
+        cal = next((e['calibration'] for e in mine if 'calibration' in e), None)
+        probes = [e for e in mine if 'start_s' in e and start <= e['t'] <= stop]
+        during = {'process_start_s': _summary([e['start_s'] for e in probes]),
+                  'timer_late_s': _summary([e['late_s'] for e in probes]),
+                  'wait_late_s': _summary([e['away_s'] for e in probes]),
+                  'load1': _summary([e['load1'] for e in probes], 2)}
+        m = {'calibration': cal and {
+            'process_start_s': _summary(cal['process_start_s']),
+            'timer_late_s': _summary(cal['timer_late_s']), 'load1': cal.get('load1')},
+            'during': during}
+        if m['calibration'] and len(probes) >= MIN_PROBES:
+            m['degraded'], m['reasons'] = verdict(m['calibration'], during, slower)
+        else:
+            m['degraded'], m['reasons'] = None, [
+                'too few probes while measuring for a verdict (%d of %d)'
+                % (len(probes), MIN_PROBES)]
+        out[name] = m
+    return out
 
 
 def drop_counters(network):
@@ -161,6 +173,7 @@ class FidelityMonitor:
         self.shaped_drops, self.kernel_log = {}, counters.KernelLog()
         self.fault_drops = {}
         self.kernel_log_other = {}
+        self.recorder, self.window = None, [None, None]    # the machines' probes, when
 
     def calibrate(self):
         """The machine's speed now (a dict, as summary.json's fidelity has it)."""
@@ -177,6 +190,9 @@ class FidelityMonitor:
         after the probes have started, which must see the machine while it is read)."""
         self._thread = threading.Thread(target=self._probe, name='fidelity', daemon=True)
         self._thread.start()
+        self.window[0] = time.time()
+        if network is not None and network.probe_machines(self.period):
+            self.recorder = network.recorder
         if network is not None:
             self.kernel_log.start()
             self.network, self.drops_before = network, drop_counters(network)
@@ -192,6 +208,8 @@ class FidelityMonitor:
             t = time.monotonic()
 
     def stop(self):
+        if self.window[1] is None:
+            self.window[1] = time.time()
         self._stop.set()
         if self._thread:
             self._thread.join(timeout=10)
@@ -244,6 +262,16 @@ class FidelityMonitor:
                 out['reasons'].append('the emulated network dropped packets by itself: %s'
                                       % ', '.join('%s %d' % kv for kv in
                                                   sorted(self.network_drops.items())))
+        if self.recorder is not None:
+            with self.recorder.cond:
+                speed = [e for e in self.recorder.events if e['kind'] == 'speed']
+            out['machines'] = machine_fidelity(speed, self.window[0],
+                                               self.window[1] or time.time(), self.slower)
+            slow = ['%s: %s' % (name, r) for name, m in out['machines'].items()
+                    if m['degraded'] for r in m['reasons']]
+            if slow:
+                out['reasons'] = (out['reasons'] if out['degraded'] else []) + slow
+                out['degraded'] = True
         if keep:
             out['samples'] = [[round(x, 4) if x is not None else None for x in s]
                               for s in self.samples]

@@ -209,6 +209,11 @@ class SSHNetwork(Network):
         self.restarts.setdefault(node.name, []).append((module, args, name))
         return Network.instrument(self, node, module, *args, name=name)
 
+    def probe_machines(self, period):
+        for node in self.nodes:     # (started again after a power-on, as every instrument)
+            self.instrument(node, 'topo.agents.speed', '--period', period)
+        return True
+
     stage_file = '/run/hatestbed-stage'     # on the client machine
 
     def set_stage(self, label):
