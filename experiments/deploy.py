@@ -19,7 +19,8 @@ from pathlib import Path
 
 if __name__ == '__main__':      # run as a file: its folder holds scripts, the package is one up
     sys.path[0] = str(Path(__file__).resolve().parent.parent)
-from topo import deployment, ha  # noqa: E402
+from topo import ha  # noqa: E402
+from topo.backends.machines import deployment, preflight  # noqa: E402
 from topo.engine import cli  # noqa: E402
 from topo.engine.results import UsageError  # noqa: E402
 from topo.engine.run import Plan  # noqa: E402
@@ -30,7 +31,7 @@ def parse_args(argv=None):
     p = cli.argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                     formatter_class=cli._HelpFormatter)
     p.add_argument('--inventory', required=True, metavar='FILE', type=cli.path_arg,
-                   help='the machines (topo/inventory.py; `experiments/machines.py up` '
+                   help='the machines (topo/backends/machines/inventory.py; `experiments/machines.py up` '
                         'writes one for machines of their own here)')
     p.add_argument('--stack', default='heartbeat', choices=ha.stack_names(),
                    help='HA stack on the two directors')
@@ -71,10 +72,10 @@ def main(argv=None):
     try:
         cli.preflight(['deploy'])
         inventory = cli.inventory(args)
-        problems = cli.target_problems(Plan('deploy', stack.config, stack))
+        problems = preflight.target_problems(Plan('deploy', stack.config, stack))
         if problems:
             raise UsageError('not on real machines: %s' % '; '.join(problems))
-        cli.reachable(inventory)        # every one reachable, or none touched
+        preflight.reachable(inventory)        # every one reachable, or none touched
         state = deployment.state_dir(inventory.path)
         hosts = deployment.prepare(inventory, stack.config, stack)
     except (UsageError, ConfigError, RuntimeError) as e:

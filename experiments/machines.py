@@ -17,7 +17,7 @@ from pathlib import Path
 
 if __name__ == '__main__':      # run as a file: its folder holds scripts, the package is one up
     sys.path[0] = str(Path(__file__).resolve().parent.parent)
-from topo import machines  # noqa: E402
+from topo.backends.machines import uml_machines as machines  # noqa: E402
 from topo.engine import cli  # noqa: E402
 from topo.network.config import ClusterConfig, ConfigError  # noqa: E402
 

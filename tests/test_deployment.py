@@ -1,4 +1,4 @@
-"""The deployment's variables (topo/deployment.py): each machine's templates get from its
+"""The deployment's variables (topo/backends/machines/deployment.py): each machine's templates get from its
 one set of variables exactly what the emulation's daemons give them; the secrets and
 the agents' archive stay the same from one deployment to the next; the node script
 is valid shell for every role; an experiment on real machines never imports Mininet."""
@@ -8,7 +8,8 @@ import subprocess
 import pytest
 
 from conftest import PYTHON, ROOT
-from topo import deployment, ha, inventory, render
+from topo import ha, render
+from topo.backends.machines import deployment, inventory
 from topo.network.config import ClusterConfig
 
 INVENTORY = ROOT / 'tests' / 'data' / 'machines.yml'
@@ -125,9 +126,9 @@ def unimportable_mininet(tmp_path):
 
 
 def test_on_real_machines_mininet_is_never_imported(tmp_path):
-    """The ssh backend, the experiments' flags and the run's set-up, with a Mininet that
+    """The machines backend, the experiments' flags and the run's set-up, with a Mininet that
     cannot be imported."""
-    code = ('import sys; from topo import backends; backends.BACKENDS.get("ssh"); '
+    code = ('import sys; from topo import backends; backends.BACKENDS.get(backends.MACHINES); '
             'sys.path.insert(0, "experiments"); import failover, faults; '
             'failover.parse_args(["--target", %r]); faults.parse_args(["--target", %r, '
             '"--fault", "partition"]); print("mininet" in sys.modules)'

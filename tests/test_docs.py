@@ -6,7 +6,6 @@ their --help; `./testbed X` is one of the front door's commands."""
 import re
 import shlex
 import subprocess
-from pathlib import Path
 
 import pytest
 

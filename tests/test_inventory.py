@@ -1,4 +1,4 @@
-"""The inventory of real machines (topo/inventory.py): an Ansible YAML inventory whose
+"""The inventory of real machines (topo/backends/machines/inventory.py): an Ansible YAML inventory whose
 groups are the cluster's roles, refused before anything starts when a host, a role, an
 address or a fault's command is missing or wrong."""
 import copy
@@ -9,7 +9,7 @@ import subprocess
 import pytest
 import yaml
 
-from topo import inventory
+from topo.backends.machines import inventory
 from topo.network.config import ConfigError
 
 GOOD = {'all': {

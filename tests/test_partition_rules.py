@@ -1,4 +1,4 @@
-"""The partition on real machines (topo/backends/ssh/cluster.py), applied in a network
+"""The partition on real machines (topo/backends/machines/cluster.py), applied in a network
 namespace of this machine: the rules drop IP and ARP to and from the peer, print the
 machine's time once in place, and the undo removes every one of them (twice is
 harmless), printing the time the path opened again."""
@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from topo.backends.ssh.cluster import machine_time, partition_rules, partition_undo
-from topo.faults import selfheal
+from topo.backends.machines.cluster import machine_time, partition_rules, partition_undo
+from topo.backends.machines import selfheal
 
 needs_tables = pytest.mark.skipif(
     not (shutil.which('iptables-legacy') and shutil.which('arptables-legacy')),

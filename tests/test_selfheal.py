@@ -1,5 +1,5 @@
 """A fault injected on a real machine heals by itself if the control node's session is
-lost (topo/faults/selfheal.py), and its clear() undoes it at once: proven on a veth pair
+lost (topo/backends/machines/selfheal.py), and its clear() undoes it at once: proven on a veth pair
 in a network namespace of this machine, the 'session' a shell killed right after the
 fault."""
 import os
@@ -9,7 +9,7 @@ import uuid
 
 import pytest
 
-from topo.faults import selfheal
+from topo.backends.machines import selfheal
 
 
 @pytest.fixture

@@ -35,7 +35,7 @@ NEEDS = {
     # that both renderers agree)
     'deploy': [('cmd', 'ansible-playbook', 'ansible-core'), ('py', 'yaml', 'python3-yaml'),
                ('cmd', 'ssh', 'openssh-client')],
-    # machines of their own here (topo/machines.py), each running this host's files:
+    # machines of their own here (topo/backends/machines/uml_machines.py), each running this host's files:
     # their sshd, their disks, and what the playbook's roles install on a machine
     # (the directors' partition rules, its package manager's Python binding)
     'machines': [('cmd', 'sshd', 'openssh-server'), ('cmd', 'mkfs.ext4', 'e2fsprogs'),

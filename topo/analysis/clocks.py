@@ -1,5 +1,5 @@
 """Clocks of other machines: every event a node records carries its own clock's time,
-and on real machines (topo/inventory.py) the clocks differ. A node's offset from the
+and on real machines (topo/backends/machines/inventory.py) the clocks differ. A node's offset from the
 control node's clock is estimated over the channel to it as NTP does, with a known
 uncertainty, and its events are put on the control node's clock before any invariant
 or timeline compares them."""

@@ -22,6 +22,8 @@ from topo.registry import Registry
 
 BACKENDS = Registry(__name__, 'node backend')
 register, load = BACKENDS.register, BACKENDS.load
+EMULATION = 'mininet'       # the cluster emulated in this machine's kernel (or its sandbox's)
+MACHINES = 'machines'       # the cluster on an inventory's machines, each its own kernel
 
 
 def network(config, backend='mininet', **kwargs):
@@ -132,9 +134,23 @@ class Network(abc.ABC):
     floods = True           # its LAN repeats unicast frames on every port, as the paper's
                             # hub did (a real machines' switch need not)
 
+    # a backend whose machines bring their own kernels runs no kernel mode here: before
+    # anything starts, check(plan) raises what it cannot do; describe(plan) says where
+    # it runs, torn_down what an interrupted run leaves (cli.execute)
+    torn_down = 'the cluster was torn down'
+
+    @classmethod
+    def check(cls, plan):
+        pass
+
+    @classmethod
+    def describe(cls, plan):
+        return cls.name
+
     def __init__(self, config, log=print, log_dir=None, stack=None, recorder=None,
-                 hardware=None):
+                 hardware=None, inventory=None):
         self.config = config
+        self.inventory = inventory      # the machines, for a backend of real ones
         self.log = log
         self.log_dir = log_dir
         self.stack = stack              # an HA stack (topo/ha), or None: no HA daemons
@@ -298,6 +314,11 @@ class Network(abc.ABC):
         self.instrument(node, 'topo.agents.monitor', *args)
         if self.recorder.wait_for(lambda r: r.node(node.name)['ready'], 60) is None:
             raise RuntimeError('%s: the monitor did not start' % node.name)
+
+    def machines(self):
+        """Each machine's kernel and clock, for the summary (None: the nodes share the
+        testbed's own kernel and clock)."""
+        return None
 
     def probe_machines(self, period):
         """Start a speed agent (topo/agents/speed.py) on each machine of the cluster that

@@ -63,7 +63,7 @@ def base_parser(description, results=True, target=False):
     kernels.add_arguments(p)
     if target:
         p.add_argument('--target', metavar='INVENTORY', type=path_arg,
-                       help='run on the machines of this inventory (topo/inventory.py; '
+                       help='run on the machines of this inventory (topo/backends/machines/inventory.py; '
                             'deployed with experiments/deploy.py), reached over SSH, instead '
                             'of the emulation: the cluster\'s machines, addresses and VIP '
                             'come from the inventory')
@@ -165,7 +165,7 @@ def inventory(args):
     if not path:
         return None
     if getattr(args, '_inventory', None) is None:
-        from topo import inventory as inv
+        from topo.backends.machines import inventory as inv
         args._inventory = inv.load(path)
     return args._inventory
 
@@ -286,14 +286,14 @@ def execute(args, plan, body, parts=('cluster', 'plots'), results=True, host_fil
     once the run is over, here (a sandbox starts processes tens of times slower).
     Returns an exit status.
     """
-    from topo import ha
+    from topo import backends, ha
     if getattr(args, 'target', None):
-        plan.target = inventory(args)
+        plan.backend, plan.target = backends.MACHINES, inventory(args)
     if getattr(args, 'show_plan', False):
         print(json.dumps(plan.describe(), indent=2, default=str))
         return 0
-    if plan.target:
-        return _on_machines(args, plan, body)
+    if plan.backend != backends.EMULATION:
+        return _elsewhere(args, plan, body)
     stacks = stacks_of(plan)
     try:
         require_root()
@@ -353,105 +353,20 @@ def _locked(body, out, torn_down, inside=None):
         lock.release()
 
 
-def target_problems(plan):
-    """Why a plan cannot run on real machines ([]: it can). A fault whose command the
-    inventory lacks (a power-off without power_off) raises ConfigError, naming it."""
-    c = plan.config
-    problems = []
-    if c.crossover:
-        problems.append('--crossover (the inventory has no second cable between the directors)')
-    if c.servers_inside:
-        problems.append('--forwarding nat and --remote-servers (the inventory has no inside '
-                        'network)')
-    if c.client_addresses > 1:
-        problems.append('many client addresses')
-    if plan.hardware:
-        problems.append('a hardware profile (emulated caps)')
-    if plan.sandbox_only:
-        problems.append(plan.sandbox_only)
-    for stack in stacks_of(plan):
-        if stack.machines_problem:
-            problems.append(stack.machines_problem)
-    if not problems and plan.target is not None:
-        from topo.engine.steps import Inject
-        for scenario in [plan.scenario] + [cell.scenario for cell in plan.cells]:
-            for step in (scenario.steps if scenario else []):
-                if isinstance(step, Inject):
-                    plan.target.command(step.fault, step.target)
-    return problems
-
-
-def reachable(machines, ask=None):
-    """UsageError naming every machine of the inventory that SSH cannot reach; with
-    ask, a shell command, {machine: what it printed} of each (one connection each)."""
-    import tempfile
-    import threading
-    from topo.backends.ssh.connection import Connection
-    problems, answers = [], {}
-
-    def probe(machine, where):
-        try:
-            conn = Connection(machine, where, machines.ssh_key, machines.ssh_args).open()
-        except RuntimeError as e:
-            problems.append(str(e))
-            return
-        try:
-            if ask:
-                answers[machine.name] = conn.run(ask).stdout
-        finally:
-            conn.close()
-    with tempfile.TemporaryDirectory(prefix='hatestbed-ssh.') as where:
-        threads = [threading.Thread(target=probe, args=(m, Path(where)))
-                   for m in machines.machines.values()]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-    if problems:
-        raise UsageError('unreachable: %s' % '; '.join(sorted(problems)))
-    return answers
-
-
-def deployed(plan, records):
-    """UsageError unless the directors run the stack, settings and service the plan asks
-    for (records: {machine: its deployment.json, as experiments/deploy.py wrote it})."""
-    from topo.backends.ssh.cluster import deployed_mismatch
-    from topo.network.config import DIRECTORS
-    stacks = stacks_of(plan)
-    if len(stacks) != 1:
-        raise UsageError('real machines run one deployed HA stack at a time: choose one '
-                         '(--stack), not %d layouts' % len(stacks))
-    problems = []
-    for name in DIRECTORS:
-        try:
-            record = json.loads(records.get(name) or '')
-        except ValueError:
-            record = None
-        problems += ['%s: %s' % (name, p)
-                     for p in deployed_mismatch(record, stacks[0], plan.config)]
-    if problems:
-        raise UsageError('the machines do not run what this run asks for; deploy it first '
-                         '(experiments/deploy.py --inventory %s --stack %s ...):\n  %s'
-                         % (plan.target.path, stacks[0].name, '\n  '.join(problems)))
-
-
-def _on_machines(args, plan, body):
-    """body(results folder) against the inventory's machines, over SSH: no sandbox, no
-    Mininet; the lock still keeps one run at a time here."""
+def _elsewhere(args, plan, body):
+    """body(results folder) on the machines of a backend that brings its own kernels
+    (no kernel mode here, no sandbox, no Mininet); the lock still keeps one run at a
+    time on this control node."""
+    from topo import backends
+    backend = backends.BACKENDS.get(plan.backend)
     try:
-        problems = target_problems(plan)
-        if problems:
-            raise UsageError('not on real machines (--target): %s' % '; '.join(problems))
-        preflight(['deploy'])
-        from topo.backends.ssh.nodes import DEPLOYMENT
-        deployed(plan, reachable(plan.target, 'cat %s 2>/dev/null' % DEPLOYMENT))
+        backend.check(plan)
         out = new_results_dir(plan.experiment, getattr(args, 'results', None))
     except (UsageError, ConfigError) as e:
         print('error: %s' % e, file=sys.stderr)
         return 2
-    print('kernel mode: machines of %s, over SSH' % plan.target.path, flush=True)
-    status = _locked(body, out, "the testbed's agents and faults were removed from the "
-                     'machines')
+    print('kernel mode: %s' % backend.describe(plan), flush=True)
+    status = _locked(body, out, backend.torn_down)
     return _plotted(out, status)
 
 

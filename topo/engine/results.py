@@ -83,13 +83,14 @@ def header(plan, experiment=None, stack=None):
     the kernel it ran on, its parameters and the versions of the daemons."""
     from topo import packages
     stack = stack if stack is not None else plan.stack
+    here = plan.backend == 'mininet'    # (the emulation: this machine's kernel mode)
     return {'experiment': experiment or plan.experiment,
             'stack': stack.name if stack else None,
             'layout': stack.layout if stack else None,
-            'kernel_mode': 'machines' if plan.target else kernels.kernel_mode(),
-            'kernel_release': None if plan.target else os.uname().release,
+            'kernel_mode': kernels.kernel_mode() if here else plan.backend,
+            'kernel_release': os.uname().release if here else None,
             'kernel_placement': kernels.placement(),
-            'uml_kernel': None if plan.target else kernels.sandbox_kernel(),
+            'uml_kernel': kernels.sandbox_kernel() if here else None,
             'parameters': plan.parameters(stack),
             'versions': run_versions(packages.run_packages(stack)),
             'command': ' '.join(sys.argv),

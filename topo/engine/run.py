@@ -56,8 +56,9 @@ class Plan:
     trials: int = 1                 # boots of each cell (or of the scenario), all measured
     keep_degraded: bool = False     # spreads over trials keep the degraded ones too
     sandbox_only: str = None        # why this plan changes kernel-wide settings: refused natively
-    target: object = None           # machines of an inventory (topo/inventory.py), reached
-                                    # over SSH; None: the emulation (Mininet)
+    backend: str = 'mininet'        # the node backend, by name (topo/backends/)
+    target: object = None           # its machines: an inventory (topo/backends/machines/
+                                    # inventory.py), reached over SSH; None for the emulation
 
     def parameters(self, stack=None):
         stack = self.stack if stack is None else stack
@@ -267,11 +268,10 @@ class Run:
                                                  'a static IPVS service: %s'
                                                  % ', '.join(self.config.hosts)))
         try:
-            where = dict(backend='ssh', inventory=self.plan.target) if self.plan.target \
-                else {}
-            with backends.network(self.config, log=stage, log_dir=self.out, stack=self.stack,
-                                  recorder=self.rec, hardware=self.plan.hardware,
-                                  **where) as self.network:
+            with backends.network(self.config, backend=self.plan.backend, log=stage,
+                                  log_dir=self.out, stack=self.stack, recorder=self.rec,
+                                  hardware=self.plan.hardware,
+                                  inventory=self.plan.target) as self.network:
                 self._booted()
                 fidelity.calibration = cal = fidelity.calibrate()
                 stage('calibrated, the cluster up: a process starts in %.1f ms (%.1f ms before '
@@ -327,8 +327,7 @@ class Run:
             for path in paths:
                 if Path(path).exists():     # (a machine's file it could not fetch: none)
                     shutil.copy2(path, dst / Path(path).name)
-        if self.plan.target:
-            self.measured.machines = net.machines()
+        self.measured.machines = net.machines()
         if self.stack:
             self.measured.macs = {net[d].mac(): d for d in DIRECTORS}
         if self.plan.hardware:

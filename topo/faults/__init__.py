@@ -26,7 +26,7 @@ class Fault:
     # which nodes it applies to: 'any', 'director', 'real server', 'directors' (the pair)
     targets = 'any'
     default_target = 'laicoz'
-    # on real machines (topo/inventory.py), the inventory command it cannot do without
+    # on real machines (topo/backends/machines/inventory.py), the inventory command it cannot do without
     # (e.g. 'power_off': nothing else switches a machine off), or None
     machine_command = None
     clear_boots = False     # its clear starts the target's services (a power-on, a restart)

@@ -1,4 +1,4 @@
-"""The cluster on machines of an inventory (topo/inventory.py), reached over SSH from
+"""The cluster on machines of an inventory (topo/backends/machines/inventory.py), reached over SSH from
 this, the control node. The machines run what the deployment installed; a run
 starts from a clean state (the stack and the web servers stopped, the kernel's
 IPVS table and VIP cleared), then boots the services as the Mininet backend does."""
@@ -8,10 +8,10 @@ import threading
 import time
 from pathlib import Path
 
-from topo.backends import Network, register
-from topo.backends.ssh.connection import Connection
-from topo.backends.ssh.nodes import HEAL_DEADLINE_S, Client, Director, RealServer, run_local
-from topo.faults import selfheal
+from topo.backends import MACHINES, Network, register
+from topo.backends.machines.connection import Connection
+from topo.backends.machines.nodes import HEAL_DEADLINE_S, Client, Director, RealServer, run_local
+from topo.backends.machines import selfheal
 from topo.kernels import run_id
 from topo.network.config import DIRECTORS
 
@@ -69,7 +69,7 @@ def machine_time(node, out, what):
 def deployed_mismatch(deployment, stack, config):
     """What differs between the stack and service a run asks for and those deployed
     ([]: none)."""
-    from topo.deployment import service
+    from topo.backends.machines.deployment import service
     if deployment is None:
         return ['nothing is deployed (no deployment record)']
     if stack is None:
@@ -86,15 +86,24 @@ def deployed_mismatch(deployment, stack, config):
 
 
 @register
-class SSHNetwork(Network):
-    name = 'ssh'
+class MachineNetwork(Network):
+    name = MACHINES
     floods = False          # real machines' switch learns addresses: only answers prove it
+    torn_down = "the testbed's agents and faults were removed from the machines"
 
-    def __init__(self, config, inventory=None, **kwargs):
+    @classmethod
+    def check(cls, plan):
+        from topo.backends.machines import preflight
+        preflight.check(plan)
+
+    @classmethod
+    def describe(cls, plan):
+        return 'machines of %s, over SSH' % plan.target.path
+
+    def __init__(self, config, **kwargs):
         Network.__init__(self, config, **kwargs)
-        if inventory is None:
-            raise ValueError('the ssh backend needs an inventory (--target)')
-        self.inventory = inventory
+        if self.inventory is None:
+            raise ValueError('the machines backend needs an inventory (--target)')
         self.workdir = Path('/run/hatestbed.%s' % run_id())
         self.workdir.mkdir(mode=0o700)
         self.log_dir = Path(self.log_dir or self.workdir)
@@ -125,7 +134,7 @@ class SSHNetwork(Network):
             else:
                 node = Client(machine, conn, cache)
             self.nodes_by_name[name] = node
-        # (that the directors run what the run asks for: cli.deployed, before the start)
+        # (that the directors run what the run asks for: preflight.deployed, before the start)
         self.timings['connect_s'] = time.monotonic() - t0
         self._each(self._measure_clock, self.nodes)
         self._each(self._reset, self.nodes)

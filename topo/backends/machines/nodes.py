@@ -1,20 +1,17 @@
 """The cluster's machines reached over SSH: the primitives of topo/backends.Node, with
 the roles of topo/network/roles.py on top. What runs on a machine is what the
-deployment (deploy/, experiments/deploy.py) put there: the testbed's agents in
-AGENTS_DIR and one script, NODE_SCRIPT, that starts and stops the machine's services."""
+deployment (deploy/, experiments/deploy.py) put there (paths.py): the testbed's agents
+and one script, the node script, that starts and stops the machine's services."""
 import shlex
 import subprocess
 import time
 from pathlib import Path
 
 from topo.backends import Node
-from topo.faults import selfheal
+from topo.backends.machines import selfheal
+from topo.backends.machines.paths import AGENTS, NODE_SCRIPT, WEB
 from topo.network import roles
 
-AGENTS_DIR = '/opt/hatestbed'               # the testbed's topo package, for its agents
-NODE_SCRIPT = '/etc/hatestbed/node.sh'      # deploy/templates/node.sh.j2
-DEPLOYMENT = '/etc/hatestbed/deployment.json'
-WEB_DIR = '/var/lib/hatestbed/web'
 # a fault the control node set in a machine undoes itself after this long even if
 # nothing ever reaches the machine again (selfheal); clear() undoes it at once
 HEAL_DEADLINE_S = 900
@@ -47,7 +44,7 @@ class SSHNode(Node):
         popen_args.setdefault('stdout', subprocess.PIPE)
         popen_args.setdefault('stderr', subprocess.STDOUT)
         remote = 'cd %s && PYTHONPATH=%s PYTHONUNBUFFERED=1 exec python3 -m %s %s' % (
-            AGENTS_DIR, AGENTS_DIR, module, ' '.join(shlex.quote(str(a)) for a in args))
+            AGENTS, AGENTS, module, ' '.join(shlex.quote(str(a)) for a in args))
         proc = self.conn.popen(remote, universal_newlines=True, **popen_args)
         self.helpers.append(proc)
         return proc
@@ -188,7 +185,7 @@ class RealServer(roles.RealServer, SSHNode):
                 self.private('/etc/hatestbed/nginx.conf')]
 
     def kept_logs(self):
-        return [(Path(self.private(WEB_DIR + '/error.log')), 'nginx-error.log')]
+        return [(Path(self.private(WEB + '/error.log')), 'nginx-error.log')]
 
     def configure_forwarding(self):
         self.node_script('forwarding')

@@ -1,4 +1,4 @@
-"""A deployment of the cluster onto machines of an inventory (topo/inventory.py): each
+"""A deployment of the cluster onto machines of an inventory (topo/backends/machines/inventory.py): each
 machine's packages, configs and their variables, computed by the same classes that
 render them in the emulation (topo/ha/daemons, topo/network/roles.py), for the
 playbook (deploy/site.yml) to render from the same templates.
@@ -14,14 +14,14 @@ import tarfile
 from pathlib import Path
 
 from topo import render
-from topo.backends.ssh.nodes import WEB_DIR
+from topo.backends.machines import paths
 from topo import ha
 from topo.ha.daemons import TEMPLATES as HA_TEMPLATES
 from topo.network import roles
 from topo.network.config import ConfigError
 from topo.network.webserver import WORK_BYTES, NginxServer
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[3]
 PLAYBOOK = ROOT / 'deploy' / 'site.yml'
 NETWORK_TEMPLATES = ROOT / 'topo' / 'network' / 'templates'
 PACKAGES = {'all': ['python3', 'curl', 'iproute2', 'procps', 'util-linux'],
@@ -77,6 +77,7 @@ def host_variables(inventory, config, stack):
              'hatestbed_hosts': config.hosts_file().split('\n', 1)[1].rstrip('\n'),
              'hatestbed_packages': PACKAGES['all'] + PACKAGES[machine.role],
              'hatestbed_configs': [], 'hatestbed_scripts': [],
+             'hatestbed_paths': paths.variables(),
              'hatestbed_deployment': dict(record, role=machine.role)}
         if machine.role == 'director':
             node = MachineNode(machine)
@@ -97,13 +98,13 @@ def host_variables(inventory, config, stack):
         elif machine.role == 'real server':
             server = MachineRealServer(machine, config)
             merge(v, server.forwarding_variables(), name)
-            nginx = NginxServer(name, config.port, WEB_DIR)
+            nginx = NginxServer(name, config.port, paths.WEB)
             merge(v, dict(nginx.variables(), work_bytes=WORK_BYTES), name)
             v['hatestbed_configs'] += [
                 {'src': str(NETWORK_TEMPLATES / 'realserver.sh.j2'),
-                 'dest': '/etc/hatestbed/realserver.sh', 'mode': '0755'},
+                 'dest': paths.REALSERVER_SCRIPT, 'mode': '0755'},
                 {'src': str(NETWORK_TEMPLATES / 'nginx.conf.j2'),
-                 'dest': '/etc/hatestbed/nginx.conf', 'mode': '0644'}]
+                 'dest': paths.NGINX_CONF, 'mode': '0644'}]
         out[name] = render.plain(v)
     return out
 

@@ -1,0 +1,101 @@
+"""What a run on real machines checks before anything starts: what the inventory's
+machines cannot do (refused, naming it), that SSH reaches every machine, and that the
+directors run the stack, settings and service the run asks for (as deploy.py left
+them). Any problem is a UsageError or ConfigError: nothing was touched."""
+import json
+from pathlib import Path
+
+from topo.backends.machines.paths import DEPLOYMENT
+from topo.engine.cli import preflight, stacks_of
+from topo.engine.results import UsageError
+
+
+def check(plan):
+    """Everything, in order; raises at the first problem."""
+    problems = target_problems(plan)
+    if problems:
+        raise UsageError('not on real machines (--target): %s' % '; '.join(problems))
+    preflight(['deploy'])
+    deployed(plan, reachable(plan.target, 'cat %s 2>/dev/null' % DEPLOYMENT))
+
+
+def target_problems(plan):
+    """Why a plan cannot run on real machines ([]: it can). A fault whose command the
+    inventory lacks (a power-off without power_off) raises ConfigError, naming it."""
+    c = plan.config
+    problems = []
+    if c.crossover:
+        problems.append('--crossover (the inventory has no second cable between the directors)')
+    if c.servers_inside:
+        problems.append('--forwarding nat and --remote-servers (the inventory has no inside '
+                        'network)')
+    if c.client_addresses > 1:
+        problems.append('many client addresses')
+    if plan.hardware:
+        problems.append('a hardware profile (emulated caps)')
+    if plan.sandbox_only:
+        problems.append(plan.sandbox_only)
+    for stack in stacks_of(plan):
+        if stack.machines_problem:
+            problems.append(stack.machines_problem)
+    if not problems and plan.target is not None:
+        from topo.engine.steps import Inject
+        for scenario in [plan.scenario] + [cell.scenario for cell in plan.cells]:
+            for step in (scenario.steps if scenario else []):
+                if isinstance(step, Inject):
+                    plan.target.command(step.fault, step.target)
+    return problems
+
+
+def reachable(machines, ask=None):
+    """UsageError naming every machine of the inventory that SSH cannot reach; with
+    ask, a shell command, {machine: what it printed} of each (one connection each)."""
+    import tempfile
+    import threading
+    from topo.backends.machines.connection import Connection
+    problems, answers = [], {}
+
+    def probe(machine, where):
+        try:
+            conn = Connection(machine, where, machines.ssh_key, machines.ssh_args).open()
+        except RuntimeError as e:
+            problems.append(str(e))
+            return
+        try:
+            if ask:
+                answers[machine.name] = conn.run(ask).stdout
+        finally:
+            conn.close()
+    with tempfile.TemporaryDirectory(prefix='hatestbed-ssh.') as where:
+        threads = [threading.Thread(target=probe, args=(m, Path(where)))
+                   for m in machines.machines.values()]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    if problems:
+        raise UsageError('unreachable: %s' % '; '.join(sorted(problems)))
+    return answers
+
+
+def deployed(plan, records):
+    """UsageError unless the directors run the stack, settings and service the plan asks
+    for (records: {machine: its deployment.json, as experiments/deploy.py wrote it})."""
+    from topo.backends.machines.cluster import deployed_mismatch
+    from topo.network.config import DIRECTORS
+    stacks = stacks_of(plan)
+    if len(stacks) != 1:
+        raise UsageError('real machines run one deployed HA stack at a time: choose one '
+                         '(--stack), not %d layouts' % len(stacks))
+    problems = []
+    for name in DIRECTORS:
+        try:
+            record = json.loads(records.get(name) or '')
+        except ValueError:
+            record = None
+        problems += ['%s: %s' % (name, p)
+                     for p in deployed_mismatch(record, stacks[0], plan.config)]
+    if problems:
+        raise UsageError('the machines do not run what this run asks for; deploy it first '
+                         '(experiments/deploy.py --inventory %s --stack %s ...):\n  %s'
+                         % (plan.target.path, stacks[0].name, '\n  '.join(problems)))
