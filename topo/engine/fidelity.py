@@ -4,7 +4,8 @@ produce a number (Mininet-HiFi's lesson): every run calibrates before the cluste
 boots and keeps a light probe running while it measures, in the experiment's own
 process, in the root namespace (of the UML kernel in uml mode).
 
-  machine      before the boot: starting /bin/true (10 times), a Python (3 times),
+  machine      before the boot: starting /bin/true (10 times, each after a short
+               timer, as the probes' starts come after a wait), a Python (3 times),
                and how late 20 short timers (sleep 10 ms) fire: the bare machine's
                speed, to compare runs made at different times
   calibration  the same once the cluster is up and idle, before the first step: the
@@ -62,7 +63,8 @@ import sys
 import threading
 import time
 
-from topo.agents.speed import late_s as _late_s, load1 as _load1, start_s as _start_s
+from topo.agents.speed import calibrate as _calibrate, late_s as _late_s, load1 as _load1, \
+    start_s as _start_s
 from topo.network import counters
 from topo.stats import percentile
 
@@ -178,11 +180,12 @@ class FidelityMonitor:
     def calibrate(self):
         """The machine's speed now (a dict, as summary.json's fidelity has it)."""
         python = sys.executable or 'python3'
+        starts, late = _calibrate()
         return {
-            'process_start_s': _summary([_start_s(['/bin/true']) for _ in range(10)]),
+            'process_start_s': _summary(starts),
             'python_start_s': _summary([_start_s([python, '-S', '-c', 'pass'])
                                         for _ in range(3)]),
-            'timer_late_s': _summary([_late_s() for _ in range(20)]),
+            'timer_late_s': _summary(late),
             'load1': _load1(), 'cpus': os.cpu_count()}
 
     def start(self, network=None):
@@ -247,6 +250,8 @@ class FidelityMonitor:
                               'min_probes': MIN_PROBES}}
         if self.calibration and during['process_start_s']['n'] >= MIN_PROBES:
             out['degraded'], out['reasons'] = verdict(self.calibration, during, self.slower)
+            if self.recorder is not None:   # the machines have theirs: this one controls
+                out['reasons'] = ['the control node: %s' % r for r in out['reasons']]
         else:
             out['degraded'], out['reasons'] = None, [
                 'too few probes during the measurement for a verdict (%d of %d)'
