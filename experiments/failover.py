@@ -23,7 +23,7 @@ from topo.engine.run import Plan, Run  # noqa: E402
 
 
 def parse_args(argv=None):
-    p = cli.base_parser(__doc__.splitlines()[0], target=True)
+    p = cli.base_parser(__doc__.splitlines()[0])
     p.add_argument('--stack', default='heartbeat', choices=ha.stack_names(),
                    help='HA stack on the two directors')
     cli.add_cluster_args(p)

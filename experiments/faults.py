@@ -30,7 +30,7 @@ FIELDS = ['layout', 'fault', 'target', 'noticed_s', 'owner_change_s', 'table_com
 
 def parse_args(argv=None):
     known = faults.load()
-    p = cli.base_parser(__doc__.splitlines()[0], target=True)
+    p = cli.base_parser(__doc__.splitlines()[0])
     p.add_argument('--stack', default='heartbeat', choices=ha.stack_names(redundant=False),
                    help='HA stack on the two directors (one fault)')
     g = p.add_argument_group('fault')

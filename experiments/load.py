@@ -88,11 +88,13 @@ def parse_args(argv=None):
                    help='seconds of load after the takeover (and after the failback)')
     f.add_argument('--stack', default='heartbeat', choices=ha.stack_names(),
                    help='--conn-sync: HA stack on the two directors')
-    p.add_argument('--client-addresses', type=int, default=CLIENT_ADDRESSES, metavar='N',
+    p.add_argument('--client-addresses', type=int, metavar='N',
                    help='addresses the client host opens its connections from, as many '
                         'users on the Internet (1: its own address only, with that '
                         'case\'s own artefacts); the load generator\'s connections take '
-                        'them in turn, h2load\'s (keep-alive, --scale) all come from one')
+                        'them in turn, h2load\'s (keep-alive, --scale) all come from one '
+                        '(default: %d; with --target, the inventory\'s client_addresses)'
+                        % CLIENT_ADDRESSES)
     cli.add_cluster_args(p)
     cli.add_trials_arg(p)
     ha.add_arguments(p)
@@ -130,7 +132,9 @@ def plan(args, mode):
         raise ValueError('--conn-sync runs with the sync daemon off and on: leave out '
                          '--sync-daemon')
     patterns = cli.names(args.patterns, PATTERNS, 'pattern')
-    config = cli.cluster_config(args, client_addresses=args.client_addresses,
+    sources = args.client_addresses or (cli.inventory(args).client_addresses if args.target
+                                        else CLIENT_ADDRESSES)
+    config = cli.cluster_config(args, client_addresses=sources,
                                 **({'servers': max(scales)} if scales else {}))
     options = {'mode': mode}
     cells = []

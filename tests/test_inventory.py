@@ -72,6 +72,8 @@ R = ['all', 'children', 'real_servers', 'hosts']
     (['all', 'vars', 'cluster', 'vip'], '192.0.2.1', 'not in the subnet'),
     (['all', 'vars', 'cluster', 'subnet'], 'ten', 'does not appear to be'),
     (['all', 'vars', 'cluster', 'vipp'], '10.0.14.146', 'unknown vipp'),
+    (['all', 'vars', 'cluster', 'client_addresses'], 0, 'client_addresses must be a whole'),
+    (['all', 'vars', 'cluster', 'client_addresses'], '1000', 'client_addresses must be a whole'),
     (['all', 'children', 'clients'], None, 'group clients has no hosts'),
     (['all', 'children', 'routers'], {'hosts': {'r': {}}}, 'unknown group routers'),
     (D + ['laicoy'], None, 'the directors must be laicoz and laicoy'),

@@ -56,17 +56,17 @@ def path_arg(text):
     return os.path.abspath(os.path.expanduser(text))
 
 
-def base_parser(description, results=True, target=False):
-    """The flags every experiment shares; target=True for those that also run on real
-    machines (--target INVENTORY)."""
+def base_parser(description, results=True):
+    """The flags every experiment shares, --target INVENTORY among them: every experiment
+    also runs on real machines, or says before anything starts what they cannot do."""
     p = argparse.ArgumentParser(description=description, formatter_class=_HelpFormatter)
     kernels.add_arguments(p)
-    if target:
-        p.add_argument('--target', metavar='INVENTORY', type=path_arg,
-                       help='run on the machines of this inventory (topo/backends/machines/inventory.py; '
-                            'deployed with experiments/deploy.py), reached over SSH, instead '
-                            'of the emulation: the cluster\'s machines, addresses and VIP '
-                            'come from the inventory')
+    p.add_argument('--target', metavar='INVENTORY', type=path_arg,
+                   help='run on the machines of this inventory (topo/backends/machines/'
+                        'inventory.py; deployed with experiments/deploy.py), reached over '
+                        'SSH, instead '
+                        'of the emulation: the cluster\'s machines, addresses and VIP '
+                        'come from the inventory')
     if results:
         p.add_argument('--results', metavar='DIR', type=path_arg,
                        help='results folder (new or empty); default: a new timestamped '

@@ -68,12 +68,16 @@ def machine_time(node, out, what):
 
 def deployed_mismatch(deployment, stack, config):
     """What differs between the stack and service a run asks for and those deployed
-    ([]: none)."""
+    ([]: none). stack None: a static IPVS service, which the run installs itself on
+    laicoz (the deployed stack stopped), with its own scheduler and weights: only how
+    the real servers were set up must match."""
     from topo.backends.machines.deployment import service
     if deployment is None:
         return ['nothing is deployed (no deployment record)']
     if stack is None:
-        return ['this run wants no HA stack: the emulation only']
+        have, want = deployment.get('service') or {}, service(config)
+        return ['%s: deployed %r, asked %r' % (k, have.get(k), want[k])
+                for k in ('forwarding', 'tun_type', 'port') if have.get(k) != want[k]]
     if deployment.get('stack') != stack.name:
         return ['the stack: %s is deployed, the run asks for %s'
                 % (deployment.get('stack'), stack.name)]
@@ -151,6 +155,7 @@ class MachineNetwork(Network):
         node.node_script('stop')
         node.clear_state()
         if node.role == 'real server':     # (its VIP, as at boot: the web server follows)
+            node.set_web_version(1)         # (a rolling upgrade's left the next one)
             node.configure_forwarding()
 
     def teardown(self):

@@ -27,7 +27,7 @@ NETWORK_TEMPLATES = ROOT / 'topo' / 'network' / 'templates'
 PACKAGES = {'all': ['python3', 'curl', 'iproute2', 'procps', 'util-linux'],
             'director': ['ipvsadm', 'iptables', 'arptables'],
             'real server': ['nginx-light'],
-            'client': ['python3-requests']}
+            'client': ['python3-requests', 'nghttp2-client']}    # (h2load: the load lab)
 
 
 class MachineNode:

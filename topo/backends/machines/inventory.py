@@ -4,7 +4,8 @@ cluster (`ansible-playbook -i FILE`) and tells the experiments where each machin
 
     all:
       vars:
-        cluster: {vip: 10.0.14.146, subnet: 10.0.14.0/24}     # optional: port, forwarding
+        cluster: {vip: 10.0.14.146, subnet: 10.0.14.0/24}     # optional: port, forwarding,
+                                                              # client_addresses
       children:
         directors:
           hosts:
@@ -25,6 +26,9 @@ client. `ansible_host` is where SSH reaches a machine (a management address),
 A machine may give the commands (run on the control node) that a fault needs:
 power_off/power_on (e.g. `fence_ipmilan ...`, `virsh destroy ...`) and
 link_down/link_up (a switch port, `virsh domif-setlink ...`), each pair whole.
+`client_addresses` (default 1): how many addresses the client may open its connections
+from, as the load lab's many users (RFC 2544's 198.18.0.0/15, routed to the client on
+every machine of the cluster while a run lasts): say so only where that block is free.
 """
 import ipaddress
 from dataclasses import dataclass, field
@@ -35,7 +39,7 @@ GROUPS = {'directors': 'director', 'real_servers': 'real server', 'clients': 'cl
 HOST_KEYS = {'ansible_host', 'ansible_user', 'ansible_port', 'address', 'interface'}
 # fault commands, in pairs: what undoes each
 COMMANDS = {'power_off': 'power_on', 'link_down': 'link_up'}
-CLUSTER_KEYS = {'vip', 'subnet', 'port', 'forwarding'}
+CLUSTER_KEYS = {'vip', 'subnet', 'port', 'forwarding', 'client_addresses'}
 
 
 @dataclass
@@ -60,6 +64,7 @@ class Inventory:
     forwarding: str = 'dr'
     ssh_key: str = None         # all.vars.ansible_ssh_private_key_file, as Ansible takes it
     ssh_args: str = ''          # all.vars.ansible_ssh_common_args
+    client_addresses: int = 1   # the client's sources for the load lab (cluster's setting)
 
     @property
     def real_servers(self):
@@ -110,7 +115,7 @@ def parse(data, path='inventory'):
     top = data['all']
     cluster = ((top.get('vars') or {}).get('cluster')) or {}
     if not isinstance(cluster, dict):
-        bad("all.vars.cluster must be a mapping (vip, subnet, port, forwarding)")
+        bad("all.vars.cluster must be a mapping (%s)" % ', '.join(sorted(CLUSTER_KEYS)))
     unknown = set(cluster) - CLUSTER_KEYS
     if unknown:
         bad('all.vars.cluster: unknown %s (known: %s)' % (', '.join(sorted(unknown)),
@@ -164,11 +169,14 @@ def parse(data, path='inventory'):
         port = int(cluster.get('port', 80))
     except (TypeError, ValueError):
         bad('all.vars.cluster.port must be a number')
+    sources = cluster.get('client_addresses', 1)
+    if not isinstance(sources, int) or isinstance(sources, bool) or not 1 <= sources <= 65536:
+        bad('all.vars.cluster.client_addresses must be a whole number from 1 to 65536')
     top_vars = top.get('vars') or {}
     return Inventory(path, {n: hosts[n] for n in order}, str(vip), str(subnet), port,
                      str(cluster.get('forwarding', 'dr')),
                      top_vars.get('ansible_ssh_private_key_file'),
-                     str(top_vars.get('ansible_ssh_common_args') or ''))
+                     str(top_vars.get('ansible_ssh_common_args') or ''), sources)
 
 
 def machine(name, role, values, subnet, bad):

@@ -9,8 +9,9 @@ from pathlib import Path
 
 from topo.backends import Node
 from topo.backends.machines import selfheal
-from topo.backends.machines.paths import AGENTS, NODE_SCRIPT, WEB
-from topo.network import roles
+from topo.backends.machines.paths import AGENTS, NGINX_CONF, NODE_SCRIPT, REALSERVER_SCRIPT, WEB
+from topo import render
+from topo.network import roles, webserver
 
 # a fault the control node set in a machine undoes itself after this long even if
 # nothing ever reaches the machine again (selfheal); clear() undoes it at once
@@ -179,10 +180,31 @@ class RealServer(roles.RealServer, SSHNode):
         self.vip, self.web_port, self.forwarding = vip, web_port, forwarding
         self.gateway, self.tun_type = gateway, tun_type
 
+    version = 1                     # the site's, as deployed (its pages' X-Version)
+
     @property
     def configs(self):
-        return [self.private('/etc/hatestbed/realserver.sh'),
-                self.private('/etc/hatestbed/nginx.conf')]
+        return [self.private(REALSERVER_SCRIPT), self.private(NGINX_CONF)]
+
+    def set_web_version(self, version):
+        """nginx.conf as the deployment renders it (the same template and variables),
+        for this version of the site; written only when it changes."""
+        nginx = webserver.NginxServer(self.name, self.web_port, WEB)
+        nginx.version = version
+        text = render.render(webserver.TEMPLATE, nginx.variables())
+        out = self.cmd("f=%s; printf %%s %s > $f.new && if cmp -s $f $f.new; then rm $f.new; "
+                       "else mv $f.new $f; fi" % (NGINX_CONF, shlex.quote(text)))
+        if out.strip():
+            raise RuntimeError('%s: %s: %s' % (self.name, NGINX_CONF, out.strip()))
+        self.version = version
+
+    def upgrade_web(self):
+        """A new version of the site (its pages say X-Version: one more), started; the
+        next run's reset puts the deployed one back."""
+        self.set_web_version(self.version + 1)
+        self.start_web()
+        self.wait_web()
+        return self.version
 
     def kept_logs(self):
         return [(Path(self.private(WEB + '/error.log')), 'nginx-error.log')]

@@ -29,8 +29,9 @@ def target_problems(plan):
     if c.servers_inside:
         problems.append('--forwarding nat and --remote-servers (the inventory has no inside '
                         'network)')
-    if c.client_addresses > 1:
-        problems.append('many client addresses')
+    if plan.target is not None and c.client_addresses > plan.target.client_addresses:
+        problems.append('%d client addresses: the inventory allows %d (its cluster\'s '
+                        'client_addresses)' % (c.client_addresses, plan.target.client_addresses))
     if plan.hardware:
         problems.append('a hardware profile (emulated caps)')
     if plan.sandbox_only:
@@ -44,7 +45,21 @@ def target_problems(plan):
             for step in (scenario.steps if scenario else []):
                 if isinstance(step, Inject):
                     plan.target.command(step.fault, step.target)
+                for f in getattr(step, 'faults', None) or []:   # a schedule's
+                    plan.target.command(f.fault, f.target)
     return problems
+
+
+def deployments(plan):
+    """The deployments the plan's runs need: one per stack, layout and settings
+    (a static IPVS service needs only the real servers': none of its own)."""
+    found = {}
+    for stack in [plan.stack] + [c.stack for c in plan.cells]:
+        if stack is not None:
+            key = json.dumps([stack.name, stack.layout, stack.settings.as_dict()],
+                             sort_keys=True, default=str)
+            found.setdefault(key, stack)
+    return list(found.values())
 
 
 def reachable(machines, ask=None):
@@ -83,19 +98,26 @@ def deployed(plan, records):
     for (records: {machine: its deployment.json, as experiments/deploy.py wrote it})."""
     from topo.backends.machines.cluster import deployed_mismatch
     from topo.network.config import DIRECTORS
-    stacks = stacks_of(plan)
-    if len(stacks) != 1:
-        raise UsageError('real machines run one deployed HA stack at a time: choose one '
-                         '(--stack), not %d layouts' % len(stacks))
+    stacks = deployments(plan)
+    if len(stacks) > 1:
+        raise UsageError(
+            'this run needs %d deployments (%s): real machines run the one deployed '
+            '(experiments/deploy.py); run it with the deployed one alone (--layouts, '
+            '--stack), or for each setting deploy it and run experiments/failover.py '
+            '--target' % (len(stacks), '; '.join(
+                '%s %s' % (s.layout, ' '.join('%s=%s' % kv for kv in sorted(
+                    s.settings.as_dict().items()))) for s in stacks)))
+    stack = stacks[0] if stacks else None
     problems = []
-    for name in DIRECTORS:
+    for name in DIRECTORS if stack else plan.target.machines:
         try:
             record = json.loads(records.get(name) or '')
         except ValueError:
             record = None
         problems += ['%s: %s' % (name, p)
-                     for p in deployed_mismatch(record, stacks[0], plan.config)]
+                     for p in deployed_mismatch(record, stack, plan.config)]
     if problems:
         raise UsageError('the machines do not run what this run asks for; deploy it first '
-                         '(experiments/deploy.py --inventory %s --stack %s ...):\n  %s'
-                         % (plan.target.path, stacks[0].name, '\n  '.join(problems)))
+                         '(experiments/deploy.py --inventory %s%s ...):\n  %s'
+                         % (plan.target.path, ' --stack %s' % stack.name if stack else '',
+                            '\n  '.join(problems)))

@@ -1,0 +1,77 @@
+"""What a run on real machines refuses before anything starts
+(topo/backends/machines/preflight.py), on plans as the experiments make them and the
+deployment records deploy.py leaves on the machines: a run that needs several
+deployments (a sweep, the sync daemon off then on, every layout), a static service
+on machines set up for another forwarding method, more client addresses than the
+inventory allows, a scheduled power-off of a machine without power commands."""
+import json
+
+import pytest
+
+from conftest import ROOT
+from topo import ha
+from topo.backends.machines import inventory, preflight
+from topo.backends.machines.deployment import service
+from topo.engine.matrix import Cell
+from topo.engine.results import UsageError
+from topo.engine.run import Plan
+from topo.engine.schedule import ScheduledFault
+from topo.engine.scenarios import Scenario
+from topo.engine.steps.faults import ReplaySchedule
+from topo.network.config import ClusterConfig, ConfigError
+
+MACHINES = inventory.load(str(ROOT / 'tests' / 'data' / 'machines.yml'))
+
+
+def records(stack, config, names=MACHINES.machines):
+    """Each machine's deployment.json, as deploy.py writes it for this stack."""
+    return {n: json.dumps({'stack': stack.name, 'layout': stack.layout,
+                           'settings': stack.settings.as_dict(), 'service': service(config)})
+            for n in names}
+
+
+def heartbeat(config, **settings):
+    cls = ha.get('heartbeat')
+    return cls(config, cls.Settings(**settings))
+
+
+def test_the_deployed_stack_passes_and_one_setting_more_is_refused():
+    config = ClusterConfig()
+    deployed = heartbeat(config)
+    plan = Plan('failover', config, deployed, target=MACHINES)
+    preflight.deployed(plan, records(deployed, config))         # as deployed: fine
+    sweep = Plan('sweep', config, target=MACHINES, cells=[
+        Cell('deadtime-%g' % d, heartbeat(config, deadtime=d, keepalive=d / 4), None, {})
+        for d in (1.0, 2.0)])
+    with pytest.raises(UsageError, match='this run needs 2 deployments .*deadtime=1.0.*'
+                                         'deadtime=2.0.*run it with the deployed one alone'):
+        preflight.deployed(sweep, records(deployed, config))
+
+
+def test_a_static_service_needs_the_real_servers_set_up_for_its_forwarding():
+    config = ClusterConfig()
+    static = Plan('schedulers', config, target=MACHINES)
+    deployed = heartbeat(config)
+    preflight.deployed(static, records(deployed, config))       # any stack: it is stopped
+    tun = ClusterConfig(forwarding='tun')
+    with pytest.raises(UsageError, match="laico2: forwarding: deployed 'tun', asked 'dr'"):
+        preflight.deployed(static, records(heartbeat(tun), tun))
+    with pytest.raises(UsageError, match='client: nothing is deployed'):
+        preflight.deployed(static, dict(records(deployed, config), client=''))
+
+
+def test_more_client_addresses_than_the_inventory_allows_are_refused():
+    plan = Plan('load', ClusterConfig(client_addresses=1000), target=MACHINES)
+    assert preflight.target_problems(plan) == [
+        "1000 client addresses: the inventory allows 1 (its cluster's client_addresses)"]
+    assert preflight.target_problems(Plan('load', ClusterConfig(), target=MACHINES)) == []
+
+
+def test_a_scheduled_fault_the_inventory_has_no_command_for_is_refused_naming_it():
+    config = ClusterConfig()
+    schedule = ReplaySchedule([ScheduledFault(5, 'crash', 'laicoz', 20),
+                               ScheduledFault(40, 'power-off', 'laicoy', 20)], 90)
+    plan = Plan('availability', config, heartbeat(config), target=MACHINES,
+                scenario=Scenario('availability', [schedule], []))
+    with pytest.raises(ConfigError, match='power-off on laicoy needs power_off and power_on in the inventory'):
+        preflight.target_problems(plan)
