@@ -45,8 +45,8 @@ HOGS = 'for i in 1 2 3; do nohup timeout 120 sh -c "while :; do :; done" >/dev/n
 
 
 def starved_run(tmp_path, machine):
-    """A short partition run whose `machine` gets CPU hogs once the run has calibrated;
-    the run's summary (its one cell's)."""
+    """A short partition run whose `machine` gets CPU hogs once the machines have
+    calibrated (under the run's steady traffic); the run's summary (its one cell's)."""
     out = tmp_path / 'starved'
     proc = subprocess.Popen([PYTHON, str(ROOT / 'experiments' / 'faults.py'), '--target',
                              'machines.yml', '--stack', 'keepalived', '--fault', 'partition',
@@ -56,8 +56,8 @@ def starved_run(tmp_path, machine):
     try:
         for line in proc.stdout:
             print(line, end='')
-            if 'calibrated, the cluster up' in line:
-                time.sleep(1)       # (the machines' own calibration: a fraction of that)
+            if 'prober running' in line:      # the machines calibrate now, under it
+                time.sleep(1)       # (their calibration: a fraction of that)
                 assert script('machines.py', 'run', machine, HOGS).returncode == 0
         proc.wait(timeout=600)
     finally:
@@ -111,7 +111,7 @@ def test_deploy_twice_then_a_partition_over_ssh(tmp_path):
         assert set(run['fidelity']['machines']) == {'laicoz', 'laicoy', 'laico2', 'client'}
         assert not [r for r in run['fidelity']['reasons'] if r.startswith('laico')]
         # a machine starved while the run measures (three CPU hogs on laico2, started once
-        # every machine calibrated): the run is marked degraded, naming laico2
+        # every machine calibrated): the run is marked degraded, naming laico2 alone
         run = starved_run(tmp_path, 'laico2')
         assert run['fidelity']['machines']['laico2']['degraded'] is True
         assert run['fidelity']['degraded'] and [

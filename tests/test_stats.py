@@ -175,6 +175,7 @@ def test_a_slow_machine_of_the_cluster_degrades_the_run_and_is_named():
     m = FidelityMonitor(period=60)
     m.calibration = m.calibrate()
     m.start(network)
+    m.probe_machines()          # (the run's traffic steady)
     t = time.time()
 
     def said(node, **fields):

@@ -15,6 +15,7 @@ the first backend; nothing outside it may reach into Mininet's objects.
 import abc
 import signal
 import time
+from pathlib import Path
 
 from topo.network import roles
 from topo.network.config import CLIENT, DIRECTORS, PRIMARY
@@ -86,6 +87,23 @@ class Node(abc.ABC):
     def proc_net(self, name):
         """The text of the node's /proc/net/<name> (its network namespace's counters),
         or '' when the kernel has none."""
+
+    def stop_agent(self, proc, timeout=60):
+        """Ask an agent (agent()'s process) to end as SIGTERM does: it says what it
+        measured before it exits. Its exit status."""
+        proc.terminate()
+        return proc.wait(timeout=timeout)
+
+    def take_file(self, path):
+        """The text of a file a program of the node wrote at `path` (a shared path,
+        /tmp), removed: the emulation's nodes share this filesystem."""
+        p = Path(path)
+        try:
+            return p.read_text()
+        except FileNotFoundError:
+            return ''
+        finally:
+            p.unlink(missing_ok=True)
 
     # -- built on the primitives --------------------------------------------------------
     clock_offset_s = 0.0    # its clock minus the control node's (topo/analysis/clocks.py)

@@ -283,9 +283,14 @@ class Run:
                 # nothing is measured on a network that does not forward (checks.forwarded)
                 from topo.engine.steps.traffic import VerifyHub
                 if VerifyHub()(self)['verified']:
-                    for step in scenario.steps:
+                    steady = steady_after(scenario.steps)
+                    if steady is None:
+                        fidelity.probe_machines()
+                    for i, step in enumerate(scenario.steps):
                         step(self)
                         self.save()
+                        if i == steady:
+                            fidelity.probe_machines()
                 else:
                     self.fail('the network does not forward: %s; nothing was measured'
                               % describe_hub_check(self.measured.hub_check))
@@ -353,12 +358,21 @@ class Run:
 
     def stop_prober(self, wait_s=5):
         if self.prober and self.prober.poll() is None:
-            self.prober.terminate()
             try:
-                self.prober.wait(timeout=wait_s)
+                self.network.client.stop_agent(self.prober, wait_s)
             except Exception:
                 self.prober.kill()
         self.prober = None
+
+
+def steady_after(steps):
+    """The index of the step after which the run's traffic is steady (the prober and
+    the load it starts together running), or None when it starts none."""
+    first = next((i for i, st in enumerate(steps) if getattr(st, 'steady', False)), None)
+    while first is not None and first + 1 < len(steps) and \
+            getattr(steps[first + 1], 'steady', False):
+        first += 1
+    return first
 
 
 def describe_hub_check(hub):

@@ -230,6 +230,10 @@ class RealServer:
                 self.web.wait()
         return round(time.monotonic() - t0, 3)
 
+    def answered(self):
+        """Requests its web server answered so far (its access log)."""
+        return self.nginx.answered()
+
     def upgrade_web(self):
         """A new version of the site (its pages say X-Version: one more), started."""
         self.nginx.version += 1

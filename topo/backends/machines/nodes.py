@@ -13,6 +13,8 @@ from topo.backends.machines.paths import AGENTS, NGINX_CONF, NODE_SCRIPT, REALSE
 from topo import render
 from topo.network import roles, webserver
 
+NOFILE = webserver.CONNECTIONS * 4         # as raise_limits gives a local program
+
 # a fault the control node set in a machine undoes itself after this long even if
 # nothing ever reaches the machine again (selfheal); clear() undoes it at once
 HEAL_DEADLINE_S = 900
@@ -37,7 +39,11 @@ class SSHNode(Node):
         return self.conn.run(' '.join(str(a) for a in args)).stdout
 
     def popen(self, argv, **kwargs):
-        proc = self.conn.popen(' '.join(shlex.quote(str(a)) for a in argv), **kwargs)
+        # a preexec_fn (raise_limits) would run here, in the ssh process: the limit that
+        # counts is the machine's, raised there (the load lab's thousands of connections)
+        limit = 'ulimit -n %d 2>/dev/null; ' % NOFILE if kwargs.pop('preexec_fn', None) else ''
+        proc = self.conn.popen(limit + 'exec ' + ' '.join(shlex.quote(str(a)) for a in argv),
+                               **kwargs)
         self.helpers.append(proc)
         return proc
 
@@ -47,8 +53,20 @@ class SSHNode(Node):
         remote = 'cd %s && PYTHONPATH=%s PYTHONUNBUFFERED=1 exec python3 -m %s %s' % (
             AGENTS, AGENTS, module, ' '.join(shlex.quote(str(a)) for a in args))
         proc = self.conn.popen(remote, universal_newlines=True, **popen_args)
+        proc.module = module        # (stop_agent finds it on the machine by it)
         self.helpers.append(proc)
         return proc
+
+    def stop_agent(self, proc, timeout=60):
+        # a signal to the local ssh would end the session, not tell the agent: the agent
+        # itself is signalled, on the machine, and its last lines still come through
+        self.cmd('pkill -TERM -f %s' % shlex.quote('python3 -m %s( |$)'
+                                                   % proc.module.replace('.', '[.]')))
+        try:
+            return proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            return proc.wait()
 
     def interfaces(self):
         return [self.machine.interface]
@@ -127,6 +145,11 @@ class SSHNode(Node):
             local.write_bytes(p.stdout)
         return str(local)
 
+    def take_file(self, path):
+        p = self.conn.run('cat %s 2>/dev/null; rm -f %s' % (shlex.quote(str(path)),
+                                                          shlex.quote(str(path))), timeout=300)
+        return p.stdout
+
     def proc_net(self, name):
         return self.cmd('cat /proc/net/%s 2>/dev/null' % name)
 
@@ -185,6 +208,10 @@ class RealServer(roles.RealServer, SSHNode):
     @property
     def configs(self):
         return [self.private(REALSERVER_SCRIPT), self.private(NGINX_CONF)]
+
+    def answered(self):
+        out = self.cmd('cat %s/access.log 2>/dev/null | wc -l' % WEB).strip()
+        return int(out) if out.isdigit() else 0
 
     def set_web_version(self, version):
         """nginx.conf as the deployment renders it (the same template and variables),

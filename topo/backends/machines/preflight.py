@@ -12,6 +12,7 @@ from topo.engine.results import UsageError
 
 def check(plan):
     """Everything, in order; raises at the first problem."""
+    one_deployment(plan)
     problems = target_problems(plan)
     if problems:
         raise UsageError('not on real machines (--target): %s' % '; '.join(problems))
@@ -37,7 +38,7 @@ def target_problems(plan):
     if plan.sandbox_only:
         problems.append(plan.sandbox_only)
     for stack in stacks_of(plan):
-        if stack.machines_problem:
+        if stack.machines_problem and stack.machines_problem not in problems:
             problems.append(stack.machines_problem)
     if not problems and plan.target is not None:
         from topo.engine.steps import Inject
@@ -93,11 +94,9 @@ def reachable(machines, ask=None):
     return answers
 
 
-def deployed(plan, records):
-    """UsageError unless the directors run the stack, settings and service the plan asks
-    for (records: {machine: its deployment.json, as experiments/deploy.py wrote it})."""
-    from topo.backends.machines.cluster import deployed_mismatch
-    from topo.network.config import DIRECTORS
+def one_deployment(plan):
+    """The one stack the plan runs (None: a static service); UsageError when its runs
+    need several deployments."""
     stacks = deployments(plan)
     if len(stacks) > 1:
         raise UsageError(
@@ -107,7 +106,15 @@ def deployed(plan, records):
             '--target' % (len(stacks), '; '.join(
                 '%s %s' % (s.layout, ' '.join('%s=%s' % kv for kv in sorted(
                     s.settings.as_dict().items()))) for s in stacks)))
-    stack = stacks[0] if stacks else None
+    return stacks[0] if stacks else None
+
+
+def deployed(plan, records):
+    """UsageError unless the directors run the stack, settings and service the plan asks
+    for (records: {machine: its deployment.json, as experiments/deploy.py wrote it})."""
+    from topo.backends.machines.cluster import deployed_mismatch
+    from topo.network.config import DIRECTORS
+    stack = one_deployment(plan)
     problems = []
     for name in DIRECTORS if stack else plan.target.machines:
         try:

@@ -21,6 +21,7 @@ import time
 
 from topo.agents import events, h2load
 from topo.engine.run import stage
+from topo.kernels import run_id
 from topo.network import counters
 from topo.network.webserver import raise_limits
 from topo.stats import percentile
@@ -89,7 +90,7 @@ class ConnectionLevel(Level):
 
     def measure(self, run, url, servers, headers, keep):
         net = run.network
-        before = {s.name: s.nginx.answered() for s in servers}
+        before = {s.name: s.answered() for s in servers}
         args = ['--url', url, '--clients', self.clients, '--requests', self.requests,
                 '--ramp', 0, '--timeout', CONNECT_TIMEOUT_S]
         args += [a for h in headers for a in ('--header', h)]
@@ -207,7 +208,7 @@ def answers(servers, before, ok):
     buffer each second: waits (5 s at most) until every answer is in."""
     end = time.monotonic() + 5
     while True:
-        got = {s.name: s.nginx.answered() - before[s.name] for s in servers}
+        got = {s.name: s.answered() - before[s.name] for s in servers}
         if sum(got.values()) >= ok or time.monotonic() > end:
             return {k: v for k, v in got.items() if v}
         time.sleep(0.1)
@@ -216,8 +217,9 @@ def answers(servers, before, ok):
 def measure(net, url, clients, requests, servers, keep=None, headers=()):
     """One h2load run from the client; the level's numbers (topo/agents/h2load.py).
     keep: where h2load's own report is saved."""
-    log = net.workdir / ('h2load-%d.log' % time.monotonic_ns())
-    before = {s.name: s.nginx.answered() for s in servers}
+    # where the client writes it: a path every backend's client has (a machine's own /tmp)
+    log = '/tmp/hatestbed-h2load.%s.%d.log' % (run_id(), time.monotonic_ns())
+    before = {s.name: s.answered() for s in servers}
     proc = net.client.popen(h2load.command(url, clients, requests, log, headers=headers),
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             universal_newlines=True, preexec_fn=raise_limits)
@@ -230,8 +232,7 @@ def measure(net, url, clients, requests, servers, keep=None, headers=()):
         keep.parent.mkdir(parents=True, exist_ok=True)
         keep.write_text(out)
     summary = h2load.parse_summary(out)
-    rows = h2load.parse_log(log.read_text()) if log.exists() else []
-    log.unlink(missing_ok=True)
+    rows = h2load.parse_log(net.client.take_file(log))
     ok = summary['status'].get('2xx', summary['succeeded'])
     lat = sorted(d for _, status, d in rows if 200 <= status < 300)
     r = lambda v: None if v is None else round(v, 4)

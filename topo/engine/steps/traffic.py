@@ -45,6 +45,7 @@ class Burst:
 
 class StartProber:
     """A steady rate of requests through the VIP for the rest of the run (probe.csv)."""
+    steady = True       # (the run's traffic from now on: Run.run)
 
     def __call__(self, run):
         m = run.measure
@@ -62,6 +63,7 @@ class StartLoad:
     requests (one connection each) or, with keepalive, long-lived sessions. Its
     per-second events go into the run's events as node 'load'."""
     NODE = 'load'
+    steady = True
 
     def __init__(self, clients, keepalive=False, interval=0.2, timeout=5.0):
         self.clients, self.keepalive = clients, keepalive
@@ -91,8 +93,7 @@ class StopLoad:
         proc = run.load
         if proc is None:
             return
-        proc.terminate()
-        proc.wait(timeout=60)
+        run.network.client.stop_agent(proc)
         mine = lambda e: e['kind'] == 'done' and e['node'] == StartLoad.NODE
         t = run.rec.wait_for(lambda r: any(mine(e) for e in r.events[-50:]), 30)
         done = [e for e in run.rec.events if mine(e)]
