@@ -68,7 +68,7 @@ def parse_args(argv=None):
                    help='the ramp\'s patterns, of keepalive (h2load: HTTP/1.1 keep-alive, '
                         'one connection per client) and close (a connection per request, '
                         'as browsers of 2003: IPVS schedules every request)')
-    r.add_argument('--conntrack-max', type=int, metavar='N',
+    r.add_argument('--conntrack-max', type=cli.positive(int), metavar='N',
                    help='reproduce the lost SYNs: the sandbox kernel\'s connection-tracking '
                         'table at N entries per namespace (UML\'s own default for 1 GB is '
                         '8192; the testbed gives it 262144, as a native host); uml mode only')
@@ -76,15 +76,15 @@ def parse_args(argv=None):
                    help='; '.join('%s: %s' % (k, v[2]) for k, v in sorted(PAGES.items())) +
                         ' (default: light for the ramp, cgi for --scale)')
     f = p.add_argument_group('failover and conn-sync')
-    f.add_argument('--clients', type=int, default=1000,
+    f.add_argument('--clients', type=cli.positive(int), default=1000,
                    help='--failover: simultaneous clients, one connection per request')
     f.add_argument('--layouts', default=','.join(ha.layouts()),
                    help='--failover: HA layouts, of %s' % ', '.join(ha.layouts()))
-    f.add_argument('--sessions', type=int, default=500,
+    f.add_argument('--sessions', type=cli.positive(int), default=500,
                    help='--conn-sync: long-lived connections through the VIP')
-    f.add_argument('--interval', type=float, default=0.2, metavar='S',
+    f.add_argument('--interval', type=cli.positive(float), default=0.2, metavar='S',
                    help='--conn-sync: seconds between two requests of a session')
-    f.add_argument('--hold', type=float, default=20.0, metavar='S',
+    f.add_argument('--hold', type=cli.positive(float), default=20.0, metavar='S',
                    help='seconds of load after the takeover (and after the failback)')
     f.add_argument('--stack', default='heartbeat', choices=ha.stack_names(),
                    help='--conn-sync: HA stack on the two directors')
@@ -122,10 +122,6 @@ def plan(args, mode):
     # scale-out is measured on the paper's PCs
     profile = hardware.get(args.hardware or '2003') if args.hardware or scales else None
     page = args.page or ('cgi' if scales else 'light')
-    if args.conntrack_max is not None and args.conntrack_max < 1:
-        raise ValueError('--conntrack-max: a positive number of entries')
-    if min(args.clients, args.sessions) < 1 or args.interval <= 0 or args.hold <= 0:
-        raise ValueError('--clients, --sessions, --interval and --hold must be positive')
     if mode != 'conn-sync' and ha.given_flags(args):   # (the ramp and --scale: no HA stack)
         cli.layouts(args, '--conn-sync')
     if getattr(args, 'sync_daemon', None):

@@ -57,11 +57,9 @@ def parse_args(argv=None):
         layouts, ways = cli.layouts(args), cli.names(args.ways, WAYS, 'way')
         if args.clients < 0:
             raise ValueError('--clients must be 0 or more')
-        if args.grow is not None and args.target:
-            raise ValueError('--grow with --target: growth reloads the stack with configs '
-                             'rendered here for servers outside the service; on real '
-                             'machines the configs are the deployment\'s (deploy the larger '
-                             'service with experiments/deploy.py instead)')
+        if args.grow and args.target and args.grow > len(cli.inventory(args).real_servers):
+            raise ValueError('--grow %d: the inventory has %d real servers'
+                             % (args.grow, len(cli.inventory(args).real_servers)))
         if args.grow is not None and args.grow <= args.servers:
             raise ValueError('--grow %d: more real servers than --servers %d, please'
                              % (args.grow, args.servers))

@@ -83,6 +83,10 @@ class Node(abc.ABC):
     def private(self, path):
         """Where the testbed writes the file that the node sees at `path`."""
 
+    def publish(self, path):
+        """The node sees at `path` what the testbed wrote at private(path): the
+        emulation's private copy is the node's own file."""
+
     @abc.abstractmethod
     def proc_net(self, name):
         """The text of the node's /proc/net/<name> (its network namespace's counters),

@@ -56,6 +56,21 @@ def path_arg(text):
     return os.path.abspath(os.path.expanduser(text))
 
 
+def positive(kind):
+    """argparse type: a number of that kind above 0 (argparse names the flag)."""
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            value = 0
+        if value <= 0:
+            raise argparse.ArgumentTypeError('a positive %s, got %r' % (
+                'whole number' if kind is int else 'number', text))
+        return value
+    parse.__name__ = 'positive %s' % kind.__name__
+    return parse
+
+
 def base_parser(description, results=True):
     """The flags every experiment shares, --target INVENTORY among them: every experiment
     also runs on real machines, or says before anything starts what they cannot do."""

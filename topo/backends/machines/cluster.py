@@ -11,6 +11,7 @@ from pathlib import Path
 from topo.backends import MACHINES, Network, register
 from topo.backends.machines.connection import Connection
 from topo.backends.machines.nodes import HEAL_DEADLINE_S, Client, Director, RealServer, run_local
+from topo.backends.machines.paths import CONFIGS_CHANGED
 from topo.backends.machines import selfheal
 from topo.kernels import run_id
 from topo.network.config import DIRECTORS
@@ -108,6 +109,9 @@ class MachineNetwork(Network):
         Network.__init__(self, config, **kwargs)
         if self.inventory is None:
             raise ValueError('the machines backend needs an inventory (--target)')
+        if self.stack:      # configs it renders here (a growth) carry the deployment's secret
+            from topo.backends.machines import deployment
+            deployment.stable_secret(deployment.state_dir(self.inventory.path), self.stack)
         self.workdir = Path('/run/hatestbed.%s' % run_id())
         self.workdir.mkdir(mode=0o700)
         self.log_dir = Path(self.log_dir or self.workdir)
@@ -154,6 +158,9 @@ class MachineNetwork(Network):
         node.cmd(self.undo_all(node))
         node.node_script('stop')
         node.clear_state()
+        if node.role == 'director' and self.stack and \
+                node.cmd('test -e %s && echo yes' % CONFIGS_CHANGED).strip():
+            self.deployed_configs(node)
         if node.role == 'real server':     # (its VIP, as at boot: the web server follows)
             node.set_web_version(1)         # (a rolling upgrade's left the next one)
             node.configure_forwarding()
@@ -216,7 +223,20 @@ class MachineNetwork(Network):
         return [director.private(p) for d in self.stack.daemons(director)
                 for p in d.templates.values() if p not in secret]
 
+    def deployed_configs(self, director):
+        """The stack's configs for the deployed service, rendered and written back."""
+        saved, self.stack.in_service = self.stack.in_service, None
+        try:
+            for d in self.stack.daemons(director):
+                d.render_configs()
+        finally:
+            self.stack.in_service = saved
+        director.cmd('rm -f %s' % CONFIGS_CHANGED)
+
     def start_stack(self, director):
+        if self.stack.in_service is not None:   # a growth starts with part of the service
+            for d in self.stack.daemons(director):
+                d.render_configs()
         director.node_script('start')
 
     def instrument(self, node, module, *args, name=None):

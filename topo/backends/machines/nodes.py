@@ -9,7 +9,8 @@ from pathlib import Path
 
 from topo.backends import Node
 from topo.backends.machines import selfheal
-from topo.backends.machines.paths import AGENTS, NGINX_CONF, NODE_SCRIPT, REALSERVER_SCRIPT, WEB
+from topo.backends.machines.paths import (AGENTS, CONFIGS_CHANGED, NGINX_CONF, NODE_SCRIPT,
+                                          REALSERVER_SCRIPT, WEB)
 from topo import render
 from topo.network import roles, webserver
 
@@ -38,20 +39,24 @@ class SSHNode(Node):
     def cmd(self, *args):
         return self.conn.run(' '.join(str(a) for a in args)).stdout
 
+    @staticmethod
+    def _limits(kwargs):
+        """A preexec_fn (raise_limits) would run here, in the ssh process: the limit that
+        counts is the machine's, raised there (the load lab's thousands of connections)."""
+        return 'ulimit -n %d 2>/dev/null; ' % NOFILE if kwargs.pop('preexec_fn', None) else ''
+
     def popen(self, argv, **kwargs):
-        # a preexec_fn (raise_limits) would run here, in the ssh process: the limit that
-        # counts is the machine's, raised there (the load lab's thousands of connections)
-        limit = 'ulimit -n %d 2>/dev/null; ' % NOFILE if kwargs.pop('preexec_fn', None) else ''
-        proc = self.conn.popen(limit + 'exec ' + ' '.join(shlex.quote(str(a)) for a in argv),
-                               **kwargs)
+        proc = self.conn.popen(self._limits(kwargs) + 'exec ' +
+                               ' '.join(shlex.quote(str(a)) for a in argv), **kwargs)
         self.helpers.append(proc)
         return proc
 
     def agent(self, module, *args, **popen_args):
         popen_args.setdefault('stdout', subprocess.PIPE)
         popen_args.setdefault('stderr', subprocess.STDOUT)
-        remote = 'cd %s && PYTHONPATH=%s PYTHONUNBUFFERED=1 exec python3 -m %s %s' % (
-            AGENTS, AGENTS, module, ' '.join(shlex.quote(str(a)) for a in args))
+        remote = '%scd %s && PYTHONPATH=%s PYTHONUNBUFFERED=1 exec python3 -m %s %s' % (
+            self._limits(popen_args), AGENTS, AGENTS, module,
+            ' '.join(shlex.quote(str(a)) for a in args))
         proc = self.conn.popen(remote, universal_newlines=True, **popen_args)
         proc.module = module        # (stop_agent finds it on the machine by it)
         self.helpers.append(proc)
@@ -149,6 +154,20 @@ class SSHNode(Node):
         p = self.conn.run('cat %s 2>/dev/null; rm -f %s' % (shlex.quote(str(path)),
                                                           shlex.quote(str(path))), timeout=300)
         return p.stdout
+
+    def publish(self, path):
+        """The private copy written to the machine, where it differs (a mark left for
+        the next run's reset, which renders the deployed configs back)."""
+        local = self.cache / path.lstrip('/')
+        p = subprocess.run(self.conn.command(
+            'f=%s; cat > $f.new && if cmp -s $f $f.new; then rm $f.new; else '
+            'chmod --reference=$f $f.new 2>/dev/null; chown --reference=$f $f.new '
+            '2>/dev/null; mv $f.new $f && touch %s; fi' % (shlex.quote(path), CONFIGS_CHANGED)),
+            input=local.read_bytes(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            timeout=120)
+        if p.returncode or p.stdout.strip():
+            raise RuntimeError('%s: writing %s: %s' % (self.name, path,
+                                                      p.stdout.decode(errors='replace').strip()))
 
     def proc_net(self, name):
         return self.cmd('cat /proc/net/%s 2>/dev/null' % name)

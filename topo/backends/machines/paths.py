@@ -9,6 +9,9 @@ DEPLOYMENT = ETC + '/deployment.json'   # what was deployed, which a run compare
 REALSERVER_SCRIPT = ETC + '/realserver.sh'
 NGINX_CONF = ETC + '/nginx.conf'
 WEB = '/var/lib/hatestbed/web'
+# a run changed the deployed configs of the stack (a growth's reload): the next run's
+# reset renders the deployed ones back
+CONFIGS_CHANGED = ETC + '/configs-changed'
 
 
 def variables():

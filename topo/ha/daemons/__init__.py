@@ -87,6 +87,7 @@ class Daemon:
             os.chmod(path, 0o600 if inside in self.secret_files else 0o644)
             if inside in self.owners:
                 chown(path, self.owners[inside])
+            self.node.publish(inside)
             written.append(path)
         return written
 
