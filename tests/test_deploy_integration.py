@@ -117,6 +117,16 @@ def test_deploy_twice_then_a_partition_over_ssh(tmp_path):
         assert run['fidelity']['degraded'] and [
             r for r in run['fidelity']['reasons'] if r.startswith('laico2: ')]
         assert not [r for r in run['fidelity']['reasons'] if r.startswith('laicoz: ')]
+        # one more experiment there: the smoke run's static service on laicoz (the deployed
+        # stack stopped for it), every answer from the one real server
+        p = here('cluster.py', '--smoke', '--target', 'machines.yml', '--results', 'smoke')
+        assert p.returncode == 0, p.stdout
+        smoke = json.loads((tmp_path / 'smoke' / 'summary.json').read_text())
+        assert smoke['kernel_mode'] == 'machines' and smoke['passed']
+        assert smoke['bursts'][0]['answers'] == {'laico2': 15}
+        # the runs left the deployment as it was deployed
+        p = here('deploy.py', '--inventory', 'machines.yml', '--stack', 'keepalived')
+        assert p.returncode == 0 and 'changed=0 over 4 machines' in p.stdout, p.stdout[-3000:]
         # a power cycle: the machine's kernel killed, booted again; what it synced, its
         # SSH host key (a changed key would be refused) and the deployment survive
         assert script('machines.py', 'run', 'laico2', 'echo kept > /etc/hatb-kept; sync'

@@ -99,13 +99,16 @@ def one_deployment(plan):
     need several deployments."""
     stacks = deployments(plan)
     if len(stacks) > 1:
+        settings = [s.settings.as_dict() for s in stacks]
+        differ = sorted({k for d in settings for k in d
+                         if len({json.dumps(x.get(k), default=str) for x in settings}) > 1})
+        named = ['%s%s' % (s.layout, ''.join(' %s=%s' % (k, d.get(k)) for k in differ
+                                             if k in d)) for s, d in zip(stacks, settings)]
         raise UsageError(
             'this run needs %d deployments (%s): real machines run the one deployed '
             '(experiments/deploy.py); run it with the deployed one alone (--layouts, '
             '--stack), or for each setting deploy it and run experiments/failover.py '
-            '--target' % (len(stacks), '; '.join(
-                '%s %s' % (s.layout, ' '.join('%s=%s' % kv for kv in sorted(
-                    s.settings.as_dict().items()))) for s in stacks)))
+            '--target' % (len(stacks), ', '.join(named[:6] + ['...'] * (len(named) > 6))))
     return stacks[0] if stacks else None
 
 
