@@ -13,6 +13,7 @@ same schedule (--plan prints it).
   sudo python3 experiments/availability.py                       # 10 min per layout
   sudo python3 experiments/availability.py --layouts single,keepalived --duration 120
   sudo python3 experiments/availability.py --seed 7 --trials 5   # spreads over 5 boots
+  sudo python3 experiments/availability.py --target machines.yml --layouts keepalived
 """
 import sys
 from pathlib import Path

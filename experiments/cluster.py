@@ -6,6 +6,7 @@ it; with --stack, the live lab: the HA cluster and commands that inject faults.
   sudo python3 experiments/cluster.py --cli      # static service, with Mininet's CLI on it
   sudo python3 experiments/cluster.py --cli --stack heartbeat   # the live lab (try `help`)
   sudo python3 experiments/cluster.py --cli < commands.txt    # CLI commands from a file
+  sudo python3 experiments/cluster.py --smoke --target machines.yml   # on real machines
 """
 import os
 import sys

@@ -14,6 +14,7 @@ are drained and leave the same way; goal: no failed request.
   sudo python3 experiments/maintenance.py                        # every layout, both ways
   sudo python3 experiments/maintenance.py --layouts keepalived --ways drained --clients 100
   sudo python3 experiments/maintenance.py --grow 6               # 3 -> 6 -> 3 real servers
+  sudo python3 experiments/maintenance.py --target machines.yml --layouts keepalived
 """
 import sys
 from pathlib import Path

@@ -3,6 +3,7 @@
 
   sudo python3 experiments/schedulers.py                    # weights 2,3,4, all four schedulers
   sudo python3 experiments/schedulers.py --weights 1,2,3 --schedulers wrr,wlc
+  sudo python3 experiments/schedulers.py --target machines.yml   # on real machines
 
 One cluster boot serves every scheduler: laicoz holds the VIP with a static
 IPVS service (no HA daemons) and the scheduler is switched with `ipvsadm -E`.
