@@ -224,13 +224,13 @@ class MachineNetwork(Network):
                 for p in d.templates.values() if p not in secret]
 
     def deployed_configs(self, director):
-        """The stack's configs for the deployed service, rendered and written back."""
-        saved, self.stack.in_service = self.stack.in_service, None
-        try:
-            for d in self.stack.daemons(director):
-                d.render_configs()
-        finally:
-            self.stack.in_service = saved
+        """The stack's configs for the deployed service, rendered and written back (by a
+        copy of the stack: both directors are reset at once, the run's keeps its own)."""
+        import copy
+        deployed = copy.copy(self.stack)
+        deployed.in_service = None
+        for d in deployed.daemons(director):
+            d.render_configs()
         director.cmd('rm -f %s' % CONFIGS_CHANGED)
 
     def start_stack(self, director):
