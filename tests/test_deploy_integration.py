@@ -56,8 +56,8 @@ def starved_run(tmp_path, machine):
     try:
         for line in proc.stdout:
             print(line, end='')
-            if 'prober running' in line:      # the machines calibrate now, under it
-                time.sleep(1)       # (their calibration: a fraction of that)
+            # the machines calibrate over 2 s once the prober runs; the fault comes after
+            if line.split('] ', 1)[-1].startswith('injecting'):
                 assert script('machines.py', 'run', machine, HOGS).returncode == 0
         proc.wait(timeout=600)
     finally:
