@@ -167,13 +167,17 @@ class MachineNetwork(Network):
 
     def teardown(self):
         """The testbed's agents stopped and its faults undone on every machine reached;
-        the services stay as the run left them (they are the deployment's)."""
+        the services stay as the run left them (they are the deployment's), except after
+        a static service, which stood in for the deployed stack: that one is back."""
         for name, node in self.nodes_by_name.items():
             node.stop_helpers()
             if name in self.down:
                 continue
             try:
                 node.conn.run(self.undo_all(node), timeout=30)
+                if self.stack is None and node.role == 'director':
+                    node.clear_state()
+                    node.node_script('start')
             except Exception as e:
                 self.log('teardown: %s: %s' % (name, e))
         for conn in self.connections.values():
