@@ -154,10 +154,13 @@ class MachineNetwork(Network):
 
     def _reset(self, node):
         """As after a boot: the testbed's agents, the stack and the web server stopped,
-        no fault left in place, the kernel's IPVS table and addresses cleared."""
+        no fault left in place, the kernel's IPVS table and addresses cleared, and no
+        neighbour entry on the LAN (a client's ARP entry for the VIP pointing at the
+        director that held it in the last run failed the next run's first request)."""
         node.cmd(self.undo_all(node))
         node.node_script('stop')
         node.clear_state()
+        node.cmd('ip neigh flush dev %s' % node.machine.interface)
         if node.role == 'director' and self.stack and \
                 node.cmd('test -e %s && echo yes' % CONFIGS_CHANGED).strip():
             self.deployed_configs(node)
