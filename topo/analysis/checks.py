@@ -87,12 +87,18 @@ def answered(run):
             if b.answers.get('failed') or sum(b.answers.values()) != b.count]
 
 
+def describe_hub_check(hub):
+    text = '%(answered)d of %(sent)d unicast pings %(from)s -> %(to)s answered' % hub
+    if hub.get('observer'):
+        text += ', %(observer)s saw %(seen_by_observer)d of them' % hub
+    return text
+
+
 def forwarded(run):
     """The network carried the run: its check before the steps passed, the Open vSwitch
     datapath lost no packet for want of a handler ('lost' in `ovs-dpctl show`: nothing
     crosses the hub then), and no level of a load ramp went wholly unanswered. Every
     run is judged by it, whatever its scenario: a dead network is no measurement."""
-    from topo.engine.run import describe_hub_check
     m = run.result.measured
     problems = []
     if m.hub_check is not None and not m.hub_check['verified']:

@@ -251,7 +251,7 @@ class Run:
         scenario = scenario or self.plan.scenario
         from topo import backends
         from topo.agents.recorder import Recorder
-        from topo.analysis import timeline
+        from topo.analysis import checks, timeline
         from topo.engine.fidelity import FidelityMonitor
         self.scenario = scenario
         self.summary.update(scenario=scenario.name)
@@ -293,7 +293,7 @@ class Run:
                             fidelity.probe_machines()
                 else:
                     self.fail('the network does not forward: %s; nothing was measured'
-                              % describe_hub_check(self.measured.hub_check))
+                              % checks.describe_hub_check(self.measured.hub_check))
                 self.stop_prober()
                 self.history.t_end = time.time()
                 fidelity.stop()
@@ -312,7 +312,6 @@ class Run:
                 macs=self.measured.macs, period=1.0 / self.measure.probe_rate)
         if scenario.analyse:
             self.result.analysis.update(scenario.analyse(self.result))
-        from topo.analysis import checks
         self.result.checks = {c.__name__: c(self) for c in [checks.forwarded] + scenario.checks}
         self.result.passed = not any(self.result.checks.values())
         self.save()
@@ -373,13 +372,6 @@ def steady_after(steps):
             getattr(steps[first + 1], 'steady', False):
         first += 1
     return first
-
-
-def describe_hub_check(hub):
-    text = '%(answered)d of %(sent)d unicast pings %(from)s -> %(to)s answered' % hub
-    if hub.get('observer'):
-        text += ', %(observer)s saw %(seen_by_observer)d of them' % hub
-    return text
 
 
 def hardware_report(network, profile):

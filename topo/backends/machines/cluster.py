@@ -67,29 +67,6 @@ def machine_time(node, out, what):
     return t - node.clock_offset_s
 
 
-def deployed_mismatch(deployment, stack, config):
-    """What differs between the stack and service a run asks for and those deployed
-    ([]: none). stack None: a static IPVS service, which the run installs itself on
-    laicoz (the deployed stack stopped), with its own scheduler and weights: only how
-    the real servers were set up must match."""
-    from topo.backends.machines.deployment import service
-    if deployment is None:
-        return ['nothing is deployed (no deployment record)']
-    if stack is None:
-        have, want = deployment.get('service') or {}, service(config)
-        return ['%s: deployed %r, asked %r' % (k, have.get(k), want[k])
-                for k in ('forwarding', 'tun_type', 'port') if have.get(k) != want[k]]
-    if deployment.get('stack') != stack.name:
-        return ['the stack: %s is deployed, the run asks for %s'
-                % (deployment.get('stack'), stack.name)]
-    problems = []
-    for what, want in (('service', service(config)), ('settings', stack.settings.as_dict())):
-        have = deployment.get(what) or {}
-        problems += ['%s: deployed %r, asked %r' % (k, have.get(k), v)
-                     for k, v in sorted(want.items()) if have.get(k) != v]
-    return problems
-
-
 @register
 class MachineNetwork(Network):
     name = MACHINES

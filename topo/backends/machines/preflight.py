@@ -112,10 +112,32 @@ def one_deployment(plan):
     return stacks[0] if stacks else None
 
 
+def deployed_mismatch(deployment, stack, config):
+    """What differs between the stack and service a run asks for and those deployed
+    ([]: none). stack None: a static IPVS service, which the run installs itself on
+    laicoz (the deployed stack stopped), with its own scheduler and weights: only how
+    the real servers were set up must match."""
+    from topo.backends.machines.deployment import service
+    if deployment is None:
+        return ['nothing is deployed (no deployment record)']
+    if stack is None:
+        have, want = deployment.get('service') or {}, service(config)
+        return ['%s: deployed %r, asked %r' % (k, have.get(k), want[k])
+                for k in ('forwarding', 'tun_type', 'port') if have.get(k) != want[k]]
+    if deployment.get('stack') != stack.name:
+        return ['the stack: %s is deployed, the run asks for %s'
+                % (deployment.get('stack'), stack.name)]
+    problems = []
+    for what, want in (('service', service(config)), ('settings', stack.settings.as_dict())):
+        have = deployment.get(what) or {}
+        problems += ['%s: deployed %r, asked %r' % (k, have.get(k), v)
+                     for k, v in sorted(want.items()) if have.get(k) != v]
+    return problems
+
+
 def deployed(plan, records):
     """UsageError unless the directors run the stack, settings and service the plan asks
     for (records: {machine: its deployment.json, as experiments/deploy.py wrote it})."""
-    from topo.backends.machines.cluster import deployed_mismatch
     from topo.network.config import DIRECTORS
     stack = one_deployment(plan)
     problems = []
