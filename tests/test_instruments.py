@@ -269,7 +269,9 @@ def test_count_mode_sends_n_requests_spread_over_the_source_addresses(local_web)
     assert done['kind'] == 'done' and done['ok'] == 300 and done['failed'] == {}
     assert done['requests'] == 300 and done['sources'] == 10
     assert done['latency']['n'] == done['connect']['n'] == 300
-    assert 0 < done['connect']['p50_s'] <= done['latency']['p50_s']
+    # (to 0.1 ms: a loopback connect often rounds to 0; the slowest one does not)
+    assert 0 <= done['connect']['p50_s'] <= done['latency']['p50_s']
+    assert 0 < done['connect']['max_s'] <= done['latency']['max_s']
     assert done['latency']['p50_s'] <= done['latency']['p99_s'] <= done['latency']['max_s']
     local_web.stop()            # nginx writes its buffered access log on the way out
     sources = {}
