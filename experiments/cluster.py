@@ -44,6 +44,9 @@ def parse_args(argv=None):
         'requests': (('smoke',), '--smoke'), 'cli_script': (('cli', 'lab'), '--cli'),
         'stack': (('lab',), '--cli (the live lab)'),
         'crossover': (('lab',), 'the live lab (--cli --stack): nothing else uses the cable')})
+    if args.cli and args.target:
+        p.error('--cli with --target: the shell and the live lab are Mininet\'s CLI, on the '
+                'emulation only; on real machines use their own shells (machines.py run)')
     if ha.given_flags(args) and not args.stack:
         p.error('%s: HA stack flags go with --stack' % ', '.join(ha.given_flags(args)))
     if args.requests < 1:

@@ -28,6 +28,8 @@ def cluster_py(*args, user=None, root=ROOT):
     (['--cli', '--cli-script', '/no/such/file'], 'no such readable file'),
     (['--smoke', '--stack', 'keepalived'], '--stack applies to --cli (the live lab) only'),
     (['--cli', '--deadtime', '3'], 'HA stack flags go with --stack'),
+    (['--cli', '--target', str(ROOT / 'tests' / 'data' / 'machines.yml')],
+     'on the emulation only'),
     (['--smoke', '--crossover'], '--crossover applies to the live lab'),
     (['--cli', '--requests', '5'], '--requests applies to --smoke only'),
 ])

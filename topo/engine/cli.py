@@ -79,9 +79,8 @@ def base_parser(description, results=True):
     p.add_argument('--target', metavar='INVENTORY', type=path_arg,
                    help='run on the machines of this inventory (topo/backends/machines/'
                         'inventory.py; deployed with experiments/deploy.py), reached over '
-                        'SSH, instead '
-                        'of the emulation: the cluster\'s machines, addresses and VIP '
-                        'come from the inventory')
+                        'SSH, instead of the emulation: the cluster\'s machines, addresses '
+                        'and VIP come from the inventory')
     if results:
         p.add_argument('--results', metavar='DIR', type=path_arg,
                        help='results folder (new or empty); default: a new timestamped '

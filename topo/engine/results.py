@@ -83,7 +83,8 @@ def header(plan, experiment=None, stack=None):
     the kernel it ran on, its parameters and the versions of the daemons."""
     from topo import packages
     stack = stack if stack is not None else plan.stack
-    here = plan.backend == 'mininet'    # (the emulation: this machine's kernel mode)
+    from topo.backends import EMULATION
+    here = plan.backend == EMULATION    # (the emulation: this machine's kernel mode)
     return {'experiment': experiment or plan.experiment,
             'stack': stack.name if stack else None,
             'layout': stack.layout if stack else None,

@@ -155,19 +155,24 @@ class SSHNode(Node):
                                                           shlex.quote(str(path))), timeout=300)
         return p.stdout
 
-    def publish(self, path):
-        """The private copy written to the machine, where it differs (a mark left for
-        the next run's reset, which renders the deployed configs back)."""
-        local = self.cache / path.lstrip('/')
+    def put(self, path, data, changed=''):
+        """The machine's file at `path` replaced by data where it differs (its mode and
+        owner kept); the shell command `changed` run when it did."""
         p = subprocess.run(self.conn.command(
             'f=%s; cat > $f.new && if cmp -s $f $f.new; then rm $f.new; else '
             'chmod --reference=$f $f.new 2>/dev/null; chown --reference=$f $f.new '
-            '2>/dev/null; mv $f.new $f && touch %s; fi' % (shlex.quote(path), CONFIGS_CHANGED)),
-            input=local.read_bytes(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            timeout=120)
+            '2>/dev/null; mv $f.new $f %s; fi' % (shlex.quote(path),
+                                                  changed and '&& ' + changed)),
+            input=data, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=120)
         if p.returncode or p.stdout.strip():
             raise RuntimeError('%s: writing %s: %s' % (self.name, path,
                                                       p.stdout.decode(errors='replace').strip()))
+
+    def publish(self, path):
+        """The private copy written to the machine, where it differs (a mark left for
+        the next run's reset, which renders the deployed configs back)."""
+        self.put(path, (self.cache / path.lstrip('/')).read_bytes(),
+                 'touch %s' % CONFIGS_CHANGED)
 
     def proc_net(self, name):
         return self.cmd('cat /proc/net/%s 2>/dev/null' % name)
@@ -237,11 +242,7 @@ class RealServer(roles.RealServer, SSHNode):
         for this version of the site; written only when it changes."""
         nginx = webserver.NginxServer(self.name, self.web_port, WEB)
         nginx.version = version
-        text = render.render(webserver.TEMPLATE, nginx.variables())
-        out = self.cmd("f=%s; printf %%s %s > $f.new && if cmp -s $f $f.new; then rm $f.new; "
-                       "else mv $f.new $f; fi" % (NGINX_CONF, shlex.quote(text)))
-        if out.strip():
-            raise RuntimeError('%s: %s: %s' % (self.name, NGINX_CONF, out.strip()))
+        self.put(NGINX_CONF, render.render(webserver.TEMPLATE, nginx.variables()).encode())
         self.version = version
 
     def upgrade_web(self):
