@@ -7,9 +7,9 @@ fidelity monitor measures itself with the same functions.
   python3 -m topo.agents.speed --period 2
 
 First a `speed` event with `calibration` (over 2 s: 10 starts of /bin/true, each after
-one of 20 short timers, their lateness, the load average: the machine as the measurement begins), then one every
-period: `start_s` (one /bin/true), `late_s` (one timer), `load1`, and `away_s` (how late
-its own wait ended: a machine taken away between two probes).
+one of 20 short timers, their lateness, the load average: the machine as the measurement
+begins), then one every period: `start_s` (one /bin/true), `late_s` (one timer), `load1`,
+and `away_s` (how late its own wait ended: a machine taken away between two probes).
 """
 import argparse
 import subprocess

@@ -112,6 +112,12 @@ def verdict(calibration, during, slower=SLOWER, stall=STALL, late_s=LATE_S):
     return bool(reasons), reasons
 
 
+def _during(starts, lates, aways, loads):
+    """The probes taken while measuring, summarised as verdict() reads them."""
+    return {'process_start_s': _summary(starts), 'timer_late_s': _summary(lates),
+            'wait_late_s': _summary(aways), 'load1': _summary(loads, 2)}
+
+
 def machine_fidelity(speed_events, start, stop, slower=SLOWER):
     """{machine: its calibration, its probes while measuring (between start and stop),
     its verdict} from the `speed` events of its agent (topo/agents/speed.py). A machine
@@ -121,10 +127,8 @@ def machine_fidelity(speed_events, start, stop, slower=SLOWER):
         mine = [e for e in speed_events if e['node'] == name]
         cal = next((e['calibration'] for e in mine if 'calibration' in e), None)
         probes = [e for e in mine if 'start_s' in e and start <= e['t'] <= stop]
-        during = {'process_start_s': _summary([e['start_s'] for e in probes]),
-                  'timer_late_s': _summary([e['late_s'] for e in probes]),
-                  'wait_late_s': _summary([e['away_s'] for e in probes]),
-                  'load1': _summary([e['load1'] for e in probes], 2)}
+        during = _during(*([e[k] for e in probes]
+                           for k in ('start_s', 'late_s', 'away_s', 'load1')))
         m = {'calibration': cal and {
             'process_start_s': _summary(cal['process_start_s']),
             'timer_late_s': _summary(cal['timer_late_s']), 'load1': cal.get('load1')},
@@ -176,8 +180,9 @@ class FidelityMonitor:
         self.shaped_drops, self.kernel_log = {}, counters.KernelLog()
         self.fault_drops = {}
         self.kernel_log_other = {}
-        # the machines' probes (their recorder), and when: [start, stop, machines' start]
-        self.recorder, self.window = None, [None, None, None]
+        # when the measurement stopped; the machines' probes (their recorder), and when
+        # they started
+        self.stopped = self.recorder = self.machines_from = None
 
     def calibrate(self):
         """The machine's speed now (a dict, as summary.json's fidelity has it)."""
@@ -195,7 +200,6 @@ class FidelityMonitor:
         after the probes have started, which must see the machine while it is read)."""
         self._thread = threading.Thread(target=self._probe, name='fidelity', daemon=True)
         self._thread.start()
-        self.window[0] = time.time()
         if network is not None:
             self.kernel_log.start()
             self.network, self.drops_before = network, drop_counters(network)
@@ -215,15 +219,15 @@ class FidelityMonitor:
         once the run's own traffic is steady (Run.run): machines that share one host's
         CPUs (machines.py's) run every process start up to 2.6x slower while the prober
         runs than idle (measured: 2.2-4.4 against 5.5-6.5 ms), which is the run's normal,
-        not a machine taken away. Their window starts with their calibration."""
+        not a machine taken away. Their measurement starts with their calibration."""
         if self.network is not None and self.recorder is None and \
                 self.network.probe_machines(self.period):
             self.recorder = self.network.recorder
-            self.window[2] = time.time()
+            self.machines_from = time.time()
 
     def stop(self):
-        if self.window[1] is None:
-            self.window[1] = time.time()
+        if self.stopped is None:
+            self.stopped = time.time()
         self._stop.set()
         if self._thread:
             self._thread.join(timeout=10)
@@ -248,11 +252,8 @@ class FidelityMonitor:
     def report(self, keep=False):
         """summary.json's fidelity: the calibration, the probes during the measurement,
         the thresholds and the verdict."""
-        during = {'process_start_s': _summary([s[1] for s in self.samples]),
-                  'timer_late_s': _summary([s[2] for s in self.samples]),
-                  'wait_late_s': _summary([s[4] for s in self.samples]),
-                  'load1': _summary([s[3] for s in self.samples], 2),
-                  'period_s': self.period}
+        during = dict(_during(*([s[i] for s in self.samples] for i in (1, 2, 4, 3))),
+                      period_s=self.period)
         out = {'machine': self.machine, 'calibration': self.calibration, 'during': during,
                'thresholds': {'process_start_slower_x': self.slower, 'process_start_stall_x': STALL,
                               'process_start_stall_floor_s': STALL_FLOOR_S,
@@ -281,8 +282,8 @@ class FidelityMonitor:
         if self.recorder is not None:
             with self.recorder.cond:
                 speed = [e for e in self.recorder.events if e['kind'] == 'speed']
-            out['machines'] = machine_fidelity(speed, self.window[2],
-                                               self.window[1] or time.time(), self.slower)
+            out['machines'] = machine_fidelity(speed, self.machines_from,
+                                               self.stopped or time.time(), self.slower)
             slow = ['%s: %s' % (name, r) for name, m in out['machines'].items()
                     if m['degraded'] for r in m['reasons']]
             if slow:
