@@ -122,8 +122,8 @@ def plan(args, mode):
     # scale-out is measured on the paper's PCs
     profile = hardware.get(args.hardware or '2003') if args.hardware or scales else None
     page = args.page or ('cgi' if scales else 'light')
-    if mode != 'conn-sync' and ha.given_flags(args):   # (the ramp and --scale: no HA stack)
-        cli.layouts(args, '--conn-sync')
+    if mode in ('ramp', 'scale'):       # (a static IPVS service)
+        cli.no_stack_flags(args, 'HA settings apply to --conn-sync only')
     if getattr(args, 'sync_daemon', None):
         raise ValueError('--conn-sync runs with the sync daemon off and on: leave out '
                          '--sync-daemon')

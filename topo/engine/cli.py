@@ -218,16 +218,21 @@ def names(text, known, what):
     return chosen
 
 
+def no_stack_flags(args, why):
+    """ValueError, with why, when a stack's flag was given to a run that takes none."""
+    from topo import ha
+    given = ha.given_flags(args)
+    if given:
+        raise ValueError('%s: %s' % (', '.join(given), why))
+
+
 def layouts(args, flags_apply_to=None, known=None):
     """The --layouts of a matrix, checked (of known: the HA layouts by default). Each
     layout runs with its own settings, so a stack's flag is refused (flags_apply_to: what
     the script's stack flags are for)."""
     from topo import ha
-    given = ha.given_flags(args)
-    if given:
-        raise ValueError('%s: every layout runs with its own settings%s' % (
-            ', '.join(given), '; HA settings apply to %s only' % flags_apply_to
-            if flags_apply_to else ''))
+    no_stack_flags(args, 'every layout runs with its own settings' + (
+        '; HA settings apply to %s only' % flags_apply_to if flags_apply_to else ''))
     return names(args.layouts, ha.layouts() if known is None else known, 'layout')
 
 
