@@ -41,7 +41,10 @@ def etc_state():
     return out
 
 
-HOGS = 'for i in 1 2 3 4 5 6; do nohup timeout 120 sh -c "while :; do :; done" >/dev/null 2>&1 & done'
+# at nice -5: six hogs at nice 0 slowed a UML machine's process starts only 1.9x (its
+# scheduler favours a task that wakes), under the 2x that marks a run (one CI run)
+HOGS = ('for i in 1 2 3 4 5 6; do nohup nice -n -5 timeout 120 sh -c "while :; do :; done"'
+        ' >/dev/null 2>&1 & done')
 
 
 def starved_run(tmp_path, machine):
