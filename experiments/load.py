@@ -3,14 +3,15 @@
 through the VIP and straight to one real server (the same run's baseline), each
 level keep-alive (h2load) and with a connection per request (the load generator,
 from 1,000 client addresses); load across a director failover, IPVS connection
-sync, the paper's 2003 hardware and scale-out.
+sync against consistent hashing, the paper's 2003 hardware and scale-out.
 
   sudo python3 experiments/load.py                          # ramp: 10,100,1000,5000 clients
   sudo python3 experiments/load.py --patterns close --concurrency 1000,1000,1000 --requests 10000
   sudo python3 experiments/load.py --patterns close --client-addresses 1   # one address
   sudo python3 experiments/load.py --concurrency 10,100 --requests 1000
   sudo python3 experiments/load.py --failover               # 1000 clients, laicoz off and on
-  sudo python3 experiments/load.py --conn-sync --stack keepalived
+  sudo python3 experiments/load.py --conn-sync --stack keepalived   # none, sync, mh, mh+sync
+  sudo python3 experiments/load.py --conn-sync --stack keepalived --ways none,mh
   sudo python3 experiments/load.py --hardware 2003          # the ramp on Table 1's machines
   sudo python3 experiments/load.py --scale 1,2,3,4,6        # throughput vs real servers (2003)
   sudo python3 experiments/load.py --trials 5               # any of them five times: spreads
@@ -22,8 +23,8 @@ if __name__ == '__main__':      # run as a file: its folder holds scripts, the p
     sys.path[0] = str(Path(__file__).resolve().parent.parent)
 from topo import ha  # noqa: E402
 from topo.analysis import report  # noqa: E402
-from topo.analysis.load import (SERIES_FIELDS, conn_sync_cell, failover_cell,  # noqa: E402
-                                load_numbers)
+from topo.analysis.load import (SERIES_FIELDS, WAYS, conn_sync_cell,  # noqa: E402
+                                failover_cell, load_numbers)
 from topo.engine import cli, scenarios  # noqa: E402
 from topo.engine.matrix import Cell, Matrix, trials  # noqa: E402
 from topo.engine.run import Plan, Run  # noqa: E402
@@ -41,6 +42,7 @@ RULES = {       # every flag takes effect: where each applies
     'servers': (('ramp',) + HA_MODES, 'the ramp, --failover and --conn-sync (--scale sets it)'),
     'clients': (('failover',), '--failover'), 'layouts': (('failover',), '--failover'),
     'sessions': (('conn-sync',), '--conn-sync'), 'interval': (('conn-sync',), '--conn-sync'),
+    'ways': (('conn-sync',), '--conn-sync'),
     'stack': (('conn-sync',), '--conn-sync'),
     'hold': (HA_MODES, '--failover and --conn-sync'),
     'crossover': (HA_MODES, '--failover and --conn-sync (the others run no HA stack)')}
@@ -53,7 +55,8 @@ def parse_args(argv=None):
     x.add_argument('--failover', action='store_true',
                    help='sustained load while laicoz is switched off and on, per HA layout')
     x.add_argument('--conn-sync', action='store_true',
-                   help='long-lived sessions across a failover, IPVS sync daemon off then on')
+                   help='long-lived sessions across a failover, each way a connection '
+                        'may outlive its director (--ways)')
     x.add_argument('--scale', metavar='LIST',
                    help='throughput through the VIP with each number of real servers')
     m.add_argument('--hardware', choices=sorted(hardware.PROFILES),
@@ -84,6 +87,9 @@ def parse_args(argv=None):
                    help='--conn-sync: long-lived connections through the VIP')
     f.add_argument('--interval', type=cli.positive(float), default=0.2, metavar='S',
                    help='--conn-sync: seconds between two requests of a session')
+    f.add_argument('--ways', default=','.join(WAYS), metavar='LIST',
+                   help='--conn-sync: the ways, one cluster each: %s' % '; '.join(
+                       '%s: %s' % (k, v[2]) for k, v in WAYS.items()))
     f.add_argument('--hold', type=cli.positive(float), default=20.0, metavar='S',
                    help='seconds of load after the takeover (and after the failback)')
     f.add_argument('--stack', default='heartbeat', choices=ha.stack_names(),
@@ -125,7 +131,7 @@ def plan(args, mode):
     if mode in ('ramp', 'scale'):       # (a static IPVS service)
         cli.no_stack_flags(args, 'HA settings apply to --conn-sync only')
     if getattr(args, 'sync_daemon', None):
-        raise ValueError('--conn-sync runs with the sync daemon off and on: leave out '
+        raise ValueError('--conn-sync chooses the sync daemon per way (--ways): leave out '
                          '--sync-daemon')
     patterns = cli.names(args.patterns, PATTERNS, 'pattern')
     sources = args.client_addresses or (cli.inventory(args).client_addresses if args.target
@@ -148,11 +154,13 @@ def plan(args, mode):
                       experiment='load-failover') for n in chosen]
     else:
         settings = ha.settings_from_args(args.stack, args)
-        options.update(sessions=args.sessions, interval_s=args.interval, hold_s=args.hold)
-        cells = [Cell('sync-%s' % k, ha.get(args.stack)(config, settings.replace(sync_daemon=v)),
+        ways = cli.names(args.ways, list(WAYS), 'way')
+        options.update(sessions=args.sessions, interval_s=args.interval, hold_s=args.hold,
+                       ways=ways)
+        cells = [Cell(way, ha.get(args.stack)(way_config(config, way),
+                                              settings.replace(sync_daemon=WAYS[way][0])),
                       scenarios.conn_sync(args.sessions, args.interval, args.hold),
-                      {'sync': k}, experiment='conn-sync') for k, v in (('off', False),
-                                                                       ('on', True))]
+                      {'way': way}, experiment='conn-sync') for way in ways]
     scenario = scenarios.ramp(levels, lambda c: args.requests or max(1000, 10 * c), page,
                               patterns, args.conntrack_max) \
         if mode == 'ramp' else scenarios.scale(scales, levels[0], requests, page) \
@@ -161,6 +169,15 @@ def plan(args, mode):
                 cells=cells, measure=cli.measure(args, wait=120.0), trials=n,
                 keep_degraded=keep, sandbox_only=args.conntrack_max and
                 '--conntrack-max sets the kernel\'s one connection-tracking table')
+
+
+def way_config(config, way):
+    """The cluster of a conn-sync way: the hashing ways schedule with mh (the flags given
+    with --scheduler mh kept) and take up connections in mid-flow."""
+    if not WAYS[way][1]:
+        return config
+    return config.variant(scheduler='mh', sloppy_tcp=True,
+                          sched_flags=config.sched_flags if config.scheduler == 'mh' else ())
 
 
 def body(plan, out):
@@ -180,10 +197,10 @@ def body(plan, out):
     else:
         matrix = Matrix(plan, out, trials=plan.trials)
         cells = matrix.run('cells', lambda c, r, o: (conn_sync_cell(
-            c.labels['sync'], plan.options['sessions'], r, o), []))
+            c.labels['way'], plan.options['sessions'], r, o), []))
         if plan.trials == 1:        # the plot's view; trials: each cell's, and the spreads
             matrix.summary.update(conn_sync={plan.cells[0].stack.layout: {
-                c['sync']: c for c in cells}})
+                c['way']: c for c in cells}})
     s = report.load(out)
     report.load_lab(s, out)
     return 0 if s['passed'] else 1

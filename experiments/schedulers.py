@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
-"""How IPVS spreads connections with each scheduler of the paper's section 2.2: rr, wrr, lc, wlc.
+"""How IPVS spreads connections with each scheduler: rr, wrr, lc, wlc (the paper's), sh, mh.
 
-  sudo python3 experiments/schedulers.py                    # weights 2,3,4, all four schedulers
+  sudo python3 experiments/schedulers.py                    # weights 2,3,4, all six schedulers
   sudo python3 experiments/schedulers.py --weights 1,2,3 --schedulers wrr,wlc
+  sudo python3 experiments/schedulers.py --schedulers mh,sh --hash-sources 900
   sudo python3 experiments/schedulers.py --target machines.yml   # on real machines
 
 One cluster boot serves every scheduler: laicoz holds the VIP with a static
@@ -11,7 +12,9 @@ For each scheduler, from a drained connection table: whole rounds of short
 requests (rr gives equal shares, wrr exactly w_i per round: 2, 3, 4 of every 9,
 the paper's worked example), then long-lived connections on top of sessions
 already held by one server (lc evens out ActiveConn, wlc makes it proportional
-to the weights; rr and wrr ignore them). The phases and their maths:
+to the weights; rr and wrr ignore them). The hashing schedulers sh and mh are asked
+from many client addresses, each several times: every address must keep its server,
+and the addresses spread over the servers by weight. The phases and their maths:
 topo/engine/steps/schedulers.py and topo/analysis/scheduling.py.
 
 The IPVS FIN_WAIT timeout is shortened (ipvsadm --set) so finished
@@ -29,6 +32,7 @@ from topo.engine import cli, scenarios  # noqa: E402
 from topo.engine.matrix import trials  # noqa: E402
 from topo.engine.run import Plan, Run  # noqa: E402
 from topo.engine.steps.schedulers import SchedulerTrial  # noqa: E402
+from topo.network.config import HASHING  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -53,16 +57,22 @@ def parse_args(argv=None):
     g.add_argument('--hold-timeout', type=float, default=300,
                    help='the load client releases its connections after this long whatever '
                         'happens')
+    g.add_argument('--hash-sources', type=int, default=300, metavar='N',
+                   help='sh, mh: how many client addresses the requests come from')
+    g.add_argument('--hash-passes', type=int, default=2, metavar='N',
+                   help='sh, mh: requests per client address (each must find the same server)')
     cli.add_trials_arg(p)
     args = p.parse_args(argv)
     try:
         n, keep = cli.trials(args)
         schedulers = tuple(s.strip() for s in args.schedulers.split(',') if s.strip())
         # the service is installed with the first scheduler
-        config = cli.cluster_config(args, scheduler=schedulers[0] if schedulers else 'rr')
+        hashing = [s for s in schedulers if s in HASHING]
+        config = cli.cluster_config(args, scheduler=schedulers[0] if schedulers else 'rr',
+                                    client_addresses=args.hash_sources if hashing else 1)
         trial = SchedulerTrial(schedulers, args.rounds, args.held_rounds, args.preload,
-                               args.preload_server, args.fin_timeout,
-                               args.hold_timeout).check(config)
+                               args.preload_server, args.fin_timeout, args.hold_timeout,
+                               args.hash_sources, args.hash_passes).check(config)
         plan = Plan('schedulers', config, options={'settings': trial.as_dict(config)},
                     scenario=scenarios.schedulers(trial), trials=n, keep_degraded=keep)
     except ValueError as e:

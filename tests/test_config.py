@@ -23,6 +23,9 @@ def test_hosts_file_names_every_host_but_not_the_vip():
 
 @pytest.mark.parametrize('kwargs, message', [
     (dict(scheduler='fifo'), 'unknown scheduler'),
+    (dict(scheduler='rr', sched_flags=['mh-port']), 'apply to the hashing schedulers'),
+    (dict(scheduler='mh', sched_flags=['sh-port']), 'each of mh-fallback, mh-port'),
+    (dict(scheduler='mh', sched_flags=['mh-port', 'mh-port']), 'at most once'),
     (dict(weights=[1, 2]), '2 weights given for 3 real servers'),
     (dict(servers=2, weights=[1, 2, 3]), '3 weights given for 2'),
     (dict(weights=[1, -1, 1]), 'weights must be integers'),
@@ -92,3 +95,15 @@ def test_remote_servers_sit_behind_a_router_not_the_directors():
     assert c.addresses['laico2'] == '192.168.14.12' and c.inside == {}    # no director leg
     assert not c.nat and 'router' in c.hosts_file()
     assert ClusterConfig(forwarding='tun').router is None
+
+
+def test_a_hashing_scheduler_s_flags_and_sloppy_tcp_are_ipvsadm_s_and_sysctl_s():
+    c = ClusterConfig(scheduler='mh', sched_flags=['mh-port', 'mh-fallback'], sloppy_tcp=True)
+    assert c.scheduler_args() == ['-s', 'mh', '-b', 'mh-port,mh-fallback']
+    assert c.director_sysctls() == \
+        'sysctl -qw net.ipv4.vs.sloppy_tcp=1 net.ipv4.vs.sloppy_sctp=1'
+    assert ClusterConfig().scheduler_args() == ['-s', 'rr']
+    assert ClusterConfig().director_sysctls() is None
+    assert c.as_dict()['sched_flags'] == ['mh-port', 'mh-fallback']
+    from topo.network.ipvs import service_commands
+    assert service_commands(c)[0][-4:] == ['-s', 'mh', '-b', 'mh-port,mh-fallback']

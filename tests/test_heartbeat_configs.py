@@ -52,6 +52,15 @@ def test_rendered_files_and_secret(tmp_path):
     assert '\treal=10.0.14.12:80 gate 1' in ld and 'scheduler=rr' in ld
 
 
+def test_a_hashing_scheduler_and_its_flags_are_ldirectord_s_words(tmp_path):
+    render(tmp_path, '--scheduler', 'sh', '--sched-flags', 'sh-port')
+    cf = (tmp_path / 'laicoz' / 'etc' / 'ha.d' / 'ldirectord.cf').read_text().splitlines()
+    assert '\tscheduler=sh' in cf and '\tschedflags=sh-port' in cf
+    render(tmp_path / 'b')
+    cf = (tmp_path / 'b' / 'laicoz' / 'etc' / 'ha.d' / 'ldirectord.cf').read_text()
+    assert 'schedflags' not in cf
+
+
 def test_each_forwarding_method_is_ldirectord_s_word_for_it(tmp_path):
     for method, word in (('dr', 'gate'), ('tun', 'ipip'), ('nat', 'masq')):
         render(tmp_path / method, '--forwarding', method)
@@ -129,7 +138,8 @@ def test_a_foreign_flag_is_refused_before_anything_starts():
 
 @needs_daemons
 @pytest.mark.parametrize('argv', [[], ['--hot-standby', '--resources', 'stock'],
-                                  ['--forwarding', 'tun'], ['--forwarding', 'nat']])
+                                  ['--forwarding', 'tun'], ['--forwarding', 'nat'],
+                                  ['--scheduler', 'mh', '--sched-flags', 'mh-fallback,mh-port']])
 def test_the_daemons_accept_the_generated_configs(tmp_path, argv):
     stack, laicoz = render(tmp_path, *argv)
     assert stack.self_check(laicoz) == []

@@ -74,10 +74,27 @@ def test_bad_or_foreign_settings_are_refused(argv, message):
 @pytest.mark.parametrize('argv', [[], ['--advert-int', '1'], ['--nice-failback'],
                                   ['--forwarding', 'tun'], ['--forwarding', 'nat'],
                                   ['--forwarding', 'tun', '--tun-type', 'gue'],
-                                  ['--forwarding', 'tun', '--tun-type', 'gre']])
+                                  ['--forwarding', 'tun', '--tun-type', 'gre'],
+                                  ['--scheduler', 'mh', '--sched-flags', 'mh-port,mh-fallback'],
+                                  ['--scheduler', 'sh', '--sched-flags', 'sh-port']])
 def test_keepalived_accepts_the_generated_config(tmp_path, argv):
     stack, director, _ = render(tmp_path, *argv)
     assert stack.self_check(director) == []
+
+
+def test_a_hashing_scheduler_and_its_flags_are_keepalived_s_words(tmp_path):
+    text = render(tmp_path, '--scheduler', 'mh', '--sched-flags', 'mh-port,mh-fallback',
+                  '--sloppy-tcp')[2].read_text()
+    lines = [line.strip() for line in text.splitlines()]
+    at = lines.index('lvs_sched mh')
+    assert lines[at + 1:at + 3] == ['mh-port', 'mh-fallback']
+    stack = stack_from_flags('keepalived', '--sloppy-tcp')
+    director = ScratchDirector('laicoy', tmp_path / 'b', stack.private_dirs())
+    steps = stack.boot_steps(director)          # the first thing a director's boot runs
+    assert 'net.ipv4.vs.sloppy_tcp=1' in steps[0].command and len(steps) == 1 + len(
+        stack.boot(director))
+    assert 'sloppy' not in ' '.join(s.command for s in stack_from_flags(
+        'keepalived').boot_steps(director))
 
 
 @needs_keepalived

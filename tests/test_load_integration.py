@@ -62,19 +62,29 @@ def test_short_ramp_through_the_vip_and_direct(run_dir):
     assert leftovers(p.run_id) == []
 
 
-def test_sync_daemon_gives_the_backup_the_connections(run_dir):
-    """keepalived (warm backup), sync off then on: the backup's kernel has the sessions'
-    entries only with the sync daemon, and only then do they carry on through laicoz's
-    power-off."""
+def test_sync_daemon_or_maglev_hashing_carries_the_connections(run_dir):
+    """keepalived (warm backup), three ways: none, the sync daemon, mh + sloppy TCP. The
+    backup's kernel has the sessions' entries only with the sync daemon; with mh it has
+    none, yet picks the same real server for each session's next packet: both carry the
+    sessions through laicoz's power-off, none carries nothing."""
     p, s = load(run_dir, '--conn-sync', '--stack', 'keepalived', '--sessions', '40',
-                '--interval', '0.5', '--hold', '15')
+                '--interval', '0.5', '--hold', '15', '--ways', 'none,sync,mh')
     assert s['kernel_mode'] == EXPECTED_MODE and s['parameters']['mode'] == 'conn-sync'
     r = s['conn_sync']['keepalived']
-    assert r['off']['total'] == r['on']['total'] == 40
-    assert sum(r['off']['backup_entries_before'].values()) == 0
-    assert r['on']['backup_entries_before'].get('ESTABLISHED', 0) >= 36     # 90 % or more
-    assert r['on']['primary_entries_before'].get('ESTABLISHED', 0) >= 36
-    assert r['on']['survived'] > r['off']['survived']
+    assert list(r) == ['none', 'sync', 'mh']
+    assert all(c['total'] == 40 for c in r.values())
+    assert sum(r['none']['backup_entries_before'].values()) == 0
+    assert r['sync']['backup_entries_before'].get('ESTABLISHED', 0) >= 36     # 90 % or more
+    assert r['sync']['primary_entries_before'].get('ESTABLISHED', 0) >= 36
+    assert r['sync']['survived'] > r['none']['survived']
+    # mh: no entry on the backup, the sessions carried on all the same (>= 99 %)
+    assert sum(r['mh']['backup_entries_before'].values()) == 0
+    assert r['mh']['primary_entries_before'].get('ESTABLISHED', 0) >= 36
+    assert r['mh']['survived'] >= 40 * 0.99 > r['none']['survived']
+    mh = json.loads((run_dir / 'cells' / 'mh' / 'summary.json').read_text())
+    assert mh['parameters']['scheduler'] == 'mh' and mh['parameters']['sloppy_tcp'] is True
+    assert 'mh' in (run_dir / 'cells' / 'mh' / 'configs').joinpath(
+        'laicoy', 'keepalived.conf').read_text().split('lvs_sched ')[1].split()[0]
     assert p.returncode == 0 and s['passed']
     assert leftovers(p.run_id) == []
 

@@ -24,7 +24,17 @@ def test_schedulers_spread_as_section_2_2_says(run_dir):
     assert s['complete'] is True and s['passed'] is True
     assert s['kernel_mode'] == EXPECTED_MODE
     scheds = s['schedulers']
-    assert list(scheds) == ['rr', 'wrr', 'lc', 'wlc']
+    assert list(scheds) == ['rr', 'wrr', 'lc', 'wlc', 'sh', 'mh']
+    # the hashing schedulers: 300 client addresses, each twice; every address kept its
+    # server and the addresses spread by the weights 2, 3, 4 (within 4 sigma)
+    for name in ('sh', 'mh'):
+        r = scheds.pop(name)
+        assert r['sources'] == 300 and r['requests'] == 600 and r['failed'] == 0, name
+        assert r['sticky_sources'] == 300 and r['moved_count'] == 0, name
+        assert sum(r['sources_per_server'].values()) == 300, name
+        assert r['checks']['sources_spread_by_weight'], (name, r['sources_per_server'])
+        numeric = (run_dir / ('ipvsadm-%s-short.n.txt' % name)).read_text()
+        assert '10.0.14.146:80 %s' % name in ' '.join(numeric.split())
     for name, r in scheds.items():
         assert r['weights'] == {'laico2': 2, 'laico3': 3, 'laico4': 4}
         total = sum(r['answers'].values())

@@ -68,8 +68,10 @@ def test_expected_share():
     for sched in ('rr', 'lc'):
         assert S.expected_share(sched, W) == pytest.approx({s: 1 / 3 for s in W})
     assert S.expected_share('rr', {'a': 0, 'b': 5}) == {'a': 0.0, 'b': 1.0}
+    for sched in ('sh', 'mh'):         # their tables are filled by weight
+        assert S.expected_share(sched, W) == S.expected_share('wrr', W)
     with pytest.raises(ValueError):
-        S.expected_share('sh', W)
+        S.expected_share('fifo', W)
 
 
 def test_every_round_of_the_kernel_wrr_is_exact_whatever_the_start():
@@ -189,18 +191,21 @@ def test_plot_refuses_a_folder_without_results(tmp_path):
 
 
 def test_the_trial_is_checked_before_anything_starts():
-    config = ClusterConfig(weights=[2, 3, 4])
+    config = ClusterConfig(weights=[2, 3, 4], client_addresses=300)
     t = SchedulerTrial().check(config)
     assert t.schedulers == S.SCHEDULERS and t.preload == 9 and t.preload_server == 'laico4'
-    assert t.as_dict(config)['round_size'] == 9
-    for bad, kw in ((['rr', 'sh'], {}), (['rr', 'rr'], {}), (S.SCHEDULERS, {'rounds': 0}),
-                    (S.SCHEDULERS, {'preload_server': 'laico9'})):
+    assert t.as_dict(config)['round_size'] == 9 and t.hashing == ['sh', 'mh']
+    for bad, kw in ((['rr', 'fifo'], {}), (['rr', 'rr'], {}), (S.SCHEDULERS, {'rounds': 0}),
+                    (S.SCHEDULERS, {'preload_server': 'laico9'}),
+                    (['mh'], {'hash_passes': 1}), (['mh'], {'hash_sources': 300 + 1}),
+                    (['sh'], {'hash_sources': 5})):
         with pytest.raises(ConfigError):
             SchedulerTrial(tuple(bad), **kw).check(config)
     with pytest.raises(ConfigError, match='weight 0'):
-        SchedulerTrial().check(ClusterConfig(weights=[2, 3, 0]))
+        SchedulerTrial().check(ClusterConfig(weights=[2, 3, 0], client_addresses=300))
     with pytest.raises(ConfigError, match='above 0'):
-        SchedulerTrial().check(ClusterConfig(weights=[0, 0, 0]))
+        SchedulerTrial().check(ClusterConfig(weights=[0, 0, 0], client_addresses=300))
+    assert SchedulerTrial(('rr', 'wrr')).check(ClusterConfig()).hashing == []
     assert '2 weights given for 3' in refused('schedulers', '--weights', '2,3')
 
 
@@ -250,3 +255,42 @@ def test_checks_pass_the_expected_results_and_fail_others():
     mism = result('lc', lc_seq, {'laico2': 9, 'laico3': 9, 'laico4': 9})
     mism['held_answers'] = {'laico2': 10, 'laico3': 8, 'laico4': 0}
     assert not checks_for('lc', mism)['client_matches_ipvsadm']
+
+
+def hashed_replies(mapping, passes=2, moved=(), failed=()):
+    """A hashing scheduler's replies: source i answered by mapping(i), pass after pass
+    (a moved source answered by laico2 on its last pass; a failed one never answered)."""
+    out = []
+    for p in range(passes):
+        for i in range(len(mapping)):
+            src = '198.18.0.%d' % (i + 1)
+            server = 'laico2' if i in moved and p == passes - 1 else mapping[i]
+            out.append({'source': src, 'ok': i not in failed,
+                        **({'server': server} if i not in failed else {})})
+    return out
+
+
+def test_a_hashing_scheduler_keeps_each_address_on_its_server_spread_by_weight():
+    # weights 2, 3, 4: 90 addresses, 20, 30, 40 of them per server
+    mapping = ['laico2'] * 20 + ['laico3'] * 30 + ['laico4'] * 40
+    r = S.hashing_result(hashed_replies(mapping), W)
+    assert r['sources'] == 90 and r['passes'] == 2 and r['requests'] == 180
+    assert r['sources_per_server'] == {'laico2': 20, 'laico3': 30, 'laico4': 40}
+    assert r['expected_sources'] == {'laico2': 20.0, 'laico3': 30.0, 'laico4': 40.0}
+    assert r['answers'] == {'laico2': 40, 'laico3': 60, 'laico4': 80}
+    assert all(S.hashing_checks(r).values())
+    # an address that changed server: not sticky, named
+    r = S.hashing_result(hashed_replies(mapping, moved=[60]), W)
+    c = S.hashing_checks(r)
+    assert not c['every_source_sticky'] and r['moved_sources'] == ['198.18.0.61']
+    assert c['no_failed_requests'] and c['sources_spread_by_weight']
+    # a failed request: neither sticky nor answered
+    c = S.hashing_checks(S.hashing_result(hashed_replies(mapping, failed=[3]), W))
+    assert not c['no_failed_requests'] and not c['every_source_sticky']
+    # equal shares where the weights ask 2:3:4 (a scheduler ignoring the weights)
+    r = S.hashing_result(hashed_replies(['laico2', 'laico3', 'laico4'] * 300), W)
+    assert r['sources_per_server'] == {'laico2': 300, 'laico3': 300, 'laico4': 300}
+    assert not S.hashing_checks(r)['sources_spread_by_weight']
+    # one pass proves nothing about keeping a server
+    assert not S.hashing_checks(S.hashing_result(hashed_replies(mapping, passes=1), W))[
+        'every_source_sticky']

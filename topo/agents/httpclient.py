@@ -34,10 +34,34 @@ def fetch(url, timeout):
     return ok, who, time.monotonic() - start
 
 
-def burst(url, count, timeout):
+def fetch_from(url, source, timeout):
+    """fetch(), the connection bound to one of the client's addresses (requests cannot)."""
+    import http.client
+    parts = urlsplit(url)
+    start = time.monotonic()
+    conn = http.client.HTTPConnection(parts.hostname, parts.port or 80, timeout=timeout,
+                                      source_address=(source, 0))
+    try:
+        conn.request('GET', parts.path or '/', headers={'Connection': 'close'})
+        r = conn.getresponse()
+        body = r.read()
+        ok = r.status == 200
+        who = (r.getheader(SERVED_BY) or body.decode(errors='replace').strip()) if ok \
+            else 'HTTP %d' % r.status
+    except (OSError, http.client.HTTPException) as e:
+        ok, who = False, type(e).__name__
+    finally:
+        conn.close()
+    return ok, who, time.monotonic() - start
+
+
+def burst(url, count, timeout, sources=()):
+    """count requests; with sources, request i comes from sources[i % len(sources)]."""
     for i in range(count):
-        ok, who, latency = fetch(url, timeout)
-        emit('reply', i=i, ok=ok, latency_s=round(latency, 4), **{'server' if ok else 'error': who})
+        source = sources[i % len(sources)] if sources else None
+        ok, who, latency = fetch_from(url, source, timeout) if source else fetch(url, timeout)
+        emit('reply', i=i, ok=ok, latency_s=round(latency, 4),
+             **{'server' if ok else 'error': who}, **({'source': source} if source else {}))
 
 
 class Probe:
@@ -154,6 +178,10 @@ def main(argv=None):
     b.add_argument('--url', required=True)
     b.add_argument('--count', type=int, default=15)
     b.add_argument('--timeout', type=float, default=5.0)
+    b.add_argument('--sources', metavar='ADDRESS',
+                   help='request i from the i-th (modulo --source-count) client address '
+                        'counting from this one')
+    b.add_argument('--source-count', type=int, default=1)
     q = sub.add_parser('probe', help='steady rate of requests until SIGTERM, one JSON line each')
     q.add_argument('--url', required=True)
     q.add_argument('--rate', type=float, default=20.0, help='requests per second')
@@ -161,7 +189,9 @@ def main(argv=None):
     q.add_argument('--stage-file', help='file whose content labels each request')
     a = p.parse_args(argv)
     if a.mode == 'burst':
-        burst(a.url, a.count, a.timeout)
+        from topo.agents.loadgen import source_addresses
+        burst(a.url, a.count, a.timeout,
+              source_addresses(a.sources, a.source_count) if a.sources else ())
     else:
         probe(a.url, a.rate, a.timeout, a.stage_file)
     return 0

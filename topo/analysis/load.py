@@ -6,6 +6,16 @@ from topo.stats import scaling_efficiency
 
 SERIES_FIELDS = ['layout', 't', 'ok', 'failed', 'p50_s', 'p99_s', 'max_s', 'open']
 
+# How an established connection may outlive its director (load.py --conn-sync --ways):
+# {way: (the IPVS sync daemon, Maglev hashing with sloppy TCP), what it is}
+WAYS = {
+    'none': (False, False, 'neither: the new director knows no connection'),
+    'sync': (True, False, 'the IPVS sync daemon: the backup holds every entry'),
+    'mh': (False, True, 'Maglev hashing (mh) and sloppy TCP, no state shared: the new '
+                        'director picks the same real server for a packet in mid-flow'),
+    'mh+sync': (True, True, 'both'),
+}
+
 
 def level_key(lv):
     """Which measurements a goal compares: the same pattern at the same place of the
@@ -76,7 +86,7 @@ def failover_cell(layout, clients, result, out):
     return cell, rows
 
 
-def conn_sync_cell(sync, sessions, result, out):
+def conn_sync_cell(way, sessions, result, out):
     """Sessions that carried on through the failover, and the connection entries each
     director's kernel held before it."""
     h, m = result.history, result.measured
@@ -84,7 +94,9 @@ def conn_sync_cell(sync, sessions, result, out):
     t_fault = h.faults[0].injected if h.faults else None
     carried = sum(1 for t in done.get('unbroken_last_ok', []) if t_fault and t > t_fault)
     entries = m.connection_entries
-    return {'sync': sync, 'total': done.get('sessions', sessions), 'survived': carried,
+    sync, hashing, _ = WAYS[way]
+    return {'way': way, 'sync': sync, 'hashing': hashing,
+            'total': done.get('sessions', sessions), 'survived': carried,
             'unbroken': done.get('unbroken'), 'broken': done.get('failed'),
             'backup_entries_before': entries.get(BACKUP, {}),
             'primary_entries_before': entries.get(PRIMARY, {}),

@@ -283,11 +283,10 @@ def load_lab(s, out):
               '%s s)' % (c['layout'], c['answered'], c['failed_at_power_off'],
                          c['failed_at_power_on'], c['outage_s']))
     for layout, r in s.get('conn_sync', {}).items():
-        for k in ('off', 'on'):
-            if k in r:
-                print('%s, sync %-3s: %d of %d sessions carried on (backup had %s entries)'
-                      % (layout, k, r[k]['survived'], r[k]['total'],
-                         sum(r[k]['backup_entries_before'].values())))
+        for way, c in r.items():
+            print('%s, %-7s: %d of %d sessions carried on, %s broken (backup had %s entries)'
+                  % (layout, way, c['survived'], c['total'], c['broken'],
+                     sum(c['backup_entries_before'].values())))
     hw = s.get('hardware')
     if hw:
         print('hardware %s: link %s Mbit/s measured; CPU director %s, real server %s'
@@ -306,6 +305,13 @@ def _met(v):
 
 def schedulers(s, out):
     for sched, r in (s.get('schedulers') or {}).items():
+        if 'sources' in r:          # a hashing scheduler: client addresses per server
+            print('%-4s client addresses per server %s (expected %s), %d of %d kept their '
+                  'server: %s' % (sched, r['sources_per_server'],
+                                  {k: round(v, 1) for k, v in r['expected_sources'].items()},
+                                  r['sticky_sources'], r['sources'], 'PASS' if r['passed']
+                                  else 'FAIL %s' % [k for k, v in r['checks'].items() if not v]))
+            continue
         print('%-4s short %s (expected %s), held ActiveConn %s (expected %s): %s' % (
             sched, r['answers'], {k: round(v, 2) for k, v in r['expected_answers'].items()},
             r['active_peak'], {k: round(v, 2) for k, v in r['active_expected'].items()},

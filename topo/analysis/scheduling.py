@@ -1,13 +1,17 @@
 """The maths of IPVS's schedulers rr, wrr, lc and wlc (the paper's section 2.2):
 what share of short requests and of long-lived connections each real server
-should get, and the checks of what the kernel did. No cluster here: unit-tested on
-hand-made inputs, used by the schedulers experiment (topo/engine/steps/schedulers.py).
+should get, and the checks of what the kernel did; and of the hashing schedulers sh
+and mh: every client address always on one server, the addresses spread by weight.
+No cluster here: unit-tested on hand-made inputs, used by the schedulers experiment
+(topo/engine/steps/schedulers.py).
 """
 import math
 from functools import reduce
 
-SCHEDULERS = ('rr', 'wrr', 'lc', 'wlc')
-WEIGHTED = ('wrr', 'wlc')           # the schedulers that look at the weights' values
+from topo.network.config import HASHING, SCHEDULERS
+
+# the schedulers that look at the weights' values (sh and mh fill their tables by weight)
+WEIGHTED = ('wrr', 'wlc') + HASHING
 COUNTING = ('lc', 'wlc')            # the schedulers that look at the connection counters
 
 
@@ -184,3 +188,58 @@ def scheduler_numbers(result):
     from topo.stats import numeric
     return {'%s_%s' % (sched, k): v for sched, r in result.measured.schedulers.items()
             for k, v in numeric(r).items()}
+
+
+# how far a hashing scheduler's count of client addresses per server may stray from
+# its weight's share, in standard deviations of a binomial draw (the hash spreads the
+# addresses like a random draw: sh by a multiplicative hash into 256 buckets, mh by
+# siphash into a Maglev table of 4093 slots)
+SPREAD_SIGMAS = 4
+
+
+def by_source(replies):
+    """{client address: [server or None per request, in order]}."""
+    out = {}
+    for r in replies:
+        out.setdefault(r['source'], []).append(r.get('server') if r.get('ok') else None)
+    return out
+
+
+def hashing_result(replies, weights):
+    """A hashing scheduler's numbers from requests made by many client addresses, each
+    several times: which addresses kept their server (sticky), how the addresses spread."""
+    servers = list(weights)
+    seen = by_source(replies)
+    sticky = {src: got[0] for src, got in seen.items()
+              if got and got[0] is not None and all(g == got[0] for g in got)}
+    moved = sorted(src for src, got in seen.items() if None not in got and src not in sticky)
+    sources = count(sticky.values(), servers)
+    n = len(seen)
+    share = expected_share('mh', weights)
+    expected = {s: round(share[s] * n, 3) for s in servers}
+    tol = {s: round(SPREAD_SIGMAS * math.sqrt(n * share[s] * (1 - share[s])) + 1, 3)
+           for s in servers}
+    answers = count([r.get('server') for r in replies if r.get('ok')], servers)
+    return {
+        'requests': len(replies), 'failed': sum(1 for r in replies if not r.get('ok')),
+        'sources': n, 'passes': max((len(g) for g in seen.values()), default=0),
+        'answers': answers, 'expected_share': {s: round(v, 6) for s, v in share.items()},
+        'expected_answers': {s: round(share[s] * len(replies), 3) for s in servers},
+        'sources_per_server': sources, 'expected_sources': expected,
+        'sources_tolerance': tol, 'sticky_sources': len(sticky), 'moved_sources': moved[:20],
+        'moved_count': len(moved),
+    }
+
+
+def hashing_checks(r):
+    """The pass/fail checks of a hashing scheduler's results."""
+    return {
+        'no_failed_requests': r['failed'] == 0,
+        # the promise of hashing: a client address keeps its server, request after request
+        'every_source_sticky': r['sticky_sources'] == r['sources'] and r['passes'] >= 2,
+        # the addresses spread by weight, as a random draw would (a server of weight 0
+        # gets none)
+        'sources_spread_by_weight': all(
+            abs(r['sources_per_server'][s] - r['expected_sources'][s]) <= r['sources_tolerance'][s]
+            for s in r['expected_sources']),
+    }

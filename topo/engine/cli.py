@@ -99,7 +99,17 @@ def add_cluster_args(p, weights_default=None, scheduler=True, crossover=True):
     g.add_argument('--weights', default=weights_default,
                    help='comma-separated weights, one per real server (default: 1 each)')
     if scheduler:
-        g.add_argument('--scheduler', default='rr', help='IPVS scheduler: rr, wrr, lc, wlc')
+        g.add_argument('--scheduler', default='rr',
+                       help='IPVS scheduler: rr, wrr, lc, wlc (the paper\'s), sh (source '
+                            'hashing), mh (Maglev hashing, Linux >= 4.18)')
+        g.add_argument('--sched-flags', default='', metavar='FLAGS',
+                       help='the hashing scheduler\'s flags, as ipvsadm -b writes them: '
+                            'mh-port,mh-fallback (sh-port,sh-fallback); -port hashes the '
+                            'source port too, -fallback passes over a server of weight 0')
+    g.add_argument('--sloppy-tcp', action='store_true',
+                   help='the directors take up a TCP connection in mid-flow, not only from '
+                        'its SYN (net.ipv4.vs.sloppy_tcp and sloppy_sctp): with sh or mh a '
+                        'connection can move to the other director, no sync daemon needed')
     g.add_argument('--vip', default='10.0.14.146', help='virtual IP, inside --subnet')
     g.add_argument('--subnet', default='10.0.14.0/24', help="the testbed's own subnet")
     from topo.network.config import FORWARDING, GUE_PORT, INSIDE_SUBNET, TUN_TYPES
@@ -195,7 +205,10 @@ def cluster_config(args, **override):
         override = dict(shape, **override)
     values = dict(servers=args.servers,
                   weights=parse_weights(args.weights) if args.weights else None,
-                  scheduler=getattr(args, 'scheduler', 'rr'), vip=args.vip, subnet=args.subnet,
+                  scheduler=getattr(args, 'scheduler', 'rr'),
+                  sched_flags=[f.strip() for f in getattr(args, 'sched_flags', '').split(',')
+                               if f.strip()],
+                  sloppy_tcp=getattr(args, 'sloppy_tcp', False), vip=args.vip, subnet=args.subnet,
                   crossover=getattr(args, 'crossover', False),
                   forwarding=getattr(args, 'forwarding', 'dr'),
                   tun_type=getattr(args, 'tun_type', 'ipip'),

@@ -32,8 +32,11 @@ class Cell:
     experiment: str = None  # what its own summary.json calls it
 
     def describe(self, plan):
+        mine, plans = self.stack.config.as_dict(), plan.config.as_dict()
+        changed = {k: v for k, v in mine.items() if plans.get(k) != v}
         return dict(self.labels, name=self.name, layout=self.stack.layout,
-                    stack=self.stack.parameters(), **self.scenario.describe())
+                    stack=self.stack.parameters(), **self.scenario.describe(),
+                    **({'cluster': changed} if changed else {}))
 
 
 class Matrix:

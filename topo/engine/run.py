@@ -62,7 +62,7 @@ class Plan:
 
     def parameters(self, stack=None):
         stack = self.stack if stack is None else stack
-        p = dict(self.config.as_dict(), **asdict(self.measure))
+        p = dict((stack.config if stack else self.config).as_dict(), **asdict(self.measure))
         p['stack'] = stack.parameters() if stack else None
         p['hardware'] = self.hardware.as_dict() if self.hardware else None
         p['target'] = self.target.path if self.target else None
@@ -190,7 +190,9 @@ class Run:
     def __init__(self, plan, out, stack=_PLAN, experiment=None):
         self.plan = plan
         self.stack = plan.stack if stack is _PLAN else stack
-        self.config, self.measure = plan.config, plan.measure
+        # a cell's stack may run a variant of the plan's cluster (conn-sync's mh cells)
+        self.config = self.stack.config if self.stack else plan.config
+        self.measure = plan.measure
         self.out = Path(out)
         self.nice = bool(self.stack and self.stack.settings.nice_failback)
         self.service = '%s:%d' % (self.config.vip, self.config.port)

@@ -215,9 +215,15 @@ class HAStack:
         commands on the machine (deploy/templates/node.sh.j2)."""
         raise NotImplementedError
 
+    def boot_steps(self, director):
+        """All a director's boot runs: the cluster's IPVS switches (sloppy TCP), then
+        the stack's boot."""
+        sysctls = self.config.director_sysctls()
+        return ([BootStep(sysctls + ' 2>&1')] if sysctls else []) + self.boot(director)
+
     def start(self, director):
         """Start the stack's daemons on a director that has just booted."""
-        for step in self.boot(director):
+        for step in self.boot_steps(director):
             out = director.cmd(step.command)
             problem = step.failed(out) if step.failed else (out.strip() or None)
             if problem:

@@ -5,10 +5,10 @@ import subprocess
 from pathlib import Path
 
 from topo.kernels import KernelMode, register
+from topo.network.config import SCHEDULER_MODULES
 
 # Modules the testbed needs; loaded up front so no daemon waits on autoload.
-MODULES = ['ip_vs', 'ip_vs_rr', 'ip_vs_wrr', 'ip_vs_lc', 'ip_vs_wlc', 'openvswitch', 'veth',
-           'sch_netem', 'ipip']
+MODULES = ['ip_vs'] + SCHEDULER_MODULES + ['openvswitch', 'veth', 'sch_netem', 'ipip']
 
 
 def _modprobe(module):

@@ -35,6 +35,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
+from topo.network.config import SCHEDULER_MODULES
+
 ROOT = Path('/var/lib/ha-lvs-testbed/uml')
 PACKAGE = 'user-mode-linux'
 SUITES = ('sid', 'trixie')
@@ -47,8 +49,7 @@ DEBIAN_MODULES = Path('/usr/lib/uml/modules')
 DEBIAN_CHECK = 'debian.json'     # in ROOT: what Debian 12's kernel did at its boot check
 LIBDIR = 'lib/x86_64-linux-gnu'
 LOADER = 'ld-linux-x86-64.so.2'
-CHECK_MODULES = ('ip_vs ip_vs_rr ip_vs_wrr ip_vs_lc ip_vs_wlc ip_vs_mh '
-                 'openvswitch veth sch_netem ipip').split()
+CHECK_MODULES = ['ip_vs'] + SCHEDULER_MODULES + ['openvswitch', 'veth', 'sch_netem', 'ipip']
 CHECK_TIMEOUT_S = 60
 # The archive is asked again only when what it said is a day old: a second `setup`
 # the same day needs no network and no boot (only the sha256 of the binary, 0.1 s).

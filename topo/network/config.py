@@ -2,8 +2,14 @@
 import ipaddress
 from dataclasses import dataclass, field
 
-# The IPVS schedulers of the paper's section 2.2 (their modules are loaded up front).
-SCHEDULERS = ('rr', 'wrr', 'lc', 'wlc')
+# The IPVS schedulers of the paper's section 2.2, then the two that hash the connection
+# (source hashing; Maglev hashing, Linux >= 4.18): their modules are loaded up front.
+HASHING = ('sh', 'mh')
+SCHEDULERS = ('rr', 'wrr', 'lc', 'wlc') + HASHING
+SCHEDULER_MODULES = ['ip_vs_%s' % s for s in SCHEDULERS]
+# a hashing scheduler's flags (ipvsadm -b): `port` hashes the source port too, so one
+# client address spreads; `fallback` passes over a server of weight 0 or overloaded
+SCHED_FLAGS = ('fallback', 'port')
 
 
 @dataclass(frozen=True)
@@ -80,6 +86,12 @@ class ClusterConfig:
     servers: int = 3
     weights: list = None
     scheduler: str = 'rr'
+    # ipvsadm -b's words for the hashing schedulers (e.g. ['mh-port', 'mh-fallback'])
+    sched_flags: tuple = ()
+    # the directors create a connection entry for a TCP packet in mid-flow, not only for
+    # a SYN (net.ipv4.vs.sloppy_tcp, and sloppy_sctp): with a hashing scheduler a
+    # connection can move to the other director and reach the same real server
+    sloppy_tcp: bool = False
     subnet: str = '10.0.14.0/24'
     vip: str = '10.0.14.146'        # the paper's VIP was 164.41.14.146
     port: int = 80
@@ -130,6 +142,17 @@ class ClusterConfig:
         if self.scheduler not in SCHEDULERS:
             raise ConfigError('unknown scheduler %r: choose one of %s'
                               % (self.scheduler, ', '.join(SCHEDULERS)))
+        self.sched_flags = tuple(self.sched_flags)
+        if self.sched_flags:
+            if self.scheduler not in HASHING:
+                raise ConfigError('--sched-flags apply to the hashing schedulers (%s), not %s'
+                                  % (', '.join(HASHING), self.scheduler))
+            known = ['%s-%s' % (self.scheduler, f) for f in SCHED_FLAGS]
+            bad = [f for f in self.sched_flags if f not in known]
+            if bad or len(set(self.sched_flags)) != len(self.sched_flags):
+                raise ConfigError('--sched-flags for %s: each of %s at most once, got %s'
+                                  % (self.scheduler, ', '.join(known),
+                                     ','.join(self.sched_flags)))
         if self.forwarding not in FORWARDING:
             raise ConfigError('unknown forwarding %r: choose one of %s'
                               % (self.forwarding, ', '.join(FORWARDING)))
@@ -202,6 +225,25 @@ class ClusterConfig:
         """The real servers on the inside network (NAT, remote TUN), not on the hub."""
         return self.nat or self.remote_servers
 
+    def variant(self, **changes):
+        """The same cluster with some settings changed (a cell's), its addresses kept
+        (a real machine's come from the inventory)."""
+        import dataclasses
+        new = dataclasses.replace(self, **changes)
+        new.addresses.update(self.addresses)
+        return new
+
+    def scheduler_args(self):
+        """ipvsadm's arguments for the service's scheduler and its flags."""
+        return ['-s', self.scheduler] + (['-b', ','.join(self.sched_flags)]
+                                         if self.sched_flags else [])
+
+    def director_sysctls(self):
+        """The command that sets the directors' IPVS switches of this cluster, or None."""
+        if self.sloppy_tcp:
+            return 'sysctl -qw net.ipv4.vs.sloppy_tcp=1 net.ipv4.vs.sloppy_sctp=1'
+        return None
+
     def forward_args(self):
         """ipvsadm's arguments for the forwarding method of a real server."""
         args = [FORWARDING[self.forwarding].ipvsadm]
@@ -239,7 +281,8 @@ class ClusterConfig:
     def as_dict(self):
         return {'servers': self.servers, 'real_servers': self.real_servers,
                 'weights': dict(zip(self.real_servers, self.weights)),
-                'scheduler': self.scheduler, 'vip': self.vip, 'port': self.port,
+                'scheduler': self.scheduler, 'sched_flags': list(self.sched_flags),
+                'sloppy_tcp': self.sloppy_tcp, 'vip': self.vip, 'port': self.port,
                 'subnet': self.subnet, 'forwarding': self.forwarding,
                 'crossover': self.crossover, 'client_addresses': self.client_addresses,
                 'tun_type': self.tun_type if self.forwarding == 'tun' else None,

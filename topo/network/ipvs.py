@@ -11,7 +11,7 @@ _FORWARD_NAMES = {'Route': 'Route', 'Masq': 'Masq', 'Tunnel': 'Tunnel', 'Local':
 def service_commands(config):
     """ipvsadm argument lists that install config's virtual service on a director."""
     vip = '%s:%d' % (config.vip, config.port)
-    cmds = [['-A', '-t', vip, '-s', config.scheduler]]
+    cmds = [['-A', '-t', vip, *config.scheduler_args()]]
     for server, weight in zip(config.real_servers, config.weights):
         cmds.append(['-a', '-t', vip, '-r', '%s:%d' % (config.addresses[server], config.port),
                      *config.forward_args(), '-w', str(weight)])

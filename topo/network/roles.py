@@ -73,6 +73,10 @@ class Director:
     def install_service(self, config):
         """A static virtual service (no HA): what ldirectord would build."""
         self.ipvsadm('-C')
+        if config.director_sysctls():
+            out = self.cmd(config.director_sysctls() + ' 2>&1')
+            if out.strip():
+                raise RuntimeError('%s: %s' % (self.name, out.strip()))
         for args in ipvs.service_commands(config):
             out = self.ipvsadm(*args)
             if out.strip():

@@ -157,21 +157,23 @@ def failover_plot(plt, s, title, out):
 def conn_sync_plot(plt, s, title, out):
     fig, ax = plt.subplots(figsize=(8, 4))
     labels, values, totals = [], [], []
+    colors = {'none': 'tab:red', 'sync': 'tab:green', 'mh': 'tab:blue', 'mh+sync': 'tab:purple'}
+    fill = []
     for layout, r in s['conn_sync'].items():
-        for k in ('off', 'on'):
-            if k in r:
-                labels.append('%s\nsync %s' % (layout.replace('-', '\n', 1), k))
-                values.append(r[k]['survived'])
-                totals.append(r[k]['total'])
+        for way, c in r.items():
+            labels.append('%s\n%s' % (layout.replace('-', '\n', 1), way))
+            values.append(c['survived'])
+            totals.append(c['total'])
+            fill.append(colors.get(way, 'tab:grey'))
     ax.tick_params(axis='x', labelsize=8)
-    bars = ax.bar(labels, values, color=['tab:red' if 'off' in lb else 'tab:green'
-                                         for lb in labels])
+    bars = ax.bar(labels, values, color=fill)
     for b, v, tot in zip(bars, values, totals):
         ax.annotate('%d / %d' % (v, tot), (b.get_x() + b.get_width() / 2, v), ha='center',
                     va='bottom', fontsize=8)
     ax.set_ylabel('established sessions that carried on')
     ax.set_ylim(0, max(totals + [1]) * 1.15)
-    ax.set_title('Connections across a director power-off (%s)' % title, fontsize=9)
+    ax.set_title('Connections across a director power-off: none, the sync daemon (sync), '
+                 'Maglev hashing + sloppy TCP (mh)\n(%s)' % title, fontsize=9)
     fig.tight_layout()
     fig.savefig(out / 'load_conn_sync.png', dpi=120)
     plt.close(fig)

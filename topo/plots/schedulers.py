@@ -60,7 +60,11 @@ def plot(results_dir, name=PNG):
         right.scatter(xs, active_exp, marker='_', s=400, color='black', zorder=3)
 
     first = scheds[names[0]]
-    left.set_title('Short requests: %d per scheduler, one connection each' % first['requests'])
+    hashed = [s for s in names if 'sources' in scheds[s]]
+    left.set_title('Short requests, one connection each%s' % (
+        ' (%s: from %d client addresses, %d times each)' % (
+            ', '.join(hashed), scheds[hashed[0]]['sources'], scheds[hashed[0]]['passes'])
+        if hashed else ''))
     left.set_xlabel('IPVS scheduler')
     left.set_ylabel('share of the requests answered')
     left.set_xticks(range(len(names)))
@@ -88,7 +92,7 @@ def plot(results_dir, name=PNG):
         Line2D([], [], color='black', marker='_', linestyle='None', markersize=14,
                label='expected ActiveConn')], loc='upper left', fontsize=8)
 
-    fig.suptitle('IPVS schedulers of the paper\'s section 2.2, weights %s (kernel mode %s%s)'
+    fig.suptitle('IPVS schedulers, weights %s (kernel mode %s%s)'
                  % (', '.join('%s=%s' % kv for kv in weights.items()), summary.get('kernel_mode'),
                     '' if summary.get('complete')
                     else ', run incomplete'))

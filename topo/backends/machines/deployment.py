@@ -115,7 +115,7 @@ def stack_variables(stack, node):
     stopped (a machine may run another stack's before)."""
     every = ha.all_daemon_classes()
     main = stack.daemons(node)[0]
-    return {'hatestbed_boot': [step.command for step in stack.boot(node)],
+    return {'hatestbed_boot': [step.command for step in stack.boot_steps(node)],
             'hatestbed_running': main.kill_patterns()[0],
             'hatestbed_kill': [p for d in every for p in d.kill_patterns()],
             'hatestbed_pid_files': [f for d in every for f in d.pid_files],
@@ -136,7 +136,8 @@ def owner(spec):
 
 def service(config):
     """What of the cluster's settings the deployed configs hold (a run compares them)."""
-    return {'scheduler': config.scheduler, 'weights': list(config.weights),
+    return {'scheduler': config.scheduler, 'sched_flags': list(config.sched_flags),
+            'sloppy_tcp': config.sloppy_tcp, 'weights': list(config.weights),
             'forwarding': config.forwarding, 'tun_type': config.tun_type, 'port': config.port}
 
 

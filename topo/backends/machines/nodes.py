@@ -12,6 +12,7 @@ from topo.backends.machines import selfheal
 from topo.backends.machines.paths import (AGENTS, CONFIGS_CHANGED, NGINX_CONF, NODE_SCRIPT,
                                           REALSERVER_SCRIPT, WEB)
 from topo import render
+from topo.network.config import SCHEDULER_MODULES
 from topo.network import roles, webserver
 
 NOFILE = webserver.CONNECTIONS * 4         # as raise_limits gives a local program
@@ -19,7 +20,6 @@ NOFILE = webserver.CONNECTIONS * 4         # as raise_limits gives a local progr
 # a fault the control node set in a machine undoes itself after this long even if
 # nothing ever reaches the machine again (selfheal); clear() undoes it at once
 HEAL_DEADLINE_S = 900
-IPVS_SCHEDULERS = ['ip_vs_rr', 'ip_vs_wrr', 'ip_vs_lc', 'ip_vs_wlc']
 
 
 class SSHNode(Node):
@@ -214,7 +214,7 @@ class Director(roles.Director, SSHNode):
         and would count in the next run's figures): the IPVS modules loaded afresh."""
         roles.Director.clear_state(self)
         out = self.cmd('modprobe -r %s 2>&1 && modprobe ip_vs 2>&1'
-                       % ' '.join(IPVS_SCHEDULERS + ['ip_vs']))
+                       % ' '.join(SCHEDULER_MODULES + ['ip_vs']))
         if out.strip():
             raise RuntimeError('%s: the IPVS modules could not be reloaded (a fresh table '
                                'needs it): %s' % (self.name, out.strip()))

@@ -11,6 +11,11 @@ static service, from a drained connection table:
     at weight 0), then more are opened and all are held while `ipvsadm -L` is
     captured. rr and wrr ignore the sessions already there; lc evens out
     ActiveConn, wlc makes ActiveConn proportional to the weights.
+
+The hashing schedulers sh and mh pick the server from the client's address, so one
+address would see one server: instead, requests from many client addresses
+(--hash-sources), each address several times (--hash-passes). Every address must keep
+its server, and the addresses spread over the servers by weight.
 """
 import subprocess
 import time
@@ -18,11 +23,12 @@ from dataclasses import asdict, dataclass
 
 from topo.agents.events import parse, read_until
 from topo.analysis.scheduling import (SCHEDULERS, checks_for, count, expected_held,
-                                      expected_share, held_deviation, in_service, max_deviation,
-                                      round_size, rounds, rounds_exact, tolerance)
+                                      expected_share, hashing_checks, hashing_result,
+                                      held_deviation, in_service, max_deviation, round_size,
+                                      rounds, rounds_exact, tolerance)
 from topo.engine.run import stage
 from topo.engine.steps.traffic import burst
-from topo.network.config import ConfigError
+from topo.network.config import HASHING, ConfigError
 
 
 @dataclass
@@ -35,6 +41,8 @@ class SchedulerTrial:
     preload_server: str = None  # who carries them (default: the last real server)
     fin_timeout: int = 8        # IPVS FIN_WAIT timeout (s): how long InActConn lasts
     hold_timeout: float = 300   # the load client lets go after this long whatever happens
+    hash_sources: int = 300     # sh, mh: client addresses the requests come from
+    hash_passes: int = 2        # sh, mh: requests per client address
 
     def check(self, config):
         """The trial completed with the cluster's defaults; ConfigError when impossible."""
@@ -63,8 +71,25 @@ class SchedulerTrial:
                               'connections' % server)
         if not 1 <= self.fin_timeout <= 600:
             raise ConfigError('--fin-timeout must be 1..600 seconds')
+        if self.hashing:
+            if self.hash_passes < 2:
+                raise ConfigError('--hash-passes must be at least 2 (an address keeps its '
+                                  'server only if it asks again)')
+            if self.hash_sources < 2 * len(in_service(weights)):
+                raise ConfigError('--hash-sources must be at least %d (two per real server '
+                                  'in service)' % (2 * len(in_service(weights))))
+            if config.client_addresses != self.hash_sources:
+                raise ConfigError('the client speaks from %d addresses, sh and mh are '
+                                  'measured from --hash-sources %d'
+                                  % (config.client_addresses, self.hash_sources))
         return SchedulerTrial(tuple(self.schedulers), self.rounds, self.held_rounds, preload,
-                              server, self.fin_timeout, self.hold_timeout)
+                              server, self.fin_timeout, self.hold_timeout, self.hash_sources,
+                              self.hash_passes)
+
+    @property
+    def hashing(self):
+        """The hashing schedulers chosen (measured from many client addresses)."""
+        return [s for s in self.schedulers if s in HASHING]
 
     def as_dict(self, config):
         weights = dict(zip(config.real_servers, config.weights))
@@ -101,6 +126,12 @@ class SchedulerRun:
         out = laicoz.ipvsadm('-E', '-t', run.service, '-s', sched)
         if out.strip():
             raise RuntimeError('ipvsadm -E -s %s: %s' % (sched, out.strip()))
+        if sched in HASHING:
+            run.measured.schedulers[sched] = r = hash_phase(run, sched, trial)
+            r['elapsed_s'] = round(time.monotonic() - ts, 2)
+            stage('%s: %s' % (sched, 'PASS' if r['passed'] else 'FAIL %s' % [
+                k for k, v in r['checks'].items() if not v]))
+            return
         size = round_size(dict(zip(config.real_servers, config.weights)))
         drain1 = laicoz.wait_drained(config, trial.fin_timeout + 90)
         stage('%s: %d short requests' % (sched, trial.rounds * size))
@@ -159,6 +190,28 @@ def short_phase(run, sched, trial, size):
         'inactive_after': inactive,
         'expired_during_phase': sum(inactive.values()) < n - failed,
     }
+
+
+def hash_phase(run, sched, trial):
+    """Requests from trial.hash_sources client addresses in turn, trial.hash_passes times
+    round: which server each address got."""
+    config, laicoz = run.config, run.network.director()
+    weights = dict(zip(config.real_servers, config.weights))
+    laicoz.wait_drained(config, trial.fin_timeout + 90)
+    n = trial.hash_sources * trial.hash_passes
+    stage('%s: %d requests from %d client addresses, each %d times'
+          % (sched, n, trial.hash_sources, trial.hash_passes))
+    t0 = time.monotonic()
+    replies = burst(run.network, n, sources=config.client_sources)
+    r = dict(hashing_result(replies, weights), weights=weights,
+             short_seconds=round(time.monotonic() - t0, 2))
+    _save(run, laicoz, '%s-short' % sched)
+    r['checks'] = hashing_checks(r)
+    r['passed'] = all(r['checks'].values())
+    stage('%s: client addresses per server %s (expected %s, within %s); %d of %d kept '
+          'their server' % (sched, r['sources_per_server'], r['expected_sources'],
+                            r['sources_tolerance'], r['sticky_sources'], r['sources']))
+    return r
 
 
 def read_event(proc, kind, timeout):

@@ -7,10 +7,12 @@ from topo.engine.run import Burst as BurstResult, stage
 from topo.network.config import CLIENT
 
 
-def burst(network, count=15, timeout=5.0, log=stage):
-    """count sequential HTTP requests from the client to the VIP: one dict per request."""
+def burst(network, count=15, timeout=5.0, log=stage, sources=None):
+    """count sequential HTTP requests from the client to the VIP: one dict per request.
+    sources: (first address, how many), request i from the i-th of them in turn."""
+    extra = ['--sources', sources[0], '--source-count', sources[1]] if sources else []
     proc = network.client.agent('topo.agents.httpclient', 'burst', '--url', network.url(),
-                                '--count', count, '--timeout', timeout)
+                                '--count', count, '--timeout', timeout, *extra)
     out, _ = proc.communicate(timeout=count * (timeout + 1) + 60)
     replies = []
     for line in out.splitlines():

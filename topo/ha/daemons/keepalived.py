@@ -23,6 +23,7 @@ class Keepalived(Daemon):
         ctx = Daemon.context(self)
         config = ctx.pop('cluster')
         ctx.update(vip=config.vip, service_port=config.port, scheduler=config.scheduler,
+                   sched_flags=list(config.sched_flags),
                    lvs_method=config.keepalived_method(), health_path=HEALTH_PATH,
                    real_servers=real_servers(config))
         return ctx

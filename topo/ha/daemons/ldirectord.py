@@ -28,6 +28,7 @@ class Ldirectord(Daemon):
             raise ConfigError('ldirectord knows only IPIP tunnels (its word "ipip"), not '
                               '--tun-type %s: use --stack keepalived for it' % config.tun_type)
         ctx.update(vip=config.vip, service_port=config.port, scheduler=config.scheduler,
+                   sched_flags=list(config.sched_flags),
                    method=FORWARDING[config.forwarding].ldirectord,
                    real_servers=real_servers(config))
         return ctx
