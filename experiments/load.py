@@ -10,7 +10,7 @@ sync against consistent hashing, the paper's 2003 hardware and scale-out.
   sudo python3 experiments/load.py --patterns close --client-addresses 1   # one address
   sudo python3 experiments/load.py --concurrency 10,100 --requests 1000
   sudo python3 experiments/load.py --failover               # 1000 clients, laicoz off and on
-  sudo python3 experiments/load.py --conn-sync --stack keepalived   # none, sync, mh, mh+sync
+  sudo python3 experiments/load.py --conn-sync --stack keepalived   # every way (--ways)
   sudo python3 experiments/load.py --conn-sync --stack keepalived --ways none,mh
   sudo python3 experiments/load.py --hardware 2003          # the ramp on Table 1's machines
   sudo python3 experiments/load.py --scale 1,2,3,4,6        # throughput vs real servers (2003)
@@ -172,12 +172,13 @@ def plan(args, mode):
 
 
 def way_config(config, way):
-    """The cluster of a conn-sync way: the hashing ways schedule with mh (the flags given
-    with --scheduler mh kept) and take up connections in mid-flow."""
-    if not WAYS[way][1]:
-        return config
-    return config.variant(scheduler='mh', sloppy_tcp=True,
-                          sched_flags=config.sched_flags if config.scheduler == 'mh' else ())
+    """The cluster of a conn-sync way: its scheduler (mh: with the flags given with
+    --scheduler mh) and sloppy TCP (or the run's own)."""
+    _, scheduler, sloppy, _ = WAYS[way]
+    changes = {'sloppy_tcp': True} if sloppy else {}
+    if scheduler and scheduler != config.scheduler:
+        changes.update(scheduler=scheduler, sched_flags=())
+    return config.variant(**changes) if changes else config
 
 
 def body(plan, out):
@@ -197,7 +198,7 @@ def body(plan, out):
     else:
         matrix = Matrix(plan, out, trials=plan.trials)
         cells = matrix.run('cells', lambda c, r, o: (conn_sync_cell(
-            c.labels['way'], plan.options['sessions'], r, o), []))
+            c.labels['way'], c.stack.config, plan.options['sessions'], r, o), []))
         if plan.trials == 1:        # the plot's view; trials: each cell's, and the spreads
             matrix.summary.update(conn_sync={plan.cells[0].stack.layout: {
                 c['way']: c for c in cells}})

@@ -156,3 +156,47 @@ def test_connection_entries_counted_per_state():
 ])
 def test_bad_load_flags(argv, message):
     assert message in refused('load', *argv)
+
+
+def test_a_conn_sync_cell_counts_the_sessions_answered_after_the_fault():
+    from types import SimpleNamespace as NS
+    from topo.analysis.load import conn_sync_cell
+    from topo.network.config import ClusterConfig
+    # four unbroken first connections, two of them answered after the fault at t=100;
+    # the others broke (their requests reset) and came back on new connections
+    done = {'sessions': 6, 'unbroken': 4, 'unbroken_last_ok': [99.5, 100.2, 130.0, 0],
+            'failed': {'reset': 2}}
+    result = NS(history=NS(faults=[NS(injected=100.0)]),
+                measured=NS(load_done=done, connection_entries={
+                    'laicoz': {'ESTABLISHED': 6}, 'laicoy': {}}, hardware=None),
+                analysis={'failover': {'outage_s': 0.6}}, passed=True)
+    config = ClusterConfig(scheduler='mh', sloppy_tcp=True)
+    c = conn_sync_cell('mh', config, 6, result, '/x')
+    assert (c['total'], c['survived'], c['broken'], c['unbroken']) == (6, 2, 4, 4)
+    assert c['failed_requests'] == {'reset': 2} and c['scheduler'] == 'mh' and c['sloppy_tcp']
+    assert c['primary_entries_before'] == {'ESTABLISHED': 6} and c['outage_s'] == 0.6
+    assert not c['sync'] and c['way'] == 'mh'
+
+
+def test_each_conn_sync_way_is_its_own_cluster_and_stack():
+    import json
+    import subprocess
+    from conftest import PYTHON, ROOT
+    p = subprocess.run([PYTHON, str(ROOT / 'experiments' / 'load.py'), '--conn-sync', '--stack',
+                        'keepalived', '--plan'], stdout=subprocess.PIPE, universal_newlines=True,
+                       timeout=120, check=True)
+    cells = {c['name']: c for c in json.loads(p.stdout)['cells']}
+    assert list(cells) == ['none', 'sloppy', 'sync', 'mh', 'mh+sync']
+    assert 'cluster' not in cells['none'] and not cells['none']['stack']['sync_daemon']
+    assert cells['sloppy']['cluster'] == {'sloppy_tcp': True}
+    assert cells['sync']['stack']['sync_daemon'] and 'cluster' not in cells['sync']
+    for way in ('mh', 'mh+sync'):
+        assert cells[way]['cluster'] == {'scheduler': 'mh', 'sloppy_tcp': True}
+    assert cells['mh+sync']['stack']['sync_daemon'] and not cells['mh']['stack']['sync_daemon']
+    # mh's own flags are kept when the run schedules with mh already
+    p = subprocess.run([PYTHON, str(ROOT / 'experiments' / 'load.py'), '--conn-sync', '--ways',
+                        'none,mh', '--scheduler', 'mh', '--sched-flags', 'mh-port', '--plan'],
+                       stdout=subprocess.PIPE, universal_newlines=True, timeout=120, check=True)
+    cells = {c['name']: c for c in json.loads(p.stdout)['cells']}
+    assert cells['mh']['cluster'] == {'sloppy_tcp': True}
+    assert json.loads(p.stdout)['parameters']['sched_flags'] == ['mh-port']

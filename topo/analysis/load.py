@@ -7,13 +7,15 @@ from topo.stats import scaling_efficiency
 SERIES_FIELDS = ['layout', 't', 'ok', 'failed', 'p50_s', 'p99_s', 'max_s', 'open']
 
 # How an established connection may outlive its director (load.py --conn-sync --ways):
-# {way: (the IPVS sync daemon, Maglev hashing with sloppy TCP), what it is}
+# {way: (the IPVS sync daemon, the scheduler (None: the run's), sloppy TCP, what it is)}
 WAYS = {
-    'none': (False, False, 'neither: the new director knows no connection'),
-    'sync': (True, False, 'the IPVS sync daemon: the backup holds every entry'),
-    'mh': (False, True, 'Maglev hashing (mh) and sloppy TCP, no state shared: the new '
-                        'director picks the same real server for a packet in mid-flow'),
-    'mh+sync': (True, True, 'both'),
+    'none': (False, None, False, 'neither: the new director knows no connection'),
+    'sloppy': (False, None, True, 'sloppy TCP alone: the new director schedules a packet in '
+                                  'mid-flow afresh (rr: maybe to another real server)'),
+    'sync': (True, None, False, 'the IPVS sync daemon: the backup holds every entry'),
+    'mh': (False, 'mh', True, 'Maglev hashing (mh) and sloppy TCP, no state shared: the new '
+                              'director picks the same real server for a packet in mid-flow'),
+    'mh+sync': (True, 'mh', True, 'both'),
 }
 
 
@@ -86,7 +88,7 @@ def failover_cell(layout, clients, result, out):
     return cell, rows
 
 
-def conn_sync_cell(way, sessions, result, out):
+def conn_sync_cell(way, config, sessions, result, out):
     """Sessions that carried on through the failover, and the connection entries each
     director's kernel held before it."""
     h, m = result.history, result.measured
@@ -94,10 +96,13 @@ def conn_sync_cell(way, sessions, result, out):
     t_fault = h.faults[0].injected if h.faults else None
     carried = sum(1 for t in done.get('unbroken_last_ok', []) if t_fault and t > t_fault)
     entries = m.connection_entries
-    sync, hashing, _ = WAYS[way]
-    return {'way': way, 'sync': sync, 'hashing': hashing,
+    return {'way': way, 'sync': WAYS[way][0], 'scheduler': config.scheduler,
+            'sloppy_tcp': config.sloppy_tcp,
             'total': done.get('sessions', sessions), 'survived': carried,
-            'unbroken': done.get('unbroken'), 'broken': done.get('failed'),
+            'unbroken': done.get('unbroken'),
+            'broken': (done.get('sessions', sessions) - carried) if done else None,
+            # why they broke: the sessions' failed requests, by kind (reset, timeout, ...)
+            'failed_requests': done.get('failed'),
             'backup_entries_before': entries.get(BACKUP, {}),
             'primary_entries_before': entries.get(PRIMARY, {}),
             'outage_s': (result.analysis.get('failover') or {}).get('outage_s'),

@@ -284,8 +284,10 @@ def load_lab(s, out):
                          c['failed_at_power_on'], c['outage_s']))
     for layout, r in s.get('conn_sync', {}).items():
         for way, c in r.items():
-            print('%s, %-7s: %d of %d sessions carried on, %s broken (backup had %s entries)'
+            print('%s, %-7s: %d of %d sessions carried on, %s broken (failed requests %s; '
+                  'the backup had %s entries)'
                   % (layout, way, c['survived'], c['total'], c['broken'],
+                     c.get('failed_requests') or 'none',
                      sum(c['backup_entries_before'].values())))
     hw = s.get('hardware')
     if hw:

@@ -157,7 +157,8 @@ def failover_plot(plt, s, title, out):
 def conn_sync_plot(plt, s, title, out):
     fig, ax = plt.subplots(figsize=(8, 4))
     labels, values, totals = [], [], []
-    colors = {'none': 'tab:red', 'sync': 'tab:green', 'mh': 'tab:blue', 'mh+sync': 'tab:purple'}
+    colors = {'none': 'tab:red', 'sloppy': 'tab:orange', 'sync': 'tab:green', 'mh': 'tab:blue',
+              'mh+sync': 'tab:purple'}
     fill = []
     for layout, r in s['conn_sync'].items():
         for way, c in r.items():
@@ -172,8 +173,8 @@ def conn_sync_plot(plt, s, title, out):
                     va='bottom', fontsize=8)
     ax.set_ylabel('established sessions that carried on')
     ax.set_ylim(0, max(totals + [1]) * 1.15)
-    ax.set_title('Connections across a director power-off: none, the sync daemon (sync), '
-                 'Maglev hashing + sloppy TCP (mh)\n(%s)' % title, fontsize=9)
+    ax.set_title('Connections across a director power-off: none, sloppy TCP alone, the sync '
+                 'daemon (sync), Maglev hashing + sloppy TCP (mh)\n(%s)' % title, fontsize=9)
     fig.tight_layout()
     fig.savefig(out / 'load_conn_sync.png', dpi=120)
     plt.close(fig)
