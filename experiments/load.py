@@ -11,7 +11,7 @@ sync against consistent hashing, the paper's 2003 hardware and scale-out.
   sudo python3 experiments/load.py --concurrency 10,100 --requests 1000
   sudo python3 experiments/load.py --failover               # 1000 clients, laicoz off and on
   sudo python3 experiments/load.py --conn-sync --stack keepalived   # every way (--ways)
-  sudo python3 experiments/load.py --conn-sync --stack keepalived --ways none,mh
+  sudo python3 experiments/load.py --conn-sync --stack keepalived --ways none,mh --fault stop
   sudo python3 experiments/load.py --hardware 2003          # the ramp on Table 1's machines
   sudo python3 experiments/load.py --scale 1,2,3,4,6        # throughput vs real servers (2003)
   sudo python3 experiments/load.py --trials 5               # any of them five times: spreads
@@ -32,6 +32,7 @@ from topo.engine.steps.ramp import PAGES, PATTERNS  # noqa: E402
 from topo.network import hardware  # noqa: E402
 
 HA_MODES = ('failover', 'conn-sync')
+CONN_FAULTS = ('power-off', 'crash', 'stop')     # how laicoz goes in --conn-sync
 CONCURRENCY = '10,100,1000,5000'
 CLIENT_ADDRESSES = 1000
 RULES = {       # every flag takes effect: where each applies
@@ -42,7 +43,7 @@ RULES = {       # every flag takes effect: where each applies
     'servers': (('ramp',) + HA_MODES, 'the ramp, --failover and --conn-sync (--scale sets it)'),
     'clients': (('failover',), '--failover'), 'layouts': (('failover',), '--failover'),
     'sessions': (('conn-sync',), '--conn-sync'), 'interval': (('conn-sync',), '--conn-sync'),
-    'ways': (('conn-sync',), '--conn-sync'),
+    'ways': (('conn-sync',), '--conn-sync'), 'fault': (('conn-sync',), '--conn-sync'),
     'stack': (('conn-sync',), '--conn-sync'),
     'hold': (HA_MODES, '--failover and --conn-sync'),
     'crossover': (HA_MODES, '--failover and --conn-sync (the others run no HA stack)')}
@@ -87,6 +88,10 @@ def parse_args(argv=None):
                    help='--conn-sync: long-lived connections through the VIP')
     f.add_argument('--interval', type=cli.positive(float), default=0.2, metavar='S',
                    help='--conn-sync: seconds between two requests of a session')
+    f.add_argument('--fault', default='power-off', choices=CONN_FAULTS,
+                   help='--conn-sync: how laicoz goes: power-off (the paper\'s), crash (its HA '
+                        'daemons killed, VIP and IPVS table left in its kernel), stop (its HA '
+                        'stack stopped gracefully: a planned hand-over)')
     f.add_argument('--ways', default=','.join(WAYS), metavar='LIST',
                    help='--conn-sync: the ways, one cluster each: %s' % '; '.join(
                        '%s: %s' % (k, v[2]) for k, v in WAYS.items()))
@@ -156,10 +161,11 @@ def plan(args, mode):
         settings = ha.settings_from_args(args.stack, args)
         ways = cli.names(args.ways, list(WAYS), 'way')
         options.update(sessions=args.sessions, interval_s=args.interval, hold_s=args.hold,
-                       ways=ways)
+                       ways=ways, fault=args.fault)
         cells = [Cell(way, ha.get(args.stack)(way_config(config, way),
                                               settings.replace(sync_daemon=WAYS[way][0])),
-                      scenarios.conn_sync(args.sessions, args.interval, args.hold),
+                      scenarios.conn_sync(args.sessions, args.interval, args.hold,
+                                          args.fault),
                       {'way': way}, experiment='conn-sync') for way in ways]
     scenario = scenarios.ramp(levels, lambda c: args.requests or max(1000, 10 * c), page,
                               patterns, args.conntrack_max) \

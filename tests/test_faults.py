@@ -8,6 +8,7 @@ import pytest
 
 from topo import faults
 from topo.backends import Network, Node
+from topo.ha import BootStep
 from topo.network.config import ClusterConfig
 
 
@@ -44,7 +45,9 @@ class RecordingNetwork:
         self.calls, self.events = [], []
         self.nodes = {}
         self.recorder = self
-        self.stack = type('Stack', (), {'processes': staticmethod(lambda: ['heartbeat'])})
+        self.stack = type('Stack', (), {
+            'processes': staticmethod(lambda: ['heartbeat']),
+            'stop_steps': staticmethod(lambda node: [BootStep('kill -TERM 1')])})
         self.config = ClusterConfig()
         self.fenced_off = set()
 
@@ -83,6 +86,11 @@ STOP, KILL, CONT = signal.SIGSTOP, signal.SIGKILL, signal.SIGCONT
     ('partition', 'laicoz', [('hub', 'cut', 'laicoz', 'laicoy')], [('hub', 'heal')]),
     ('loss', 'laicoz', [('laicoz', 'loss', 30.0)], [('laicoz', 'loss', 0)]),
     ('hang', 'laico3', [('laico3', 'signal', STOP, (2,))], [('laico3', 'signal', CONT, (2,))]),
+    # a planned hand-over: the stack's own stop, run in the node; cleared: what did not
+    # stop killed, the stack started as at boot
+    ('stop', 'laicoz', [('laicoz', 'cmd')],
+     [('laicoz', 'signal', STOP, (1,)), ('laicoz', 'signal', KILL, (1,)),
+      ('laicoz', 'clear_state'), ('laicoz', 'boot')]),
 ])
 def test_inject_and_clear_on_the_primitives(fault, target, injected, cleared):
     net = RecordingNetwork()
@@ -155,3 +163,21 @@ def test_targets(fault, target, ok):
     else:
         with pytest.raises(ValueError):
             cls.check_target(target, ClusterConfig())
+
+
+@pytest.mark.parametrize('stack, pid_file', [('keepalived', '/run/keepalived.pid'),
+                                             ('heartbeat', '/run/heartbeat.pid'),
+                                             ('pacemaker', '/run/pacemakerd.pid')])
+def test_a_planned_hand_over_is_each_stack_s_own_graceful_stop(tmp_path, stack, pid_file):
+    """The daemon that holds the service gets SIGTERM through its own pid file (private
+    per director): keepalived's parent, heartbeat's master, pacemakerd (not corosync,
+    whose loss would be a node lost and fenced); pacemakerd's is written as it starts."""
+    from conftest import stack_from_flags
+    from topo.ha import ScratchDirector
+    s = stack_from_flags(stack)
+    director = ScratchDirector('laicoz', tmp_path, s.private_dirs())
+    [step] = s.stop_steps(director)
+    assert step.command == 'kill -TERM $(cat %s) 2>&1' % pid_file
+    if stack == 'pacemaker':
+        start = [d for d in s.daemons(director) if d.name == 'pacemaker'][0].start_command()
+        assert 'echo $$ > %s' % pid_file in start and 'exec pacemakerd' in start

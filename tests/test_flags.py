@@ -43,7 +43,7 @@ VALUES = {
     '--target': str(ROOT / 'tests' / 'data' / 'machines.yml'),
 }
 # a script's own value where two scripts' flags share a name
-SCRIPT_VALUES = {'load': {'--ways': 'none,mh'}}
+SCRIPT_VALUES = {'load': {'--ways': 'none,mh', '--fault': 'crash'}}
 # a second value, for a mode whose own default is the first one (--scale: the cgi page)
 SECOND = {'--page': 'light', '--concurrency': '100'}
 # the only hardware profile is --scale's default: given, it is what --scale runs anyway

@@ -96,17 +96,22 @@ def failover_under_load(clients, hold):
                     options={'clients': clients, 'hold_s': hold})
 
 
-def conn_sync(sessions, interval, hold):
-    """Long-lived sessions through the VIP across a failover; the connection entries
-    each director's kernel holds before it."""
+def conn_sync(sessions, interval, hold, fault='power-off'):
+    """Long-lived sessions through the VIP across a failover (laicoz switched off, its
+    stack crashed, or stopped for a planned hand-over); the connection entries each
+    director's kernel holds before it."""
     steps = cluster_up() + [
         s.StartProber(), s.StartLoad(sessions, keepalive=True, interval=interval, timeout=60.0),
         s.Hold(5, 'the sessions'),      # sync: at the 3rd packet, buffers flushed within 2 s
         s.CountConnections(PRIMARY), s.CountConnections(BACKUP),
-        s.Say('switching laicoz off'), s.Inject('power-off', PRIMARY), s.WaitTakeover(),
+        s.Say('%s of laicoz' % fault), s.Inject(fault, PRIMARY), s.WaitTakeover(),
         s.Hold(hold), s.StopLoad(), s.Clear(PRIMARY), s.WaitSettled()]
+    # a crashed director keeps its VIP in its kernel while the peer takes it: two owners
+    # are what a crash is
     return Scenario('conn-sync', steps, HA_CHECKS + [C.failovers_measured],
-                    options={'sessions': sessions, 'interval_s': interval, 'hold_s': hold})
+                    dual_owner_allowed=fault == 'crash',
+                    options={'sessions': sessions, 'interval_s': interval, 'hold_s': hold,
+                             'fault': fault})
 
 
 def maintenance(servers, clients, drain=True):

@@ -120,6 +120,9 @@ class HAStack:
     backup_waits_for_primary = False
     acquire_deadline_why = 'start-up plus a margin for slow process start'
     daemon_classes = ()
+    # the daemon whose own graceful stop hands the service over (a planned hand-over,
+    # topo/faults/stop.py); None: the first of daemon_classes
+    handover_daemon = None
     # why the stack cannot run on real machines (deploy.py, --target), or None
     machines_problem = None
 
@@ -228,6 +231,13 @@ class HAStack:
             problem = step.failed(out) if step.failed else (out.strip() or None)
             if problem:
                 raise RuntimeError('%s: %s: %s' % (director.name, step.command[:80], problem))
+
+    def stop_steps(self, director):
+        """A planned hand-over: the daemon that holds the service told to stop, its own
+        graceful way (it lets the VIP go; the peer takes it)."""
+        cls = self.handover_daemon or self.daemon_classes[0]
+        daemon = next(d for d in self.daemons(director) if isinstance(d, cls))
+        return [BootStep(daemon.stop_command())]
 
     SYNC_ID = 14
 

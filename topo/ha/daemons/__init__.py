@@ -44,6 +44,9 @@ class Daemon:
     processes = ()          # process names (comm, or a script's path): what a crash kills
     extra_kill = ()         # pkill arguments beyond those of the processes
     pid_files = ()          # what a stop removes (globs), so a start does not see them
+    # the pid file of the process whose SIGTERM is the daemon's own graceful stop (it
+    # hands the service over as it goes), or None
+    main_pid_file = None
     # a file the machine's own copy of the daemon's package must have patched:
     # {'path', 'regexp', 'replace'} (Python's re; Ansible's `replace` on a machine)
     patches = ()
@@ -122,6 +125,12 @@ class Daemon:
         """pkill arguments that find the daemon's processes on a machine."""
         return ['-f %s' % p if '/' in p else '-x %s' % p for p in cls.processes] + \
             list(cls.extra_kill)
+
+    def stop_command(self):
+        """The daemon's own graceful stop, a shell command (None: it has none)."""
+        if not self.main_pid_file:
+            return None
+        return 'kill -TERM $(cat %s) 2>&1' % self.main_pid_file
 
     def start(self):
         problem = self.start_failed(self.node.cmd(self.start_command()))

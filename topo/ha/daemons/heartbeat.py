@@ -25,6 +25,7 @@ class Heartbeat(Daemon):
     processes = ('heartbeat',)
     extra_kill = ("-f 'heartbeat: '",)      # its children, named for their job
     pid_files = ('/run/heartbeat.pid',)
+    main_pid_file = '/run/heartbeat.pid'   # SIGTERM: its resources given up, then it exits
     needs = (('file', HEARTBEAT, 'heartbeat'),)
     services = ('heartbeat',)
 

@@ -16,6 +16,7 @@ class Keepalived(Daemon):
     logs = (LOG,)
     processes = ('keepalived',)
     pid_files = ('/run/keepalived*.pid',)
+    main_pid_file = '/run/keepalived.pid'  # SIGTERM: priority-0 adverts, the VIP let go
     needs = (('cmd', 'keepalived', 'keepalived'),)
     services = ('keepalived',)
 

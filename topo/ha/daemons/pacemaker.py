@@ -15,7 +15,7 @@ class Pacemaker(Daemon):
     secret_files = (CIB,)           # as Pacemaker keeps it: mode 600, its own user's
     owners = {CIB: 'hacluster:haclient'}    # (pacemaker-based rewrites it)
     # the CIB and the scheduler's inputs in /var/lib/pacemaker; libqb's IPC rings in
-    # /dev/shm; pid-less, so /run only for the resource agents' state
+    # /dev/shm; /run for the resource agents' state and the pid the testbed writes
     private_dirs = ('/var/lib/pacemaker', '/var/log', '/run', '/dev/shm')
     seeds = {'/var/lib/pacemaker': ('cib.xml*', 'cib-*', 'pe-*')}
     run_dirs = ('resource-agents', 'crm')
@@ -30,13 +30,17 @@ class Pacemaker(Daemon):
              ('file', '/usr/lib/ocf/resource.d/heartbeat/IPaddr2', 'resource-agents'),
              ('file', FENCE_AGENT, 'pacemaker'))
     services = ('pacemaker',)
+    # pacemakerd writes none: the shell that becomes it does. SIGTERM: its resources
+    # stopped here (and started on the peer), then the node leaves the cluster
+    main_pid_file = '/run/pacemakerd.pid'
+    pid_files = (main_pid_file,)
 
     def start_command(self):
         # pacemakerd stays in the foreground and starts its six daemons; stopped by pid,
         # never by Debian's init script (its stop kills every pacemakerd on the kernel)
         return 'setsid -f unshare -u sh -c %s </dev/null >/dev/null 2>&1' % shlex.quote(
-            'hostname %s && PCMK_logfile=%s PCMK_stderr=0 exec pacemakerd'
-            % (self.node.name, LOG))
+            'echo $$ > %s && hostname %s && PCMK_logfile=%s PCMK_stderr=0 exec pacemakerd'
+            % (self.main_pid_file, self.node.name, LOG))
 
     def self_check(self):
         """crm_verify on the rendered CIB, offline: its schema, ids and references. (Its

@@ -88,6 +88,7 @@ class PacemakerStack(HAStack):
     rejoined_pattern = r'Members joined: \d'
     removed_pattern = r'Deleted real server: {address}\b'
     daemon_classes = (Corosync, Pacemaker, Ldirectord)
+    handover_daemon = Pacemaker     # (corosync stopped first would be a node lost, fenced)
     # both start together: with two_node, a node alone waits for its peer (wait_for_all)
     backup_waits_for_primary = False
 
