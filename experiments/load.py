@@ -12,6 +12,7 @@ sync against consistent hashing, the paper's 2003 hardware and scale-out.
   sudo python3 experiments/load.py --failover               # 1000 clients, laicoz off and on
   sudo python3 experiments/load.py --conn-sync --stack keepalived   # every way (--ways)
   sudo python3 experiments/load.py --conn-sync --stack keepalived --ways none,mh --fault stop
+  sudo python3 experiments/load.py --conn-sync --stack keepalived --ways sync,sh,mh --change remove
   sudo python3 experiments/load.py --hardware 2003          # the ramp on Table 1's machines
   sudo python3 experiments/load.py --scale 1,2,3,4,6        # throughput vs real servers (2003)
   sudo python3 experiments/load.py --trials 5               # any of them five times: spreads
@@ -28,6 +29,7 @@ from topo.analysis.load import (SERIES_FIELDS, WAYS, conn_sync_cell,  # noqa: E4
 from topo.engine import cli, scenarios  # noqa: E402
 from topo.engine.matrix import Cell, Matrix, trials  # noqa: E402
 from topo.engine.run import Plan, Run  # noqa: E402
+from topo.engine.steps.maintenance import CHANGES  # noqa: E402
 from topo.engine.steps.ramp import PAGES, PATTERNS  # noqa: E402
 from topo.network import hardware  # noqa: E402
 
@@ -44,6 +46,7 @@ RULES = {       # every flag takes effect: where each applies
     'clients': (('failover',), '--failover'), 'layouts': (('failover',), '--failover'),
     'sessions': (('conn-sync',), '--conn-sync'), 'interval': (('conn-sync',), '--conn-sync'),
     'ways': (('conn-sync',), '--conn-sync'), 'fault': (('conn-sync',), '--conn-sync'),
+    'change': (('conn-sync',), '--conn-sync'), 'change_server': (('conn-sync',), '--conn-sync'),
     'stack': (('conn-sync',), '--conn-sync'),
     'hold': (HA_MODES, '--failover and --conn-sync'),
     'crossover': (HA_MODES, '--failover and --conn-sync (the others run no HA stack)')}
@@ -92,6 +95,12 @@ def parse_args(argv=None):
                    help='--conn-sync: how laicoz goes: power-off (the paper\'s), crash (its HA '
                         'daemons killed, VIP and IPVS table left in its kernel), stop (its HA '
                         'stack stopped gracefully: a planned hand-over)')
+    f.add_argument('--change', choices=list(CHANGES),
+                   help='--conn-sync: a real server\'s place in the service changed under the '
+                        'sessions, before the failover: %s' % '; '.join(
+                            '%s: %s' % kv for kv in CHANGES.items()))
+    f.add_argument('--change-server', metavar='NAME',
+                   help='--conn-sync --change: which real server (default: the second, laico3)')
     f.add_argument('--ways', default=','.join(WAYS), metavar='LIST',
                    help='--conn-sync: the ways, one cluster each: %s' % '; '.join(
                        '%s: %s' % (k, v[2]) for k, v in WAYS.items()))
@@ -160,12 +169,13 @@ def plan(args, mode):
     else:
         settings = ha.settings_from_args(args.stack, args)
         ways = cli.names(args.ways, list(WAYS), 'way')
+        server = change_server(args, config)
         options.update(sessions=args.sessions, interval_s=args.interval, hold_s=args.hold,
-                       ways=ways, fault=args.fault)
+                       ways=ways, fault=args.fault, change=args.change, change_server=server)
         cells = [Cell(way, ha.get(args.stack)(way_config(config, way),
                                               settings.replace(sync_daemon=WAYS[way][0])),
                       scenarios.conn_sync(args.sessions, args.interval, args.hold,
-                                          args.fault),
+                                          args.fault, args.change, server),
                       {'way': way}, experiment='conn-sync') for way in ways]
     scenario = scenarios.ramp(levels, lambda c: args.requests or max(1000, 10 * c), page,
                               patterns, args.conntrack_max) \
@@ -175,6 +185,26 @@ def plan(args, mode):
                 cells=cells, measure=cli.measure(args, wait=120.0), trials=n,
                 keep_degraded=keep, sandbox_only=args.conntrack_max and
                 '--conntrack-max sets the kernel\'s one connection-tracking table')
+
+
+def change_server(args, config):
+    """The real server --change changes (None without --change); ValueError when the
+    change cannot be made."""
+    if args.change_server and not args.change:
+        raise ValueError('--change-server names the server of --change: give --change too')
+    if not args.change:
+        return None
+    if config.servers < 2 and args.change in ('remove', 'add', 'disagree'):
+        raise ValueError('--change %s needs another real server to serve meanwhile: '
+                         '--servers 2 or more' % args.change)
+    server = args.change_server or config.real_servers[1 if config.servers > 1 else 0]
+    if server not in config.real_servers:
+        raise ValueError('--change-server must be one of %s' % ', '.join(config.real_servers))
+    if args.change == 'disagree' and config.servers_inside:
+        raise ValueError('--change disagree cuts the backup\'s path to the server on the hub; '
+                         'with --forwarding %s the real servers are not on it'
+                         % config.forwarding)
+    return server
 
 
 def way_config(config, way):

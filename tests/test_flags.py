@@ -43,7 +43,8 @@ VALUES = {
     '--target': str(ROOT / 'tests' / 'data' / 'machines.yml'),
 }
 # a script's own value where two scripts' flags share a name
-SCRIPT_VALUES = {'load': {'--ways': 'none,mh', '--fault': 'crash'}}
+SCRIPT_VALUES = {'load': {'--ways': 'none,mh', '--fault': 'crash', '--change': 'remove',
+                          '--change-server': 'laico2'}}
 # a second value, for a mode whose own default is the first one (--scale: the cgi page)
 SECOND = {'--page': 'light', '--concurrency': '100'}
 # the only hardware profile is --scale's default: given, it is what --scale runs anyway

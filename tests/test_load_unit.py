@@ -165,10 +165,14 @@ def test_a_conn_sync_cell_counts_the_sessions_answered_after_the_fault():
     # four unbroken first connections, two of them answered after the fault at t=100;
     # the others broke (their requests reset) and came back on new connections
     done = {'sessions': 6, 'unbroken': 4, 'unbroken_last_ok': [99.5, 100.2, 130.0, 0],
-            'failed': {'reset': 2}}
+            'failed': {'reset': 2},
+            'per_session': [['laico2', None, None, 99.5], ['laico2', None, None, 100.2],
+                            ['laico3', None, None, 130.0], ['laico3', None, None, 0],
+                            ['laico3', 'reset', 100.1, 100.0], ['laico4', 'reset', 100.3, 99.9]]}
     result = NS(history=NS(faults=[NS(injected=100.0)]),
                 measured=NS(load_done=done, connection_entries={
-                    'laicoz': {'ESTABLISHED': 6}, 'laicoy': {}}, hardware=None),
+                    'laicoz': {'ESTABLISHED': 6}, 'laicoy': {}}, hardware=None,
+                    server_change={'change': 'weight', 'server': 'laico4', 'at': 90.0}),
                 analysis={'failover': {'outage_s': 0.6}}, passed=True)
     config = ClusterConfig(scheduler='mh', sloppy_tcp=True)
     c = conn_sync_cell('mh', config, 6, result, '/x')
@@ -176,6 +180,9 @@ def test_a_conn_sync_cell_counts_the_sessions_answered_after_the_fault():
     assert c['failed_requests'] == {'reset': 2} and c['scheduler'] == 'mh' and c['sloppy_tcp']
     assert c['primary_entries_before'] == {'ESTABLISHED': 6} and c['outage_s'] == 0.6
     assert not c['sync'] and c['way'] == 'mh'
+    assert c['by_server']['laico3']['carried'] == 1 and c['change']['server'] == 'laico4'
+    # laico4's own session does not count against the others
+    assert c['others_broken_after_fault'] == 1
 
 
 def test_each_conn_sync_way_is_its_own_cluster_and_stack():
@@ -186,7 +193,8 @@ def test_each_conn_sync_way_is_its_own_cluster_and_stack():
                         'keepalived', '--plan'], stdout=subprocess.PIPE, universal_newlines=True,
                        timeout=120, check=True)
     cells = {c['name']: c for c in json.loads(p.stdout)['cells']}
-    assert list(cells) == ['none', 'sloppy', 'sync', 'mh', 'mh+sync']
+    assert list(cells) == ['none', 'sloppy', 'sync', 'sh', 'mh', 'mh+sync']
+    assert cells['sh']['cluster'] == {'scheduler': 'sh', 'sloppy_tcp': True}
     assert 'cluster' not in cells['none'] and not cells['none']['stack']['sync_daemon']
     assert cells['sloppy']['cluster'] == {'sloppy_tcp': True}
     assert cells['sync']['stack']['sync_daemon'] and 'cluster' not in cells['sync']
@@ -200,3 +208,32 @@ def test_each_conn_sync_way_is_its_own_cluster_and_stack():
     cells = {c['name']: c for c in json.loads(p.stdout)['cells']}
     assert cells['mh']['cluster'] == {'sloppy_tcp': True}
     assert json.loads(p.stdout)['parameters']['sched_flags'] == ['mh-port']
+
+
+def test_sessions_per_server_split_by_when_and_how_they_broke():
+    from topo.analysis.load import by_server
+    # [first server, how its first connection broke, when, last answer]
+    per_session = [['laico2', None, None, 130.0],          # carried across the fault at 100
+                   ['laico2', None, None, 90.0],           # unbroken, never answered after
+                   ['laico3', 'closed', 80.0, 79.0],        # its server stopped at 70
+                   ['laico3', 'reset', 60.0, 59.0],         # broke before the change
+                   ['laico4', 'reset', 100.5, 100.2],       # broke at the failover
+                   [None, 'connect-timeout', 10.0, 0]]      # never answered at all
+    rows = by_server(per_session, ['laico2', 'laico3', 'laico4'], t_fault=100.0, t_change=70.0)
+    assert list(rows) == ['laico2', 'laico3', 'laico4', None]
+    assert rows['laico2'] == {'sessions': 2, 'carried': 1, 'broken_before_change': {},
+                              'broken_after_change': {}, 'broken_after_fault': {}}
+    assert rows['laico3']['broken_after_change'] == {'closed': 1}
+    assert rows['laico3']['broken_before_change'] == {'reset': 1}
+    assert rows['laico4']['broken_after_fault'] == {'reset': 1}
+    assert rows[None]['broken_before_change'] == {'connect-timeout': 1}
+    # no change: everything before the fault is "before the change"
+    assert by_server(per_session, ['laico3'], 100.0)['laico3']['broken_before_change'] == {
+        'closed': 1, 'reset': 1}
+
+
+def test_the_load_generator_knows_each_session_s_server():
+    from topo.agents.loadgen import served_by
+    answer = b'HTTP/1.1 200 OK\r\nServer: nginx\r\nX-Served-By: laico3\r\n\r\nlaico3\n'
+    assert served_by(answer) == 'laico3'
+    assert served_by(b'HTTP/1.1 200 OK\r\n\r\nX-Served-By: no') is None

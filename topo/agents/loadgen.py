@@ -58,6 +58,16 @@ def source_addresses(first, count):
     return [str(start + i) for i in range(count)]
 
 
+def served_by(response):
+    """The real server an answer names (its X-Served-By header), or None."""
+    head = response.partition(b'\r\n\r\n')[0]
+    for line in head.split(b'\r\n')[1:]:
+        name, _, value = line.partition(b':')
+        if name.strip().lower() == b'x-served-by':
+            return value.strip().decode('latin-1')
+    return None
+
+
 def error_kind(err):
     if err in (errno.ECONNRESET, errno.EPIPE):
         return 'reset'
@@ -76,6 +86,8 @@ class Client:
         self.sock = None
         self.session = 0            # sessions mode: how many connections this user opened
         self.first_alive = True     # sessions mode: its first connection never broke
+        self.server = None          # sessions mode: the real server of its first answer
+        self.broke = None           # sessions mode: (how, wall time) its first connection broke
         self.last_ok = None         # wall time of its last answer
         self.token = 0              # invalidates timers set before the last state change
 
@@ -164,6 +176,8 @@ class Client:
         if status == b'200':
             self.gen.count_ok(latency)
             self.last_ok = time.time()
+            if self.gen.keepalive and self.server is None:
+                self.server = served_by(self.data)
         else:
             return self.fail('http-%s' % status.decode('latin-1') if status else 'bad-response')
         if self.gen.keepalive:
@@ -177,6 +191,8 @@ class Client:
         self.token += 1
         self.gen.count_failed(kind, self)
         if self.gen.keepalive:
+            if self.first_alive:
+                self.broke = (kind, round(time.time(), 3))
             self.first_alive = False
         self.close()
         # as h2load, a failed request counts and (count mode) the next one goes at once;
@@ -310,7 +326,12 @@ class LoadGenerator:
                         'unbroken': sum(1 for c in self.clients if c.first_alive),
                         'unbroken_last_ok': [round(c.last_ok or 0, 2) for c in self.clients
                                              if c.first_alive],
-                        'reconnects': sum(c.session - 1 for c in self.clients)}
+                        'reconnects': sum(c.session - 1 for c in self.clients),
+                        # each session: [its first server, how and when its first
+                        # connection broke (or None), its last answer's time]
+                        'per_session': [[c.server, c.broke and c.broke[0],
+                                         c.broke and c.broke[1], round(c.last_ok or 0, 2)]
+                                        for c in self.clients]}
         if self.requests is not None:
             sessions = {'requests': self.started, 'sources': max(1, len(self.sources)),
                         'latency': _percentiles(self.all_latency),

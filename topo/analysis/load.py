@@ -13,6 +13,7 @@ WAYS = {
     'sloppy': (False, None, True, 'sloppy TCP alone: the new director schedules a packet in '
                                   'mid-flow afresh (rr: maybe to another real server)'),
     'sync': (True, None, False, 'the IPVS sync daemon: the backup holds every entry'),
+    'sh': (False, 'sh', True, 'source hashing (sh) and sloppy TCP, no state shared'),
     'mh': (False, 'mh', True, 'Maglev hashing (mh) and sloppy TCP, no state shared: the new '
                               'director picks the same real server for a packet in mid-flow'),
     'mh+sync': (True, 'mh', True, 'both'),
@@ -88,6 +89,25 @@ def failover_cell(layout, clients, result, out):
     return cell, rows
 
 
+def by_server(per_session, servers, t_fault, t_change=None):
+    """{server: sessions, carried (answered after the fault on their first connection),
+    broken before the change, between it and the fault, after the fault (each by how)}
+    from the load generator's per-session records [server, how it broke, when, last
+    answer]; sessions never answered are under None."""
+    out = {}
+    for server, how, when, last_ok in per_session:
+        row = out.setdefault(server, {'sessions': 0, 'carried': 0, 'broken_before_change': {},
+                                      'broken_after_change': {}, 'broken_after_fault': {}})
+        row['sessions'] += 1
+        if how is None:
+            row['carried'] += 1 if last_ok > t_fault else 0
+            continue
+        key = 'broken_after_fault' if when >= t_fault else 'broken_before_change' \
+            if t_change is None or when < t_change else 'broken_after_change'
+        row[key][how] = row[key].get(how, 0) + 1
+    return {s: out[s] for s in list(servers) + [None] if s in out}
+
+
 def conn_sync_cell(way, config, sessions, result, out):
     """Sessions that carried on through the failover, and the connection entries each
     director's kernel held before it."""
@@ -96,7 +116,16 @@ def conn_sync_cell(way, config, sessions, result, out):
     t_fault = h.faults[0].injected if h.faults else None
     carried = sum(1 for t in done.get('unbroken_last_ok', []) if t_fault and t > t_fault)
     entries = m.connection_entries
+    change = m.server_change or {}
+    per_server = by_server(done.get('per_session', []), config.real_servers, t_fault or 0,
+                           change.get('at')) if t_fault else {}
+    others = [s for s in config.real_servers if s != change.get('server')]
     return {'way': way, 'sync': WAYS[way][0], 'scheduler': config.scheduler,
+            'change': change or None, 'by_server': per_server,
+            # what consistent hashing promises: the sessions of the servers the change
+            # did not touch carry on
+            'others_broken_after_fault': sum(sum(per_server[s]['broken_after_fault'].values())
+                                             for s in others if s in per_server),
             'sloppy_tcp': config.sloppy_tcp,
             'total': done.get('sessions', sessions), 'survived': carried,
             'unbroken': done.get('unbroken'),

@@ -289,6 +289,13 @@ def load_lab(s, out):
                   % (layout, way, c['survived'], c['total'], c['broken'],
                      c.get('failed_requests') or 'none',
                      sum(c['backup_entries_before'].values())))
+            if c.get('change'):
+                rows = ['%s %d/%d carried%s' % (srv, row['carried'], row['sessions'], ''.join(
+                    ', broken %s %s' % (k[len('broken_'):].replace('_', ' '), v)
+                    for k, v in row.items() if k.startswith('broken') and v))
+                    for srv, row in c['by_server'].items()]
+                print('    %s of %s: %s' % (c['change']['change'], c['change']['server'],
+                                            '; '.join(rows)))
     hw = s.get('hardware')
     if hw:
         print('hardware %s: link %s Mbit/s measured; CPU director %s, real server %s'

@@ -127,6 +127,7 @@ class Measured:
     left_behind: list = None        # what a fault left in the cluster at the end
     fidelity: dict = None           # the machine's speed while measuring (topo/engine/fidelity.py)
     server_work: list = field(default_factory=list)     # each real server drained, upgraded
+    server_change: dict = None      # conn-sync --change: the change, its server, when
     versions: dict = None           # real server -> the version its pages say
     resizes: list = field(default_factory=list)         # the service grown or shrunk
     schedule: dict = None           # a random fault schedule as it was replayed
@@ -196,6 +197,9 @@ class Run:
         self.out = Path(out)
         self.nice = bool(self.stack and self.stack.settings.nice_failback)
         self.service = '%s:%d' % (self.config.vip, self.config.port)
+        # real servers a step took out of the service on purpose: the full table is
+        # the others (topo/engine/steps/maintenance.py)
+        self.out_of_service = set()
         self.result = RunResult()
         self.history, self.measured = self.result.history, self.result.measured
         self.active = {}        # target -> its faults in place, the latest last
@@ -210,7 +214,7 @@ class Run:
         """The addresses of the real servers in the service (all, unless it was grown)."""
         service = self.stack.service if self.stack else self.config
         return ['%s:%d' % (self.config.addresses[s], self.config.port)
-                for s in service.real_servers]
+                for s in service.real_servers if s not in self.out_of_service]
 
     def save(self):
         self.summary.data.update(self.result.body())

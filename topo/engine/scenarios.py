@@ -96,22 +96,28 @@ def failover_under_load(clients, hold):
                     options={'clients': clients, 'hold_s': hold})
 
 
-def conn_sync(sessions, interval, hold, fault='power-off'):
+def conn_sync(sessions, interval, hold, fault='power-off', change=None, server=None):
     """Long-lived sessions through the VIP across a failover (laicoz switched off, its
     stack crashed, or stopped for a planned hand-over); the connection entries each
-    director's kernel holds before it."""
-    steps = cluster_up() + [
+    director's kernel holds before it. change: a real server's place in the service
+    changed under the sessions first (topo/engine/steps/maintenance.py CHANGES)."""
+    steps = cluster_up() + ([s.TakeOut(server)] if change == 'add' else []) + [
         s.StartProber(), s.StartLoad(sessions, keepalive=True, interval=interval, timeout=60.0),
-        s.Hold(5, 'the sessions'),      # sync: at the 3rd packet, buffers flushed within 2 s
-        s.CountConnections(PRIMARY), s.CountConnections(BACKUP),
-        s.Say('%s of laicoz' % fault), s.Inject(fault, PRIMARY), s.WaitTakeover(),
-        s.Hold(hold), s.StopLoad(), s.Clear(PRIMARY), s.WaitSettled()]
+        s.Hold(5, 'the sessions')]      # sync: at the 3rd packet, buffers flushed within 2 s
+    if change:
+        steps += [s.ChangeServer(change, server), s.Hold(3, 'the sessions')]
+    steps += [s.CountConnections(PRIMARY), s.CountConnections(BACKUP),
+              s.Say('%s of laicoz' % fault), s.Inject(fault, PRIMARY), s.WaitTakeover(),
+              s.Hold(hold), s.StopLoad()]
+    if change:
+        steps += [s.UndoChange(change, server)]
+    steps += [s.Clear(PRIMARY), s.WaitSettled()]
     # a crashed director keeps its VIP in its kernel while the peer takes it: two owners
     # are what a crash is
     return Scenario('conn-sync', steps, HA_CHECKS + [C.failovers_measured],
                     dual_owner_allowed=fault == 'crash',
                     options={'sessions': sessions, 'interval_s': interval, 'hold_s': hold,
-                             'fault': fault})
+                             'fault': fault, 'change': change, 'server': server})
 
 
 def maintenance(servers, clients, drain=True):

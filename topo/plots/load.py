@@ -155,26 +155,43 @@ def failover_plot(plt, s, title, out):
 
 
 def conn_sync_plot(plt, s, title, out):
-    fig, ax = plt.subplots(figsize=(8, 4))
-    labels, values, totals = [], [], []
-    colors = {'none': 'tab:red', 'sloppy': 'tab:orange', 'sync': 'tab:green', 'mh': 'tab:blue',
-              'mh+sync': 'tab:purple'}
-    fill = []
-    for layout, r in s['conn_sync'].items():
-        for way, c in r.items():
-            labels.append('%s\n%s' % (layout.replace('-', '\n', 1), way))
-            values.append(c['survived'])
-            totals.append(c['total'])
-            fill.append(colors.get(way, 'tab:grey'))
-    ax.tick_params(axis='x', labelsize=8)
-    bars = ax.bar(labels, values, color=fill)
-    for b, v, tot in zip(bars, values, totals):
-        ax.annotate('%d / %d' % (v, tot), (b.get_x() + b.get_width() / 2, v), ha='center',
+    """Per way, the sessions that carried on across the fault, stacked by the real server
+    each was on (a run that recorded it), else one bar coloured by way."""
+    fig, ax = plt.subplots(figsize=(max(8, 1.4 * sum(map(len, s['conn_sync'].values()))), 4.4))
+    cells = [(layout, way, c) for layout, r in s['conn_sync'].items() for way, c in r.items()]
+    labels = ['%s\n%s' % (layout.replace('-', '\n', 1), way) for layout, way, _ in cells]
+    totals = [c['total'] for _, _, c in cells]
+    xs = range(len(cells))
+    servers = sorted({srv for _, _, c in cells for srv in c.get('by_server') or {}
+                      if srv is not None})
+    if servers:
+        bottom = [0] * len(cells)
+        palette = plt.get_cmap('tab10').colors
+        for i, srv in enumerate(servers):
+            got = [((c.get('by_server') or {}).get(srv) or {}).get('carried', 0)
+                   for _, _, c in cells]
+            ax.bar(xs, got, bottom=bottom, color=palette[i % 10], label='on %s' % srv)
+            bottom = [b + g for b, g in zip(bottom, got)]
+        ax.legend(fontsize=8, loc='upper left', ncol=len(servers))
+    else:
+        colors = {'none': 'tab:red', 'sloppy': 'tab:orange', 'sync': 'tab:green',
+                  'sh': 'tab:cyan', 'mh': 'tab:blue', 'mh+sync': 'tab:purple'}
+        ax.bar(xs, [c['survived'] for _, _, c in cells],
+               color=[colors.get(way, 'tab:grey') for _, way, _ in cells])
+    for x, (_, _, c) in zip(xs, cells):
+        ax.annotate('%d / %d' % (c['survived'], c['total']), (x, c['survived']), ha='center',
                     va='bottom', fontsize=8)
+    ax.set_xticks(list(xs))
+    ax.set_xticklabels(labels, fontsize=8)
     ax.set_ylabel('established sessions that carried on')
-    ax.set_ylim(0, max(totals + [1]) * 1.15)
-    ax.set_title('Connections across a director power-off: none, sloppy TCP alone, the sync '
-                 'daemon (sync), Maglev hashing + sloppy TCP (mh)\n(%s)' % title, fontsize=9)
+    ax.set_ylim(0, max(totals + [1]) * 1.25)
+    params = s.get('parameters', {})
+    change = params.get('change')
+    ax.set_title('Sessions across laicoz\'s %s%s: none, sloppy TCP alone, the sync daemon '
+                 '(sync), hashing + sloppy TCP (sh, mh)\n(%s)'
+                 % (params.get('fault') or 'power-off',
+                    ', after %s of %s' % (change, params.get('change_server')) if change else '',
+                    title), fontsize=9)
     fig.tight_layout()
     fig.savefig(out / 'load_conn_sync.png', dpi=120)
     plt.close(fig)

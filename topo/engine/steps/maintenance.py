@@ -11,6 +11,10 @@ passes, removed again, without interrupting service".
            director's health check has removed it, start the new version, wait until
            the health check has put it back (with the weight of its configuration)
   Resize   the service's real servers changed through the HA stack's own reload
+  ChangeServer, UndoChange   a real server's place in the service changed under long-
+           lived sessions, before a failover (what consistent hashing promises to
+           survive): removed, added back, its weight doubled, or seen down by the
+           backup alone (the directors' health checks disagree)
 
 Each server's record (when each part began and ended) goes to run.measured.server_work.
 """
@@ -147,3 +151,92 @@ class Resize:
         stage('%d real servers: table %.2fs after the reload%s' % (
             self.n, rec['table'] - rec['reload'], ', every new one answering after %.2fs'
             % (max(rec['answered'].values()) - rec['reload']) if rec['added'] else ''))
+
+
+# How a real server's place in the service changes under the sessions (load.py
+# --conn-sync --change): {change: what it is}
+CHANGES = {
+    'remove': 'its web server stopped: the health checks take it out of the tables',
+    'add': 'its web server stopped before the sessions, started again under them: the '
+           'health checks put it back',
+    'weight': 'its weight doubled on both directors (ipvsadm -e)',
+    'disagree': "the backup's path to it cut: only the backup's health check takes it out",
+}
+
+
+def _tables(run):
+    """The directors that keep a table while they stand by (the warm backup too)."""
+    return list(DIRECTORS) if run.stack.backup_table_warm else [PRIMARY]
+
+
+def _wait_in(run, server, directors, present):
+    address = '%s:%d' % (run.config.addresses[server], run.config.port)
+    what = 'put %s back' % server if present else 'take %s out' % server
+    return run.wait('the health checks of %s to %s' % (', '.join(directors), what),
+                    lambda r: all((address in r.reals(d, run.service)) == present
+                                  for d in directors))
+
+
+class ChangeServer:
+    """One of CHANGES to `server` (for 'add': its second half, the start)."""
+
+    def __init__(self, change, server):
+        self.change, self.server = change, server
+
+    def __call__(self, run):
+        node, t = run.network[self.server], time.time()
+        run.measured.server_change = rec = {'change': self.change, 'server': self.server,
+                                            'at': t}
+        if self.change in ('remove', 'disagree'):
+            if self.change == 'remove':
+                node.stop_web()
+                directors = _tables(run)
+            else:
+                run.network.cut(DIRECTORS[1], self.server)
+                directors = [DIRECTORS[1]]
+            run.out_of_service.add(self.server)
+            done = _wait_in(run, self.server, directors, False)
+        elif self.change == 'add':
+            node.start_web()
+            run.out_of_service.discard(self.server)
+            done = _wait_in(run, self.server, _tables(run), True)
+        else:
+            weight = 2 * run.config.weight_of(self.server)
+            for d in _tables(run):
+                run.network[d].set_weight(run.config, self.server, weight)
+            rec['weight'] = weight
+            done = time.time()
+        if done:
+            rec['done_s'] = round(done - t, 3)
+            stage('%s: %s (%s) in %.2fs' % (self.server, self.change, CHANGES[self.change],
+                                            done - t))
+
+
+class UndoChange:
+    """The service as configured again: the server back in it (or with its weight)."""
+
+    def __init__(self, change, server):
+        self.change, self.server = change, server
+
+    def __call__(self, run):
+        if self.change == 'remove':
+            run.network[self.server].start_web()
+        elif self.change == 'disagree':
+            run.network.heal()
+        elif self.change == 'weight':
+            for d in _tables(run):
+                run.network[d].set_weight(run.config, self.server,
+                                          run.config.weight_of(self.server))
+        run.out_of_service.discard(self.server)
+
+
+class TakeOut:
+    """Before the sessions ('add'): the server's web server stopped, out of the tables."""
+
+    def __init__(self, server):
+        self.server = server
+
+    def __call__(self, run):
+        run.network[self.server].stop_web()
+        run.out_of_service.add(self.server)
+        _wait_in(run, self.server, _tables(run), False)
