@@ -177,3 +177,20 @@ def test_analyse_decomposes_every_fault_of_a_history():
     assert [d['fault'] for d in a['fault_timelines']] == ['loss', 'crash']
     assert a['answers_per_stage']['9 requests'] == {'laico2': 9}     # any burst, by its size
     assert 'failover' not in a          # no power-off of the primary: no paper failover
+
+
+@pytest.mark.parametrize('fault, measured', [('crash', True), ('stop', True),
+                                             ('power-off', True), ('cable-pull', False)])
+def test_a_director_lost_to_a_crash_or_a_planned_stop_is_a_failover_too(fault, measured):
+    """The primary's power-off, crash and graceful stop all hand the service to the
+    backup: each is measured as the paper's failover; a pulled cable is a fault only."""
+    from topo.engine.run import History
+    h = History(events=[ev(90.0, 'vip', node='laicoz', held=True),
+                        ev(101.0, 'vip', node='laicoy', held=True),
+                        ev(101.2, 'ipvs', node='laicoy', table={SVC: REALS})],
+                probes=[probe(99, True), probe(100.5, False, 1.0), probe(101.5, True, 0.01)],
+                faults=[FaultRecord(fault, 'laicoz', 100.0, 110.0)], t_end=120.0)
+    a = timeline.analyse(h, HB, ClusterConfig())
+    assert ('failover' in a) == measured
+    if measured:
+        assert a['failover']['vip_taken_s'] == 1.0 and a['failover']['table_ready_s'] == 1.2

@@ -186,7 +186,8 @@ def analyse(history, stack, config, bursts=(), macs=None, period=0.05):
         out['real_server_removal'] = real_server_removal(
             events, probes, f.injected, f.cleared, PRIMARY, service, address,
             stack.removed_pattern)
-    cycles = [f for f in power_offs if f.target == PRIMARY]
+    from topo import faults as registry
+    cycles = [f for f in faults if f.target == PRIMARY and registry.get(f.fault).director_lost]
     failovers = [director_failover(events, probes, c.injected, BACKUP, service, reals,
                                    stack.detected_pattern, t_end=c.cleared) for c in cycles]
     failbacks = [failback(events, probes, c.cleared, PRIMARY, BACKUP, service, reals, nice)

@@ -30,6 +30,9 @@ class Fault:
     # (e.g. 'power_off': nothing else switches a machine off), or None
     machine_command = None
     clear_boots = False     # its clear starts the target's services (a power-on, a restart)
+    # on the primary, the director stops serving and its peer takes over (a failover the
+    # runs measure as the paper's power-off: topo/analysis/timeline.py)
+    director_lost = False
     params = {}             # its parameters and their defaults, e.g. {'percent': 30.0}
     param_help = {}         # what each one means (faults.py makes a flag of each)
 

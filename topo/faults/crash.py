@@ -13,6 +13,7 @@ class Crash(Fault):
     inject_word, clear_word = 'crashed', 'restarted'
     commands = ('crash', 'restart')
     clear_boots = True
+    director_lost = True
     targets = 'director'
 
     def _inject(self):

@@ -12,6 +12,7 @@ class PowerOff(Fault):
     inject_word, clear_word = 'off', 'on'
     commands = ('poweroff', 'poweron')
     clear_boots = True
+    director_lost = True
     machine_command = 'power_off'
 
     def _inject(self):

@@ -14,6 +14,7 @@ class Stop(Fault):
     inject_word, clear_word = 'stopped', 'started'
     commands = ('stop', 'start')
     clear_boots = True
+    director_lost = True
     targets = 'director'
 
     def _inject(self):
