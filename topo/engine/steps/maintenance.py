@@ -224,9 +224,11 @@ class UndoChange:
         elif self.change == 'disagree':
             run.network.heal()
         elif self.change == 'weight':
-            for d in _tables(run):
-                run.network[d].set_weight(run.config, self.server,
-                                          run.config.weight_of(self.server))
+            for d in DIRECTORS:         # (a director switched off has no table to set)
+                table, _ = run.network[d].server_table(run.config)
+                if table[self.server]['weight'] is not None:
+                    run.network[d].set_weight(run.config, self.server,
+                                              run.config.weight_of(self.server))
         run.out_of_service.discard(self.server)
 
 
