@@ -237,3 +237,19 @@ def test_the_load_generator_knows_each_session_s_server():
     answer = b'HTTP/1.1 200 OK\r\nServer: nginx\r\nX-Served-By: laico3\r\n\r\nlaico3\n'
     assert served_by(answer) == 'laico3'
     assert served_by(b'HTTP/1.1 200 OK\r\n\r\nX-Served-By: no') is None
+
+
+def test_the_director_s_udp_and_multicast_between_two_readings():
+    from topo.analysis.load import lan_traffic
+    from topo.network.counters import multicast_out
+    snmp = ('Udp: InDatagrams NoPorts InErrors OutDatagrams RcvbufErrors\n'
+            'Udp: 5 0 0 120 0\n')
+    netstat = ('IpExt: InNoRoutes OutMcastPkts OutMcastOctets\n'
+               'IpExt: 0 130 52000\n')
+    b = dict(multicast_out(snmp, netstat), t=110.0)
+    assert b == {'udp_datagrams': 120, 'mcast_packets': 130, 'mcast_octets': 52000, 't': 110.0}
+    a = {'udp_datagrams': 20, 'mcast_packets': 25, 'mcast_octets': 2000, 't': 100.0}
+    got = lan_traffic({'sessions start': {'laicoz': a}, 'before the fault': {'laicoz': b}})
+    assert got == {'udp_datagrams_per_s': 10.0, 'mcast_packets_per_s': 10.5,
+                   'mcast_octets_per_s': 5000.0, 'seconds': 10.0}
+    assert lan_traffic({'before the fault': {'laicoz': b}}) is None

@@ -108,6 +108,20 @@ def by_server(per_session, servers, t_fault, t_change=None):
     return {s: out[s] for s in list(servers) + [None] if s in out}
 
 
+def lan_traffic(readings, director=PRIMARY):
+    """What the director sent between the sessions' start and the fault, per second:
+    UDP datagrams (the sync daemon's), multicast packets and bytes (the sync daemon's
+    and VRRP's adverts), or None without both readings."""
+    a = (readings.get('sessions start') or {}).get(director)
+    b = (readings.get('before the fault') or {}).get(director)
+    if not a or not b or b['t'] <= a['t']:
+        return None
+    span = b['t'] - a['t']
+    return dict({k + '_per_s': round((b[k] - a[k]) / span, 1) for k in a
+                 if k != 't' and a[k] is not None and b[k] is not None},
+                seconds=round(span, 2))
+
+
 def conn_sync_cell(way, config, sessions, result, out):
     """Sessions that carried on through the failover, and the connection entries each
     director's kernel held before it."""
@@ -122,6 +136,7 @@ def conn_sync_cell(way, config, sessions, result, out):
     others = [s for s in config.real_servers if s != change.get('server')]
     return {'way': way, 'sync': WAYS[way][0], 'scheduler': config.scheduler,
             'change': change or None, 'by_server': per_server,
+            'primary_sent': lan_traffic(getattr(m, 'multicast', {}) or {}),
             # what consistent hashing promises: the sessions of the servers the change
             # did not touch carry on
             'others_broken_after_fault': sum(sum(per_server[s]['broken_after_fault'].values())

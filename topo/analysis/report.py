@@ -289,6 +289,12 @@ def load_lab(s, out):
                   % (layout, way, c['survived'], c['total'], c['broken'],
                      c.get('failed_requests') or 'none',
                      sum(c['backup_entries_before'].values())))
+            sent = c.get('primary_sent')
+            if sent:
+                print('    laicoz sent %s UDP datagrams/s, %s multicast packets/s, %s multicast '
+                      'bytes/s while the sessions ran' % (
+                          sent.get('udp_datagrams_per_s'), sent.get('mcast_packets_per_s'),
+                          sent.get('mcast_octets_per_s')))
             if c.get('change'):
                 rows = ['%s %d/%d carried%s' % (srv, row['carried'], row['sessions'], ''.join(
                     ', broken %s %s' % (k[len('broken_'):].replace('_', ' '), v)

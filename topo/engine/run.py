@@ -128,6 +128,7 @@ class Measured:
     fidelity: dict = None           # the machine's speed while measuring (topo/engine/fidelity.py)
     server_work: list = field(default_factory=list)     # each real server drained, upgraded
     server_change: dict = None      # conn-sync --change: the change, its server, when
+    multicast: dict = field(default_factory=dict)   # label -> director -> UDP, multicast sent
     versions: dict = None           # real server -> the version its pages say
     resizes: list = field(default_factory=list)         # the service grown or shrunk
     schedule: dict = None           # a random fault schedule as it was replayed

@@ -102,11 +102,13 @@ def conn_sync(sessions, interval, hold, fault='power-off', change=None, server=N
     director's kernel holds before it. change: a real server's place in the service
     changed under the sessions first (topo/engine/steps/maintenance.py CHANGES)."""
     steps = cluster_up() + ([s.TakeOut(server)] if change == 'add' else []) + [
-        s.StartProber(), s.StartLoad(sessions, keepalive=True, interval=interval, timeout=60.0),
+        s.StartProber(), s.ReadMulticast(PRIMARY, 'sessions start'),
+        s.StartLoad(sessions, keepalive=True, interval=interval, timeout=60.0),
         s.Hold(5, 'the sessions')]      # sync: at the 3rd packet, buffers flushed within 2 s
     if change:
         steps += [s.ChangeServer(change, server), s.Hold(3, 'the sessions')]
-    steps += [s.CountConnections(PRIMARY), s.CountConnections(BACKUP),
+    steps += [s.ReadMulticast(PRIMARY, 'before the fault'),
+              s.CountConnections(PRIMARY), s.CountConnections(BACKUP),
               s.Say('%s of laicoz' % fault), s.Inject(fault, PRIMARY), s.WaitTakeover(),
               s.Hold(hold), s.StopLoad()]
     if change:

@@ -191,3 +191,13 @@ class KernelLog:
         if self.fd is not None:
             os.close(self.fd)
             self.fd = None
+
+
+def multicast_out(snmp, netstat_text):
+    """What a node sent by UDP and by multicast so far, from /proc/net/snmp and
+    /proc/net/netstat: the IPVS sync daemon's messages are both (UDP to 224.0.0.81),
+    VRRP's adverts are multicast only."""
+    udp = netstat(snmp).get('Udp', {})
+    ext = netstat(netstat_text).get('IpExt', {})
+    return {'udp_datagrams': udp.get('OutDatagrams'), 'mcast_packets': ext.get('OutMcastPkts'),
+            'mcast_octets': ext.get('OutMcastOctets')}

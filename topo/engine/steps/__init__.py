@@ -19,7 +19,7 @@ from topo.engine.steps.cluster import (Hold, Say, Settle, WaitPrimaryUp, WaitRec
 from topo.engine.steps.faults import Clear, Inject, LeftBehind, ReplaySchedule  # noqa: F401
 from topo.engine.steps.maintenance import (ChangeServer, CheckVersions, Drain,  # noqa: F401
                                            Resize, TakeOut, UndoChange, Upgrade)
-from topo.engine.steps.ipvs import (CountConnections, Figure, Snapshot, StaticCheck,  # noqa
-                                    StaticService)
+from topo.engine.steps.ipvs import (CountConnections, Figure, ReadMulticast,  # noqa
+                                    Snapshot, StaticCheck, StaticService)
 from topo.engine.steps.traffic import (Burst, StartLoad, StartProber, StopLoad,  # noqa: F401
                                        VerifyHub)

@@ -6,7 +6,7 @@ import time
 
 from topo.analysis import figures
 from topo.engine.run import stage
-from topo.network import ipvs
+from topo.network import counters, ipvs
 from topo.network.config import PRIMARY
 
 
@@ -71,6 +71,20 @@ class CountConnections:
         counts = ipvs.count_connections(text, run.service)
         run.measured.connection_entries[self.director] = counts
         stage('%s has %s IPVS connection entries for the VIP' % (self.director, counts or 'no'))
+
+
+class ReadMulticast:
+    """A director's UDP and multicast sent so far (the sync daemon's traffic on the LAN,
+    by the difference of two readings), under a label."""
+
+    def __init__(self, director, label):
+        self.director, self.label = director, label
+
+    def __call__(self, run):
+        node = run.network[self.director]
+        reading = counters.multicast_out(node.proc_net('snmp'), node.proc_net('netstat'))
+        run.measured.multicast.setdefault(self.label, {})[self.director] = dict(
+            reading, t=round(time.time(), 3))
 
 
 class StaticService:
