@@ -177,7 +177,13 @@ def test_a_planned_hand_over_is_each_stack_s_own_graceful_stop(tmp_path, stack, 
     s = stack_from_flags(stack)
     director = ScratchDirector('laicoz', tmp_path, s.private_dirs())
     [step] = s.stop_steps(director)
-    assert step.command == 'kill -TERM $(cat %s) 2>&1' % pid_file
+    assert 'kill -TERM $(cat %s) 2>&1' % pid_file in step.command
+    # a daemon not running (its pid file never came) is said, not a shell's usage line
+    import subprocess
+    out = subprocess.run(['sh', '-c', step.command.replace(pid_file, str(tmp_path / 'none.pid'))
+                          .replace('seq 50', 'seq 2')], stdout=subprocess.PIPE,
+                         universal_newlines=True).stdout
+    assert 'is not running (no %s' % (tmp_path / 'none.pid') in out
     if stack == 'pacemaker':
         start = [d for d in s.daemons(director) if d.name == 'pacemaker'][0].start_command()
         assert 'echo $$ > %s' % pid_file in start and 'exec pacemakerd' in start

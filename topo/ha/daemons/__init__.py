@@ -127,10 +127,15 @@ class Daemon:
             list(cls.extra_kill)
 
     def stop_command(self):
-        """The daemon's own graceful stop, a shell command (None: it has none)."""
+        """The daemon's own graceful stop, a shell command (None: it has none). A daemon
+        just started (a power-on a moment ago) writes its pid file within a few seconds
+        (keepalived's after it daemonizes): waited for, as an admin would."""
         if not self.main_pid_file:
             return None
-        return 'kill -TERM $(cat %s) 2>&1' % self.main_pid_file
+        pid = self.main_pid_file
+        return ('for i in $(seq 50); do [ -s {p} ] && break; sleep 0.1; done; '
+                'if [ -s {p} ]; then kill -TERM $(cat {p}) 2>&1; '
+                'else echo "{n} is not running (no {p} after 5 s)"; fi').format(p=pid, n=self.name)
 
     def start(self):
         problem = self.start_failed(self.node.cmd(self.start_command()))
