@@ -177,6 +177,12 @@ def _wait_in(run, server, directors, present):
                                   for d in directors))
 
 
+def _take_out(run, server, directors):
+    """The server out of the service on purpose: the full table is the others'."""
+    run.out_of_service.add(server)
+    return _wait_in(run, server, directors, False)
+
+
 class ChangeServer:
     """One of CHANGES to `server` (for 'add': its second half, the start)."""
 
@@ -187,24 +193,20 @@ class ChangeServer:
         node, t = run.network[self.server], time.time()
         run.measured.server_change = rec = {'change': self.change, 'server': self.server,
                                             'at': t}
-        if self.change in ('remove', 'disagree'):
-            if self.change == 'remove':
-                node.stop_web()
-                directors = _tables(run)
-            else:
-                run.network.cut(DIRECTORS[1], self.server)
-                directors = [DIRECTORS[1]]
-            run.out_of_service.add(self.server)
-            done = _wait_in(run, self.server, directors, False)
+        if self.change == 'remove':
+            node.stop_web()
+            done = _take_out(run, self.server, _tables(run))
+        elif self.change == 'disagree':
+            run.network.cut(DIRECTORS[1], self.server)
+            done = _take_out(run, self.server, [DIRECTORS[1]])
         elif self.change == 'add':
             node.start_web()
             run.out_of_service.discard(self.server)
             done = _wait_in(run, self.server, _tables(run), True)
         else:
-            weight = 2 * run.config.weight_of(self.server)
+            rec['weight'] = 2 * run.config.weight_of(self.server)
             for d in _tables(run):
-                run.network[d].set_weight(run.config, self.server, weight)
-            rec['weight'] = weight
+                run.network[d].set_weight(run.config, self.server, rec['weight'])
             done = time.time()
         if done:
             rec['done_s'] = round(done - t, 3)
@@ -240,5 +242,4 @@ class TakeOut:
 
     def __call__(self, run):
         run.network[self.server].stop_web()
-        run.out_of_service.add(self.server)
-        _wait_in(run, self.server, _tables(run), False)
+        _take_out(run, self.server, _tables(run))

@@ -129,9 +129,7 @@ class SchedulerRun:
         if sched in HASHING:
             run.measured.schedulers[sched] = r = hash_phase(run, sched, trial)
             r['elapsed_s'] = round(time.monotonic() - ts, 2)
-            stage('%s: %s' % (sched, 'PASS' if r['passed'] else 'FAIL %s' % [
-                k for k, v in r['checks'].items() if not v]))
-            return
+            return _said(sched, r)
         size = round_size(dict(zip(config.real_servers, config.weights)))
         drain1 = laicoz.wait_drained(config, trial.fin_timeout + 90)
         stage('%s: %d short requests' % (sched, trial.rounds * size))
@@ -152,8 +150,12 @@ class SchedulerRun:
         r['passed'] = all(r['checks'].values())
         r['elapsed_s'] = round(time.monotonic() - ts, 2)
         run.measured.schedulers[sched] = r
-        stage('%s: %s' % (sched, 'PASS' if r['passed'] else 'FAIL %s' % [
-            k for k, v in r['checks'].items() if not v]))
+        _said(sched, r)
+
+
+def _said(sched, r):
+    stage('%s: %s' % (sched, 'PASS' if r['passed'] else 'FAIL %s' % [
+        k for k, v in r['checks'].items() if not v]))
 
 
 def _save(run, director, name):
