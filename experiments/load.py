@@ -24,7 +24,7 @@ if __name__ == '__main__':      # run as a file: its folder holds scripts, the p
     sys.path[0] = str(Path(__file__).resolve().parent.parent)
 from topo import ha  # noqa: E402
 from topo.analysis import report  # noqa: E402
-from topo.analysis.load import (SERIES_FIELDS, WAYS, conn_sync_cell,  # noqa: E402
+from topo.analysis.load import (DEFAULT_WAYS, SERIES_FIELDS, WAYS, conn_sync_cell,  # noqa: E402
                                 failover_cell, load_numbers)
 from topo.engine import cli, scenarios  # noqa: E402
 from topo.engine.matrix import Cell, Matrix, trials  # noqa: E402
@@ -49,6 +49,7 @@ RULES = {       # every flag takes effect: where each applies
     'change': (('conn-sync',), '--conn-sync'), 'change_server': (('conn-sync',), '--conn-sync'),
     'stack': (('conn-sync',), '--conn-sync'),
     'hold': (HA_MODES, '--failover and --conn-sync'),
+    'active_active': (('ramp',), 'the ramp (--conn-sync: --ways active-active)'),
     'crossover': (HA_MODES, '--failover and --conn-sync (the others run no HA stack)')}
 
 
@@ -101,9 +102,9 @@ def parse_args(argv=None):
                             '%s: %s' % kv for kv in CHANGES.items()))
     f.add_argument('--change-server', metavar='NAME',
                    help='--conn-sync --change: which real server (default: the second, laico3)')
-    f.add_argument('--ways', default=','.join(WAYS), metavar='LIST',
+    f.add_argument('--ways', default=','.join(DEFAULT_WAYS), metavar='LIST',
                    help='--conn-sync: the ways, one cluster each: %s' % '; '.join(
-                       '%s: %s' % (k, v[2]) for k, v in WAYS.items()))
+                       '%s: %s' % (k, v.description) for k, v in WAYS.items()))
     f.add_argument('--hold', type=cli.positive(float), default=20.0, metavar='S',
                    help='seconds of load after the takeover (and after the failback)')
     f.add_argument('--stack', default='heartbeat', choices=ha.stack_names(),
@@ -115,7 +116,7 @@ def parse_args(argv=None):
                         'them in turn, h2load\'s (keep-alive, --scale) all come from one '
                         '(default: %d; with --target, the inventory\'s client_addresses)'
                         % CLIENT_ADDRESSES)
-    cli.add_cluster_args(p)
+    cli.add_cluster_args(p, active_active=True)
     cli.add_trials_arg(p)
     ha.add_arguments(p)
     args = p.parse_args(argv)
@@ -173,12 +174,12 @@ def plan(args, mode):
         options.update(sessions=args.sessions, interval_s=args.interval, hold_s=args.hold,
                        ways=ways, fault=args.fault, change=args.change, change_server=server)
         cells = [Cell(way, ha.get(args.stack)(way_config(config, way),
-                                              settings.replace(sync_daemon=WAYS[way][0])),
+                                              settings.replace(sync_daemon=WAYS[way].sync)),
                       scenarios.conn_sync(args.sessions, args.interval, args.hold,
                                           args.fault, args.change, server),
                       {'way': way}, experiment='conn-sync') for way in ways]
     scenario = scenarios.ramp(levels, lambda c: args.requests or max(1000, 10 * c), page,
-                              patterns, args.conntrack_max) \
+                              patterns, args.conntrack_max, config.active_active) \
         if mode == 'ramp' else scenarios.scale(scales, levels[0], requests, page) \
         if mode == 'scale' else None
     return Plan('load', config, hardware=profile, options=options, scenario=scenario,
@@ -209,11 +210,13 @@ def change_server(args, config):
 
 def way_config(config, way):
     """The cluster of a conn-sync way: its scheduler (mh: with the flags given with
-    --scheduler mh) and sloppy TCP (or the run's own)."""
-    _, scheduler, sloppy, _ = WAYS[way]
-    changes = {'sloppy_tcp': True} if sloppy else {}
-    if scheduler and scheduler != config.scheduler:
-        changes.update(scheduler=scheduler, sched_flags=())
+    --scheduler mh), sloppy TCP (or the run's own) and active/active."""
+    w = WAYS[way]
+    changes = {'sloppy_tcp': True} if w.sloppy else {}
+    if w.scheduler and w.scheduler != config.scheduler:
+        changes.update(scheduler=w.scheduler, sched_flags=())
+    if w.active_active:
+        changes.update(active_active=True)
     return config.variant(**changes) if changes else config
 
 

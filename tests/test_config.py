@@ -100,10 +100,10 @@ def test_remote_servers_sit_behind_a_router_not_the_directors():
 def test_a_hashing_scheduler_s_flags_and_sloppy_tcp_are_ipvsadm_s_and_sysctl_s():
     c = ClusterConfig(scheduler='mh', sched_flags=['mh-port', 'mh-fallback'], sloppy_tcp=True)
     assert c.scheduler_args() == ['-s', 'mh', '-b', 'mh-port,mh-fallback']
-    assert c.director_sysctls() == \
+    assert c.director_setup('laicoz-eth0') == \
         'sysctl -qw net.ipv4.vs.sloppy_tcp=1 net.ipv4.vs.sloppy_sctp=1'
     assert ClusterConfig().scheduler_args() == ['-s', 'rr']
-    assert ClusterConfig().director_sysctls() is None
+    assert ClusterConfig().director_setup('laicoz-eth0') is None
     assert c.as_dict()['sched_flags'] == ['mh-port', 'mh-fallback']
     from topo.network.ipvs import service_commands
     assert service_commands(c)[0][-4:] == ['-s', 'mh', '-b', 'mh-port,mh-fallback']

@@ -89,6 +89,7 @@ class Client:
         self.server = None          # sessions mode: the real server of its first answer
         self.broke = None           # sessions mode: (how, wall time) its first connection broke
         self.last_ok = None         # wall time of its last answer
+        self.source = None          # sessions mode: its first connection's 'ip:port'
         self.token = 0              # invalidates timers set before the last state change
 
     # -- connection --
@@ -108,6 +109,9 @@ class Client:
         err = self.sock.connect_ex(self.gen.address)
         if err not in (0, errno.EINPROGRESS):
             return self.fail(error_kind(err))
+        if self.session == 1 and self.gen.keepalive:
+            # (its port is chosen by now): what a director's connection table names
+            self.source = '%s:%d' % self.sock.getsockname()[:2]
         self.gen.sel.register(self.sock, selectors.EVENT_WRITE, self)
         self.begin()
 
@@ -328,10 +332,11 @@ class LoadGenerator:
                                              if c.first_alive],
                         'reconnects': sum(c.session - 1 for c in self.clients),
                         # each session: [its first server, how and when its first
-                        # connection broke (or None), its last answer's time]
+                        # connection broke (or None), its last answer's time, its
+                        # first connection's source address and port]
                         'per_session': [[c.server, c.broke and c.broke[0],
-                                         c.broke and c.broke[1], round(c.last_ok or 0, 2)]
-                                        for c in self.clients]}
+                                         c.broke and c.broke[1], round(c.last_ok or 0, 2),
+                                         c.source] for c in self.clients]}
         if self.requests is not None:
             sessions = {'requests': self.started, 'sources': max(1, len(self.sources)),
                         'latency': _percentiles(self.all_latency),

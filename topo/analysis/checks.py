@@ -70,6 +70,17 @@ def failovers_measured(run):
             for i, f in enumerate(repeats) if f['outage_s'] is None and not f['false_takeover']]
 
 
+def both_directors_served(run):
+    """Active/active: before the fault, each director's kernel held connections of the
+    sessions (the router's ECMP route spread them), or what is measured is one director
+    and its backup."""
+    if not run.config.active_active:
+        return []
+    sources = run.result.measured.connection_sources
+    return ['active/active: %s held no connection of the sessions before the fault: the '
+            'router did not spread them' % d for d in sorted(sources) if not sources[d]]
+
+
 def availability_measured(run):
     """The fault schedule ran to its end (or there is no availability to speak of)."""
     return [] if run.result.analysis.get('availability') else [

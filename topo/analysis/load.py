@@ -1,23 +1,34 @@
 """The load lab's results from its runs: the ramp's goals (VIP against the same
 run's direct baseline), scale-out efficiency, what failover under load and
 connection sync did to the clients."""
+from collections import namedtuple
+
 from topo.network.config import BACKUP, PRIMARY
 from topo.stats import scaling_efficiency
 
 SERIES_FIELDS = ['layout', 't', 'ok', 'failed', 'p50_s', 'p99_s', 'max_s', 'open']
 
 # How an established connection may outlive its director (load.py --conn-sync --ways):
-# {way: (the IPVS sync daemon, the scheduler (None: the run's), sloppy TCP, what it is)}
+# the IPVS sync daemon, the scheduler (None: the run's), sloppy TCP, the directors
+# active/active behind the router's ECMP, and what it is
+Way = namedtuple('Way', 'sync scheduler sloppy active_active description')
 WAYS = {
-    'none': (False, None, False, 'neither: the new director knows no connection'),
-    'sloppy': (False, None, True, 'sloppy TCP alone: the new director schedules a packet in '
-                                  'mid-flow afresh (rr: maybe to another real server)'),
-    'sync': (True, None, False, 'the IPVS sync daemon: the backup holds every entry'),
-    'sh': (False, 'sh', True, 'source hashing (sh) and sloppy TCP, no state shared'),
-    'mh': (False, 'mh', True, 'Maglev hashing (mh) and sloppy TCP, no state shared: the new '
-                              'director picks the same real server for a packet in mid-flow'),
-    'mh+sync': (True, 'mh', True, 'both'),
+    'none': Way(False, None, False, False, 'neither: the new director knows no connection'),
+    'sloppy': Way(False, None, True, False,
+                  'sloppy TCP alone: the new director schedules a packet in mid-flow afresh '
+                  '(rr: maybe to another real server)'),
+    'sync': Way(True, None, False, False, 'the IPVS sync daemon: the backup holds every entry'),
+    'sh': Way(False, 'sh', True, False, 'source hashing (sh) and sloppy TCP, no state shared'),
+    'mh': Way(False, 'mh', True, False,
+              'Maglev hashing (mh) and sloppy TCP, no state shared: the new director picks '
+              'the same real server for a packet in mid-flow'),
+    'mh+sync': Way(True, 'mh', True, False, 'both'),
+    'active-active': Way(False, 'mh', True, True,
+                         'both directors serve at once behind the router\'s ECMP route, mh '
+                         'and sloppy TCP (keepalived moves a failed director\'s next hop)'),
 }
+# (active/active needs a stack that can run it: asked for by name)
+DEFAULT_WAYS = [w for w, way in WAYS.items() if not way.active_active]
 
 
 def level_key(lv):
@@ -46,8 +57,25 @@ def ramp_goals(levels):
              'throughput_ratio': ratio, 'throughput_ok': ratio is not None and ratio >= 0.9}
         if key[0] == 'keepalive':
             g.update(p99_ratio=p99, p99_ok=p99 is not None and p99 <= 1.2)
+        one = by.get(key + ('one-director',))
+        if one:
+            g.update(two_directors(vip, one))
         goals.append(g)
     return goals
+
+
+def two_directors(both, one):
+    """Active/active: the level through both directors against laicoz alone. On a
+    machine whose one CPU runs every node the rates are alike; where each director has a
+    CPU of its own and it is the limit, the busier director sets the pace: two carry
+    1 / (its share of the connections) times what one does (the goal: >= 1.8)."""
+    split = both.get('ipvs_by_director') or {}
+    total = sum(split.values())
+    shares = {d: round(n / total, 3) for d, n in sorted(split.items())} if total else {}
+    capacity = round(1 / max(shares.values()), 2) if shares else None
+    return {'two_directors_ratio': round(both['rps'] / one['rps'], 3) if one['rps'] else None,
+            'director_shares': shares, 'capacity_ratio': capacity,
+            'capacity_ok': capacity is not None and capacity >= 1.8}
 
 
 def scale_goals(rows):
@@ -93,11 +121,26 @@ def by_server(per_session, servers, t_fault, t_change=None):
     """{server: sessions, carried (answered after the fault on their first connection),
     broken before the change, between it and the fault, after the fault (each by how)}
     from the load generator's per-session records [server, how it broke, when, last
-    answer]; sessions never answered are under None."""
+    answer, its first connection's source]; sessions never answered are under None."""
+    return _tally(per_session, lambda r: r[0], list(servers) + [None], t_fault, t_change)
+
+
+def by_director(per_session, sources, t_fault):
+    """Active/active: the same tally by the director each session's first connection
+    went through, which the directors' connection tables said before the fault
+    (sources: {director: its entries' client addresses 'ip:port'}); None: in neither."""
+    through = {a: d for d, addresses in sources.items() for a in addresses}
+    return _tally(per_session, lambda r: through.get(r[4]) if len(r) > 4 else None,
+                  list(sources) + [None], t_fault)
+
+
+def _tally(per_session, group, groups, t_fault, t_change=None):
     out = {}
-    for server, how, when, last_ok in per_session:
-        row = out.setdefault(server, {'sessions': 0, 'carried': 0, 'broken_before_change': {},
-                                      'broken_after_change': {}, 'broken_after_fault': {}})
+    for record in per_session:
+        _, how, when, last_ok = record[:4]
+        row = out.setdefault(group(record), {
+            'sessions': 0, 'carried': 0, 'broken_before_change': {},
+            'broken_after_change': {}, 'broken_after_fault': {}})
         row['sessions'] += 1
         if how is None:
             row['carried'] += 1 if last_ok > t_fault else 0
@@ -105,7 +148,7 @@ def by_server(per_session, servers, t_fault, t_change=None):
         key = 'broken_after_fault' if when >= t_fault else 'broken_before_change' \
             if t_change is None or when < t_change else 'broken_after_change'
         row[key][how] = row[key].get(how, 0) + 1
-    return {s: out[s] for s in list(servers) + [None] if s in out}
+    return {g: out[g] for g in groups if g in out}
 
 
 def lan_traffic(readings, director=PRIMARY):
@@ -134,7 +177,7 @@ def conn_sync_cell(way, config, sessions, result, out):
     per_server = by_server(done.get('per_session', []), config.real_servers, t_fault or 0,
                            change.get('at')) if t_fault else {}
     others = [s for s in config.real_servers if s != change.get('server')]
-    return {'way': way, 'sync': WAYS[way][0], 'scheduler': config.scheduler,
+    return {'way': way, 'sync': WAYS[way].sync, 'scheduler': config.scheduler,
             'change': change or None, 'by_server': per_server,
             'primary_sent': lan_traffic(getattr(m, 'multicast', {}) or {}),
             # what consistent hashing promises: the sessions of the servers the change
@@ -150,7 +193,23 @@ def conn_sync_cell(way, config, sessions, result, out):
             'backup_entries_before': entries.get(BACKUP, {}),
             'primary_entries_before': entries.get(PRIMARY, {}),
             'outage_s': (result.analysis.get('failover') or {}).get('outage_s'),
-            'hardware': m.hardware, 'passed': result.passed, 'results': str(out)}
+            'hardware': m.hardware, 'passed': result.passed, 'results': str(out),
+            **(active_active(h, m, done, t_fault) if config.active_active else {})}
+
+
+def active_active(history, measured, done, t_fault):
+    """Active/active: the sessions by the director they went through (the survivor's
+    must all carry on), and when the router's ECMP route stopped sending to laicoz:
+    its ARP entry for laicoz's next hop pointing to laicoy."""
+    rows = by_director(done.get('per_session', []), measured.connection_sources,
+                       t_fault or 0) if t_fault else {}
+    moved = next((e['t'] for e in sorted(history.events, key=lambda e: e['t'])
+                  if e.get('kind') == 'arp' and t_fault and e['t'] >= t_fault
+                  and (measured.macs or {}).get(e.get('mac')) == BACKUP), None)
+    return {'by_director': rows,
+            'survivor_broken_after_fault': sum(rows[BACKUP]['broken_after_fault'].values())
+            if BACKUP in rows else None,
+            'ecmp_moved_s': round(moved - t_fault, 3) if moved else None}
 
 
 def load_numbers(result):

@@ -252,11 +252,11 @@ def _dash(v):
 
 def load_lab(s, out):
     if s.get('levels'):
-        print('\n%-9s %-7s %8s %9s %7s %7s %9s %8s %8s %8s %10s %6s %7s' % (
+        print('\n%-9s %-12s %8s %9s %7s %7s %9s %8s %8s %8s %10s %6s %7s' % (
             'pattern', 'target', 'clients', 'requests', 'ok', 'failed', 'req/s', 'p50 s',
             'p99 s', 'max s', 'connect99', 'SYNre', 'cpu ms'))
         for lv in s['levels']:
-            print('%-9s %-7s %8d %9d %7d %7d %9.0f %8s %8s %8s %10s %6s %7s' % (
+            print('%-9s %-12s %8d %9d %7d %7d %9.0f %8s %8s %8s %10s %6s %7s' % (
                 lv.get('pattern', 'keepalive'), lv['target'], lv['concurrency'], lv['requests'],
                 lv['ok'], lv['failed'], lv['rps'], lv['p50_s'], lv['p99_s'], lv['max_s'],
                 _dash(lv.get('connect_p99_s')), _dash(lv.get('syn_retrans')),
@@ -275,6 +275,12 @@ def load_lab(s, out):
             print('%5d clients, %-9s: %s, failed %d vip / %d direct (goal 0: %s)' % (
                 g['concurrency'], g.get('pattern', 'keepalive'), what, g['vip_failed'],
                 g['direct_failed'], _met(g['zero_failed'])))
+            if 'two_directors_ratio' in g:
+                print('%26s two directors / one: %s here (one CPU runs every node); IPVS '
+                      'scheduled %s: where a director\'s CPU is the limit, two carry %s x '
+                      'one (goal >= 1.8: %s)' % (
+                          '', g['two_directors_ratio'], g['director_shares'],
+                          g['capacity_ratio'], _met(g['capacity_ok'])))
     for r in s.get('scale') or []:
         print('%d real server(s): %.0f req/s, efficiency %s' % (
             r['servers'], r['rps'], s.get('scaling_efficiency', {}).get(str(r['servers']))))
@@ -285,9 +291,10 @@ def load_lab(s, out):
     for layout, r in s.get('conn_sync', {}).items():
         for way, c in r.items():
             print('%s, %-7s: %d of %d sessions carried on, %s broken (failed requests %s; '
-                  'the backup had %s entries)'
+                  '%s %s entries)'
                   % (layout, way, c['survived'], c['total'], c['broken'],
                      c.get('failed_requests') or 'none',
+                     'laicoy served' if 'by_director' in c else 'the backup had',
                      sum(c['backup_entries_before'].values())))
             sent = c.get('primary_sent')
             if sent:
@@ -296,12 +303,12 @@ def load_lab(s, out):
                           sent.get('udp_datagrams_per_s'), sent.get('mcast_packets_per_s'),
                           sent.get('mcast_octets_per_s')))
             if c.get('change'):
-                rows = ['%s %d/%d carried%s' % (srv, row['carried'], row['sessions'], ''.join(
-                    ', broken %s %s' % (k[len('broken_'):].replace('_', ' '), v)
-                    for k, v in row.items() if k.startswith('broken') and v))
-                    for srv, row in c['by_server'].items()]
                 print('    %s of %s: %s' % (c['change']['change'], c['change']['server'],
-                                            '; '.join(rows)))
+                                            _tally(c['by_server'])))
+            if 'by_director' in c:
+                print('    active/active: the router\'s ECMP route sent to laicoy instead '
+                      'of laicoz %s s after the fault; through each director: %s'
+                      % (c['ecmp_moved_s'], _tally(c['by_director'])))
     hw = s.get('hardware')
     if hw:
         print('hardware %s: link %s Mbit/s measured; CPU director %s, real server %s'
@@ -312,6 +319,14 @@ def load_lab(s, out):
     spreads(s)
     fidelity(s)
     verdict(s, out, s['parameters'].get('mode', 'load'))
+
+
+def _tally(rows):
+    """Sessions carried and broken per group (topo/analysis/load.py by_server)."""
+    return '; '.join('%s %d/%d carried%s' % (group, row['carried'], row['sessions'], ''.join(
+        ', broken %s %s' % (k[len('broken_'):].replace('_', ' '), v)
+        for k, v in row.items() if k.startswith('broken') and v))
+        for group, row in rows.items())
 
 
 def _met(v):

@@ -233,14 +233,17 @@ class Network(abc.ABC):
         t0 = time.monotonic()
         self.build()
         self.timings['network_s'] = time.monotonic() - t0
-        if self.config.router:      # the real servers' network is behind the router
+        if self.config.remote_servers:      # the real servers' network is behind the router
             for node in self.directors + [self.client]:
                 out = node.add_route(self.config.inside_subnet,
                                      self.config.addresses[self.config.router])
                 if out.strip():
                     raise RuntimeError('%s: route to %s: %s' % (
                         node.name, self.config.inside_subnet, out.strip()))
-        if self.config.client_sources:
+        if self.config.active_active:       # the client is behind the router
+            roles.route_through_router(self.config, self[self.config.router], self.client,
+                                       self.directors + self.real_servers)
+        elif self.config.client_sources:
             # (real servers on the inside reach the clients through their gateway)
             roles.route_client_prefix(self.client, [
                 self[h] for h in self.config.hosts if h != CLIENT and
@@ -292,7 +295,7 @@ class Network(abc.ABC):
         self.configs = {name: self.configure(self[name]) for name in DIRECTORS}
         for name in DIRECTORS:
             self.start_monitor(self[name])
-        self.start_monitor(self.client, '--arp')      # where the client sends VIP traffic
+        self.start_monitor(self.arp_watcher, '--arp')     # where VIP traffic is sent
         primary, backup = DIRECTORS
         self.start_stack(self[primary])
         if self.stack.backup_waits_for_primary and self.recorder.wait_for(
@@ -326,8 +329,15 @@ class Network(abc.ABC):
         director.fresh_run()
         self.stack.start(director)
 
+    @property
+    def arp_watcher(self):
+        """The node whose ARP entry for the takeover address says where the VIP's
+        traffic goes: the client's, or active/active the router's (its ECMP route's
+        next hop for laicoz)."""
+        return self[self.config.router] if self.config.active_active else self.client
+
     def start_monitor(self, node, *extra):
-        args = ['--vip', self.config.vip] + list(extra)
+        args = ['--vip', self.config.takeover_address] + list(extra)
         if node.role == 'director' and self.config.nat:
             args += ['--gateway', self.config.gateway]
         if node.role == 'director':

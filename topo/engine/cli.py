@@ -91,9 +91,11 @@ def base_parser(description, results=True):
     return p
 
 
-def add_cluster_args(p, weights_default=None, scheduler=True, crossover=True):
+def add_cluster_args(p, weights_default=None, scheduler=True, crossover=True,
+                     active_active=False):
     """The cluster's flags; scheduler=False for experiments that choose it themselves,
-    crossover=False for those without an HA stack (nothing would use the cable)."""
+    crossover=False for those without an HA stack (nothing would use the cable),
+    active_active=True for those that measure both directors serving at once."""
     g = p.add_argument_group('cluster')
     g.add_argument('--servers', type=int, default=3, help='number of real servers (laico2..)')
     g.add_argument('--weights', default=weights_default,
@@ -126,6 +128,13 @@ def add_cluster_args(p, weights_default=None, scheduler=True, crossover=True):
                    help='with --forwarding tun: the real servers on a network of their own '
                         '(%s) behind a router, which the directors reach only through it '
                         '(what tunnelling is for)' % INSIDE_SUBNET)
+    if active_active:
+        from topo.network.config import OUTSIDE_SUBNET
+        g.add_argument('--active-active', action='store_true',
+                       help='both directors serve the VIP at once (on lo) behind an ECMP '
+                            'route on a router, the client behind it (%s); needs --scheduler '
+                            'sh or mh (the same table on both), turns on --sloppy-tcp'
+                            % OUTSIDE_SUBNET)
     if crossover:
         g.add_argument('--crossover', action='store_true',
                        help='a second path between the directors (a crossover cable): heartbeat '
@@ -197,6 +206,10 @@ def inventory(args):
 def cluster_config(args, **override):
     from topo.network.config import ClusterConfig, parse_weights
     machines = inventory(args)
+    if machines is not None and getattr(args, 'active_active', False):
+        from topo.network.config import ConfigError
+        raise ConfigError('--active-active needs the router between the client and the '
+                          'hub, which an inventory does not describe: the emulation only')
     if machines is not None:        # the cluster is the inventory's
         shape = dict(servers=len(machines.real_servers), vip=machines.vip,
                      subnet=machines.subnet, port=machines.port)
@@ -212,7 +225,8 @@ def cluster_config(args, **override):
                   crossover=getattr(args, 'crossover', False),
                   forwarding=getattr(args, 'forwarding', 'dr'),
                   tun_type=getattr(args, 'tun_type', 'ipip'),
-                  remote_servers=getattr(args, 'remote_servers', False))
+                  remote_servers=getattr(args, 'remote_servers', False),
+                  active_active=getattr(args, 'active_active', False))
     values.update(override)
     config = ClusterConfig(**values)
     if machines is not None:

@@ -119,6 +119,7 @@ class Measured:
     figures: dict = field(default_factory=dict)         # str(number) -> the figure's check
     snapshots: dict = field(default_factory=dict)       # director -> `ipvsadm -L` and its table
     connection_entries: dict = field(default_factory=dict)   # director -> {state: entries}
+    connection_sources: dict = field(default_factory=dict)   # director -> clients' ip:port
     load_done: dict = None          # the load generator's totals
     levels: list = field(default_factory=list)          # h2load levels (ramp)
     scale: list = field(default_factory=list)           # h2load with N real servers

@@ -12,7 +12,7 @@ from topo.analysis import checks as C
 from topo.analysis import maintenance as maintenance_analysis
 from topo.analysis.load import ramp_goals, scale_goals
 from topo.engine import steps as s
-from topo.engine.steps.ramp import LEVELS, ConntrackMax, H2loadLevel
+from topo.engine.steps.ramp import LEVELS, ONE_DIRECTOR, ConntrackMax, H2loadLevel
 from topo.engine.steps.schedulers import SchedulerRun, SetFinTimeout
 from topo.network.config import BACKUP, PRIMARY
 
@@ -36,7 +36,7 @@ HA_CHECKS = [C.steps_done, C.invariants]
 
 def cluster_up():
     """The primary serves with the full table, the backup stands by."""
-    return [s.WaitPrimaryUp(), s.WaitStandingBy(BACKUP)]
+    return [s.WaitPrimaryUp(), s.WaitStandingBy(BACKUP), s.WaitOwnNextHop()]
 
 
 def paper(requests=15):
@@ -116,7 +116,8 @@ def conn_sync(sessions, interval, hold, fault='power-off', change=None, server=N
     steps += [s.Clear(PRIMARY), s.WaitSettled()]
     # a crashed director keeps its VIP in its kernel while the peer takes it: two owners
     # are what a crash is
-    return Scenario('conn-sync', steps, HA_CHECKS + [C.failovers_measured],
+    return Scenario('conn-sync', steps, HA_CHECKS + [C.failovers_measured,
+                                                     C.both_directors_served],
                     dual_owner_allowed=fault == 'crash',
                     options={'sessions': sessions, 'interval_s': interval, 'hold_s': hold,
                              'fault': fault, 'change': change, 'server': server})
@@ -177,15 +178,18 @@ def smoke(requests=15):
     return Scenario('smoke', steps, [C.steps_done, C.answered], options={'requests': requests})
 
 
-def ramp(levels, requests, page, patterns=('keepalive',), conntrack_max=None):
+def ramp(levels, requests, page, patterns=('keepalive',), conntrack_max=None,
+         active_active=False):
     """Each level in each pattern (keep-alive, a connection per request), through the
     VIP and straight to one real server. requests: level -> requests. conntrack_max:
-    the kernel's connection-tracking table that small (the lost SYNs, reproduced)."""
+    the kernel's connection-tracking table that small (the lost SYNs, reproduced).
+    active_active: through both directors and through laicoz alone too."""
     steps = [ConntrackMax(conntrack_max)] if conntrack_max else []
     steps += [s.StaticService(), s.StaticCheck('before the load')]
+    targets = ('vip', ONE_DIRECTOR, 'direct') if active_active else ('vip', 'direct')
     for i, clients in enumerate(levels):
         steps += [LEVELS[pattern](target, clients, requests(clients), page, index=i)
-                  for pattern in patterns for target in ('vip', 'direct')]
+                  for pattern in patterns for target in targets]
     return Scenario('ramp', steps + [s.StaticCheck('after the load')],
                     options={'levels': levels, 'page': page, 'patterns': list(patterns)},
                     saturates_cpu=True,

@@ -125,12 +125,19 @@ class HAStack:
     handover_daemon = None
     # why the stack cannot run on real machines (deploy.py, --target), or None
     machines_problem = None
+    # it can run the directors active/active (it moves each director's next-hop
+    # address to the peer when it fails; config.active_active)
+    active_active = False
 
     # the first N real servers are in the virtual service (None: all of them); the
     # others are up, outside it, until the service grows (experiments/growth.py)
     in_service = None
 
     def __init__(self, config, settings=None):
+        if config.active_active and not self.active_active:
+            raise ConfigError('--active-active: the %s stack cannot move a next-hop address '
+                              'per director; use %s' % (self.name, ', '.join(
+                                  n for n, c in sorted(STACKS.load().items()) if c.active_active)))
         self.config = config
         self.settings = settings if settings is not None else self.Settings()
 
@@ -219,10 +226,10 @@ class HAStack:
         raise NotImplementedError
 
     def boot_steps(self, director):
-        """All a director's boot runs: the cluster's IPVS switches (sloppy TCP), then
-        the stack's boot."""
-        sysctls = self.config.director_sysctls()
-        return ([BootStep(sysctls + ' 2>&1')] if sysctls else []) + self.boot(director)
+        """All a director's boot runs: the cluster's IPVS switches (sloppy TCP) and,
+        active/active, the VIP on lo, then the stack's boot."""
+        setup = self.config.director_setup(director.interfaces()[0])
+        return ([BootStep('{ %s; } 2>&1' % setup)] if setup else []) + self.boot(director)
 
     def start(self, director):
         """Start the stack's daemons on a director that has just booted."""

@@ -48,11 +48,22 @@ INSIDE_SUBNET = '192.168.14.0/24'
 GATEWAY_HOST = 254
 ROUTER = 'router'
 ROUTER_HOST = 1         # the router's address on the hub
+# Active/active: the client behind the router, on a network of its own (RFC 5737's
+# TEST-NET-1), and the router sends the VIP's traffic to both directors by ECMP, over
+# one next-hop address per director, which the HA stack moves to the peer of a
+# director that fails (the ECMP set itself never changes)
+OUTSIDE_SUBNET = '192.0.2.0/24'
+NEXT_HOP_HOSTS = (4, 5)     # laicoz's, laicoy's on the hub
 
 
 def inside_interface(director):
     """NAT: the name of a director's interface on the inside network."""
     return '%s-lan' % director
+
+
+def outside_interface(router):
+    """Active/active: the name of the router's interface toward the client."""
+    return '%s-out' % router
 
 PRIMARY, BACKUP, CLIENT = 'laicoz', 'laicoy', 'client'
 # Many clients' addresses: RFC 2544's benchmarking block, routed to the client host
@@ -107,20 +118,35 @@ class ClusterConfig:
     # directors reach them only through it), which is what tunnelling is for
     remote_servers: bool = False
     inside_subnet: str = INSIDE_SUBNET      # NAT, remote TUN: the real servers' network
+    # both directors serve the VIP at once (on lo, as the real servers hold it), behind
+    # the router's ECMP route over their next-hop addresses; needs a hashing scheduler
+    # (the same table on both) and takes up connections in mid-flow (sloppy TCP)
+    active_active: bool = False
     addresses: dict = field(init=False, default=None)
     inside: dict = field(init=False, default=None)      # NAT: each director's inside address
+    next_hops: dict = field(init=False, default=None)   # active/active: each director's
+    outside: dict = field(init=False, default=None)     # active/active: router's, client's
     # the real servers' gateway: NAT's moves with the VIP, remote TUN's is the router
     gateway: str = field(init=False, default=None)
 
     def __post_init__(self):
         if self.weights is None:
             self.weights = [1] * self.servers if isinstance(self.servers, int) else []
+        if self.active_active:
+            self.sloppy_tcp = True
         self.validate()
         net = ipaddress.ip_network(self.subnet)
         host = lambda n: str(net.network_address + n)
         self.addresses = {PRIMARY: host(2), BACKUP: host(3), CLIENT: host(200)}
         if self.router:
             self.addresses[ROUTER] = host(ROUTER_HOST)
+        self.next_hops, self.outside = {}, {}
+        if self.active_active:
+            self.next_hops = {d: host(n) for d, n in zip(DIRECTORS, NEXT_HOP_HOSTS)}
+            outside = ipaddress.ip_network(OUTSIDE_SUBNET)
+            self.outside = {ROUTER: str(outside.network_address + ROUTER_HOST),
+                            CLIENT: str(outside.network_address + 200)}
+            self.addresses[CLIENT] = self.outside[CLIENT]
         self.inside = {}
         if self.servers_inside:     # the real servers move behind the directors or the router
             inside = ipaddress.ip_network(self.inside_subnet)
@@ -191,16 +217,43 @@ class ClusterConfig:
                     inside, net if inside.overlaps(net) else prefix))
         if vip not in net:
             raise ConfigError('VIP %s is not inside the testbed subnet %s' % (vip, net))
+        if self.active_active:
+            self.validate_active_active(net)
         used = {2, 3, 200} | {12 + i for i in range(self.servers)} | (
-            {ROUTER_HOST} if self.router else set())
+            {ROUTER_HOST} if self.router else set()) | (
+            set(NEXT_HOP_HOSTS) if self.active_active else set())
         if int(vip) - int(net.network_address) in used:
             raise ConfigError('VIP %s collides with a host address of the testbed' % vip)
         if vip in (net.network_address, net.broadcast_address):
             raise ConfigError('VIP %s is the network or broadcast address' % vip)
 
+    def validate_active_active(self, net):
+        if self.scheduler not in HASHING:
+            raise ConfigError('--active-active needs the same table on both directors, so '
+                              'that a connection reaches the same real server through '
+                              'either: --scheduler %s, not %s'
+                              % (' or '.join(HASHING), self.scheduler))
+        if self.nat:
+            raise ConfigError('--active-active with --forwarding nat: a NAT director must '
+                              'also carry the answers back, and the real servers have one '
+                              'gateway, not one per director: use dr or tun')
+        if self.remote_servers:
+            raise ConfigError('--active-active puts the client behind the router; '
+                              '--remote-servers puts the real servers there: one at a time')
+        if net.overlaps(ipaddress.ip_network(OUTSIDE_SUBNET)):
+            raise ConfigError('subnet %s overlaps the client\'s network %s (active/active)'
+                              % (net, OUTSIDE_SUBNET))
+
     @property
     def real_servers(self):
         return ['laico%d' % (2 + i) for i in range(self.servers)]
+
+    @property
+    def takeover_address(self):
+        """The address the HA stack moves from laicoz to laicoy, which every run's
+        invariants follow: the VIP, or with active/active laicoz's next hop (the VIP is
+        on both directors; laicoy's own next hop stays with it)."""
+        return self.next_hops[PRIMARY] if self.active_active else self.vip
 
     @property
     def prefixlen(self):
@@ -217,8 +270,9 @@ class ClusterConfig:
 
     @property
     def router(self):
-        """The router's name when the real servers sit behind one (remote TUN), else None."""
-        return ROUTER if self.remote_servers else None
+        """The router's name when the real servers (remote TUN) or the client
+        (active/active) sit behind one, else None."""
+        return ROUTER if self.remote_servers or self.active_active else None
 
     @property
     def servers_inside(self):
@@ -230,7 +284,10 @@ class ClusterConfig:
         (a real machine's come from the inventory)."""
         import dataclasses
         new = dataclasses.replace(self, **changes)
-        new.addresses.update(self.addresses)
+        # (active/active moves the client behind the router: its address is new)
+        new.addresses.update({k: v for k, v in self.addresses.items()
+                              if k not in (CLIENT, ROUTER) or
+                              new.active_active == self.active_active})
         return new
 
     def scheduler_args(self):
@@ -238,11 +295,19 @@ class ClusterConfig:
         return ['-s', self.scheduler] + (['-b', ','.join(self.sched_flags)]
                                          if self.sched_flags else [])
 
-    def director_sysctls(self):
-        """The command that sets the directors' IPVS switches of this cluster, or None."""
+    def director_setup(self, iface):
+        """The command that sets a director's IPVS switches of this cluster (sloppy TCP)
+        and, active/active, its VIP on lo, as a real server holds it in direct routing
+        (iface: its LAN interface, where it must not answer ARP for it); or None."""
+        commands = []
         if self.sloppy_tcp:
-            return 'sysctl -qw net.ipv4.vs.sloppy_tcp=1 net.ipv4.vs.sloppy_sctp=1'
-        return None
+            commands.append('sysctl -qw net.ipv4.vs.sloppy_tcp=1 net.ipv4.vs.sloppy_sctp=1')
+        if self.active_active:
+            commands += ['sysctl -qw net.ipv4.conf.all.arp_ignore=1 '
+                         'net.ipv4.conf.all.arp_announce=2 net.ipv4.conf.%s.arp_ignore=1 '
+                         'net.ipv4.conf.%s.arp_announce=2' % (iface, iface),
+                         'ip addr replace %s/32 dev lo' % self.vip]
+        return ' && '.join(commands) or None
 
     def forward_args(self):
         """ipvsadm's arguments for the forwarding method of a real server."""
@@ -287,6 +352,8 @@ class ClusterConfig:
                 'crossover': self.crossover, 'client_addresses': self.client_addresses,
                 'tun_type': self.tun_type if self.forwarding == 'tun' else None,
                 'remote_servers': self.remote_servers,
+                'active_active': self.active_active, 'next_hops': self.next_hops,
+                'outside': self.outside,
                 'inside_subnet': self.inside_subnet if self.servers_inside else None,
                 'gateway': self.gateway, 'inside': self.inside,
                 'addresses': self.addresses}

@@ -86,3 +86,10 @@ def count_connections(text, service):
         if len(parts) >= 6 and parts[0] in ('TCP', 'UDP', 'SCTP') and parts[4] == service:
             counts[parts[2]] = counts.get(parts[2], 0) + 1
     return counts
+
+
+def connection_sources(text, service):
+    """`ipvsadm -L -c -n` -> the clients' 'ip:port' of the connections to service."""
+    return sorted(parts[3] for parts in map(str.split, text.splitlines())
+                  if len(parts) >= 6 and parts[0] in ('TCP', 'UDP', 'SCTP')
+                  and parts[4] == service)

@@ -4,7 +4,8 @@ are built only on the primitives of topo/backends (cmd, popen, processes, ...).
   Director     an LVS director: kernel IPVS through ipvsadm; may hold the VIP
   RealServer   an HTTP server behind IPVS direct routing (nginx, the VIP on lo)
   Client       the paper's "machine on the Internet"
-  Router       tunnelling's remote variant: between the hub and the real servers' network
+  Router       tunnelling's remote variant: between the hub and the real servers' network;
+               active/active: between the client and the hub, ECMP over both directors
 """
 import shutil
 import signal
@@ -14,8 +15,8 @@ from pathlib import Path
 
 from topo import render
 from topo.network import ipvs
-from topo.network.config import (CLIENT_PREFIX, GUE_PORT, TUN_MODULES, TUN_TYPES,
-                                 inside_interface)
+from topo.network.config import (CLIENT_PREFIX, DIRECTORS, GUE_PORT, OUTSIDE_SUBNET,
+                                 TUN_MODULES, TUN_TYPES, inside_interface)
 from topo.network.webserver import NginxServer, raise_limits
 
 
@@ -39,18 +40,39 @@ def route_client_prefix(client, others):
         raise RuntimeError('routing the clients\' prefix %s: %s' % (CLIENT_PREFIX, out.strip()))
 
 
+def route_through_router(config, router, client, on_hub):
+    """Active/active: the client (and the clients' prefix) behind the router, which
+    sends the VIP's traffic to both directors by ECMP, hashing each connection by its
+    addresses and ports (fib_multipath_hash_policy=1), so one connection keeps one
+    director while both are in the set."""
+    out = client.cmd('ip route replace default via %s' % config.outside[config.router])
+    if config.client_sources:
+        out += client.cmd('ip route replace local %s dev lo' % CLIENT_PREFIX)
+        out += router.add_route(CLIENT_PREFIX, client.address())
+    out += router.cmd('sysctl -qw net.ipv4.fib_multipath_hash_policy=1')
+    for node in on_hub:
+        for prefix in (OUTSIDE_SUBNET, CLIENT_PREFIX):
+            out += node.add_route(prefix, config.addresses[config.router])
+    if out.strip():
+        raise RuntimeError('routing through the router: %s' % out.strip())
+    router.route_vip(config, DIRECTORS)
+
+
 class Director:
     role = 'director'
     vip = None
     gateway = None          # NAT: the real servers' gateway, which moves with the VIP
+    next_hops = ()          # active/active: the directors' next-hop addresses
 
     def clear_state(self):
         self.ipvsadm('-C')
         # the IPVS sync daemons are kernel threads: a reboot stops them
         self.cmd('ipvsadm --stop-daemon master 2>/dev/null; ipvsadm --stop-daemon backup 2>/dev/null')
         if self.vip:
-            # whatever netmask the stack gave it
-            self.cmd('ip -4 addr flush dev %s to %s/32' % (self.interfaces()[0], self.vip))
+            # whatever netmask the stack gave it; active/active: on lo
+            for address in (self.vip,) + tuple(self.next_hops):
+                self.cmd('ip -4 addr flush dev %s to %s/32' % (self.interfaces()[0], address))
+            self.cmd('ip -4 addr flush dev lo to %s/32' % self.vip)
         if self.gateway:
             self.cmd('ip -4 addr flush dev %s to %s/32' % (inside_interface(self.name),
                                                            self.gateway))
@@ -73,8 +95,9 @@ class Director:
     def install_service(self, config):
         """A static virtual service (no HA): what ldirectord would build."""
         self.ipvsadm('-C')
-        if config.director_sysctls():
-            out = self.cmd(config.director_sysctls() + ' 2>&1')
+        setup = config.director_setup(self.interfaces()[0])
+        if setup:
+            out = self.cmd('{ %s; } 2>&1' % setup)
             if out.strip():
                 raise RuntimeError('%s: %s' % (self.name, out.strip()))
         for args in ipvs.service_commands(config):
@@ -94,9 +117,11 @@ class Director:
 
     def take_service(self, config, prefixlen=32):
         """The addresses the service needs on this director when no HA stack moves them:
-        the VIP and, with NAT, the real servers' gateway."""
-        if not self.holds(config.vip):
-            self.add_vip(config.vip, prefixlen)
+        the VIP (active/active: its own next hop; the VIP is on lo) and, with NAT, the
+        real servers' gateway."""
+        address = config.next_hops[self.name] if config.active_active else config.vip
+        if not self.holds(address):
+            self.add_vip(address, prefixlen)
         if config.nat and not self.holds(config.gateway):
             self.cmd('ip addr add %s/%d dev %s' % (config.gateway, config.inside_prefixlen,
                                                    inside_interface(self.name)))
@@ -252,8 +277,17 @@ class Client:
 
 class Router:
     """Tunnelling's remote variant: the real servers' network reaches the hub only
-    through this router, as a real server at another site would."""
+    through this router, as a real server at another site would. Active/active: the
+    client's edge router, which spreads the VIP's connections over both directors."""
     role = 'router'
+
+    def route_vip(self, config, directors):
+        """Active/active: the VIP's ECMP route over the next hops of these directors."""
+        hops = ' '.join('nexthop via %s' % config.next_hops[d] for d in directors)
+        out = self.cmd('ip route replace %s/32 %s' % (config.vip, hops))
+        if out.strip():
+            raise RuntimeError('%s: the VIP\'s route via %s: %s'
+                               % (self.name, ', '.join(directors), out.strip()))
 
     def configure_routing(self):
         # replies from the VIP come in from the servers' side, where a strict

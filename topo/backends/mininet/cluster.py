@@ -16,9 +16,11 @@ from topo.backends.mininet.nodes import Client, Director, MininetNode, RealServe
 from topo.backends.mininet.ovs import OVSDaemons, run as run_cmd
 from topo.kernels import run_id
 from topo.network import counters
-from topo.network.config import CLIENT, DIRECTORS, inside_interface
+from topo.network.config import (CLIENT, DIRECTORS, OUTSIDE_SUBNET, inside_interface,
+                                 outside_interface)
 
 HUB = 'hub'
+OUTSIDE_PREFIXLEN = int(OUTSIDE_SUBNET.split('/')[1])
 INSIDE = 'inside'       # the real servers' own network with NAT or remote TUN (a switch)
 
 
@@ -36,28 +38,36 @@ class ClusterTopo(Topo):
             else None
         roles = [(d, Director, {'private_root': private_root, 'private_dirs': private_dirs,
                                 'vip': config.vip,
-                                'gateway': config.gateway if config.nat else None})
+                                'gateway': config.gateway if config.nat else None,
+                                'next_hops': list(config.next_hops.values())})
                  for d in DIRECTORS]
         roles += [(r, RealServer, {'vip': config.vip, 'web_port': config.port,
                                    'forwarding': config.forwarding, 'gateway': config.gateway,
                                    'tun_type': config.tun_type,
                                    'web_dir': '%s/%s/nginx' % (private_root, r)})
                   for r in config.real_servers]
-        roles += [(CLIENT, Client, {})]
         if config.router:
             roles += [(config.router, Router, {})]
+        roles += [(CLIENT, Client, {})]
         for name, cls, extra in roles:
             behind = inside and cls is RealServer
-            prefixlen = config.inside_prefixlen if behind else config.prefixlen
+            outside = config.active_active and cls is Client
+            prefixlen = config.inside_prefixlen if behind else OUTSIDE_PREFIXLEN if outside \
+                else config.prefixlen
             self.addHost(name, cls=cls, ip='%s/%d' % (config.addresses[name], prefixlen),
                          hosts_file=hosts_file, hub_side=hub_side, **extra)
-            self.addLink(name, inside if behind else hub, **link)
+            if outside:     # active/active: the client's one cable, to the router
+                self.addLink(name, config.router, intfName2=outside_interface(config.router),
+                             params2={'ip': '%s/%d' % (config.outside[config.router],
+                                                       OUTSIDE_PREFIXLEN)}, **link)
+            else:
+                self.addLink(name, inside if behind else hub, **link)
         if config.crossover:        # the directors' second interface: a cable between them
             a, b = DIRECTORS
             self.addLink(a, b, params1={'ip': '%s/%d' % (config.CROSSOVER[a],
                                                          config.CROSSOVER_PREFIX)},
                          params2={'ip': '%s/%d' % (config.CROSSOVER[b], config.CROSSOVER_PREFIX)})
-        if config.router:           # its second leg: the servers' gateway
+        if config.remote_servers:   # the router's second leg: the servers' gateway
             self.addLink(config.router, inside, intfName1=inside_interface(config.router),
                          params1={'ip': '%s/%d' % (config.gateway, config.inside_prefixlen)},
                          **link)

@@ -176,8 +176,8 @@ class Director(roles.Director, MininetNode):
     mount namespace, where the testbed also reads their logs."""
 
     def __init__(self, name, private_root=None, private_dirs=(), vip=None, gateway=None,
-                 **params):
-        self.vip, self.gateway = vip, gateway
+                 next_hops=(), **params):
+        self.vip, self.gateway, self.next_hops = vip, gateway, tuple(next_hops)
         self.root = Path(private_root or '/run') / name
         self.private_dirs = tuple(private_dirs)
         for d in self.private_dirs:

@@ -14,8 +14,8 @@ run.fail(); a new step is a class in one of these modules.
   maintenance drain a real server, upgrade it, the versions served, resize the service
 """
 from topo.engine.steps.cluster import (Hold, Say, Settle, WaitPrimaryUp, WaitRecovered,  # noqa
-                                       WaitRemoved, WaitServing, WaitSettled, WaitStandingBy,
-                                       WaitTakeover)
+                                       WaitOwnNextHop, WaitRemoved, WaitServing, WaitSettled,
+                                       WaitStandingBy, WaitTakeover)
 from topo.engine.steps.faults import Clear, Inject, LeftBehind, ReplaySchedule  # noqa: F401
 from topo.engine.steps.maintenance import (ChangeServer, CheckVersions, Drain,  # noqa: F401
                                            Resize, TakeOut, UndoChange, Upgrade)

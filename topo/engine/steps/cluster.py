@@ -51,6 +51,25 @@ class WaitStandingBy:
         run.wait('%s to stand by' % self.node, run.standing_by(self.node))
 
 
+class WaitOwnNextHop:
+    """Active/active: laicoy serves its own share too, holding its next hop (which
+    laicoz may have taken while laicoy's stack was not yet up); nothing otherwise."""
+
+    def __call__(self, run):
+        config = run.config
+        if not config.active_active:
+            return
+        hop, end = config.next_hops[BACKUP], time.monotonic() + run.measure.wait
+        while not (run.network[BACKUP].holds(hop) and not run.network[PRIMARY].holds(hop)):
+            if time.monotonic() > end:
+                run.fail('timed out after %.0fs waiting for laicoy to hold its next hop %s '
+                         'alone' % (run.measure.wait, hop))
+                return
+            time.sleep(0.5)
+        stage('both directors serve: laicoz through %s, laicoy through %s'
+              % (config.next_hops[PRIMARY], hop))
+
+
 class WaitRemoved:
     """The active director's health checks drop a real server."""
 

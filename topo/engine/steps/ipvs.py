@@ -7,7 +7,7 @@ import time
 from topo.analysis import figures
 from topo.engine.run import stage
 from topo.network import counters, ipvs
-from topo.network.config import PRIMARY
+from topo.network.config import DIRECTORS, PRIMARY
 
 
 class Figure:
@@ -70,6 +70,9 @@ class CountConnections:
         text = run.network[self.director].ipvsadm('-L', '-c', '-n')
         counts = ipvs.count_connections(text, run.service)
         run.measured.connection_entries[self.director] = counts
+        # (active/active: whose sessions each director carries)
+        run.measured.connection_sources[self.director] = ipvs.connection_sources(
+            text, run.service)
         stage('%s has %s IPVS connection entries for the VIP' % (self.director, counts or 'no'))
 
 
@@ -105,14 +108,17 @@ class StaticService:
 
     def __call__(self, run):
         laicoz = run.network.director()
-        laicoz.install_service(self.config(run))
-        laicoz.take_service(run.config)
+        # active/active: both directors, each through its own next hop
+        for director in run.network.directors if run.config.active_active else [laicoz]:
+            director.install_service(self.config(run))
+            director.take_service(run.config)
         if run.config.nat:      # the baseline straight to a server: routed through laicoz
             run.network.client.cmd('ip route replace %s via %s' % (run.config.inside_subnet,
                                                                   laicoz.address()))
         run.static_servers = self.config(run).real_servers
-        stage('static IPVS service on laicoz: %s %s' % (self.config(run).scheduler,
-                                                         ', '.join(run.static_servers)))
+        stage('static IPVS service on %s: %s %s' % (
+            'both directors' if run.config.active_active else 'laicoz',
+            self.config(run).scheduler, ', '.join(run.static_servers)))
 
 
 class StaticCheck:
@@ -125,10 +131,14 @@ class StaticCheck:
         config, net = run.config, run.network
         servers = run.static_servers or config.real_servers
         want = {'%s:%d' % (config.addresses[s], config.port) for s in servers}
-        have = {r['address'] for svc in net.director().table() for r in svc['real_servers']}
-        if have != want:
-            run.fail('table of laicoz %s: %s, expected %s' % (self.when, sorted(have),
-                                                              sorted(want)))
-        owners = [d.name for d in net.directors if d.holds(config.vip)]
-        if owners != [PRIMARY]:
-            run.fail('VIP owners %s: %s' % (self.when, owners or 'none'))
+        # active/active: each director serves, through its own next hop alone
+        serving = DIRECTORS if config.active_active else (PRIMARY,)
+        for name in serving:
+            have = {r['address'] for svc in net[name].table() for r in svc['real_servers']}
+            if have != want:
+                run.fail('table of %s %s: %s, expected %s' % (name, self.when, sorted(have),
+                                                                sorted(want)))
+            address = config.next_hops[name] if config.active_active else config.vip
+            owners = [d.name for d in net.directors if d.holds(address)]
+            if owners != [name]:
+                run.fail('owners of %s %s: %s' % (address, self.when, owners or 'none'))

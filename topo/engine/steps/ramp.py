@@ -23,14 +23,18 @@ from topo.agents import events, h2load
 from topo.engine.run import stage
 from topo.kernels import run_id
 from topo.network import counters
+from topo.network.config import DIRECTORS, PRIMARY
 from topo.network.webserver import raise_limits
 from topo.stats import percentile
 
 LEVEL_FIELDS = ['level', 'pattern', 'target', 'concurrency', 'requests', 'ok', 'failed',
                 'errors', 'rps', 'p50_s', 'p90_s', 'p99_s', 'max_s', 'connect_p50_s',
                 'connect_p99_s', 'connect_max_s', 'syn_retrans', 'ipvs_connections',
-                'listen_drops', 'cpu_per_request_ms', 'hub_bytes_per_request', 'sources',
-                'answers', 'servers']
+                'ipvs_by_director', 'listen_drops', 'cpu_per_request_ms',
+                'hub_bytes_per_request', 'sources', 'answers', 'servers']
+# active/active: the VIP through laicoz alone (the router's ECMP route with its next
+# hop only), against 'vip' through both
+ONE_DIRECTOR = 'one-director'
 PATTERNS = ('keepalive', 'close')
 # --page: (path, request headers, what it is)
 PAGES = {'light': ('/', (), 'the page naming the server, a few bytes (the paper\'s page)'),
@@ -54,7 +58,16 @@ class Level:
     def __call__(self, run):
         net, config = run.network, run.config
         path, headers, _ = PAGES[self.page]
-        if self.target == 'vip':
+        if self.target == ONE_DIRECTOR:
+            net[config.router].route_vip(config, [PRIMARY])
+            try:
+                return self.measure_level(run, net, config, path, headers)
+            finally:
+                net[config.router].route_vip(config, DIRECTORS)
+        return self.measure_level(run, net, config, path, headers)
+
+    def measure_level(self, run, net, config, path, headers):
+        if self.target in ('vip', ONE_DIRECTOR):
             url = net.url(path)
             servers = [net[s] for s in run.static_servers or config.real_servers]
         else:
@@ -73,8 +86,10 @@ class Level:
         stage('  %d ok, %d failed %s, %.0f req/s, p50 %s s, p99 %s s, answers %s'
               % (level['ok'], level['failed'], level['errors'] or '', level['rps'],
                  level['p50_s'], level['p99_s'], level['answers']))
-        stage('  SYNs sent again %s, IPVS connections %s, CPU %s ms per request'
-              % (level['syn_retrans'], level['ipvs_connections'], level['cpu_per_request_ms']))
+        stage('  SYNs sent again %s, IPVS connections %s%s, CPU %s ms per request'
+              % (level['syn_retrans'], level['ipvs_connections'],
+                 ' (%s)' % _kinds(level['ipvs_by_director'])
+                 if len(level['ipvs_by_director']) > 1 else '', level['cpu_per_request_ms']))
 
 
 class H2loadLevel(Level):
@@ -165,23 +180,33 @@ class Cost:
         carried = sum(d['rx'] + d['tx'] for intf, d in
                       counters.dev_bytes(director.proc_net('dev')).items() if intf != 'lo')
         return {'syn_retrans': tcp.get('TCPSynRetrans'), 'listen_drops': listen,
-                'ipvs_connections': counters.ipvs_connections(director.proc_net('ip_vs_stats')),
-                'cpu': cpu, 'hub_bytes': carried}
+                'scheduled': self.scheduled(), 'cpu': cpu, 'hub_bytes': carried}
+
+    def scheduled(self):
+        """{director: connections its IPVS scheduled so far} (active/active: both serve)."""
+        return {d.name: counters.ipvs_connections(d.proc_net('ip_vs_stats'))
+                for d in self.net.directors}
 
     def since(self, requests):
         now = self.read()
         # IPVS adds its per-CPU counts to ip_vs_stats every 2 s (its estimator): wait
         # until they stop changing, so that each level counts its own connections
         for _ in range(3):
-            if now['ipvs_connections'] is None:
+            if set(now['scheduled'].values()) == {None}:
                 break
             time.sleep(IPVS_ESTIMATOR_S)
-            settled = counters.ipvs_connections(self.net.director().proc_net('ip_vs_stats'))
-            if settled == now['ipvs_connections']:
+            settled = self.scheduled()
+            if settled == now['scheduled']:
                 break
-            now['ipvs_connections'] = settled
+            now['scheduled'] = settled
+        scheduled, was = now.pop('scheduled'), self.before['scheduled']
+        by_director = {n: c - was[n] for n, c in scheduled.items()
+                       if None not in (c, was[n]) and c - was[n]}
         d = {k: (now[k] - self.before[k] if None not in (now[k], self.before[k]) else None)
              for k in now}
+        d['ipvs_connections'] = sum(by_director.values()) \
+            if set(scheduled.values()) != {None} else None
+        d['ipvs_by_director'] = by_director
         cpu, carried = d.pop('cpu'), d.pop('hub_bytes')
         d['hub_bytes_per_request'] = round(carried / requests) if requests else None
         d['cpu_busy_s'] = round(cpu, 2) if cpu is not None else None
@@ -196,7 +221,8 @@ def write_row(path, level):
         if new:
             writer.writeheader()
         writer.writerow(dict(level, errors=_kinds(level['errors']),
-                             answers=_kinds(level['answers'])))
+                             answers=_kinds(level['answers']),
+                             ipvs_by_director=_kinds(level.get('ipvs_by_director') or {})))
 
 
 def _kinds(d):

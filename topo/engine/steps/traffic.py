@@ -122,11 +122,13 @@ class VerifyHub:
         # (with NAT or remote TUN the real servers are off the hub)
         src, third = net.client, net[self.observer]
         dst = net.director() if run.config.servers_inside else net.real_servers[0]
+        # (active/active: the client is behind the router, which puts its frames on the hub)
+        sender = net[run.config.router] if run.config.active_active else src
         src.cmd('ping -c1 -W2 %s' % dst.address())   # ARP first: what follows is unicast
         sniffer = None
         if net.floods:
             sniffer = third.agent('topo.agents.sniff', '--iface', third.interfaces()[0],
-                                  '--src', src.mac(), '--dst', dst.mac(),
+                                  '--src', sender.mac(), '--dst', dst.mac(),
                                   '--want', self.frames, '--timeout', self.timeout)
             events.read_until(sniffer, events.is_kind('ready'), self.timeout, 'the sniffer')
         out = src.cmd('ping -c %d -i 0.05 -W1 %s' % (self.frames, dst.address()))

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from topo.ha import HAStack, Settings, SweepAxis, register, setting
 from topo.ha.daemons import interfaces
 from topo.ha.daemons.keepalived import Keepalived
-from topo.network.config import PRIMARY, ConfigError, inside_interface
+from topo.network.config import BACKUP, PRIMARY, ConfigError, inside_interface
 
 
 @dataclass
@@ -45,6 +45,7 @@ class KeepalivedStack(HAStack):
     # boots of one test run: a start-up false takeover, caught by the invariants).
     # An admin boots the master first; so does the testbed.
     backup_waits_for_primary = True
+    active_active = True
 
     def __init__(self, config, settings=None):
         HAStack.__init__(self, config, settings)
@@ -67,35 +68,45 @@ class KeepalivedStack(HAStack):
                     preempt=not self.settings.nice_failback)
 
     def daemons(self, director):
-        primary = director.name == PRIMARY
         s = self.settings
         return [Keepalived(
             director, cluster=self.service, check_interval=s.check_interval,
             check_timeout=s.check_timeout, advert_int=s.advert_int,
             vrrp_version=s.vrrp_version,
-            # nopreempt only works from state BACKUP: then priority alone elects laicoz
-            state='BACKUP' if s.nice_failback or not primary else 'MASTER',
-            priority=150 if primary else 100, nopreempt=s.nice_failback,
-            auth_pass=self.secret, instances=self.instances(director),
+            nopreempt=s.nice_failback, auth_pass=self.secret,
+            instances=self.instances(director), sync_group=self.config.nat,
             # the sync daemon's role follows the instance: master on MASTER, backup on BACKUP
             sync_daemon={'iface': interfaces(director)[0], 'id': self.SYNC_ID}
             if s.sync_daemon else None)]
 
     def instances(self, director):
-        """The VRRP instances: the VIP's; with NAT also the real servers' gateway on the
-        inside network, synced with the VIP's (keepalived's LVS-NAT design: the two
-        move together, or the answers would return through another director)."""
+        """The VRRP instances: the VIP's, laicoz its master; with NAT also the real
+        servers' gateway on the inside network, synced with the VIP's (keepalived's
+        LVS-NAT design: the two move together, or the answers would return through
+        another director). Active/active: each director's next hop instead of the VIP,
+        each director the master of its own (the router's ECMP set stays whole)."""
         lan = interfaces(director)[0]
-        out = [{'name': 'VI_LVS', 'iface': self.vrrp_iface(director), 'router_id': 14,
-                'address': '%s/%d' % (self.config.vip, self.config.prefixlen), 'dev': lan,
-                'unicast': self.unicast(director)}]
-        if self.config.nat:
+        c = self.config
+        owned = [(PRIMARY, 'VI_LVS', 14, c.next_hops.get(PRIMARY, c.vip))]
+        if c.active_active:
+            owned.append((BACKUP, 'VI_LVS_B', 16, c.next_hops[BACKUP]))
+        out = [dict(self.role(director, master), name=name, iface=self.vrrp_iface(director),
+                    router_id=router_id, address='%s/%d' % (address, c.prefixlen), dev=lan,
+                    unicast=self.unicast(director))
+               for master, name, router_id, address in owned]
+        if c.nat:
             inside = inside_interface(director.name)
-            out.append({'name': 'VI_GW', 'iface': inside, 'router_id': 15, 'dev': inside,
-                        'address': '%s/%d' % (self.config.gateway,
-                                              self.config.inside_prefixlen),
-                        'unicast': None})
+            out.append(dict(self.role(director, PRIMARY), name='VI_GW', iface=inside,
+                            router_id=15, dev=inside, unicast=None,
+                            address='%s/%d' % (c.gateway, c.inside_prefixlen)))
         return out
+
+    def role(self, director, master):
+        """A director's state and priority in the instance whose master is `master`."""
+        mine = director.name == master
+        # nopreempt only works from state BACKUP: then priority alone elects the master
+        return {'state': 'BACKUP' if self.settings.nice_failback or not mine else 'MASTER',
+                'priority': 150 if mine else 100}
 
     def vrrp_iface(self, director):
         """The adverts' interface: the LAN, or the crossover cable when there is one."""
