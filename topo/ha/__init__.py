@@ -137,7 +137,7 @@ class HAStack:
         if config.active_active and not self.active_active:
             raise ConfigError('--active-active: the %s stack cannot move a next-hop address '
                               'per director; use %s' % (self.name, ', '.join(
-                                  n for n, c in sorted(STACKS.load().items()) if c.active_active)))
+                                  '--stack ' + n for n, c in sorted(STACKS.load().items()) if c.active_active)))
         self.config = config
         self.settings = settings if settings is not None else self.Settings()
 
