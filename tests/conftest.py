@@ -59,7 +59,7 @@ def stack_from_flags(name, *argv):
     import argparse
     from topo.engine import cli
     p = argparse.ArgumentParser()
-    cli.add_cluster_args(p)
+    cli.add_cluster_args(p, active_active=True)
     ha.add_arguments(p)
     args = p.parse_args(list(argv))
     return ha.get(name)(cli.cluster_config(args), ha.settings_from_args(name, args))

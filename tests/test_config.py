@@ -107,3 +107,29 @@ def test_a_hashing_scheduler_s_flags_and_sloppy_tcp_are_ipvsadm_s_and_sysctl_s()
     assert c.as_dict()['sched_flags'] == ['mh-port', 'mh-fallback']
     from topo.network.ipvs import service_commands
     assert service_commands(c)[0][-4:] == ['-s', 'mh', '-b', 'mh-port,mh-fallback']
+
+
+def test_active_active_puts_the_client_behind_the_router_and_gives_each_director_a_next_hop():
+    c = ClusterConfig(scheduler='mh', active_active=True)
+    assert c.router == 'router' and c.addresses['router'] == '10.0.14.1'
+    assert c.addresses['client'] == '192.0.2.200' and c.outside['router'] == '192.0.2.1'
+    assert c.next_hops == {'laicoz': '10.0.14.4', 'laicoy': '10.0.14.5'}
+    assert c.takeover_address == '10.0.14.4' and ClusterConfig().takeover_address == c.vip
+    assert c.sloppy_tcp                     # a connection may move to the other director
+    setup = c.director_setup('laicoz-eth0')
+    assert 'ip addr replace 10.0.14.146/32 dev lo' in setup and 'sloppy_tcp=1' in setup
+    assert 'net.ipv4.conf.laicoz-eth0.arp_ignore=1' in setup
+    # a way's cluster: the client's address is the active/active one, not the hub's
+    assert ClusterConfig().variant(active_active=True, scheduler='mh').addresses['client'] \
+        == '192.0.2.200'
+
+
+@pytest.mark.parametrize('kw, message', [
+    ({}, '--scheduler sh or mh'),
+    ({'scheduler': 'mh', 'forwarding': 'nat'}, 'use dr or tun'),
+    ({'scheduler': 'mh', 'forwarding': 'tun', 'remote_servers': True}, 'one at a time'),
+    ({'scheduler': 'mh', 'vip': '10.0.14.4'}, 'collides'),
+    ({'scheduler': 'mh', 'subnet': '192.0.0.0/16', 'vip': '192.0.14.146'}, 'overlaps')])
+def test_impossible_active_active_clusters_are_refused(kw, message):
+    with pytest.raises(ConfigError, match=message):
+        ClusterConfig(active_active=True, **kw)

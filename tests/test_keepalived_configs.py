@@ -115,3 +115,31 @@ def test_a_crossover_cable_carries_the_adverts_unicast(tmp_path):
     assert 'dev laicoy-eth0' in text and 'track_interface {\n        laicoy-eth0' in text
     if shutil.which('keepalived'):
         assert stack.self_check(director) == []
+
+
+def test_active_active_makes_each_director_master_of_its_own_next_hop(tmp_path):
+    stack = stack_from_flags('keepalived', '--active-active', '--scheduler', 'mh')
+    texts = {}
+    for name in ('laicoz', 'laicoy'):
+        director = ScratchDirector(name, tmp_path / name, stack.private_dirs())
+        [path] = stack.configure(director)
+        texts[name] = path.read_text()
+        if shutil.which('keepalived'):
+            assert stack.self_check(director) == []
+    for name, text in texts.items():
+        a = text[text.index('vrrp_instance VI_LVS {'):text.index('vrrp_instance VI_LVS_B')]
+        b = text[text.index('vrrp_instance VI_LVS_B'):text.index('virtual_server')]
+        assert '10.0.14.4/24' in a and '10.0.14.5/24' in b        # next hops, not the VIP
+        mine, other = (a, b) if name == 'laicoz' else (b, a)
+        assert 'state MASTER' in mine and 'priority 150' in mine
+        assert 'state BACKUP' in other and 'priority 100' in other
+        assert 'vrrp_sync_group' not in text        # each moves alone
+        assert 'virtual_server 10.0.14.146 80' in text and 'lvs_sched mh' in text
+        assert '10.0.14.146/' not in text           # the VIP is on lo, not moved
+
+
+def test_only_keepalived_runs_active_active():
+    assert '--stack keepalived' in refused('load', '--conn-sync', '--ways', 'active-active',
+                                           '--stack', 'heartbeat')
+    assert '--stack keepalived' in refused('load', '--conn-sync', '--ways', 'active-active',
+                                           '--stack', 'pacemaker')

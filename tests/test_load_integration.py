@@ -89,6 +89,52 @@ def test_sync_daemon_or_maglev_hashing_carries_the_connections(run_dir):
     assert leftovers(p.run_id) == []
 
 
+def test_active_active_directors_share_the_sessions_and_survive_each_other(run_dir):
+    """Both directors serve behind the router's ECMP route (keepalived moving each
+    one's next hop, mh + sloppy TCP, no sync daemon): the sessions went through both;
+    when laicoz is switched off the router sends its share to laicoy, and no session
+    of laicoy's breaks (laicoz's carry on too: the same mh table)."""
+    p, s = load(run_dir, '--conn-sync', '--stack', 'keepalived', '--sessions', '60',
+                '--interval', '0.5', '--hold', '10', '--ways', 'active-active')
+    assert s['kernel_mode'] == EXPECTED_MODE
+    c = s['conn_sync']['keepalived']['active-active']
+    rows = c['by_director']
+    assert set(rows) == {'laicoz', 'laicoy'}, rows         # every session in one table
+    assert min(r['sessions'] for r in rows.values()) >= 10   # the router spread them
+    assert c['survivor_broken_after_fault'] == 0 and rows['laicoy']['carried'] == \
+        rows['laicoy']['sessions']
+    assert c['survived'] >= 60 * 0.99
+    # the router's ARP entry for laicoz's next hop moved to laicoy after the fault, soon
+    assert 0 < c['ecmp_moved_s'] < 5
+    cell = json.loads((run_dir / 'cells' / 'active-active' / 'summary.json').read_text())
+    assert cell['parameters']['active_active'] and cell['parameters']['scheduler'] == 'mh'
+    # the invariants followed laicoz's next hop: one owner throughout, no false takeover
+    inv = cell['invariants']
+    assert inv['false_takeovers'] == []
+    assert all(b - a <= cell['dual_owner_tolerance_s'] for a, b in inv['dual_owner'])
+    assert p.returncode == 0 and s['passed']
+    assert leftovers(p.run_id) == []
+
+
+def test_active_active_ramp_through_both_directors_and_one(run_dir):
+    """A connection per request through both directors, through laicoz alone (the
+    router's route with its next hop only) and direct: every request answered; with
+    both, each director's IPVS scheduled a share of them."""
+    p, s = load(run_dir, '--active-active', '--scheduler', 'mh', '--concurrency', '100',
+                '--requests', '2000', '--patterns', 'close')
+    assert p.returncode == 0 and s['passed'] and s['kernel_mode'] == EXPECTED_MODE
+    by = {lv['target']: lv for lv in s['levels']}
+    assert sorted(by) == ['direct', 'one-director', 'vip']
+    assert all(lv['ok'] == 2000 and lv['failed'] == 0 for lv in by.values())
+    assert set(by['one-director']['ipvs_by_director']) == {'laicoz'}
+    both = by['vip']['ipvs_by_director']
+    assert set(both) == {'laicoz', 'laicoy'} and sum(both.values()) == 2000
+    assert min(both.values()) >= 2000 * 0.35            # ECMP's hash spread them
+    [g] = s['goals']
+    assert g['two_directors_ratio'] > 0 and g['capacity_ratio'] >= 1.4
+    assert leftovers(p.run_id) == []
+
+
 def test_2003_hardware_link_rate_and_caps(run_dir):
     p, s = load(run_dir, '--hardware', '2003', '--concurrency', '10', '--requests', '1000')
     assert p.returncode == 0 and s['passed']

@@ -139,6 +139,80 @@ def test_connection_entries_counted_per_state():
     assert ipvs.count_connections('IPVS connection entries\n', '10.0.14.146:80') == {}
 
 
+def test_connection_sources_are_the_clients_of_the_service():
+    text = ('TCP 14:59  ESTABLISHED 198.18.0.7:40112   10.0.14.146:80     10.0.14.12:80\n'
+            'TCP 01:58  FIN_WAIT    198.18.0.9:40116   10.0.14.146:80     10.0.14.14:80\n'
+            'TCP 14:59  ESTABLISHED 198.18.0.8:40118   10.0.14.99:80      10.0.14.14:80\n')
+    assert ipvs.connection_sources(text, '10.0.14.146:80') == ['198.18.0.7:40112',
+                                                               '198.18.0.9:40116']
+
+
+# -- active/active ----------------------------------------------------------------------------
+def test_two_directors_are_judged_by_the_busier_one_s_share():
+    from topo.analysis.load import ramp_goals
+    lv = lambda target, rps, split=None: {'target': target, 'concurrency': 1000, 'rps': rps,
+                                          'p99_s': 0.1, 'failed': 0, 'pattern': 'close',
+                                          'ipvs_by_director': split or {}}
+    [g] = ramp_goals([lv('vip', 4400, {'laicoz': 5200, 'laicoy': 4800}),
+                      lv('one-director', 4000), lv('direct', 4500)])
+    assert g['two_directors_ratio'] == 1.1 and g['throughput_ratio'] == 0.978
+    assert g['director_shares'] == {'laicoy': 0.48, 'laicoz': 0.52}
+    assert g['capacity_ratio'] == 1.92 and g['capacity_ok']
+    [g] = ramp_goals([lv('vip', 4400, {'laicoz': 9000, 'laicoy': 1000}),
+                      lv('one-director', 4000), lv('direct', 4500)])
+    assert g['capacity_ratio'] == 1.11 and not g['capacity_ok']     # ECMP did not spread
+    [g] = ramp_goals([lv('vip', 4400), lv('direct', 4500)])
+    assert 'two_directors_ratio' not in g                           # one director only
+
+
+def test_active_active_sessions_are_told_apart_by_the_director_they_went_through():
+    from types import SimpleNamespace as NS
+    from topo.analysis.load import conn_sync_cell
+    from topo.network.config import ClusterConfig
+    # [server, how its first connection broke, when, last answer, its source]
+    per_session = [['laico2', None, None, 130.0, '198.18.0.1:1000'],    # laicoz's, carried
+                   ['laico3', 'reset', 100.4, 100.1, '198.18.0.2:1000'],  # laicoz's, broken
+                   ['laico4', None, None, 131.0, '198.18.0.3:1000'],    # laicoy's
+                   ['laico2', None, None, 131.0, '198.18.0.4:1000']]    # in neither table
+    done = {'sessions': 4, 'unbroken': 3, 'unbroken_last_ok': [130.0, 131.0, 131.0],
+            'failed': {'reset': 1}, 'per_session': per_session}
+    events = [{'kind': 'arp', 'node': 'router', 't': 99.0, 'mac': 'aa'},
+              {'kind': 'arp', 'node': 'router', 't': 100.6, 'mac': 'bb'}]
+    result = NS(history=NS(faults=[NS(injected=100.0)], events=events),
+                measured=NS(load_done=done, connection_entries={}, hardware=None,
+                            server_change=None, macs={'aa': 'laicoz', 'bb': 'laicoy'},
+                            connection_sources={'laicoz': ['198.18.0.1:1000',
+                                                           '198.18.0.2:1000'],
+                                                'laicoy': ['198.18.0.3:1000']}),
+                analysis={}, passed=True)
+    c = conn_sync_cell('active-active', ClusterConfig(scheduler='mh', active_active=True), 4,
+                       result, '/x')
+    rows = c['by_director']
+    assert list(rows) == ['laicoz', 'laicoy', None]
+    assert (rows['laicoz']['sessions'], rows['laicoz']['carried']) == (2, 1)
+    assert rows['laicoz']['broken_after_fault'] == {'reset': 1}
+    assert rows['laicoy']['carried'] == 1 and c['survivor_broken_after_fault'] == 0
+    assert c['ecmp_moved_s'] == 0.6 and c['survived'] == 3
+    # an ordinary cluster's cell has none of it
+    result.measured.connection_sources = {}
+    assert 'by_director' not in conn_sync_cell('mh', ClusterConfig(scheduler='mh'), 4,
+                                               result, '/x')
+
+
+def test_the_active_active_way_is_asked_for_by_name():
+    import json
+    import subprocess
+    from conftest import PYTHON, ROOT
+    p = subprocess.run([PYTHON, str(ROOT / 'experiments' / 'load.py'), '--conn-sync', '--stack',
+                        'keepalived', '--ways', 'mh,active-active', '--plan'],
+                       stdout=subprocess.PIPE, universal_newlines=True, timeout=120, check=True)
+    cells = {c['name']: c for c in json.loads(p.stdout)['cells']}
+    aa = cells['active-active']['cluster']
+    assert (aa['scheduler'], aa['sloppy_tcp'], aa['active_active']) == ('mh', True, True)
+    assert aa['addresses']['client'] == '192.0.2.200' and aa['next_hops']['laicoz'] == '10.0.14.4'
+    assert 'active_active' not in cells['mh']['cluster']
+
+
 # -- flags refused before anything starts ---------------------------------------------------
 @pytest.mark.parametrize('argv, message', [
     (['--concurrency', '10,0'], 'positive whole numbers'),
@@ -153,6 +227,9 @@ def test_connection_entries_counted_per_state():
     (['--sessions', '10'], '--sessions applies to --conn-sync only'),
     (['--scale', '1,2', '--servers', '4'], '--servers applies to'),
     (['--crossover'], '--crossover applies to --failover and --conn-sync'),
+    (['--conn-sync', '--active-active', '--scheduler', 'mh'], '--ways active-active'),
+    (['--active-active', '--scheduler', 'rr'], '--scheduler sh or mh'),
+    (['--active-active', '--scheduler', 'mh', '--forwarding', 'nat'], 'use dr or tun'),
 ])
 def test_bad_load_flags(argv, message):
     assert message in refused('load', *argv)

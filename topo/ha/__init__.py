@@ -135,9 +135,10 @@ class HAStack:
 
     def __init__(self, config, settings=None):
         if config.active_active and not self.active_active:
+            able = sorted(n for n, c in STACKS.load().items() if c.active_active)
             raise ConfigError('--active-active: the %s stack cannot move a next-hop address '
-                              'per director; use %s' % (self.name, ', '.join(
-                                  '--stack ' + n for n, c in sorted(STACKS.load().items()) if c.active_active)))
+                              'per director; use %s' % (self.name, ' or '.join(
+                                  '--stack ' + n for n in able)))
         self.config = config
         self.settings = settings if settings is not None else self.Settings()
 
