@@ -57,6 +57,22 @@ def test_the_paper_layout_is_one_group_vip_then_ldirectord_with_fencing(tmp_path
     assert stat.S_IMODE(shutil.os.stat(cib_file).st_mode) == 0o600
 
 
+def test_active_active_moves_each_director_s_next_hop_as_a_group_of_its_own(tmp_path):
+    stack, director, cib, _ = render(tmp_path, '--active-active', '--scheduler', 'mh',
+                                     '--hot-standby')
+    groups = {g.get('id'): [n.get('value') for n in g.iter('nvpair') if n.get('name') == 'ip']
+              for g in cib.iter('group')}
+    assert groups == {'lvs': ['10.0.14.4'], 'lvs-laicoy': ['10.0.14.5']}   # not the VIP
+    bans = {(c.get('rsc'), c.get('node'), c.get('score')) for c in cib.iter('rsc_location')}
+    assert {('lvs', 'laicoz', '100'), ('lvs-laicoy', 'laicoy', '100')} <= bans
+    together = {(c.get('rsc'), c.get('with-rsc')) for c in cib.iter('rsc_colocation')}
+    assert together == {('lvs', 'ldirectord-clone'), ('lvs-laicoy', 'ldirectord-clone')}
+    if shutil.which('crm_verify'):
+        assert stack.self_check(director) == []
+    assert '--hot-standby' in refused('load', '--conn-sync', '--ways', 'active-active',
+                                      '--stack', 'pacemaker')
+
+
 def test_hot_standby_clones_ldirectord_and_keeps_the_vip_with_it(tmp_path):
     _, _, cib, _ = render(tmp_path, '--hot-standby')
     [group] = cib.iter('group')

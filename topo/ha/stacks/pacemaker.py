@@ -99,8 +99,14 @@ class PacemakerStack(HAStack):
                     'power commands; on real machines for now: --fencing off)')
         return None
 
+    # active/active: each director's next hop a group of its own, ldirectord on both
+    active_active = True
+
     def __init__(self, config, settings=None):
         HAStack.__init__(self, config, settings)
+        if config.active_active and not self.settings.hot_standby:
+            raise ConfigError('--active-active with pacemaker: both directors serve, so '
+                              'ldirectord must run on both: add --hot-standby')
         self.secret = secrets.token_hex(128)    # per run, only in the mode-600 authkey
         self.switch = None
 
@@ -146,23 +152,30 @@ class PacemakerStack(HAStack):
         return [{'name': d, 'id': i, 'addresses': addresses(d)}
                 for i, d in enumerate(DIRECTORS, 1)]
 
-    def service_addresses(self):
-        out = [{'id': 'vip', 'ip': self.config.vip, 'prefixlen': self.config.prefixlen}]
-        if self.config.nat:     # the real servers' gateway moves with the VIP, after it
-            out.append({'id': 'gateway', 'ip': self.config.gateway,
-                        'prefixlen': self.config.inside_prefixlen})
-        return out
+    def groups(self):
+        """The address groups Pacemaker moves, each with the director it prefers: the VIP
+        (with NAT the real servers' gateway after it) on laicoz; active/active each
+        director's next hop on it (the VIP is on both directors' lo)."""
+        c = self.config
+        if c.active_active:
+            return [{'id': 'lvs' if d == PRIMARY else 'lvs-%s' % d, 'node': d,
+                     'addresses': [{'id': 'next-hop-%s' % d, 'ip': c.next_hops[d],
+                                    'prefixlen': c.prefixlen}]} for d in DIRECTORS]
+        out = [{'id': 'vip', 'ip': c.vip, 'prefixlen': c.prefixlen}]
+        if c.nat:     # the real servers' gateway moves with the VIP, after it
+            out.append({'id': 'gateway', 'ip': c.gateway, 'prefixlen': c.inside_prefixlen})
+        return [{'id': 'lvs', 'node': PRIMARY, 'addresses': out}]
 
     def daemons(self, director):
         s = self.settings
         return [Corosync(director, token_ms=s.token, consensus_ms=s.consensus_ms,
                          join_ms=50, retransmits=4, nodes=self.nodes(), authkey=self.secret),
-                Pacemaker(director, nodes=self.nodes(), primary=PRIMARY,
+                Pacemaker(director, nodes=self.nodes(), groups=self.groups(),
                           fencing=s.fencing == 'on', fence_action=s.fence_action,
                           fence_delay_ms=int(round(s.fence_delay_s * 1000)),
                           dc_deadtime_ms=2000,
                           power_socket=self.switch.path if self.switch else NO_SWITCH,
-                          addresses=self.service_addresses(), arp_count=s.arp_count,
+                          arp_count=s.arp_count,
                           arp_interval_ms=200, monitor_interval=s.monitor_interval,
                           hot_standby=s.hot_standby, ldirectord_config=LDIRECTORD_CONFIG,
                           stickiness=200 if s.nice_failback else 0),
