@@ -81,11 +81,20 @@ def test_ldirectord_refuses_a_tunnel_it_cannot_name(tmp_path):
 
 def test_nat_resources_move_the_gateway_after_the_vip():
     lean = stack_from_flags('heartbeat', '--forwarding', 'nat')
-    assert lean.resources() == ('VIP::10.0.14.146/24 VIP::192.168.14.254/24 '
-                                'LVSDirector::ldirectord.cf')
+    assert lean.resources() == [('laicoz', 'VIP::10.0.14.146/24 VIP::192.168.14.254/24 '
+                                           'LVSDirector::ldirectord.cf')]
     stock = stack_from_flags('heartbeat', '--forwarding', 'nat', '--hot-standby',
                              '--resources', 'stock')
-    assert stock.resources() == 'IPaddr2::10.0.14.146/24 IPaddr2::192.168.14.254/24'
+    assert stock.resources() == [('laicoz', 'IPaddr2::10.0.14.146/24 '
+                                            'IPaddr2::192.168.14.254/24')]
+
+
+def test_active_active_gives_each_director_its_own_next_hop_to_own(tmp_path):
+    render(tmp_path, '--active-active', '--scheduler', 'mh', '--hot-standby')
+    lines = (tmp_path / 'laicoz' / 'etc' / 'ha.d' / 'haresources').read_text().splitlines()
+    assert [line for line in lines if line and not line.startswith('#')] == [
+        'laicoz VIP::10.0.14.4/24', 'laicoy VIP::10.0.14.5/24']
+    assert '--hot-standby' in refused('load', '--conn-sync', '--ways', 'active-active')
 
 
 def test_stock_resources_and_nice_failback(tmp_path):

@@ -138,6 +138,10 @@ def test_active_active_makes_each_director_master_of_its_own_next_hop(tmp_path):
         assert '10.0.14.146/' not in text           # the VIP is on lo, not moved
 
 
-def test_heartbeat_cannot_run_active_active():
-    out = refused('load', '--conn-sync', '--ways', 'active-active', '--stack', 'heartbeat')
-    assert '--stack keepalived or --stack pacemaker' in out
+def test_a_stack_that_cannot_run_active_active_says_which_can():
+    from topo import ha
+    from topo.network.config import ClusterConfig, ConfigError
+    single = ha.get('single')
+    with pytest.raises(ConfigError, match='--stack heartbeat or --stack keepalived or '
+                                          '--stack pacemaker'):
+        single(ClusterConfig(scheduler='mh', active_active=True))

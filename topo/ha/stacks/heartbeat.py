@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from topo.ha import HAStack, Settings, SweepAxis, register, setting
 from topo.ha.daemons.heartbeat import Heartbeat
 from topo.ha.daemons.ldirectord import Ldirectord
-from topo.network.config import DIRECTORS, ConfigError
+from topo.network.config import DIRECTORS, PRIMARY, ConfigError
 
 
 @dataclass
@@ -64,8 +64,14 @@ class HeartbeatStack(HAStack):
     removed_pattern = r'Deleted real server: {address}\b'
     daemon_classes = (Heartbeat, Ldirectord)
 
+    # active/active: each director owns its next hop (haresources' two lines)
+    active_active = True
+
     def __init__(self, config, settings=None):
         HAStack.__init__(self, config, settings)
+        if config.active_active and not self.settings.hot_standby:
+            raise ConfigError('--active-active with heartbeat: both directors serve, so '
+                              'ldirectord must run on both: add --hot-standby')
         self.secret = secrets.token_hex(20)     # per run, only in the mode-600 authkeys
 
     @property
@@ -90,11 +96,20 @@ class HeartbeatStack(HAStack):
     def parameters(self):
         s = self.settings
         return dict(HAStack.parameters(self), warntime=s.warntime_s,
-                    auto_failback=not s.nice_failback, haresources=self.resources())
+                    auto_failback=not s.nice_failback,
+                    haresources='; '.join('%s %s' % r for r in self.resources()))
 
     def resources(self):
-        vip = '%s/%d' % (self.config.vip, self.config.prefixlen)
+        """haresources' lines: (the node that owns the group, its resources)."""
         stock = self.settings.resources == 'stock'
+        if self.config.active_active:
+            # each director owns its own next hop, given back to it when it returns
+            return [(d, ('IPaddr2::%s/%d' if stock else 'VIP::%s/%d')
+                     % (self.config.next_hops[d], self.config.prefixlen)) for d in DIRECTORS]
+        return [(PRIMARY, self.group(stock))]
+
+    def group(self, stock):
+        vip = '%s/%d' % (self.config.vip, self.config.prefixlen)
         address = ('IPaddr2::%s' if stock else 'VIP::%s') % vip
         if self.config.nat:     # the real servers' gateway moves with the VIP, right after it
             address += (' IPaddr2::%s/%d' if stock else ' VIP::%s/%d') % (
