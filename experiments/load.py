@@ -143,9 +143,12 @@ def plan(args, mode):
     # scale-out is measured on the paper's PCs
     profile = hardware.get(args.hardware or '2003') if args.hardware or scales else None
     page = args.page or ('cgi' if scales else 'light')
-    if mode in ('ramp', 'scale'):       # (a static IPVS service)
-        cli.no_stack_flags(args, 'HA settings apply to --conn-sync only')
-    if getattr(args, 'sync_daemon', None):
+    sync = bool(getattr(args, 'sync_daemon', None))
+    if mode in ('ramp', 'scale'):       # (a static IPVS service; the ramp may sync it)
+        cli.no_stack_flags(args, 'HA settings apply to --conn-sync only (--sync-daemon: '
+                           'to the ramp too)', allowed=('--sync-daemon',) if mode == 'ramp'
+                           else ())
+    elif sync:
         raise ValueError('--conn-sync chooses the sync daemon per way (--ways): leave out '
                          '--sync-daemon')
     patterns = cli.names(args.patterns, PATTERNS, 'pattern')
@@ -160,7 +163,8 @@ def plan(args, mode):
         options.update(page=page, requests=args.requests, concurrency=levels if mode == 'ramp'
                        else levels[:1], scale=scales)
         if mode == 'ramp':
-            options.update(patterns=patterns, conntrack_max=args.conntrack_max)
+            options.update(patterns=patterns, conntrack_max=args.conntrack_max,
+                           sync_daemon=sync)
     elif mode == 'failover':
         chosen = cli.layouts(args, '--conn-sync')
         options.update(clients=args.clients, hold_s=args.hold)
@@ -179,7 +183,7 @@ def plan(args, mode):
                                           args.fault, args.change, server),
                       {'way': way}, experiment='conn-sync') for way in ways]
     scenario = scenarios.ramp(levels, lambda c: args.requests or max(1000, 10 * c), page,
-                              patterns, args.conntrack_max, config.active_active) \
+                              patterns, args.conntrack_max, config.active_active, sync) \
         if mode == 'ramp' else scenarios.scale(scales, levels[0], requests, page) \
         if mode == 'scale' else None
     return Plan('load', config, hardware=profile, options=options, scenario=scenario,

@@ -39,7 +39,7 @@ VALUES = {
     '--real-mtbf-days': '10', '--real-mttr-hours': '8', '--patterns': 'close',
     '--client-addresses': '50', '--conntrack-max': '8192', '--forwarding': 'tun',
     '--tun-type': 'gre', '--remote-servers': None, '--sched-flags': 'mh-port',
-    '--sloppy-tcp': None, '--hash-sources': '90', '--hash-passes': '3',
+    '--sloppy-tcp': None, '--hash-sources': '90', '--hash-passes': '3', '--active-active': None,
     '--target': str(ROOT / 'tests' / 'data' / 'machines.yml'),
 }
 # a script's own value where two scripts' flags share a name

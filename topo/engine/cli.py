@@ -245,10 +245,11 @@ def names(text, known, what):
     return chosen
 
 
-def no_stack_flags(args, why):
-    """ValueError, with why, when a stack's flag was given to a run that takes none."""
+def no_stack_flags(args, why, allowed=()):
+    """ValueError, with why, when a stack's flag (other than those allowed) was given to
+    a run that takes none."""
     from topo import ha
-    given = ha.given_flags(args)
+    given = [f for f in ha.given_flags(args) if f not in allowed]
     if given:
         raise ValueError('%s: %s' % (', '.join(given), why))
 

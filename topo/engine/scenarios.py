@@ -179,19 +179,21 @@ def smoke(requests=15):
 
 
 def ramp(levels, requests, page, patterns=('keepalive',), conntrack_max=None,
-         active_active=False):
+         active_active=False, sync=False):
     """Each level in each pattern (keep-alive, a connection per request), through the
     VIP and straight to one real server. requests: level -> requests. conntrack_max:
     the kernel's connection-tracking table that small (the lost SYNs, reproduced).
-    active_active: through both directors and through laicoz alone too."""
+    active_active: through both directors and through laicoz alone too. sync: the
+    IPVS sync daemons run (what they cost the directors per connection)."""
     steps = [ConntrackMax(conntrack_max)] if conntrack_max else []
-    steps += [s.StaticService(), s.StaticCheck('before the load')]
+    steps += [s.StaticService(sync=sync), s.StaticCheck('before the load')]
     targets = ('vip', ONE_DIRECTOR, 'direct') if active_active else ('vip', 'direct')
     for i, clients in enumerate(levels):
         steps += [LEVELS[pattern](target, clients, requests(clients), page, index=i)
                   for pattern in patterns for target in targets]
     return Scenario('ramp', steps + [s.StaticCheck('after the load')],
-                    options={'levels': levels, 'page': page, 'patterns': list(patterns)},
+                    options={'levels': levels, 'page': page, 'patterns': list(patterns),
+                             'sync_daemon': sync},
                     saturates_cpu=True,
                     analyse=lambda r: {'goals': ramp_goals(r.measured.levels)})
 

@@ -15,6 +15,7 @@ import argparse
 import dataclasses
 from dataclasses import dataclass, field
 
+from topo.network import ipvs
 from topo.network.config import ConfigError
 from topo.registry import Registry
 
@@ -247,15 +248,12 @@ class HAStack:
         daemon = next(d for d in self.daemons(director) if isinstance(d, cls))
         return [BootStep(daemon.stop_command())]
 
-    SYNC_ID = 14
+    SYNC_ID = ipvs.SYNC_ID
 
     def sync_daemons(self, director):
-        """IPVS sync by hand (a stack whose daemons cannot run it): a master daemon
-        (sends this director's entries) and a backup daemon (takes the peer's) on
-        both directors; the kernel runs both at once."""
-        return [BootStep('ipvsadm --start-daemon %s --mcast-interface %s --syncid %d 2>&1'
-                         % (role, director.interfaces()[0], self.SYNC_ID))
-                for role in ('master', 'backup')]
+        """IPVS sync by hand (a stack whose daemons cannot run it): both daemons on both
+        directors (topo/network/ipvs.py)."""
+        return [BootStep(c) for c in ipvs.sync_daemon_commands(director.interfaces()[0])]
 
     @staticmethod
     def daemon_steps(*daemons):

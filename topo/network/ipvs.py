@@ -93,3 +93,13 @@ def connection_sources(text, service):
     return sorted(parts[3] for parts in map(str.split, text.splitlines())
                   if len(parts) >= 6 and parts[0] in ('TCP', 'UDP', 'SCTP')
                   and parts[4] == service)
+
+
+SYNC_ID = 14
+
+
+def sync_daemon_commands(iface):
+    """IPVS sync by hand: a master daemon (sends this director's entries) and a backup
+    daemon (takes the peer's), both on a director; the kernel runs both at once."""
+    return ['ipvsadm --start-daemon %s --mcast-interface %s --syncid %d 2>&1'
+            % (role, iface, SYNC_ID) for role in ('master', 'backup')]

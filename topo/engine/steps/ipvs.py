@@ -95,8 +95,8 @@ class StaticService:
     measure IPVS and the servers, not an HA stack. servers=N: the service with the
     first N real servers (the rest stay up, out of it)."""
 
-    def __init__(self, servers=None, scheduler=None):
-        self.servers, self.scheduler = servers, scheduler
+    def __init__(self, servers=None, scheduler=None, sync=False):
+        self.servers, self.scheduler, self.sync = servers, scheduler, sync
 
     def config(self, run):
         c = run.config
@@ -112,13 +112,20 @@ class StaticService:
         for director in run.network.directors if run.config.active_active else [laicoz]:
             director.install_service(self.config(run))
             director.take_service(run.config)
+        if self.sync:       # (laicoy's kernel takes the entries as a warm backup's would)
+            for director in run.network.directors:
+                for command in ipvs.sync_daemon_commands(director.interfaces()[0]):
+                    out = director.cmd(command)
+                    if out.strip():
+                        raise RuntimeError('%s: %s: %s' % (director.name, command, out.strip()))
         if run.config.nat:      # the baseline straight to a server: routed through laicoz
             run.network.client.cmd('ip route replace %s via %s' % (run.config.inside_subnet,
                                                                   laicoz.address()))
         run.static_servers = self.config(run).real_servers
-        stage('static IPVS service on %s: %s %s' % (
+        stage('static IPVS service on %s: %s %s%s' % (
             'both directors' if run.config.active_active else 'laicoz',
-            self.config(run).scheduler, ', '.join(run.static_servers)))
+            self.config(run).scheduler, ', '.join(run.static_servers),
+            ', the sync daemons running' if self.sync else ''))
 
 
 class StaticCheck:
