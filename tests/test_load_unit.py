@@ -163,6 +163,16 @@ def test_two_directors_are_judged_by_the_busier_one_s_share():
     assert g['capacity_ratio'] == 1.11 and not g['capacity_ok']     # ECMP did not spread
     [g] = ramp_goals([lv('vip', 4400), lv('direct', 4500)])
     assert 'two_directors_ratio' not in g                           # one director only
+    # trials report both numbers of each level, for their spreads
+    from types import SimpleNamespace as NS
+    from topo.analysis.load import load_numbers
+    levels = [lv('vip', 4400, {'laicoz': 5200, 'laicoy': 4800}), lv('one-director', 4000),
+              lv('direct', 4500)]
+    numbers = load_numbers(NS(measured=NS(levels=levels, scale=[]),
+                              analysis={'goals': ramp_goals(levels)}))
+    assert numbers['close_1000_two_directors_ratio'] == 1.1
+    assert numbers['close_1000_capacity_ratio'] == 1.92
+    assert numbers['close_one-director_1000_rps'] == 4000
 
 
 def test_active_active_sessions_are_told_apart_by_the_director_they_went_through():

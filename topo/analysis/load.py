@@ -227,6 +227,11 @@ def load_numbers(result):
             name += '_level%d' % lv['level']
         for k in ('rps', 'p99_s', 'failed'):
             out['%s_%s' % (name, k)] = lv.get(k)
+    for g in result.analysis.get('goals') or []:       # active/active: both against one
+        if 'two_directors_ratio' in g:
+            name = '%s_%d' % (g['pattern'], g['concurrency'])
+            out[name + '_two_directors_ratio'] = g['two_directors_ratio']
+            out[name + '_capacity_ratio'] = g['capacity_ratio']
     efficiency = result.analysis.get('scaling_efficiency') or {}
     for row in result.measured.scale:
         n = row['servers']
