@@ -81,12 +81,12 @@ def test_ldirectord_refuses_a_tunnel_it_cannot_name(tmp_path):
 
 def test_nat_resources_move_the_gateway_after_the_vip():
     lean = stack_from_flags('heartbeat', '--forwarding', 'nat')
-    assert lean.resources() == [('laicoz', 'VIP::10.0.14.146/24 VIP::192.168.14.254/24 '
-                                           'LVSDirector::ldirectord.cf')]
+    assert lean.resources() == [['laicoz', 'VIP::10.0.14.146/24 VIP::192.168.14.254/24 '
+                                           'LVSDirector::ldirectord.cf']]
     stock = stack_from_flags('heartbeat', '--forwarding', 'nat', '--hot-standby',
                              '--resources', 'stock')
-    assert stock.resources() == [('laicoz', 'IPaddr2::10.0.14.146/24 '
-                                            'IPaddr2::192.168.14.254/24')]
+    assert stock.resources() == [['laicoz', 'IPaddr2::10.0.14.146/24 '
+                                            'IPaddr2::192.168.14.254/24']]
 
 
 def test_active_active_gives_each_director_its_own_next_hop_to_own(tmp_path):

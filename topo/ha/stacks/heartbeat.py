@@ -100,13 +100,13 @@ class HeartbeatStack(HAStack):
                     haresources='; '.join('%s %s' % r for r in self.resources()))
 
     def resources(self):
-        """haresources' lines: (the node that owns the group, its resources)."""
+        """haresources' lines: [the node that owns the group, its resources]."""
         stock = self.settings.resources == 'stock'
         if self.config.active_active:
             # each director owns its own next hop, given back to it when it returns
-            return [(d, ('IPaddr2::%s/%d' if stock else 'VIP::%s/%d')
-                     % (self.config.next_hops[d], self.config.prefixlen)) for d in DIRECTORS]
-        return [(PRIMARY, self.group(stock))]
+            return [[d, ('IPaddr2::%s/%d' if stock else 'VIP::%s/%d')
+                     % (self.config.next_hops[d], self.config.prefixlen)] for d in DIRECTORS]
+        return [[PRIMARY, self.group(stock)]]
 
     def group(self, stock):
         vip = '%s/%d' % (self.config.vip, self.config.prefixlen)

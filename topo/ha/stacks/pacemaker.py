@@ -170,7 +170,8 @@ class PacemakerStack(HAStack):
         s = self.settings
         return [Corosync(director, token_ms=s.token, consensus_ms=s.consensus_ms,
                          join_ms=50, retransmits=4, nodes=self.nodes(), authkey=self.secret),
-                Pacemaker(director, nodes=self.nodes(), groups=self.groups(),
+                # (not `groups`: a deployment renders it with Ansible, whose variable that is)
+                Pacemaker(director, nodes=self.nodes(), address_groups=self.groups(),
                           fencing=s.fencing == 'on', fence_action=s.fence_action,
                           fence_delay_ms=int(round(s.fence_delay_s * 1000)),
                           dc_deadtime_ms=2000,
