@@ -94,6 +94,7 @@ def parse_args(argv=None):
             for fault in chosen:
                 target = args.node or known[fault].default_target
                 known[fault].check_target(target, config)
+                known[fault].check_stack(fault_params(args, fault), stack)
                 scenario = scenarios.fault(
                     fault, target, args.hold, fault_params(args, fault), args.then,
                     fault_params(args, args.then) if args.then else None)

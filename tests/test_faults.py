@@ -187,3 +187,35 @@ def test_a_planned_hand_over_is_each_stack_s_own_graceful_stop(tmp_path, stack, 
     if stack == 'pacemaker':
         start = [d for d in s.daemons(director) if d.name == 'pacemaker'][0].start_command()
         assert 'echo $$ > %s' % pid_file in start and 'exec pacemakerd' in start
+
+
+def test_one_daemon_killed_is_cleared_by_a_restart_only_when_it_did_not_come_back():
+    """CTS's ComponentFail and ResourceRecover: SIGKILL of one process of the stack; the
+    clear restarts the stack as after a crash unless every daemon that ran is back."""
+    net = RecordingNetwork()
+    f = faults.get('kill')(net, 'laicoz', daemon='heartbeat')
+    f.inject()
+    assert net.calls == [('laicoz', 'signal', STOP, (1,)), ('laicoz', 'signal', KILL, (1,))]
+    del net.calls[:]
+    f.clear()                               # heartbeat "came back" (pid 1 still listed)
+    assert net.calls == [] and f.recovered
+    f.inject()
+    net['laicoz'].PROCESSES = {2: 'nginx', 3: 'sh'}    # it did not come back
+    del net.calls[:]
+    f.clear()
+    assert net.calls == [('laicoz', 'signal', STOP, ()), ('laicoz', 'signal', KILL, ()),
+                         ('laicoz', 'clear_state'), ('laicoz', 'boot')] and not f.recovered
+
+
+def test_the_daemon_killed_must_be_one_of_the_stack_s():
+    from conftest import refused, stack_from_flags
+    kill = faults.get('kill')
+    pacemaker = stack_from_flags('pacemaker')
+    kill.check_stack({'daemon': 'corosync'}, pacemaker)
+    kill.check_stack({'daemon': ''}, pacemaker)             # its resource: ldirectord
+    assert kill.daemon({'daemon': ''}, pacemaker) == 'ldirectord'
+    assert kill.daemon({'daemon': ''}, stack_from_flags('keepalived')) == 'keepalived'
+    with pytest.raises(ValueError, match='not a process of the keepalived stack'):
+        kill.check_stack({'daemon': 'corosync'}, stack_from_flags('keepalived'))
+    assert 'not a process of the heartbeat stack' in refused(
+        'faults', '--fault', 'kill', '--daemon', 'corosync', '--stack', 'heartbeat')

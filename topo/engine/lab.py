@@ -10,8 +10,8 @@ from the fault registry (topo/faults/): every registered fault is here.
   figure                                `ipvsadm -L` of both directors, as in the paper
 
 and each fault's short forms (its `commands`): poweroff NODE / poweron NODE, unplug /
-plug, crash / restart, partition / heal, loss NODE [PERCENT] / lossless NODE, hang /
-resume, flap NODE [COUNT [PERIOD]] / steady NODE. A first parameter of 0 clears the
+plug, crash / restart, kill NODE [DAEMON] / revive NODE, partition / heal, loss NODE
+[PERCENT] / lossless NODE, hang / resume, flap NODE [COUNT [PERIOD]] / steady NODE. A first parameter of 0 clears the
 fault (`loss laicoz 0`).
 """
 from topo import faults
@@ -39,6 +39,7 @@ class LabCommands:
         try:
             cls.check_target(target, self.network.config)
             f = cls(self.network, target, **params)
+            cls.check_stack(f.options, self.network.stack)
             f.inject()
         except (ValueError, RuntimeError) as e:
             return self.say(str(e))

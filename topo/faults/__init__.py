@@ -54,6 +54,10 @@ class Fault:
         """ValueError for impossible parameters (before anything starts)."""
 
     @classmethod
+    def check_stack(cls, params, stack):
+        """ValueError when the parameters do not fit the stack (before anything starts)."""
+
+    @classmethod
     def check_target(cls, target, config):
         """ValueError when the fault cannot apply to that node (before anything starts)."""
         from topo.network.config import CLIENT, DIRECTORS

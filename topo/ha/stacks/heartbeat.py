@@ -97,7 +97,7 @@ class HeartbeatStack(HAStack):
         s = self.settings
         return dict(HAStack.parameters(self), warntime=s.warntime_s,
                     auto_failback=not s.nice_failback,
-                    haresources='; '.join('%s %s' % r for r in self.resources()))
+                    haresources='; '.join(' '.join(r) for r in self.resources()))
 
     def resources(self):
         """haresources' lines: [the node that owns the group, its resources]."""
