@@ -189,10 +189,26 @@ def test_a_planned_hand_over_is_each_stack_s_own_graceful_stop(tmp_path, stack, 
         assert 'echo $$ > %s' % pid_file in start and 'exec pacemakerd' in start
 
 
-def test_one_daemon_killed_is_cleared_by_a_restart_only_when_it_did_not_come_back():
+class TwoDaemonStack:
+    """heartbeat and nginx as a stack's two daemons, each started by its own command."""
+    daemon_steps = staticmethod(lambda *ds: [BootStep('start %s' % d.name) for d in ds])
+    run_steps = staticmethod(lambda node, steps: [node.cmd(s.command) for s in steps])
+
+    @staticmethod
+    def daemons(node):
+        return [type('D', (), {'name': n, 'processes': (n,)}) for n in ('heartbeat', 'nginx')]
+
+    @classmethod
+    def processes(cls):
+        return ['heartbeat', 'nginx']
+
+
+def test_one_daemon_killed_is_cleared_by_starting_only_what_did_not_come_back():
     """CTS's ComponentFail and ResourceRecover: SIGKILL of one process of the stack; the
-    clear restarts the stack as after a crash unless every daemon that ran is back."""
+    clear does nothing if it came back, starts it alone if it did not, restarts the
+    stack as after a crash if the whole stack died."""
     net = RecordingNetwork()
+    net.stack = TwoDaemonStack
     f = faults.get('kill')(net, 'laicoz', daemon='heartbeat')
     f.inject()
     assert net.calls == [('laicoz', 'signal', STOP, (1,)), ('laicoz', 'signal', KILL, (1,))]
@@ -203,8 +219,19 @@ def test_one_daemon_killed_is_cleared_by_a_restart_only_when_it_did_not_come_bac
     net['laicoz'].PROCESSES = {2: 'nginx', 3: 'sh'}    # it did not come back
     del net.calls[:]
     f.clear()
+    assert net.calls == [('laicoz', 'cmd')] and not f.recovered     # its own start only
+    # the stack's one daemon died: the stack restarted as after a crash
+    net = RecordingNetwork()
+    net.stack = type('OneDaemonStack', (TwoDaemonStack,), {
+        'daemons': staticmethod(lambda node: TwoDaemonStack.daemons(node)[:1]),
+        'processes': classmethod(lambda cls: ['heartbeat'])})
+    f = faults.get('kill')(net, 'laicoz', daemon='heartbeat')
+    f.inject()
+    net['laicoz'].PROCESSES = {2: 'nginx', 3: 'sh'}
+    del net.calls[:]
+    f.clear()
     assert net.calls == [('laicoz', 'signal', STOP, ()), ('laicoz', 'signal', KILL, ()),
-                         ('laicoz', 'clear_state'), ('laicoz', 'boot')] and not f.recovered
+                         ('laicoz', 'clear_state'), ('laicoz', 'boot')]
 
 
 def test_the_daemon_killed_must_be_one_of_the_stack_s():
@@ -215,6 +242,9 @@ def test_the_daemon_killed_must_be_one_of_the_stack_s():
     kill.check_stack({'daemon': ''}, pacemaker)             # its resource: ldirectord
     assert kill.daemon({'daemon': ''}, pacemaker) == 'ldirectord'
     assert kill.daemon({'daemon': ''}, stack_from_flags('keepalived')) == 'keepalived'
+    # the kernel keeps 15 characters of a process's name
+    assert kill.daemon({'daemon': 'pacemaker-controld'}, pacemaker) == 'pacemaker-contr'
+    kill.check_stack({'daemon': 'pacemaker-controld'}, pacemaker)
     with pytest.raises(ValueError, match='not a process of the keepalived stack'):
         kill.check_stack({'daemon': 'corosync'}, stack_from_flags('keepalived'))
     assert 'not a process of the heartbeat stack' in refused(

@@ -3,8 +3,9 @@ Pacemaker's Cluster Test Suite calls it ComponentFail for a part of the stack it
 (corosync, pacemaker-controld: the node's membership or brain is gone, its peer fences
 it) and ResourceRecover for a resource (ldirectord: the stack's monitor should find it
 and start it again in place). Other stacks: keepalived's checker or VRRP child,
-heartbeat's master. clear() is the admin's restart of the director's stack, as after
-a crash, unless every daemon that ran before is running again by itself."""
+heartbeat's master. clear() is the admin's: nothing if every daemon that ran before is
+running again by itself, else what died started again (the whole stack died: its
+restart, as after a crash)."""
 import time
 
 from topo.faults import Fault, register
@@ -25,7 +26,10 @@ class Kill(Fault):
 
     @staticmethod
     def daemon(params, stack):
-        return params['daemon'] or stack.daemon_classes[-1].processes[0]
+        """The process name to kill (a name as ps shows it: the kernel keeps 15
+        characters of it, so pacemaker-controld is pacemaker-contr)."""
+        name = params['daemon'] or stack.daemon_classes[-1].processes[0]
+        return name if name.startswith('/') else name[:15]
 
     @classmethod
     def check_stack(cls, params, stack):
@@ -47,9 +51,17 @@ class Kill(Fault):
         t = time.time()
         missing = [n for n in self.running if not self.node.processes([n])]
         self.recovered = not missing
-        if missing:         # the admin's restart, as after a crash
-            self.node.kill(names=self.network.stack.processes())
-            self.node.clear_state()
-            t = time.time()
-            self.network.boot(self.target)
+        if not missing:
+            return t
+        stack = self.network.stack
+        daemons = stack.daemons(self.node)
+        dead = [d for d in daemons if set(d.processes) & set(missing)]
+        if len(dead) < len(daemons):    # the admin starts again what died, no more
+            stack.run_steps(self.node, stack.daemon_steps(*dead))
+            return t
+        # the whole stack: its restart, as after a crash
+        self.node.kill(names=stack.processes())
+        self.node.clear_state()
+        t = time.time()
+        self.network.boot(self.target)
         return t

@@ -235,7 +235,12 @@ class HAStack:
 
     def start(self, director):
         """Start the stack's daemons on a director that has just booted."""
-        for step in self.boot_steps(director):
+        self.run_steps(director, self.boot_steps(director))
+
+    @staticmethod
+    def run_steps(director, steps):
+        """Run boot steps in the director, in order; RuntimeError at the first that fails."""
+        for step in steps:
             out = director.cmd(step.command)
             problem = step.failed(out) if step.failed else (out.strip() or None)
             if problem:
