@@ -80,7 +80,7 @@ def shell(plan, script):
                           recorder=Recorder() if stack else None) as net:
         if not stack:
             net.director().install_service(config)
-            net.director().add_vip(config.vip, 32)
+            net.director().add_vip(config.vip)
             print('cluster up; laicoz holds the VIP %s with a static %s service.\n'
                   "try: laicoz ipvsadm -L   client curl -s %s   exit to tear down"
                   % (config.vip, config.scheduler, net.url()))

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 import requests
 
 from topo.agents.events import emit
+from topo.network.addresses import family
 from topo.network.webserver import SERVED_BY
 
 
@@ -72,7 +73,7 @@ class Probe:
         self.sent, self.start = time.time(), time.monotonic()
         self.deadline = self.start + timeout
         self.data = b''
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock = socket.socket(family(address[0]), socket.SOCK_STREAM)
         self.sock.setblocking(False)
         self.connected = False
         self.sock.connect_ex(address)

@@ -44,6 +44,7 @@ import time
 from urllib.parse import urlsplit
 
 from topo.agents.events import emit
+from topo.network.addresses import endpoint, family
 from topo.stats import percentile
 
 
@@ -94,7 +95,7 @@ class Client:
 
     # -- connection --
     def connect(self):
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock = socket.socket(family(self.gen.address[0]), socket.SOCK_STREAM)
         self.sock.setblocking(False)
         self.connected = False
         self.session += 1
@@ -111,7 +112,7 @@ class Client:
             return self.fail(error_kind(err))
         if self.session == 1 and self.gen.keepalive:
             # (its port is chosen by now): what a director's connection table names
-            self.source = '%s:%d' % self.sock.getsockname()[:2]
+            self.source = endpoint(*self.sock.getsockname()[:2])
         self.gen.sel.register(self.sock, selectors.EVENT_WRITE, self)
         self.begin()
 

@@ -64,7 +64,7 @@ def describe(expect, config):
 
 def observe(table, vip_held, config):
     """The parsed table in the figure's terms: servers by name, counts, weights."""
-    names = {'%s:%d' % (config.addresses[s], config.port): s for s in config.real_servers}
+    names = {config.real_endpoint(s): s for s in config.real_servers}
     services = []
     for svc in table:
         services.append({
@@ -81,7 +81,7 @@ def check(expect, table, vip_held, config, tunnels=None):
     given, each real server's tunnel type (`ipvs.tunnel_types()` of `ipvsadm -S -n`:
     `-L` shows every type as `Tunnel`)."""
     problems = []
-    service = '%s:%d' % (config.vip, config.port)
+    service = config.service
     if not expect['servers']:
         if table:
             problems.append('expected no virtual service, found %s'

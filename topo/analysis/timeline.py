@@ -168,8 +168,8 @@ def analyse(history, stack, config, bursts=(), macs=None, period=0.05):
     from topo.analysis import invariants
     from topo.network.config import BACKUP, DIRECTORS, PRIMARY
     events, probes, faults, t_end = history.events, history.probes, history.faults, history.t_end
-    service = '%s:%d' % (config.vip, config.port)
-    reals = ['%s:%d' % (config.addresses[s], config.port) for s in config.real_servers]
+    service = config.service
+    reals = [config.real_endpoint(s) for s in config.real_servers]
     nice = stack.settings.nice_failback
     ends = [e['t'] for e in events] + [p['t'] for p in probes]
     t_end = t_end or (max(ends) if ends else 0.0)
@@ -182,7 +182,7 @@ def analyse(history, stack, config, bursts=(), macs=None, period=0.05):
     on_servers = [f for f in power_offs if f.target in config.real_servers]
     if on_servers:
         f = on_servers[0]
-        address = '%s:%d' % (config.addresses[f.target], config.port)
+        address = config.real_endpoint(f.target)
         out['real_server_removal'] = real_server_removal(
             events, probes, f.injected, f.cleared, PRIMARY, service, address,
             stack.removed_pattern)
@@ -239,12 +239,12 @@ def decompose(events, probes, fault, stack, config, t_end, period):
     from topo.network.config import DIRECTORS, PRIMARY
     t0, t_clear, t_back = fault.injected, fault.cleared, fault.recovered
     target = fault.target
-    service = '%s:%d' % (config.vip, config.port)
+    service = config.service
     on_server = target in config.real_servers
     peers = list(DIRECTORS) if on_server else [d for d in DIRECTORS if d != target]
     if on_server:
-        ip, port = config.addresses[target], config.port
-        address = '%s:%d' % (ip, port)
+        ip, port = config.service_address(target), config.port
+        address = config.real_endpoint(target)
         patterns = [stack.removed_pattern.format(address=re.escape(address), ip=re.escape(ip),
                                                  port=port)]
     else:
@@ -262,7 +262,7 @@ def decompose(events, probes, fault, stack, config, t_end, period):
         table = _first(events, t0, PRIMARY, lambda e: e.get('kind') == 'ipvs'
                        and address not in e['table'].get(service, [address]))
     elif change:
-        full = ['%s:%d' % (config.addresses[s], config.port) for s in config.real_servers]
+        full = [config.real_endpoint(s) for s in config.real_servers]
         new = (set(change[2]) - before).pop()
         table = next((max(a, owner_change) for a, b, owners, tables in segments
                       if b > owner_change and new in owners and

@@ -145,6 +145,24 @@ class Node(abc.ABC):
     def boot(self):
         """The node's own services, started as at boot."""
 
+    def settle_dad(self, timeout=10.0):
+        """Wait until each interface has its link-local address and no address is
+        tentative, as Debian's ifupdown does at boot before the services start
+        (settle-dad.sh): a link just up gets its link-local address once it has a carrier,
+        in duplicate address detection for a second, and a VRRPv3 advert sent from it
+        fails (EINVAL), so a returning master would not be heard. Seconds waited."""
+        from topo.agents.monitor import IFA_F_TENTATIVE
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < timeout:
+            rows = [line.split() for line in self.proc_net('if_inet6').splitlines()]
+            rows = [r for r in rows if len(r) >= 6]
+            linked = {r[5] for r in rows if r[3] == '20'}      # scope link
+            if set(self.interfaces()) <= linked and \
+                    not any(int(r[4], 16) & IFA_F_TENTATIVE for r in rows):
+                break
+            time.sleep(0.05)
+        return round(time.monotonic() - t0, 3)
+
 
 class Network(abc.ABC):
     """The cluster on one backend: its nodes, the hub between them, and the lifecycle.
@@ -282,6 +300,8 @@ class Network(abc.ABC):
     def boot(self, name):
         """A node switched on again: its services (and its HA stack) as at boot."""
         node = self[name]
+        if self.config.ipv6:
+            node.settle_dad()
         node.boot()
         if self.stack and name in DIRECTORS:
             self.start_stack(node)
@@ -326,6 +346,8 @@ class Network(abc.ABC):
         return t
 
     def start_stack(self, director):
+        if self.config.ipv6:
+            director.settle_dad()
         director.fresh_run()
         self.stack.start(director)
 
@@ -395,7 +417,7 @@ class Network(abc.ABC):
         return [self[h] for h in self.config.hosts]
 
     def url(self, path='/'):
-        return 'http://%s:%d%s' % (self.config.vip, self.config.port, path)
+        return 'http://%s%s' % (self.config.service, path)
 
     # -- the hardware profile, measured ----------------------------------------------------
     def measure_link(self, server=None, megabytes=4):

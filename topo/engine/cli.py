@@ -112,8 +112,15 @@ def add_cluster_args(p, weights_default=None, scheduler=True, crossover=True,
                    help='the directors take up a TCP connection in mid-flow, not only from '
                         'its SYN (net.ipv4.vs.sloppy_tcp and sloppy_sctp): with sh or mh a '
                         'connection can move to the other director, no sync daemon needed')
-    g.add_argument('--vip', default='10.0.14.146', help='virtual IP, inside --subnet')
-    g.add_argument('--subnet', default='10.0.14.0/24', help="the testbed's own subnet")
+    from topo.network.config import SUBNET6
+    g.add_argument('--vip', default='10.0.14.146',
+                   help='virtual IP, inside --subnet; an IPv6 one (e.g. 2001:db8:14::146) makes '
+                        'the service IPv6: the VIP, the real servers in IPVS, the health checks '
+                        'and the client (each node\'s IPv6 address reads as its IPv4 one: '
+                        'laico2 is <prefix>::12); direct routing')
+    g.add_argument('--subnet', action='append', metavar='PREFIX',
+                   help="the testbed's own subnet (default 10.0.14.0/24); give it again with "
+                        'an IPv6 /64 for an IPv6 VIP (default %s)' % SUBNET6)
     from topo.network.config import FORWARDING, GUE_PORT, INSIDE_SUBNET, TUN_TYPES
     g.add_argument('--forwarding', default='dr', choices=list(FORWARDING),
                    help='how the director passes a request to a real server: %s'
@@ -210,6 +217,10 @@ def cluster_config(args, **override):
         from topo.network.config import ConfigError
         raise ConfigError('--active-active needs the router between the client and the '
                           'hub, which an inventory does not describe: the emulation only')
+    if machines is not None and ':' in (getattr(args, 'vip', None) or ''):
+        from topo.network.config import ConfigError
+        raise ConfigError('an IPv6 VIP runs in the emulation only so far (an inventory\'s '
+                          'machines have IPv4 addresses)')
     if machines is not None:        # the cluster is the inventory's
         shape = dict(servers=len(machines.real_servers), vip=machines.vip,
                      subnet=machines.subnet, port=machines.port)
@@ -221,7 +232,8 @@ def cluster_config(args, **override):
                   scheduler=getattr(args, 'scheduler', 'rr'),
                   sched_flags=[f.strip() for f in getattr(args, 'sched_flags', '').split(',')
                                if f.strip()],
-                  sloppy_tcp=getattr(args, 'sloppy_tcp', False), vip=args.vip, subnet=args.subnet,
+                  sloppy_tcp=getattr(args, 'sloppy_tcp', False), vip=args.vip,
+                  **subnets(args.subnet),
                   crossover=getattr(args, 'crossover', False),
                   forwarding=getattr(args, 'forwarding', 'dr'),
                   tun_type=getattr(args, 'tun_type', 'ipip'),
@@ -232,6 +244,24 @@ def cluster_config(args, **override):
     if machines is not None:
         config.addresses.update({n: m.address for n, m in machines.machines.items()})
     return config
+
+
+def subnets(given):
+    """--subnet's values (none, or one per family) -> ClusterConfig's subnet, subnet6."""
+    import ipaddress
+    from topo.network.config import ConfigError
+    out = {}
+    for text in given or ():
+        try:
+            net = ipaddress.ip_network(text)
+        except ValueError as e:
+            raise ConfigError('--subnet: %s' % e)
+        key = 'subnet6' if net.version == 6 else 'subnet'
+        if key in out:
+            raise ConfigError('--subnet: one IPv4 and one IPv6 prefix at most, got %s'
+                              % ', '.join(given))
+        out[key] = text
+    return out
 
 
 def names(text, known, what):

@@ -198,7 +198,7 @@ class Run:
         self.measure = plan.measure
         self.out = Path(out)
         self.nice = bool(self.stack and self.stack.settings.nice_failback)
-        self.service = '%s:%d' % (self.config.vip, self.config.port)
+        self.service = self.config.service
         # real servers a step took out of the service on purpose: the full table is
         # the others (topo/engine/steps/maintenance.py)
         self.out_of_service = set()
@@ -215,7 +215,7 @@ class Run:
     def reals(self):
         """The addresses of the real servers in the service (all, unless it was grown)."""
         service = self.stack.service if self.stack else self.config
-        return ['%s:%d' % (self.config.addresses[s], self.config.port)
+        return [self.config.real_endpoint(s)
                 for s in service.real_servers if s not in self.out_of_service]
 
     def save(self):

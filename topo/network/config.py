@@ -2,6 +2,8 @@
 import ipaddress
 from dataclasses import dataclass, field
 
+from topo.network.addresses import endpoint
+
 # The IPVS schedulers of the paper's section 2.2, then the two that hash the connection
 # (source hashing; Maglev hashing, Linux >= 4.18): their modules are loaded up front.
 HASHING = ('sh', 'mh')
@@ -70,6 +72,21 @@ PRIMARY, BACKUP, CLIENT = 'laicoz', 'laicoy', 'client'
 # (it plays the Internet's edge router), so no node keeps a neighbour entry per client.
 CLIENT_PREFIX = '198.18.0.0/15'
 DIRECTORS = (PRIMARY, BACKUP)
+# An IPv6 service: the hub's IPv6 prefix (RFC 3849's documentation block). A node's
+# IPv6 address reads as its IPv4 one: laico2 (10.0.14.12) is 2001:db8:14::12.
+SUBNET6 = '2001:db8:14::/64'
+
+
+def readable6(net, host):
+    """The address of host number `host` (as written in IPv4) in the IPv6 net:
+    12 -> <prefix>::12, not ::c."""
+    return str(net.network_address + int(str(host), 16))
+
+
+def host_number6(net, address):
+    """readable6's inverse: the IPv4-style host number an IPv6 address reads as, or None."""
+    text = '%x' % (int(address) - int(net.network_address))
+    return int(text) if text.isdigit() else None
 
 
 class ConfigError(ValueError):
@@ -104,7 +121,11 @@ class ClusterConfig:
     # connection can move to the other director and reach the same real server
     sloppy_tcp: bool = False
     subnet: str = '10.0.14.0/24'
-    vip: str = '10.0.14.146'        # the paper's VIP was 164.41.14.146
+    # the service's address: IPv4 (the paper's, which was 164.41.14.146) or IPv6 (then
+    # inside subnet6: the service, its health checks and the client speak IPv6, the
+    # nodes keep their IPv4 addresses for the rest, as a dual-stack LAN does)
+    vip: str = '10.0.14.146'
+    subnet6: str = SUBNET6
     port: int = 80
     forwarding: str = 'dr'
     # a second path between the directors, as the classic crossover cable (or serial
@@ -123,6 +144,7 @@ class ClusterConfig:
     # (the same table on both) and takes up connections in mid-flow (sloppy TCP)
     active_active: bool = False
     addresses: dict = field(init=False, default=None)
+    addresses6: dict = field(init=False, default=None)  # IPv6 service: each node's
     inside: dict = field(init=False, default=None)      # NAT: each director's inside address
     next_hops: dict = field(init=False, default=None)   # active/active: each director's
     outside: dict = field(init=False, default=None)     # active/active: router's, client's
@@ -156,6 +178,11 @@ class ClusterConfig:
             self.gateway = host(GATEWAY_HOST)
         for name in self.real_servers:
             self.addresses[name] = host(10 + int(name[len('laico'):]))
+        self.addresses6 = {}
+        if self.ipv6:
+            net6 = ipaddress.ip_network(self.subnet6)
+            self.addresses6 = {name: readable6(net6, int(address.split('.')[-1]))
+                               for name, address in self.addresses.items()}
 
     def validate(self):
         if not isinstance(self.servers, int) or not 1 <= self.servers <= 100:
@@ -215,17 +242,49 @@ class ClusterConfig:
             if inside.overlaps(net) or inside.overlaps(prefix):
                 raise ConfigError('inside subnet %s overlaps %s' % (
                     inside, net if inside.overlaps(net) else prefix))
-        if vip not in net:
-            raise ConfigError('VIP %s is not inside the testbed subnet %s' % (vip, net))
         if self.active_active:
             self.validate_active_active(net)
-        used = {2, 3, 200} | {12 + i for i in range(self.servers)} | (
-            {ROUTER_HOST} if self.router else set()) | (
-            set(NEXT_HOP_HOSTS) if self.active_active else set())
-        if int(vip) - int(net.network_address) in used:
+        if vip.version == 6:
+            return self.validate_ipv6(vip)
+        if vip not in net:
+            raise ConfigError('VIP %s is not inside the testbed subnet %s' % (vip, net))
+        if int(vip) - int(net.network_address) in self.used_hosts:
             raise ConfigError('VIP %s collides with a host address of the testbed' % vip)
         if vip in (net.network_address, net.broadcast_address):
             raise ConfigError('VIP %s is the network or broadcast address' % vip)
+
+    @property
+    def used_hosts(self):
+        """The host numbers the testbed's nodes take in its subnet."""
+        return {2, 3, 200} | {12 + i for i in range(self.servers)} | (
+            {ROUTER_HOST} if self.router else set()) | (
+            set(NEXT_HOP_HOSTS) if self.active_active else set())
+
+    def validate_ipv6(self, vip):
+        try:
+            net6 = ipaddress.ip_network(self.subnet6)
+        except ValueError as e:
+            raise ConfigError('IPv6 subnet: %s' % e)
+        if net6.version != 6 or net6.prefixlen > 64:
+            raise ConfigError('the IPv6 subnet must be an IPv6 prefix of /64 or larger (SLAAC '
+                              'and Neighbour Discovery assume /64), got %s' % self.subnet6)
+        if vip not in net6:
+            raise ConfigError('VIP %s is not inside the IPv6 subnet %s: give --subnet with '
+                              'the VIP\'s /64 too' % (vip, net6))
+        if host_number6(net6, vip) in self.used_hosts:
+            raise ConfigError('VIP %s collides with a host address of the testbed' % vip)
+        if vip == net6.network_address:
+            raise ConfigError('VIP %s is the subnet-router anycast address' % vip)
+        for flag, reason in (   # (the refusals come before any IPv4 check of theirs)
+                (self.forwarding != 'dr', '--forwarding %s: IPv6 is built for direct routing '
+                                          'so far (tunnelling and NAT not yet)' % self.forwarding),
+                (self.active_active, '--active-active: its router is IPv4 only so far'),
+                (self.crossover, '--crossover: the cable has IPv4 link-local addresses only, '
+                                 'and IPv6 VRRP or heartbeat would need its own'),
+                (self.client_addresses > 1, 'many client addresses come from an IPv4 '
+                                            'prefix (%s)' % CLIENT_PREFIX)):
+            if flag:
+                raise ConfigError('an IPv6 VIP with %s' % reason)
 
     def validate_active_active(self, net):
         if self.scheduler not in HASHING:
@@ -258,6 +317,30 @@ class ClusterConfig:
     @property
     def prefixlen(self):
         return ipaddress.ip_network(self.subnet).prefixlen
+
+    @property
+    def ipv6(self):
+        """The service is IPv6: its VIP, the real servers' addresses in IPVS, the health
+        checks and the client's requests."""
+        return ':' in self.vip
+
+    @property
+    def vip_prefixlen(self):
+        """The prefix the VIP is added with on a director's LAN interface."""
+        return ipaddress.ip_network(self.subnet6).prefixlen if self.ipv6 else self.prefixlen
+
+    def service_address(self, node):
+        """A node's address in the service's family (its IPv6 one with an IPv6 VIP)."""
+        return (self.addresses6 if self.ipv6 else self.addresses)[node]
+
+    @property
+    def service(self):
+        """The virtual service's endpoint, as ipvsadm writes it."""
+        return endpoint(self.vip, self.port)
+
+    def real_endpoint(self, server):
+        """A real server's endpoint in the virtual service, as ipvsadm writes it."""
+        return endpoint(self.service_address(server), self.port)
 
     @property
     def hosts(self):
@@ -341,6 +424,8 @@ class ClusterConfig:
         """/etc/hosts for every node: names for the hosts, none for the VIP (as in the paper)."""
         lines = ['127.0.0.1\tlocalhost']
         lines += ['%s\t%s' % (self.addresses[h], h) for h in self.hosts]
+        # (an IPv6 service: ipvsadm -L names its real servers as the paper shows them)
+        lines += ['%s\t%s' % (self.addresses6[h], h) for h in self.hosts if h in self.addresses6]
         return '\n'.join(lines) + '\n'
 
     def as_dict(self):
@@ -356,7 +441,8 @@ class ClusterConfig:
                 'outside': self.outside,
                 'inside_subnet': self.inside_subnet if self.servers_inside else None,
                 'gateway': self.gateway, 'inside': self.inside,
-                'addresses': self.addresses}
+                'addresses': self.addresses, 'subnet6': self.subnet6 if self.ipv6 else None,
+                'addresses6': self.addresses6}
 
     @property
     def client_sources(self):

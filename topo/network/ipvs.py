@@ -10,10 +10,10 @@ _FORWARD_NAMES = {'Route': 'Route', 'Masq': 'Masq', 'Tunnel': 'Tunnel', 'Local':
 
 def service_commands(config):
     """ipvsadm argument lists that install config's virtual service on a director."""
-    vip = '%s:%d' % (config.vip, config.port)
+    vip = config.service
     cmds = [['-A', '-t', vip, *config.scheduler_args()]]
     for server, weight in zip(config.real_servers, config.weights):
-        cmds.append(['-a', '-t', vip, '-r', '%s:%d' % (config.addresses[server], config.port),
+        cmds.append(['-a', '-t', vip, '-r', config.real_endpoint(server),
                      *config.forward_args(), '-w', str(weight)])
     return cmds
 

@@ -77,7 +77,7 @@ class WaitRemoved:
         self.server, self.director = server, director
 
     def __call__(self, run):
-        address = '%s:%d' % (run.config.addresses[self.server], run.config.port)
+        address = run.config.real_endpoint(self.server)
         if run.wait('the health check to remove %s' % self.server,
                     lambda r: address not in r.reals(self.director, run.service)):
             stage('%s removed from the table' % self.server)

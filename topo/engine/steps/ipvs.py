@@ -137,7 +137,7 @@ class StaticCheck:
     def __call__(self, run):
         config, net = run.config, run.network
         servers = run.static_servers or config.real_servers
-        want = {'%s:%d' % (config.addresses[s], config.port) for s in servers}
+        want = {config.real_endpoint(s) for s in servers}
         # active/active: each director serves, through its own next hop alone
         serving = DIRECTORS if config.active_active else (PRIMARY,)
         for name in serving:

@@ -70,7 +70,7 @@ class Upgrade:
 
     def __call__(self, run):
         node, rec = run.network[self.server], _record(run, self.server)
-        address = '%s:%d' % (run.config.addresses[self.server], run.config.port)
+        address = run.config.real_endpoint(self.server)
         director = _active(run)
         run.set_stage('%s down' % self.server)
         rec['stop'] = time.time()
@@ -100,8 +100,8 @@ class CheckVersions:
     def __call__(self, run):
         seen, answers = {}, {}
         for server in run.config.real_servers:
-            head = run.network.client.cmd('curl -sS -m 5 -D - -o /dev/null http://%s:%d/ 2>&1'
-                                          % (run.config.addresses[server], run.config.port))
+            head = run.network.client.cmd('curl -gsS -m 5 -D - -o /dev/null http://%s/ 2>&1'
+                                          % run.config.real_endpoint(server))
             versions = [line.split(':', 1)[1].strip() for line in head.splitlines()
                         if line.lower().startswith('x-version:')]
             seen[server] = int(versions[0]) if versions and versions[0].isdigit() else None
@@ -130,7 +130,7 @@ class Resize:
         run.stack.in_service = self.n
         rec = {'servers': self.n, 'from': len(before), 'reload': time.time(), 'answered': {}}
         rec['said'] = {d: run.stack.reload(run.network[d]) for d in DIRECTORS}
-        names = {'%s:%d' % (run.config.addresses[s], run.config.port): s
+        names = {run.config.real_endpoint(s): s
                  for s in run.config.real_servers}
         rec['added'] = [names[a] for a in run.reals if a not in before]
         rec['removed'] = [names[a] for a in before if a not in run.reals]
@@ -170,7 +170,7 @@ def _tables(run):
 
 
 def _wait_in(run, server, directors, present):
-    address = '%s:%d' % (run.config.addresses[server], run.config.port)
+    address = run.config.real_endpoint(server)
     what = 'put %s back' % server if present else 'take %s out' % server
     return run.wait('the health checks of %s to %s' % (', '.join(directors), what),
                     lambda r: all((address in r.reals(d, run.service)) == present

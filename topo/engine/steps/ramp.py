@@ -72,7 +72,7 @@ class Level:
             servers = [net[s] for s in run.static_servers or config.real_servers]
         else:
             first = net.real_servers[0]
-            url, servers = 'http://%s:%d%s' % (first.address(), config.port, path), [first]
+            url, servers = 'http://%s%s' % (config.real_endpoint(first.name), path), [first]
         name = ('servers-%d' % len(servers) if self.scale
                 else '%s-%s-%d-%d' % (self.pattern, self.target, self.clients, self.index))
         stage('%s, %s: %d requests from %d simultaneous clients (%s)'
