@@ -1,14 +1,17 @@
 """A node's event recorder, run inside its namespaces for the whole run.
 
 It watches, without spawning anything: on a director, whether the VIP is a
-local address (/proc/net/fib_trie), which real servers the IPVS table holds
-(/proc/net/ip_vs) and new lines of the HA daemons' logs; on the client
-(--arp), which MAC its ARP entry for the VIP points to (/proc/net/arp). Each change is one
+local address (/proc/net/fib_trie; IPv6: /proc/net/if_inet6, once out of duplicate
+address detection), which real servers the IPVS table holds (/proc/net/ip_vs) and new
+lines of the HA daemons' logs; on the client (--arp), which MAC its ARP entry for the
+VIP points to (/proc/net/arp; IPv6: its neighbour entry and its state, by a netlink
+dump, as /proc has no IPv6 neighbour table). Each change is one
 JSON line with the time it was seen, so a failover can be decomposed to
 within one poll interval. It is the testbed's instrument, not part of the
 director: a power-off spares it.
 """
 import argparse
+import ipaddress
 import os
 import socket
 import struct
@@ -36,7 +39,34 @@ def parse_fib_trie(text):
     return addrs
 
 
+# /proc/net/if_inet6's flags of an address not yet (or never) usable
+IFA_F_DADFAILED, IFA_F_TENTATIVE = 0x08, 0x40
+
+
+def local_addresses6(path='/proc/net/if_inet6'):
+    """IPv6 addresses local to this network namespace and usable."""
+    try:
+        with open(path) as f:
+            return parse_if_inet6(f.read())
+    except OSError:         # (IPv6 off)
+        return set()
+
+
+def parse_if_inet6(text):
+    """/proc/net/if_inet6 -> its addresses, compressed, but those still in duplicate
+    address detection (tentative) or that failed it: the kernel does not use them yet."""
+    addrs = set()
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) >= 6 and not int(parts[4], 16) & (IFA_F_TENTATIVE | IFA_F_DADFAILED):
+            addrs.add(str(ipaddress.IPv6Address(int(parts[0], 16))))
+    return addrs
+
+
 def _hexaddr(text):
+    if text.startswith('['):        # IPv6: [2001:0db8:...:0146]:0050
+        ip, _, port = text[1:].partition(']:')
+        return '[%s]:%d' % (ipaddress.IPv6Address(ip), int(port, 16))
     ip, port = text.split(':')
     return '%s:%d' % (socket.inet_ntoa(struct.pack('>I', int(ip, 16))), int(port, 16))
 
@@ -78,6 +108,64 @@ def arp_entry(address, path='/proc/net/arp'):
         return parse_arp(f.read(), address)
 
 
+# rtnetlink's neighbour messages (linux/neighbour.h, linux/rtnetlink.h)
+RTM_NEWNEIGH, RTM_GETNEIGH, NLM_F_REQUEST, NLM_F_DUMP, NLMSG_DONE = 28, 30, 1, 0x300, 3
+NDA_DST, NDA_LLADDR = 1, 2
+NUD_STATES = {0x01: 'INCOMPLETE', 0x02: 'REACHABLE', 0x04: 'STALE', 0x08: 'DELAY',
+              0x10: 'PROBE', 0x20: 'FAILED', 0x40: 'NOARP', 0x80: 'PERMANENT'}
+_NO_MAC = ('INCOMPLETE', 'FAILED')
+
+
+def parse_neighbours(data):
+    """An RTM_NEWNEIGH dump -> {address: (MAC or None, state)}, and whether it ended."""
+    entries, done, off = {}, False, 0
+    while off + 16 <= len(data):
+        length, kind = struct.unpack_from('=IH', data, off)
+        if length < 16:
+            break
+        if kind == NLMSG_DONE:
+            done = True
+        elif kind == RTM_NEWNEIGH:
+            family, _, _, _, state, _, _ = struct.unpack_from('=BBHiHBB', data, off + 16)
+            attrs, dst, mac = off + 28, None, None
+            while attrs + 4 <= off + length:
+                alen, atype = struct.unpack_from('=HH', data, attrs)
+                if alen < 4:
+                    break
+                value = data[attrs + 4:attrs + alen]
+                if atype == NDA_DST:
+                    dst = str(ipaddress.ip_address(value))
+                elif atype == NDA_LLADDR and len(value) == 6:
+                    mac = ':'.join('%02x' % b for b in value)
+                attrs += (alen + 3) & ~3
+            name = NUD_STATES.get(state, hex(state))
+            if dst:
+                entries[dst] = (None if name in _NO_MAC else mac, name)
+        off += (length + 3) & ~3
+    return entries, done
+
+
+class Neighbours:
+    """This namespace's IPv6 neighbour table, by one netlink dump per look (no process)."""
+
+    def __init__(self):
+        self.sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE)
+        self.seq = 0
+
+    def entry(self, address):
+        """(MAC or None, state name or None) of address's entry."""
+        self.seq += 1
+        # nlmsghdr + ndmsg asking for every AF_INET6 entry
+        self.sock.send(struct.pack('=IHHII', 28, RTM_GETNEIGH, NLM_F_REQUEST | NLM_F_DUMP,
+                                   self.seq, 0) + struct.pack('=BBHiHBB', socket.AF_INET6,
+                                                              0, 0, 0, 0, 0, 0))
+        entries, done = {}, False
+        while not done:
+            part, done = parse_neighbours(self.sock.recv(65536))
+            entries.update(part)
+        return entries.get(str(ipaddress.ip_address(address)), (None, None))
+
+
 class LogTail:
     """New complete lines of a log file, across partial writes and a new file
     (truncated, or replaced after a power-on)."""
@@ -115,8 +203,17 @@ def main(argv=None):
     for t in tails.values():        # only what is logged from now on
         t.lines()
     vip, table, mac, gateway = None, None, '', None
+    ipv6 = ':' in a.vip
+    neighbours = Neighbours() if a.arp and ipv6 else None
     emit('ready')
     while True:
+        if neighbours:      # IPv6: the entry's state too (a STALE one keeps its MAC)
+            now = neighbours.entry(a.vip)
+            if now != mac:
+                mac = now
+                emit('arp', mac=mac[0], state=mac[1])
+            time.sleep(a.interval)
+            continue
         if a.arp:
             now_mac = arp_entry(a.vip)
             if now_mac != mac:
@@ -124,7 +221,7 @@ def main(argv=None):
                 emit('arp', mac=mac)
             time.sleep(a.interval)
             continue
-        local = local_addresses()
+        local = local_addresses6() if ipv6 else local_addresses()
         now_vip = a.vip in local
         if now_vip != vip:
             vip = now_vip

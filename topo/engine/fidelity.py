@@ -26,8 +26,9 @@ process, in the root namespace (of the UML kernel in uml mode).
                complaints (topo/network/counters.py). A hardware profile's shaped
                links drop from their queues by design: those are shaped_link_drops,
                reported, not held against the run; and so are the frames the hub
-               had on their way to a node whose cable a fault set down
-               (fault_cable_drops: seen as 1 per power-off on UML 7.2's veth).
+               had on their way to a node whose cable a fault set down, and those
+               the node sent into it (fault_cable_drops: seen as 1 per power-off on
+               UML 7.2's veth; with IPv6 the node's own end drops a few more).
 
 The run is **degraded** when, during the measurement,
   - process starts were more than SLOWER times slower than calibrated (the probes'
@@ -151,9 +152,13 @@ def drop_counters(network):
     for node in network.nodes:
         for k, v in counters.conntrack_drops(node.proc_net('stat/nf_conntrack')).items():
             out['%s conntrack %s' % (node.name, k)] = v
+        # a node whose cable the testbed set down drops what it sends meanwhile at its
+        # own end (IPv6 keeps its addresses, and sends, through a power-off's down link)
+        faulted = getattr(node, 'cable_was_down', False)
         for intf, ways in counters.dev_drops(node.proc_net('dev')).items():
             for way, v in ways.items():
-                out['%s %s %s drop' % (node.name, intf, way)] = v
+                out['%s %s %s drop%s' % (node.name, intf, way, counters.FAULT_CABLE
+                                         if way == 'tx' and faulted else '')] = v
     out.update(network.hub_drops())
     try:
         with open('/proc/net/softnet_stat') as f:

@@ -15,12 +15,20 @@ from pathlib import Path
 
 from topo import render
 from topo.network import ipvs
+from topo.network.addresses import host_prefix
 from topo.network.config import (CLIENT_PREFIX, DIRECTORS, GUE_PORT, OUTSIDE_SUBNET,
                                  TUN_MODULES, TUN_TYPES, inside_interface)
 from topo.network.webserver import NginxServer, raise_limits
 
 
 FORWARDING_TEMPLATE = Path(__file__).resolve().parent / 'templates' / 'realserver.sh.j2'
+
+
+# An IPv6 VIP on a director: no duplicate address detection (it would hold the address
+# back a second), and deprecated, so that it never becomes the source of the director's
+# own connections (IPv6 has no primary address; the newest of a prefix wins), or the
+# real servers would answer its health checks to the VIP on their own lo
+VIP6_OPTIONS = 'nodad preferred_lft 0'
 
 
 def tune_for_load(node):
@@ -71,8 +79,8 @@ class Director:
         if self.vip:
             # whatever netmask the stack gave it; active/active: on lo
             for address in (self.vip,) + tuple(self.next_hops):
-                self.cmd('ip -4 addr flush dev %s to %s/32' % (self.interfaces()[0], address))
-            self.cmd('ip -4 addr flush dev lo to %s/32' % self.vip)
+                self.cmd('ip addr flush dev %s to %s' % (self.interfaces()[0], host_prefix(address)))
+            self.cmd('ip addr flush dev lo to %s' % host_prefix(self.vip))
         if self.gateway:
             self.cmd('ip -4 addr flush dev %s to %s/32' % (inside_interface(self.name),
                                                            self.gateway))
@@ -112,10 +120,13 @@ class Director:
     def table(self):
         return ipvs.parse(self.snapshot(numeric=True))
 
-    def add_vip(self, vip, prefixlen=32):
-        self.cmd('ip addr add %s/%d dev %s' % (vip, prefixlen, self.interfaces()[0]))
+    def add_vip(self, vip, prefixlen=None):
+        """The VIP on the LAN interface, with prefixlen or as the one address."""
+        address = host_prefix(vip) if prefixlen is None else '%s/%d' % (vip, prefixlen)
+        self.cmd('ip addr add %s dev %s%s' % (address, self.interfaces()[0],
+                                              ' ' + VIP6_OPTIONS if ':' in vip else ''))
 
-    def take_service(self, config, prefixlen=32):
+    def take_service(self, config, prefixlen=None):
         """The addresses the service needs on this director when no HA stack moves them:
         the VIP (active/active: its own next hop; the VIP is on lo) and, with NAT, the
         real servers' gateway."""
@@ -127,16 +138,16 @@ class Director:
                                                    inside_interface(self.name)))
 
     def holds(self, address):
-        return (' %s/' % address) in self.cmd('ip -o -4 addr show')
+        return (' %s/' % address) in self.cmd('ip -o addr show')
 
     # -- the connection counters, per real server ---------------------------------------
     def server_table(self, config):
         """{server: {'weight', 'active', 'inactive'}} from `ipvsadm -L -n`, plus the text."""
         numeric = self.snapshot(numeric=True)
-        by_address = {config.addresses[s]: s for s in config.real_servers}
+        by_address = {config.service_address(s): s for s in config.real_servers}
         table = {s: {'weight': None, 'active': 0, 'inactive': 0} for s in config.real_servers}
         for svc in ipvs.parse(numeric):
-            if svc['address'] != '%s:%d' % (config.vip, config.port):
+            if svc['address'] != config.service:
                 continue
             for r in svc['real_servers']:
                 name = by_address.get(r['host'], r['host'])
@@ -145,8 +156,7 @@ class Director:
         return table, numeric
 
     def set_weight(self, config, server, weight):
-        out = self.ipvsadm('-e', '-t', '%s:%d' % (config.vip, config.port),
-                           '-r', '%s:%d' % (config.addresses[server], config.port),
+        out = self.ipvsadm('-e', '-t', config.service, '-r', config.real_endpoint(server),
                            *config.forward_args(), '-w', str(weight))
         if out.strip():
             raise RuntimeError('ipvsadm -e %s -w %s: %s' % (server, weight, out.strip()))
@@ -180,7 +190,8 @@ class RealServer:
     WEB = ('nginx',)        # its web server's processes (a hang stops them)
 
     def make_web(self, directory):
-        self.nginx = NginxServer(self.name, self.web_port, directory)
+        self.nginx = NginxServer(self.name, self.web_port, directory,
+                                 ipv6=':' in (self.vip or ''))
         self.web = None
 
     forwarding = 'dr'

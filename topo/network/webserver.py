@@ -24,8 +24,8 @@ CONNECTIONS = 16384
 
 
 class NginxServer:
-    def __init__(self, name, port, directory):
-        self.name, self.port = name, port
+    def __init__(self, name, port, directory, ipv6=False):
+        self.name, self.port, self.ipv6 = name, port, ipv6
         self.version = 1
         self.dir = Path(directory)
         self.conf = self.dir / 'nginx.conf'
@@ -46,7 +46,8 @@ class NginxServer:
         return dict(
             server_name=self.name, listen_port=self.port, dir=str(self.dir), nofile=CONNECTIONS * 2 + 64,
             connections=CONNECTIONS, backlog=CONNECTIONS, health_path=HEALTH_PATH,
-            health_body=HEALTH_BODY, work_path=WORK_PATH, version=self.version)
+            health_body=HEALTH_BODY, work_path=WORK_PATH, version=self.version,
+            ipv6=self.ipv6)
 
     def command(self):
         """In the foreground (the node's popen owns it); -e: errors before the config is read."""

@@ -54,6 +54,8 @@ class ClusterTopo(Topo):
             outside = config.active_active and cls is Client
             prefixlen = config.inside_prefixlen if behind else OUTSIDE_PREFIXLEN if outside \
                 else config.prefixlen
+            if name in config.addresses6:       # an IPv6 service: every node's second address
+                extra = dict(extra, ip6='%s/%d' % (config.addresses6[name], config.vip_prefixlen))
             self.addHost(name, cls=cls, ip='%s/%d' % (config.addresses[name], prefixlen),
                          hosts_file=hosts_file, hub_side=hub_side, **extra)
             if outside:     # active/active: the client's one cable, to the router

@@ -60,6 +60,20 @@ class MininetNode(Host, Node):
         self.cable_was_down = False     # the testbed set its links down (a fault) this run
         Host.__init__(self, name, **params)
 
+    def config(self, ip6=None, **params):
+        r = Host.config(self, **params)
+        if ip6:
+            # keep_addr_on_down: a cable set down (a fault) keeps the address, as a pulled
+            # cable does (the kernel drops IPv6 addresses at an admin down). nodad: usable
+            # at once (the testbed's addresses are its own)
+            lan = self.interfaces()[0]
+            self.cmd('sysctl -qw net.ipv6.conf.all.keep_addr_on_down=1 '
+                     'net.ipv6.conf.%s.keep_addr_on_down=1' % lan)
+            out = self.cmd('ip -6 addr add %s dev %s nodad' % (ip6, lan))
+            if out.strip():
+                raise RuntimeError('%s: its IPv6 address %s: %s' % (self.name, ip6, out.strip()))
+        return r
+
     def mountPrivateDirs(self):
         # /etc/hosts first: a private /run may hide the file's source afterwards.
         if self.hosts_file:
