@@ -180,8 +180,9 @@ def install_files(daemon_classes, root='/'):
 
 
 def real_servers(config):
-    """The service's real servers as the templates take them: [{address, weight}]."""
-    return [{'address': config.addresses[r], 'weight': w}
+    """The service's real servers as the templates take them: [{address, endpoint,
+    weight}] (endpoint: 'address:port', IPv6 in brackets)."""
+    return [{'address': config.service_address(r), 'endpoint': config.real_endpoint(r), 'weight': w}
             for r, w in zip(config.real_servers, config.weights)]
 
 

@@ -18,7 +18,9 @@ class Ldirectord(Daemon):
     logs = (LOG,)
     processes = ('ldirectord', '/usr/sbin/ldirectord')   # a Perl script: comm or argv
     pid_files = ('/run/ldirectord.*.pid',)
-    needs = (('cmd', 'ldirectord', 'ldirectord'),)
+    # its HTTP checks of an IPv6 real server load Net::INET6Glue
+    needs = (('cmd', 'ldirectord', 'ldirectord'),
+             ('file', '/usr/share/perl5/Net/INET6Glue/INET_is_INET6.pm', 'libnet-inet6glue-perl'))
     services = ('ldirectord',)
 
     def context(self):
@@ -27,7 +29,7 @@ class Ldirectord(Daemon):
         if config.tun_type != 'ipip':
             raise ConfigError('ldirectord knows only IPIP tunnels (its word "ipip"), not '
                               '--tun-type %s: use --stack keepalived for it' % config.tun_type)
-        ctx.update(vip=config.vip, service_port=config.port, scheduler=config.scheduler,
+        ctx.update(service=config.service, ipv6=config.ipv6, scheduler=config.scheduler,
                    sched_flags=list(config.sched_flags),
                    method=FORWARDING[config.forwarding].ldirectord,
                    real_servers=real_servers(config))

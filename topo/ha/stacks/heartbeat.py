@@ -1,5 +1,6 @@
 """The paper's stack: Linux-HA heartbeat (v1, haresources) moves the VIP and
 ldirectord, which builds the IPVS table on the active director only."""
+import ipaddress
 import secrets
 from dataclasses import dataclass
 
@@ -7,6 +8,12 @@ from topo.ha import HAStack, Settings, SweepAxis, register, setting
 from topo.ha.daemons.heartbeat import Heartbeat
 from topo.ha.daemons.ldirectord import Ldirectord
 from topo.network.config import DIRECTORS, PRIMARY, ConfigError
+
+
+def haresources_address(address):
+    """An address as an haresources argument: '::' separates a resource's arguments
+    there, so an IPv6 address is written in full (2001:0db8:0014:0000:...:0146)."""
+    return ipaddress.ip_address(address).exploded if ':' in address else address
 
 
 @dataclass
@@ -72,6 +79,12 @@ class HeartbeatStack(HAStack):
         if config.active_active and not self.settings.hot_standby:
             raise ConfigError('--active-active with heartbeat: both directors serve, so '
                               'ldirectord must run on both: add --hot-standby')
+        if config.ipv6 and self.settings.resources == 'stock':
+            raise ConfigError('an IPv6 VIP with --resources stock: haresources passes '
+                              'IPaddr2 no preferred_lft, so the VIP would become the source '
+                              'of the director\'s own connections, ldirectord\'s checks '
+                              'among them, which the real servers answer to the VIP on '
+                              'their own lo: use --resources lean (or --stack pacemaker)')
         self.secret = secrets.token_hex(20)     # per run, only in the mode-600 authkeys
 
     @property
@@ -109,7 +122,7 @@ class HeartbeatStack(HAStack):
         return [[PRIMARY, self.group(stock)]]
 
     def group(self, stock):
-        vip = '%s/%d' % (self.config.vip, self.config.prefixlen)
+        vip = '%s/%d' % (haresources_address(self.config.vip), self.config.vip_prefixlen)
         address = ('IPaddr2::%s' if stock else 'VIP::%s') % vip
         if self.config.nat:     # the real servers' gateway moves with the VIP, right after it
             address += (' IPaddr2::%s/%d' if stock else ' VIP::%s/%d') % (

@@ -49,8 +49,13 @@ class KeepalivedStack(HAStack):
 
     def __init__(self, config, settings=None):
         HAStack.__init__(self, config, settings)
-        v3 = self.settings.vrrp_version == 3
+        v3 = self.vrrp_version == 3
         self.secret = None if v3 else secrets.token_hex(4)  # VRRPv2 PASS: 8 characters
+
+    @property
+    def vrrp_version(self):
+        """3 below a second's adverts, and for an IPv6 VIP (VRRPv2 is IPv4 only)."""
+        return 3 if self.config.ipv6 else self.settings.vrrp_version
 
     @property
     def backup_table_warm(self):
@@ -62,8 +67,8 @@ class KeepalivedStack(HAStack):
         return 0.25 + 2 * self.settings.advert_int
 
     def parameters(self):
-        v3 = self.settings.vrrp_version == 3
-        return dict(HAStack.parameters(self), vrrp_version=self.settings.vrrp_version,
+        v3 = self.vrrp_version == 3
+        return dict(HAStack.parameters(self), vrrp_version=self.vrrp_version,
                     authentication='none (VRRPv3 has none)' if v3 else 'PASS, per run',
                     preempt=not self.settings.nice_failback)
 
@@ -72,7 +77,7 @@ class KeepalivedStack(HAStack):
         return [Keepalived(
             director, cluster=self.service, check_interval=s.check_interval,
             check_timeout=s.check_timeout, advert_int=s.advert_int,
-            vrrp_version=s.vrrp_version,
+            vrrp_version=self.vrrp_version,
             nopreempt=s.nice_failback, auth_pass=self.secret,
             instances=self.instances(director), sync_group=self.config.nat,
             # the sync daemon's role follows the instance: master on MASTER, backup on BACKUP
@@ -91,13 +96,15 @@ class KeepalivedStack(HAStack):
         if c.active_active:
             owned.append((BACKUP, 'VI_LVS_B', 16, c.next_hops[BACKUP]))
         out = [dict(self.role(director, master), name=name, iface=self.vrrp_iface(director),
-                    router_id=router_id, address='%s/%d' % (address, c.prefixlen), dev=lan,
+                    router_id=router_id, address='%s/%d' % (address, c.vip_prefixlen), dev=lan,
+                    # IPv6: deprecated, never the source of the checkers' connections
+                    options=' preferred_lft 0' if ':' in address else '',
                     unicast=self.unicast(director))
                for master, name, router_id, address in owned]
         if c.nat:
             inside = inside_interface(director.name)
             out.append(dict(self.role(director, PRIMARY), name='VI_GW', iface=inside,
-                            router_id=15, dev=inside, unicast=None,
+                            router_id=15, dev=inside, unicast=None, options='',
                             address='%s/%d' % (c.gateway, c.inside_prefixlen)))
         return out
 

@@ -161,7 +161,7 @@ class PacemakerStack(HAStack):
             return [{'id': 'lvs' if d == PRIMARY else 'lvs-%s' % d, 'node': d,
                      'addresses': [{'id': 'next-hop-%s' % d, 'ip': c.next_hops[d],
                                     'prefixlen': c.prefixlen}]} for d in DIRECTORS]
-        out = [{'id': 'vip', 'ip': c.vip, 'prefixlen': c.prefixlen}]
+        out = [{'id': 'vip', 'ip': c.vip, 'prefixlen': c.vip_prefixlen}]
         if c.nat:     # the real servers' gateway moves with the VIP, after it
             out.append({'id': 'gateway', 'ip': c.gateway, 'prefixlen': c.inside_prefixlen})
         return [{'id': 'lvs', 'node': PRIMARY, 'addresses': out}]
