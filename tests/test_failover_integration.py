@@ -96,7 +96,9 @@ def check_paper_run(run_dir, stack, warm, log):
     for name in FIGS:
         assert (run_dir / (name + '.txt')).read_text().startswith('IP Virtual Server')
         assert (run_dir / (name + '.n.txt')).exists()
-    assert 'laico2:http' in (run_dir / 'fig05-laicoz.txt').read_text()
+    # names as the paper prints them (ipvsadm brackets an IPv6 server's name)
+    assert ('[laico2]:http' if ':' in s['parameters']['vip'] else 'laico2:http') in \
+        (run_dir / 'fig05-laicoz.txt').read_text()
     # the failover was measured, step by step, and is finite
     fo = s['failover']
     assert fo['outage_s'] is not None and 0 < fo['outage_s'] < 60
@@ -125,7 +127,8 @@ def check_paper_run(run_dir, stack, warm, log):
             assert stat.S_IMODE(path.stat().st_mode) == 0o600
     # the real servers' side of the forwarding method, as it ran (the deployment's too)
     script = (run_dir / 'configs' / 'laico2' / 'realserver.sh').read_text()
-    assert {'dr': 'ip addr replace 10.0.14.146/32 dev lo',
+    vip = s['parameters']['vip']
+    assert {'dr': 'ip addr replace %s dev lo' % ('%s/128' % vip if ':' in vip else '%s/32' % vip),
             'tun': 'ip addr replace 10.0.14.146/32 dev tunl0',
             'nat': 'ip route replace default via 192.168.14.254'}[
         s['parameters']['forwarding']] in script
@@ -133,6 +136,31 @@ def check_paper_run(run_dir, stack, warm, log):
     node, name, line = log
     assert line in (run_dir / 'logs' / node / name).read_text()
     return s
+
+
+@pytest.mark.parametrize('stack, log', [
+    ('keepalived', ('laicoy', 'keepalived.log', 'Sending unsolicited Neighbour Advert')),
+    ('heartbeat', ('laicoy', 'ha-log', 'is dead')),
+])
+def test_the_paper_on_an_ipv6_vip(run_dir, stack, log):
+    """The paper's experiment on an IPv6 VIP: the service, the checks and the client in
+    IPv6, 8/8 figures; the client's neighbour entry for the VIP moves to laicoy's MAC."""
+    t0 = time.monotonic()
+    p = experiment('failover', '--results', str(run_dir), '--stack', stack,
+                   '--vip', '2001:db8:14::146')
+    print('failover experiment, %s, IPv6 VIP: %.1fs (%s)'
+          % (stack, time.monotonic() - t0, EXPECTED_MODE))
+    assert p.returncode == 0
+    s = check_paper_run(run_dir, stack, stack == 'keepalived', log)
+    assert s['parameters']['addresses6']['laico2'] == '2001:db8:14::12'
+    assert '[2001:db8:14::146]:80' in (run_dir / 'fig05-laicoz.n.txt').read_text()
+    events = [json.loads(line) for line in (run_dir / 'events.jsonl').read_text().splitlines()]
+    neighbour = [e for e in events if e.get('node') == 'client' and e.get('kind') == 'arp']
+    assert any(e.get('state') == 'REACHABLE' for e in neighbour), neighbour
+    flips = s['invariants']['arp_flips']
+    assert [f['director'] for f in flips[:1]] == ['laicoy'], flips
+    assert s['invariants']['dual_owner_s'] < 0.7
+    assert leftovers(p.run_id) == []
 
 
 def _debian_kernel_problem():

@@ -1,0 +1,179 @@
+"""An IPv6 service: the cluster's addresses, what each stack renders for it, and the
+parsers of what the kernel says in IPv6 (ipvsadm's brackets, /proc/net/ip_vs,
+/proc/net/if_inet6, the neighbour table's netlink dump)."""
+import shutil
+import socket
+import struct
+from pathlib import Path
+
+import pytest
+
+from conftest import refused, stack_from_flags
+from topo.agents import monitor
+from topo.ha import ScratchDirector
+from topo import render
+from topo.network import ipvs
+from topo.network.config import ClusterConfig, ConfigError
+from topo.network.roles import FORWARDING_TEMPLATE
+from topo.network.webserver import NginxServer
+
+DATA = Path(__file__).resolve().parent / 'data'
+VIP6 = '2001:db8:14::146'
+
+
+def test_every_node_gets_an_ipv6_address_that_reads_as_its_ipv4_one():
+    c = ClusterConfig(vip=VIP6)
+    assert c.ipv6 and c.vip_prefixlen == 64
+    assert c.addresses6 == {'laicoz': '2001:db8:14::2', 'laicoy': '2001:db8:14::3',
+                            'client': '2001:db8:14::200', 'laico2': '2001:db8:14::12',
+                            'laico3': '2001:db8:14::13', 'laico4': '2001:db8:14::14'}
+    assert c.addresses['laico2'] == '10.0.14.12'       # the IPv4 plumbing stays
+    assert c.service == '[2001:db8:14::146]:80'
+    assert c.real_endpoint('laico3') == '[2001:db8:14::13]:80'
+    assert '2001:db8:14::12\tlaico2' in c.hosts_file()
+    v4 = ClusterConfig()
+    assert not v4.ipv6 and v4.addresses6 == {} and v4.service == '10.0.14.146:80'
+    assert v4.real_endpoint('laico2') == '10.0.14.12:80' and v4.vip_prefixlen == 24
+    assert ClusterConfig(vip='2001:db8:15::146', subnet6='2001:db8:15::/64') \
+        .addresses6['laico4'] == '2001:db8:15::14'
+
+
+@pytest.mark.parametrize('values, message', [
+    (dict(vip='2001:db8:99::146'), 'not inside the IPv6 subnet 2001:db8:14::/64'),
+    (dict(vip='2001:db8:14::12'), 'collides with a host address'),
+    (dict(vip='2001:db8:14::'), 'subnet-router anycast'),
+    (dict(vip='2001:db8:14::146', subnet6='2001:db8:14::/96'), '/64 or larger'),
+    (dict(vip=VIP6, forwarding='tun'), 'direct routing so far'),
+    (dict(vip=VIP6, forwarding='nat'), 'direct routing so far'),
+    (dict(vip=VIP6, crossover=True), 'IPv4 link-local addresses only'),
+    (dict(vip=VIP6, client_addresses=10), 'IPv4 prefix'),
+])
+def test_what_ipv6_cannot_do_yet_is_refused_with_the_reason(values, message):
+    with pytest.raises(ConfigError, match=message):
+        ClusterConfig(**values)
+
+
+def test_the_command_line_takes_an_ipv6_vip_and_its_subnet():
+    stack = stack_from_flags('keepalived', '--vip', '2001:db8:15::146',
+                             '--subnet', '2001:db8:15::/64')
+    assert stack.config.subnet == '10.0.14.0/24' and stack.config.subnet6 == '2001:db8:15::/64'
+    assert 'one IPv4 and one IPv6 prefix' in refused(
+        'failover', '--subnet', '10.0.14.0/24', '--subnet', '10.0.15.0/24')
+    assert 'emulation only' in refused('failover', '--vip', VIP6, '--target',
+                                       str(DATA / 'machines.yml'))
+    assert 'resources stock' in refused('failover', '--stack', 'heartbeat', '--vip', VIP6,
+                                        '--resources', 'stock')
+
+
+def test_the_service_commands_write_ipv6_in_brackets():
+    cmds = ipvs.service_commands(ClusterConfig(vip=VIP6))
+    assert cmds[0] == ['-A', '-t', '[2001:db8:14::146]:80', '-s', 'rr']
+    assert cmds[1][:5] == ['-a', '-t', '[2001:db8:14::146]:80', '-r', '[2001:db8:14::12]:80']
+
+
+def test_ipvsadm_tables_in_ipv6_parse_with_names_and_numbers():
+    [svc] = ipvs.parse((DATA / 'ipvsadm-ipv6-n.txt').read_text())
+    assert svc['address'] == '[2001:db8:14::146]:80' and svc['host'] == VIP6
+    assert [r['address'] for r in svc['real_servers']] == [
+        '[2001:db8:14::12]:80', '[2001:db8:14::13]:80', '[2001:db8:14::14]:80']
+    assert svc['real_servers'][0]['forward'] == 'Route'
+    [named] = ipvs.parse((DATA / 'ipvsadm-ipv6.txt').read_text())
+    assert [r['host'] for r in named['real_servers']] == ['laico2', 'laico3', 'laico4']
+
+
+# captured in UML 7.2 from a director holding the VIP of a static service
+PROC_IP_VS = """IP Virtual Server version 1.2.1 (size=256)
+Prot LocalAddress:Port Scheduler Flags
+  -> RemoteAddress:Port Forward Weight ActiveConn InActConn
+TCP  [2001:0db8:0014:0000:0000:0000:0000:0146]:0050 rr 
+  -> [2001:0db8:0014:0000:0000:0000:0000:0014]:0050      Route   1      0          0         
+  -> [2001:0db8:0014:0000:0000:0000:0000:0013]:0050      Route   1      0          0         
+  -> [2001:0db8:0014:0000:0000:0000:0000:0012]:0050      Route   1      0          0         
+"""
+IF_INET6 = """00000000000000000000000000000001 01 80 10 80       lo
+20010db8001400000000000000000002 06 40 00 82 laicoz-eth0
+20010db8001400000000000000000146 06 20 00 a2 laicoz-eth0
+fe80000000000000020000fffe000006 06 40 20 80 laicoz-eth0
+"""
+
+
+def test_the_monitor_reads_the_ipv6_table_and_addresses_of_proc():
+    assert monitor.parse_ip_vs(PROC_IP_VS) == {'[2001:db8:14::146]:80': [
+        '[2001:db8:14::12]:80', '[2001:db8:14::13]:80', '[2001:db8:14::14]:80']}
+    assert monitor.parse_if_inet6(IF_INET6) == {'::1', '2001:db8:14::2', VIP6,
+                                                'fe80::200:ff:fe00:6'}
+    # in duplicate address detection (tentative, 0x40) or failed it (0x08): not usable
+    tentative = IF_INET6.replace('06 20 00 a2', '06 40 00 c0')
+    assert VIP6 not in monitor.parse_if_inet6(tentative)
+    assert VIP6 not in monitor.parse_if_inet6(IF_INET6.replace('06 20 00 a2', '06 20 00 88'))
+
+
+def neighbour_message(address, state, mac=None):
+    attrs = struct.pack('=HH', 20, monitor.NDA_DST) + socket.inet_pton(socket.AF_INET6, address)
+    if mac:
+        attrs += struct.pack('=HH', 10, monitor.NDA_LLADDR) + bytes.fromhex(
+            mac.replace(':', '')) + b'\0\0'
+    body = struct.pack('=BBHiHBB', socket.AF_INET6, 0, 0, 6, state, 0, 0) + attrs
+    return struct.pack('=IHHII', 16 + len(body), monitor.RTM_NEWNEIGH, 2, 1, 0) + body
+
+
+def test_the_neighbour_dump_gives_each_entry_s_mac_and_state():
+    data = neighbour_message(VIP6, 0x04, '00:00:00:00:00:05') + \
+        neighbour_message('2001:db8:14::12', 0x01) + \
+        struct.pack('=IHHII', 20, monitor.NLMSG_DONE, 2, 1, 0) + b'\0' * 4
+    entries, done = monitor.parse_neighbours(data)
+    assert done and entries == {VIP6: ('00:00:00:00:00:05', 'STALE'),
+                                '2001:db8:14::12': (None, 'INCOMPLETE')}
+    assert monitor.parse_neighbours(neighbour_message(VIP6, 0x02, 'aa:bb:cc:dd:ee:ff')) == (
+        {VIP6: ('aa:bb:cc:dd:ee:ff', 'REACHABLE')}, False)
+
+
+def test_a_real_server_holds_an_ipv6_vip_on_lo_and_nginx_listens_on_both(tmp_path):
+    text = render.render(FORWARDING_TEMPLATE, {
+        'node': 'laico2', 'forwarding': 'dr', 'vip': VIP6, 'iface': 'laico2-eth0',
+        'gateway': None, 'device': 'lo', 'module': None, 'gue_port': None})
+    assert 'ip addr replace 2001:db8:14::146/128 dev lo' in text
+    conf = NginxServer('laico2', 80, tmp_path, ipv6=True).render().read_text()
+    assert 'listen 80 ' in conf and 'listen [::]:80 ' in conf
+    assert '[::]' not in NginxServer('laico2', 80, tmp_path / 'v4').render().read_text()
+
+
+def configure(tmp_path, name, *argv):
+    stack = stack_from_flags(name, '--vip', VIP6, *argv)
+    director = ScratchDirector('laicoz', tmp_path, stack.private_dirs())
+    stack.configure(director)
+    return stack, director
+
+
+def test_keepalived_runs_vrrp3_and_an_ipv6_virtual_server(tmp_path):
+    # (one second's adverts would be VRRPv2, which has no IPv6)
+    stack, director = configure(tmp_path, 'keepalived', '--advert-int', '1')
+    text = open(director.private('/etc/keepalived/keepalived.conf')).read()
+    assert 'vrrp_version 3' in text and 'auth_pass' not in text
+    assert '2001:db8:14::146/64 dev laicoz-eth0 preferred_lft 0' in text
+    assert 'virtual_server 2001:db8:14::146 80 {' in text
+    assert 'real_server 2001:db8:14::12 80 {' in text
+    if shutil.which('keepalived'):
+        assert stack.self_check(director) == []
+
+
+def test_ldirectord_has_its_ipv6_keywords_and_heartbeat_the_address_in_full(tmp_path):
+    stack, director = configure(tmp_path, 'heartbeat')
+    ld = open(director.private('/etc/ha.d/ldirectord.cf')).read()
+    assert 'virtual6=[2001:db8:14::146]:80' in ld
+    assert '\treal6=[2001:db8:14::12]:80 gate 1' in ld and '\treal=' not in ld
+    haresources = open(director.private('/etc/ha.d/haresources')).read().splitlines()[-1]
+    # '::' separates haresources' arguments: no '::' inside the address
+    assert haresources == 'laicoz VIP::2001:0db8:0014:0000:0000:0000:0000:0146/64 ' \
+                          'LVSDirector::ldirectord.cf'
+    if shutil.which('ldirectord'):
+        assert stack.self_check(director) == []
+
+
+def test_pacemaker_deprecates_the_ipv6_vip(tmp_path):
+    stack, director = configure(tmp_path, 'pacemaker', '--hot-standby')
+    cib = open(director.private('/var/lib/pacemaker/cib/cib.xml')).read()
+    assert 'name="ip" value="2001:db8:14::146"' in cib
+    assert 'name="cidr_netmask" value="64"' in cib and 'name="preferred_lft" value="0"' in cib
+    if shutil.which('crm_verify'):
+        assert stack.self_check(director) == []
