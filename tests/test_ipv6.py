@@ -36,6 +36,9 @@ def test_every_node_gets_an_ipv6_address_that_reads_as_its_ipv4_one():
     assert v4.real_endpoint('laico2') == '10.0.14.12:80' and v4.vip_prefixlen == 24
     assert ClusterConfig(vip='2001:db8:15::146', subnet6='2001:db8:15::/64') \
         .addresses6['laico4'] == '2001:db8:15::14'
+    # many clients: RFC 5180's benchmarking prefix, as RFC 2544's for IPv4
+    assert ClusterConfig(vip=VIP6, client_addresses=1000).client_sources == ('2001:2::1', 1000)
+    assert ClusterConfig(client_addresses=1000).client_sources == ('198.18.0.1', 1000)
 
 
 @pytest.mark.parametrize('values, message', [
@@ -46,7 +49,6 @@ def test_every_node_gets_an_ipv6_address_that_reads_as_its_ipv4_one():
     (dict(vip=VIP6, forwarding='tun'), 'direct routing so far'),
     (dict(vip=VIP6, forwarding='nat'), 'direct routing so far'),
     (dict(vip=VIP6, crossover=True), 'IPv4 link-local addresses only'),
-    (dict(vip=VIP6, client_addresses=10), 'IPv4 prefix'),
 ])
 def test_what_ipv6_cannot_do_yet_is_refused_with_the_reason(values, message):
     with pytest.raises(ConfigError, match=message):

@@ -263,7 +263,7 @@ class Network(abc.ABC):
                                        self.directors + self.real_servers)
         elif self.config.client_sources:
             # (real servers on the inside reach the clients through their gateway)
-            roles.route_client_prefix(self.client, [
+            roles.route_client_prefix(self.config, self.client, [
                 self[h] for h in self.config.hosts if h != CLIENT and
                 not (self.config.servers_inside and h in self.config.real_servers)])
         for server in self.real_servers:

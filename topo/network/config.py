@@ -71,6 +71,7 @@ PRIMARY, BACKUP, CLIENT = 'laicoz', 'laicoy', 'client'
 # Many clients' addresses: RFC 2544's benchmarking block, routed to the client host
 # (it plays the Internet's edge router), so no node keeps a neighbour entry per client.
 CLIENT_PREFIX = '198.18.0.0/15'
+CLIENT_PREFIX6 = '2001:2::/48'     # RFC 5180's, the same for IPv6
 DIRECTORS = (PRIMARY, BACKUP)
 # An IPv6 service: the hub's IPv6 prefix (RFC 3849's documentation block). A node's
 # IPv6 address reads as its IPv4 one: laico2 (10.0.14.12) is 2001:db8:14::12.
@@ -281,8 +282,7 @@ class ClusterConfig:
                 (self.active_active, '--active-active: its router is IPv4 only so far'),
                 (self.crossover, '--crossover: the cable has IPv4 link-local addresses only, '
                                  'and IPv6 VRRP or heartbeat would need its own'),
-                (self.client_addresses > 1, 'many client addresses come from an IPv4 '
-                                            'prefix (%s)' % CLIENT_PREFIX)):
+                ):
             if flag:
                 raise ConfigError('an IPv6 VIP with %s' % reason)
 
@@ -445,10 +445,15 @@ class ClusterConfig:
                 'addresses6': self.addresses6}
 
     @property
+    def client_prefix(self):
+        """The clients' prefix, in the service's family."""
+        return CLIENT_PREFIX6 if self.ipv6 else CLIENT_PREFIX
+
+    @property
     def client_sources(self):
         """(first address, count) the load generator binds its connections to, or None
         when the client speaks from its own address only."""
         if self.client_addresses == 1:
             return None
-        return str(ipaddress.ip_network(CLIENT_PREFIX).network_address + 1), \
+        return str(ipaddress.ip_network(self.client_prefix).network_address + 1), \
             self.client_addresses

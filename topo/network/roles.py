@@ -16,7 +16,7 @@ from pathlib import Path
 from topo import render
 from topo.network import ipvs
 from topo.network.addresses import host_prefix
-from topo.network.config import (CLIENT_PREFIX, DIRECTORS, GUE_PORT, OUTSIDE_SUBNET,
+from topo.network.config import (CLIENT, CLIENT_PREFIX, DIRECTORS, GUE_PORT, OUTSIDE_SUBNET,
                                  TUN_MODULES, TUN_TYPES, inside_interface)
 from topo.network.webserver import NginxServer, raise_limits
 
@@ -38,14 +38,17 @@ def tune_for_load(node):
              'net.ipv4.ip_local_port_range="1024 65535" net.ipv4.tcp_tw_reuse=1')
 
 
-def route_client_prefix(client, others):
+def route_client_prefix(config, client, others):
     """The client owns the whole clients' prefix (a local route: it may bind to any
     address in it) and every other node routes the prefix to it."""
-    out = client.cmd('ip route replace local %s dev lo' % CLIENT_PREFIX)
+    prefix = config.client_prefix
+    out = client.cmd('ip route replace local %s dev lo' % prefix)
+    if config.ipv6:     # IPv6's bind() takes only configured addresses, not a local route's
+        out += client.cmd('sysctl -qw net.ipv6.ip_nonlocal_bind=1')
     for node in others:
-        out += node.add_route(CLIENT_PREFIX, client.address())
+        out += node.add_route(prefix, config.service_address(CLIENT))
     if out.strip():
-        raise RuntimeError('routing the clients\' prefix %s: %s' % (CLIENT_PREFIX, out.strip()))
+        raise RuntimeError('routing the clients\' prefix %s: %s' % (prefix, out.strip()))
 
 
 def route_through_router(config, router, client, on_hub):
