@@ -35,7 +35,7 @@ def test_synthetic_director_failover():
               probe(104.6, True, 0.02), probe(105.0, True)]
     t = timeline.director_failover(events, probes, 100.0, 'laicoy', SVC, REALS, DEAD)
     assert t == {'false_takeover': False, 'detected_s': 1.0, 'fenced_s': None,
-                 'vip_taken_s': 4.5, 'first_real_server_s': 4.0,
+                 'vip_taken_s': 4.5, 'client_moved_s': None, 'first_real_server_s': 4.0,
                  'table_ready_s': 6.0, 'first_ok_s': 4.62, 'outage_s': 4.62,
                  'failed_requests': 2, 'last_failure_s': 4.0}
     # a stack that fences: the primary's fencing is the step between detection and the
@@ -45,6 +45,14 @@ def test_synthetic_director_failover():
               ev(103.25, 'fence', action='off', node='laicoz')]
     t = timeline.director_failover(events + fences, probes, 100.0, 'laicoy', SVC, REALS, DEAD)
     assert t['fenced_s'] == 3.25 and t['vip_taken_s'] == 4.5
+    # the client's entry for the VIP: to laicoz's MAC again (before the fault, or a
+    # STALE state change) is not the move; to laicoy's is
+    client = [ev(98.0, 'arp', mac='00:06', node='client'),
+              ev(104.55, 'arp', mac='00:05', state='STALE', node='client'),
+              ev(104.6, 'arp', mac='00:05', state='DELAY', node='client')]
+    t = timeline.director_failover(events + client, probes, 100.0, 'laicoy', SVC, REALS, DEAD,
+                                   macs={'00:06': 'laicoz', '00:05': 'laicoy'})
+    assert t['client_moved_s'] == 4.55
 
 
 def test_warm_backup_has_its_table_at_the_fault():

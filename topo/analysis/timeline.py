@@ -47,10 +47,12 @@ def _held_before(events, t, node):
 
 
 def director_failover(events, probes, t_fault, backup, service, reals, detected_pattern,
-                      t_end=None):
+                      t_end=None, macs=None):
     """Primary switched off at t_fault: when did the backup notice, take the VIP,
-    complete the IPVS table, and when did the client get its first answer?
-    last_failure_s tells whether requests still failed after that one (up to t_end).
+    complete the IPVS table, when did the client's ARP (IPv6: neighbour) entry for it
+    point to the backup (client_moved_s; macs: MAC -> director), and when did the
+    client get its first answer? last_failure_s tells whether requests still failed
+    after that one (up to t_end).
 
     A backup that held the VIP already at the fault took over falsely before it:
     then there was no failover to measure, and every time is None (never an
@@ -59,7 +61,7 @@ def director_failover(events, probes, t_fault, backup, service, reals, detected_
     if _held_before(events, t_fault, backup):
         window = [p for p in probes if t_fault <= p['t'] < (t_end or float('inf'))]
         return {'false_takeover': True, 'detected_s': None, 'fenced_s': None,
-                'vip_taken_s': None,
+                'vip_taken_s': None, 'client_moved_s': None,
                 'first_real_server_s': None, 'table_ready_s': None, 'first_ok_s': None,
                 'outage_s': None, 'failed_requests': sum(not p['ok'] for p in window),
                 'last_failure_s': None}
@@ -81,9 +83,11 @@ def director_failover(events, probes, t_fault, backup, service, reals, detected_
     # takes the service: one more step between detection and the VIP
     fenced = min((e['t'] for e in events if e.get('kind') == 'fence' and e['t'] >= t_fault
                   and e['node'] != backup), default=None)
+    moved = min((e['t'] for e in events if e.get('kind') == 'arp' and e['t'] >= t_fault
+                 and (macs or {}).get(e.get('mac')) == backup), default=None)
     return {'false_takeover': False,
             'detected_s': _rel(detected, t_fault), 'fenced_s': _rel(fenced, t_fault),
-            'vip_taken_s': _rel(vip, t_fault),
+            'vip_taken_s': _rel(vip, t_fault), 'client_moved_s': _rel(moved, t_fault),
             'first_real_server_s': _rel(first_real, t_fault),
             'table_ready_s': _rel(table, t_fault), 'first_ok_s': _rel(first_ok, t_fault),
             'outage_s': _rel(first_ok, t_fault), 'failed_requests': len(failed),
@@ -189,7 +193,8 @@ def analyse(history, stack, config, bursts=(), macs=None, period=0.05):
     from topo import faults as registry
     cycles = [f for f in faults if f.target == PRIMARY and registry.get(f.fault).director_lost]
     failovers = [director_failover(events, probes, c.injected, BACKUP, service, reals,
-                                   stack.detected_pattern, t_end=c.cleared) for c in cycles]
+                                   stack.detected_pattern, t_end=c.cleared, macs=macs)
+                 for c in cycles]
     failbacks = [failback(events, probes, c.cleared, PRIMARY, BACKUP, service, reals, nice)
                  for c in cycles if c.cleared]
     if failovers:
