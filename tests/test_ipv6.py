@@ -172,6 +172,20 @@ def test_ldirectord_has_its_ipv6_keywords_and_heartbeat_the_address_in_full(tmp_
         assert stack.self_check(director) == []
 
 
+def test_duplicate_address_detection_of_the_vip_is_a_flag_of_every_stack(tmp_path):
+    _, director = configure(tmp_path / 'k', 'keepalived', '--vip-dad', 'on')
+    assert 'preferred_lft 0 -nodad' in open(
+        director.private('/etc/keepalived/keepalived.conf')).read()
+    _, director = configure(tmp_path / 'h', 'heartbeat', '--vip-dad', 'on')
+    assert '/64::dad LVSDirector' in open(director.private('/etc/ha.d/haresources')).read()
+    _, director = configure(tmp_path / 'p', 'pacemaker', '--vip-dad', 'off')
+    assert 'name="nodad" value="true"' in open(
+        director.private('/var/lib/pacemaker/cib/cib.xml')).read()
+    _, director = configure(tmp_path / 'p2', 'pacemaker')
+    assert 'nodad' not in open(director.private('/var/lib/pacemaker/cib/cib.xml')).read()
+    assert 'IPv4' in refused('failover', '--vip-dad', 'on')
+
+
 def test_pacemaker_deprecates_the_ipv6_vip(tmp_path):
     stack, director = configure(tmp_path, 'pacemaker', '--hot-standby')
     cib = open(director.private('/var/lib/pacemaker/cib/cib.xml')).read()

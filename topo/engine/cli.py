@@ -118,6 +118,11 @@ def add_cluster_args(p, weights_default=None, scheduler=True, crossover=True,
                         'the service IPv6: the VIP, the real servers in IPVS, the health checks '
                         'and the client (each node\'s IPv6 address reads as its IPv4 one: '
                         'laico2 is <prefix>::12); direct routing')
+    g.add_argument('--vip-dad', choices=('on', 'off'),
+                   help='an IPv6 VIP: its new owner runs duplicate address detection on it '
+                        '(on: a second before it is usable) or not (off); default: as the '
+                        'stack does (keepalived and heartbeat\'s lean resource skip it, '
+                        'Pacemaker\'s IPaddr2 waits it out)')
     g.add_argument('--subnet', action='append', metavar='PREFIX',
                    help="the testbed's own subnet (default 10.0.14.0/24); give it again with "
                         'an IPv6 /64 for an IPv6 VIP (default %s)' % SUBNET6)
@@ -235,6 +240,7 @@ def cluster_config(args, **override):
                   sloppy_tcp=getattr(args, 'sloppy_tcp', False), vip=args.vip,
                   **subnets(args.subnet),
                   crossover=getattr(args, 'crossover', False),
+                  vip_dad={'on': True, 'off': False}.get(getattr(args, 'vip_dad', None)),
                   forwarding=getattr(args, 'forwarding', 'dr'),
                   tun_type=getattr(args, 'tun_type', 'ipip'),
                   remote_servers=getattr(args, 'remote_servers', False),

@@ -127,6 +127,10 @@ class ClusterConfig:
     # nodes keep their IPv4 addresses for the rest, as a dual-stack LAN does)
     vip: str = '10.0.14.146'
     subnet6: str = SUBNET6
+    # IPv6: whether the VIP's new owner runs duplicate address detection on it (a second
+    # before the address is usable); None: as the stack does by default (keepalived and
+    # heartbeat's lean resource skip it, Pacemaker's IPaddr2 waits it out)
+    vip_dad: bool = None
     port: int = 80
     forwarding: str = 'dr'
     # a second path between the directors, as the classic crossover cable (or serial
@@ -245,6 +249,9 @@ class ClusterConfig:
                     inside, net if inside.overlaps(net) else prefix))
         if self.active_active:
             self.validate_active_active(net)
+        if self.vip_dad is not None and vip.version != 6:
+            raise ConfigError('--vip-dad: duplicate address detection is IPv6\'s; the VIP '
+                              '%s is IPv4' % vip)
         if vip.version == 6:
             return self.validate_ipv6(vip)
         if vip not in net:
@@ -442,6 +449,7 @@ class ClusterConfig:
                 'inside_subnet': self.inside_subnet if self.servers_inside else None,
                 'gateway': self.gateway, 'inside': self.inside,
                 'addresses': self.addresses, 'subnet6': self.subnet6 if self.ipv6 else None,
+                'vip_dad': self.vip_dad,
                 'addresses6': self.addresses6}
 
     @property

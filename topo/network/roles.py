@@ -128,6 +128,7 @@ class Director:
         address = host_prefix(vip) if prefixlen is None else '%s/%d' % (vip, prefixlen)
         self.cmd('ip addr add %s dev %s%s' % (address, self.interfaces()[0],
                                               ' ' + VIP6_OPTIONS if ':' in vip else ''))
+        # (a static service's VIP: nobody else holds it, and no stack to time)
 
     def take_service(self, config, prefixlen=None):
         """The addresses the service needs on this director when no HA stack moves them:

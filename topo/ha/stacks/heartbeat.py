@@ -124,6 +124,8 @@ class HeartbeatStack(HAStack):
     def group(self, stock):
         vip = '%s/%d' % (haresources_address(self.config.vip), self.config.vip_prefixlen)
         address = ('IPaddr2::%s' if stock else 'VIP::%s') % vip
+        if self.config.vip_dad:     # (the lean resource skips it otherwise)
+            address += '::dad'
         if self.config.nat:     # the real servers' gateway moves with the VIP, right after it
             address += (' IPaddr2::%s/%d' if stock else ' VIP::%s/%d') % (
                 self.config.gateway, self.config.inside_prefixlen)

@@ -98,7 +98,9 @@ class KeepalivedStack(HAStack):
         out = [dict(self.role(director, master), name=name, iface=self.vrrp_iface(director),
                     router_id=router_id, address='%s/%d' % (address, c.vip_prefixlen), dev=lan,
                     # IPv6: deprecated, never the source of the checkers' connections
-                    options=' preferred_lft 0' if ':' in address else '',
+                    # (keepalived adds it without DAD unless told -nodad)
+                    options=' preferred_lft 0%s' % (' -nodad' if c.vip_dad else '')
+                    if ':' in address else '',
                     unicast=self.unicast(director))
                for master, name, router_id, address in owned]
         if c.nat:

@@ -161,7 +161,8 @@ class PacemakerStack(HAStack):
             return [{'id': 'lvs' if d == PRIMARY else 'lvs-%s' % d, 'node': d,
                      'addresses': [{'id': 'next-hop-%s' % d, 'ip': c.next_hops[d],
                                     'prefixlen': c.prefixlen}]} for d in DIRECTORS]
-        out = [{'id': 'vip', 'ip': c.vip, 'prefixlen': c.vip_prefixlen}]
+        out = [{'id': 'vip', 'ip': c.vip, 'prefixlen': c.vip_prefixlen,
+                'nodad': c.vip_dad is False}]      # (IPaddr2 waits DAD out by default)
         if c.nat:     # the real servers' gateway moves with the VIP, after it
             out.append({'id': 'gateway', 'ip': c.gateway, 'prefixlen': c.inside_prefixlen})
         return [{'id': 'lvs', 'node': PRIMARY, 'addresses': out}]
