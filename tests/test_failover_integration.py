@@ -138,16 +138,19 @@ def check_paper_run(run_dir, stack, warm, log):
     return s
 
 
-@pytest.mark.parametrize('stack, log', [
-    ('keepalived', ('laicoy', 'keepalived.log', 'Sending unsolicited Neighbour Advert')),
-    ('heartbeat', ('laicoy', 'ha-log', 'is dead')),
-])
-def test_the_paper_on_an_ipv6_vip(run_dir, stack, log):
+@pytest.mark.parametrize('stack, flags, log', [
+    ('keepalived', [], ('laicoy', 'keepalived.log', 'Sending unsolicited Neighbour Advert')),
+    ('heartbeat', [], ('laicoy', 'ha-log', 'is dead')),
+    ('keepalived', ['--dual-stack'], ('laicoy', 'keepalived.log', 'Entering MASTER STATE')),
+], ids=['keepalived', 'heartbeat', 'keepalived-dual-stack'])
+def test_the_paper_on_an_ipv6_vip(run_dir, stack, flags, log):
     """The paper's experiment on an IPv6 VIP: the service, the checks and the client in
-    IPv6, 8/8 figures; the client's neighbour entry for the VIP moves to laicoy's MAC."""
+    IPv6, 8/8 figures; the client's neighbour entry for the VIP moves to laicoy's MAC.
+    Dual stack: the IPv4 VIP beside it, its own service whole in every figure and
+    answering wherever the figure's director serves."""
     t0 = time.monotonic()
     p = experiment('failover', '--results', str(run_dir), '--stack', stack,
-                   '--vip', '2001:db8:14::146')
+                   '--vip', '2001:db8:14::146', *flags)
     print('failover experiment, %s, IPv6 VIP: %.1fs (%s)'
           % (stack, time.monotonic() - t0, EXPECTED_MODE))
     assert p.returncode == 0
@@ -160,6 +163,14 @@ def test_the_paper_on_an_ipv6_vip(run_dir, stack, log):
     flips = s['invariants']['arp_flips']
     assert [f['director'] for f in flips[:1]] == ['laicoy'], flips
     assert s['invariants']['dual_owner_s'] < 0.7
+    if flags:
+        from topo.network import ipvs
+        table = ipvs.parse((run_dir / 'fig12-laicoy.n.txt').read_text())
+        assert sorted(svc['address'] for svc in table) == ['10.0.14.146:80',
+                                                          '[2001:db8:14::146]:80']
+        others = {n: f['other_vips']['10.0.14.146'] for n, f in s['figures'].items()}
+        assert all(o['answer'] == '200' for n, o in others.items() if n not in ('10', '14'))
+        assert not others['10']['held'] and not others['14']['held']
     assert leftovers(p.run_id) == []
 
 

@@ -40,7 +40,7 @@ VALUES = {
     '--client-addresses': '50', '--conntrack-max': '8192', '--forwarding': 'tun',
     '--tun-type': 'gre', '--remote-servers': None, '--sched-flags': 'mh-port',
     '--sloppy-tcp': None, '--hash-sources': '90', '--hash-passes': '3', '--active-active': None,
-    '--daemon': 'corosync',
+    '--daemon': 'corosync', '--dual-stack': None, '--vip-dad': 'on',
     '--target': str(ROOT / 'tests' / 'data' / 'machines.yml'),
 }
 # a script's own value where two scripts' flags share a name

@@ -140,8 +140,8 @@ def test_a_real_server_holds_an_ipv6_vip_on_lo_and_nginx_listens_on_both(tmp_pat
     assert '[::]' not in NginxServer('laico2', 80, tmp_path / 'v4').render().read_text()
 
 
-def configure(tmp_path, name, *argv):
-    stack = stack_from_flags(name, '--vip', VIP6, *argv)
+def configure(tmp_path, name, *argv, vip=VIP6):
+    stack = stack_from_flags(name, '--vip', vip, *argv)
     director = ScratchDirector('laicoz', tmp_path, stack.private_dirs())
     stack.configure(director)
     return stack, director
@@ -193,3 +193,70 @@ def test_pacemaker_deprecates_the_ipv6_vip(tmp_path):
     assert 'name="cidr_netmask" value="64"' in cib and 'name="preferred_lft" value="0"' in cib
     if shutil.which('crm_verify'):
         assert stack.self_check(director) == []
+
+
+# -- dual stack: a VIP of each family at once ------------------------------------------
+
+def test_dual_stack_serves_a_vip_of_each_family_with_the_same_host_number():
+    c = ClusterConfig(dual_stack=True)
+    assert c.vips == ['10.0.14.146', VIP6] and not c.ipv6
+    assert [v.service for v in c.families()] == ['10.0.14.146:80', '[2001:db8:14::146]:80']
+    assert c.families()[0] is c and c.families()[1].real_endpoint('laico2') == \
+        '[2001:db8:14::12]:80'
+    assert ClusterConfig(vip=VIP6, dual_stack=True).vips == [VIP6, '10.0.14.146']
+    cmds = ipvs.service_commands(c)
+    assert [cmd[2] for cmd in cmds if cmd[0] == '-A'] == ['10.0.14.146:80', '[2001:db8:14::146]:80']
+    assert len(cmds) == 8
+    with pytest.raises(ConfigError, match='direct routing so far'):
+        ClusterConfig(dual_stack=True, forwarding='nat')
+    with pytest.raises(ConfigError, match='collides'):
+        ClusterConfig(vip='10.0.14.12', dual_stack=True)
+    text = render.render(FORWARDING_TEMPLATE, {
+        'node': 'laico2', 'forwarding': 'dr', 'vip': '10.0.14.146', 'vips': c.vips,
+        'iface': 'laico2-eth0', 'gateway': None, 'device': 'lo', 'module': None,
+        'gue_port': None})
+    assert 'ip addr replace 10.0.14.146/32 dev lo' in text
+    assert 'ip addr replace 2001:db8:14::146/128 dev lo' in text
+
+
+def test_each_stack_moves_both_vips_and_serves_both_services(tmp_path):
+    stack, director = configure(tmp_path / 'k', 'keepalived', '--dual-stack', vip='10.0.14.146')
+    text = open(director.private('/etc/keepalived/keepalived.conf')).read()
+    # one family per VRRP instance: the IPv4 VIP in the adverts, the IPv6 one beside
+    assert 'virtual_ipaddress_excluded {\n        2001:db8:14::146/64 dev laicoz-eth0 ' \
+           'preferred_lft 0' in text
+    assert 'virtual_server 10.0.14.146 80 {' in text and \
+        'virtual_server 2001:db8:14::146 80 {' in text
+    if shutil.which('keepalived'):
+        assert stack.self_check(director) == []
+    stack, director = configure(tmp_path / 'h', 'heartbeat', '--dual-stack', vip='10.0.14.146')
+    ld = open(director.private('/etc/ha.d/ldirectord.cf')).read()
+    assert 'virtual=10.0.14.146:80' in ld and 'virtual6=[2001:db8:14::146]:80' in ld
+    assert open(director.private('/etc/ha.d/haresources')).read().splitlines()[-1] == \
+        'laicoz VIP::10.0.14.146/24 VIP::2001:0db8:0014:0000:0000:0000:0000:0146/64 ' \
+        'LVSDirector::ldirectord.cf'
+    if shutil.which('ldirectord'):
+        assert stack.self_check(director) == []
+    stack, director = configure(tmp_path / 'p', 'pacemaker', '--dual-stack', vip='10.0.14.146')
+    cib = open(director.private('/var/lib/pacemaker/cib/cib.xml')).read()
+    assert 'id="vip"' in cib and 'id="vip-ipv6"' in cib
+    assert cib.index('id="vip"') < cib.index('id="vip-ipv6"') < cib.index('ldirectord')
+    if shutil.which('crm_verify'):
+        assert stack.self_check(director) == []
+
+
+def test_a_figure_with_both_families_wants_both_services_whole():
+    from topo.analysis import figures
+    c = ClusterConfig(dual_stack=True)
+    v4 = ipvs.parse('\n'.join([
+        'TCP  10.0.14.146:80 rr'] + ['  -> 10.0.14.%d:80 Route 1 0 5' % h for h in (12, 13, 14)]))
+    v6 = ipvs.parse((DATA / 'ipvsadm-ipv6-n.txt').read_text())
+    expect = figures.expectation(6, c, requests=15)
+    # the figure's 15 requests went to the first VIP: only its counts are the paper's
+    assert figures.check(expect, v4 + v6, True, c) == (True, [])
+    passed, problems = figures.check(expect, v4, True, c)
+    assert not passed and 'the virtual services 10.0.14.146:80, [2001:db8:14::146]:80' \
+        in problems[0]
+    v6[0]['real_servers'] = v6[0]['real_servers'][1:]
+    passed, problems = figures.check(expect, v4 + v6, True, c)
+    assert problems == ['real servers laico3,laico4, expected laico2,laico3,laico4']

@@ -64,7 +64,7 @@ def describe(expect, config):
 
 def observe(table, vip_held, config):
     """The parsed table in the figure's terms: servers by name, counts, weights."""
-    names = {config.real_endpoint(s): s for s in config.real_servers}
+    names = {view.real_endpoint(s): s for view in config.families() for s in config.real_servers}
     services = []
     for svc in table:
         services.append({
@@ -76,44 +76,58 @@ def observe(table, vip_held, config):
     return {'services': services, 'vip_held': vip_held}
 
 
+def _check_service(obs, expect, config, tunnels, counted):
+    """The problems of one virtual service of the figure's table (counted: its
+    counters are the figure's)."""
+    problems = []
+    if obs['scheduler'] != config.scheduler:
+        problems.append('scheduler %s, expected %s' % (obs['scheduler'], config.scheduler))
+    if sorted(obs['servers']) != sorted(expect['servers']):
+        problems.append('real servers %s, expected %s'
+                        % (','.join(obs['servers']) or 'none', ','.join(expect['servers'])))
+    for name, r in obs['real_servers'].items():
+        shown = FORWARDING[config.forwarding].shown
+        if r['forward'] != shown:
+            problems.append('%s forwarded by %s, expected %s' % (name, r['forward'], shown))
+        if tunnels is not None and tunnels.get(config.addresses.get(name, name)) != \
+                config.tun_type:
+            problems.append('%s tunnelled by %s, expected %s' % (
+                name, tunnels.get(config.addresses.get(name, name)), config.tun_type))
+        if name in config.real_servers and r['weight'] != config.weight_of(name):
+            problems.append('%s weight %d, expected %d'
+                            % (name, r['weight'], config.weight_of(name)))
+        if not counted:
+            continue
+        if expect['counts'] == 'zero' and (r['active'] or r['inactive']):
+            problems.append('%s ActiveConn/InActConn %d/%d, expected 0/0'
+                            % (name, r['active'], r['inactive']))
+        elif isinstance(expect['counts'], dict) and \
+                (r['inactive'] != expect['counts']['inactive'] or r['active']):
+            problems.append('%s ActiveConn/InActConn %d/%d, expected 0/%d'
+                            % (name, r['active'], r['inactive'], expect['counts']['inactive']))
+    return problems
+
+
 def check(expect, table, vip_held, config, tunnels=None):
     """(passed, problems): table is `ipvs.parse()` of `ipvsadm -L -n`; tunnels, when
     given, each real server's tunnel type (`ipvs.tunnel_types()` of `ipvsadm -S -n`:
     `-L` shows every type as `Tunnel`)."""
     problems = []
-    service = config.service
+    # dual stack: a virtual service per VIP, each with the same servers; the figure's
+    # requests went to the first (--vip), so only its counts are the paper's
+    views = {view.service: view for view in config.families()}
     if not expect['servers']:
         if table:
             problems.append('expected no virtual service, found %s'
                             % ', '.join(s['address'] for s in table))
-    elif len(table) != 1 or table[0]['address'] != service:
-        problems.append('expected one virtual service %s, found %s'
-                        % (service, ', '.join(s['address'] for s in table) or 'none'))
+    elif sorted(s['address'] for s in table) != sorted(views):
+        problems.append('expected %s %s, found %s' % (
+            'one virtual service' if len(views) == 1 else 'the virtual services',
+            ', '.join(views), ', '.join(s['address'] for s in table) or 'none'))
     else:
-        obs = observe(table, vip_held, config)['services'][0]
-        if obs['scheduler'] != config.scheduler:
-            problems.append('scheduler %s, expected %s' % (obs['scheduler'], config.scheduler))
-        if sorted(obs['servers']) != sorted(expect['servers']):
-            problems.append('real servers %s, expected %s'
-                            % (','.join(obs['servers']) or 'none', ','.join(expect['servers'])))
-        for name, r in obs['real_servers'].items():
-            shown = FORWARDING[config.forwarding].shown
-            if r['forward'] != shown:
-                problems.append('%s forwarded by %s, expected %s' % (name, r['forward'], shown))
-            if tunnels is not None and tunnels.get(config.addresses.get(name, name)) != \
-                    config.tun_type:
-                problems.append('%s tunnelled by %s, expected %s' % (
-                    name, tunnels.get(config.addresses.get(name, name)), config.tun_type))
-            if name in config.real_servers and r['weight'] != config.weight_of(name):
-                problems.append('%s weight %d, expected %d'
-                                % (name, r['weight'], config.weight_of(name)))
-            if expect['counts'] == 'zero' and (r['active'] or r['inactive']):
-                problems.append('%s ActiveConn/InActConn %d/%d, expected 0/0'
-                                % (name, r['active'], r['inactive']))
-            elif isinstance(expect['counts'], dict) and \
-                    (r['inactive'] != expect['counts']['inactive'] or r['active']):
-                problems.append('%s ActiveConn/InActConn %d/%d, expected 0/%d'
-                                % (name, r['active'], r['inactive'], expect['counts']['inactive']))
+        for svc, obs in zip(table, observe(table, vip_held, config)['services']):
+            view = views[svc['address']]
+            problems += _check_service(obs, expect, view, tunnels, counted=view is config)
     if expect['vip'] is not None and vip_held is not None and vip_held != expect['vip']:
         problems.append('VIP %s, expected %s' % ('held' if vip_held else 'not held',
                                                  'held' if expect['vip'] else 'not held'))

@@ -118,6 +118,10 @@ def add_cluster_args(p, weights_default=None, scheduler=True, crossover=True,
                         'the service IPv6: the VIP, the real servers in IPVS, the health checks '
                         'and the client (each node\'s IPv6 address reads as its IPv4 one: '
                         'laico2 is <prefix>::12); direct routing')
+    g.add_argument('--dual-stack', action='store_true',
+                   help='serve a VIP of each family at once (10.0.14.146 and '
+                        '2001:db8:14::146: the same host number), a virtual service each, '
+                        'moved together; the invariants and the client follow --vip')
     g.add_argument('--vip-dad', choices=('on', 'off'),
                    help='an IPv6 VIP: its new owner runs duplicate address detection on it '
                         '(on: a second before it is usable) or not (off); default: as the '
@@ -222,7 +226,8 @@ def cluster_config(args, **override):
         from topo.network.config import ConfigError
         raise ConfigError('--active-active needs the router between the client and the '
                           'hub, which an inventory does not describe: the emulation only')
-    if machines is not None and ':' in (getattr(args, 'vip', None) or ''):
+    if machines is not None and (':' in (getattr(args, 'vip', None) or '') or
+                                 getattr(args, 'dual_stack', False)):
         from topo.network.config import ConfigError
         raise ConfigError('an IPv6 VIP runs in the emulation only so far (an inventory\'s '
                           'machines have IPv4 addresses)')
@@ -241,6 +246,7 @@ def cluster_config(args, **override):
                   **subnets(args.subnet),
                   crossover=getattr(args, 'crossover', False),
                   vip_dad={'on': True, 'off': False}.get(getattr(args, 'vip_dad', None)),
+                  dual_stack=getattr(args, 'dual_stack', False),
                   forwarding=getattr(args, 'forwarding', 'dr'),
                   tun_type=getattr(args, 'tun_type', 'ipip'),
                   remote_servers=getattr(args, 'remote_servers', False),

@@ -242,14 +242,22 @@ class Run:
             self.fail('timed out after %.0fs waiting for %s' % (self.measure.wait, what))
         return t
 
+    def whole(self, r, name):
+        """The director's table is full: every virtual service (dual stack: one per VIP)
+        with every real server in the service."""
+        service = self.stack.service if self.stack else self.config
+        return all(r.reals(name, view.service) == {view.real_endpoint(s)
+                                                     for s in service.real_servers
+                                                     if s not in self.out_of_service}
+                   for view in self.config.families())
+
     def serving(self, name):
         """The director holds the VIP and the full table."""
-        return lambda r: r.node(name)['vip'] and r.reals(name, self.service) == set(self.reals)
+        return lambda r: r.node(name)['vip'] and self.whole(r, name)
 
     def standing_by(self, name):
         if self.stack.backup_table_warm:
-            return lambda r: not r.node(name)['vip'] and \
-                r.reals(name, self.service) == set(self.reals)
+            return lambda r: not r.node(name)['vip'] and self.whole(r, name)
         return lambda r: not r.node(name)['vip'] and not r.node(name)['table']
 
     # -- the run --------------------------------------------------------------------

@@ -131,6 +131,9 @@ class ClusterConfig:
     # before the address is usable); None: as the stack does by default (keepalived and
     # heartbeat's lean resource skip it, Pacemaker's IPaddr2 waits it out)
     vip_dad: bool = None
+    # both families at once: a second VIP of the other family (the same host number:
+    # 10.0.14.146 and 2001:db8:14::146), its own virtual service, moved with the first
+    dual_stack: bool = False
     port: int = 80
     forwarding: str = 'dr'
     # a second path between the directors, as the classic crossover cable (or serial
@@ -184,7 +187,7 @@ class ClusterConfig:
         for name in self.real_servers:
             self.addresses[name] = host(10 + int(name[len('laico'):]))
         self.addresses6 = {}
-        if self.ipv6:
+        if self.ipv6 or self.dual_stack:
             net6 = ipaddress.ip_network(self.subnet6)
             self.addresses6 = {name: readable6(net6, int(address.split('.')[-1]))
                                for name, address in self.addresses.items()}
@@ -249,7 +252,15 @@ class ClusterConfig:
                     inside, net if inside.overlaps(net) else prefix))
         if self.active_active:
             self.validate_active_active(net)
-        if self.vip_dad is not None and vip.version != 6:
+        if self.dual_stack:
+            other = ipaddress.ip_address(self.other_vip(net))
+            if other.version == 6:
+                self.validate_ipv6(other)
+            elif other not in net or int(other) - int(net.network_address) in \
+                    self.used_hosts | {0, 255}:
+                raise ConfigError('--dual-stack: the IPv4 VIP %s (the IPv6 VIP\'s host '
+                                  'number in %s) is no address for it' % (other, net))
+        if self.vip_dad is not None and vip.version != 6 and not self.dual_stack:
             raise ConfigError('--vip-dad: duplicate address detection is IPv6\'s; the VIP '
                               '%s is IPv4' % vip)
         if vip.version == 6:
@@ -331,10 +342,36 @@ class ClusterConfig:
         checks and the client's requests."""
         return ':' in self.vip
 
+    def other_vip(self, net=None):
+        """Dual stack: the VIP of the other family, with the VIP's host number."""
+        net = net or ipaddress.ip_network(self.subnet)
+        net6 = ipaddress.ip_network(self.subnet6)
+        if self.ipv6:
+            return str(net.network_address + host_number6(net6, ipaddress.ip_address(self.vip)))
+        return readable6(net6, int(ipaddress.ip_address(self.vip)) - int(net.network_address))
+
+    @property
+    def vips(self):
+        """The VIPs the directors serve, the one the invariants follow first."""
+        return [self.vip] + ([self.other_vip()] if self.dual_stack else [])
+
+    def families(self):
+        """The cluster as each VIP's service sees it: itself, and with --dual-stack the
+        same cluster on its other VIP (each with its own endpoints)."""
+        import dataclasses
+        if not self.dual_stack:
+            return [self]
+        return [self] + [dataclasses.replace(self, vip=v, dual_stack=False)
+                         for v in self.vips[1:]]
+
     @property
     def vip_prefixlen(self):
         """The prefix the VIP is added with on a director's LAN interface."""
-        return ipaddress.ip_network(self.subnet6).prefixlen if self.ipv6 else self.prefixlen
+        return self.prefixlen_of(self.vip)
+
+    def prefixlen_of(self, address):
+        """The prefix a VIP of either family is added with on a director's LAN."""
+        return ipaddress.ip_network(self.subnet6 if ':' in address else self.subnet).prefixlen
 
     def service_address(self, node):
         """A node's address in the service's family (its IPv6 one with an IPv6 VIP)."""
@@ -448,8 +485,9 @@ class ClusterConfig:
                 'outside': self.outside,
                 'inside_subnet': self.inside_subnet if self.servers_inside else None,
                 'gateway': self.gateway, 'inside': self.inside,
-                'addresses': self.addresses, 'subnet6': self.subnet6 if self.ipv6 else None,
-                'vip_dad': self.vip_dad,
+                'addresses': self.addresses,
+                'subnet6': self.subnet6 if self.addresses6 else None,
+                'vip_dad': self.vip_dad, 'dual_stack': self.dual_stack, 'vips': self.vips,
                 'addresses6': self.addresses6}
 
     @property

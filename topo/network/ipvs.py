@@ -9,12 +9,15 @@ _FORWARD_NAMES = {'Route': 'Route', 'Masq': 'Masq', 'Tunnel': 'Tunnel', 'Local':
 
 
 def service_commands(config):
-    """ipvsadm argument lists that install config's virtual service on a director."""
-    vip = config.service
-    cmds = [['-A', '-t', vip, *config.scheduler_args()]]
-    for server, weight in zip(config.real_servers, config.weights):
-        cmds.append(['-a', '-t', vip, '-r', config.real_endpoint(server),
-                     *config.forward_args(), '-w', str(weight)])
+    """ipvsadm argument lists that install config's virtual service (dual stack: one
+    per VIP) on a director."""
+    cmds = []
+    for view in config.families():
+        vip = view.service
+        cmds.append(['-A', '-t', vip, *view.scheduler_args()])
+        for server, weight in zip(view.real_servers, view.weights):
+            cmds.append(['-a', '-t', vip, '-r', view.real_endpoint(server),
+                         *view.forward_args(), '-w', str(weight)])
     return cmds
 
 

@@ -72,6 +72,7 @@ def route_through_router(config, router, client, on_hub):
 class Director:
     role = 'director'
     vip = None
+    vips = ()               # dual stack: the VIP of each family
     gateway = None          # NAT: the real servers' gateway, which moves with the VIP
     next_hops = ()          # active/active: the directors' next-hop addresses
 
@@ -81,7 +82,7 @@ class Director:
         self.cmd('ipvsadm --stop-daemon master 2>/dev/null; ipvsadm --stop-daemon backup 2>/dev/null')
         if self.vip:
             # whatever netmask the stack gave it; active/active: on lo
-            for address in (self.vip,) + tuple(self.next_hops):
+            for address in tuple(self.vips or (self.vip,)) + tuple(self.next_hops):
                 self.cmd('ip addr flush dev %s to %s' % (self.interfaces()[0], host_prefix(address)))
             self.cmd('ip addr flush dev lo to %s' % host_prefix(self.vip))
         if self.gateway:
@@ -128,21 +129,25 @@ class Director:
         address = host_prefix(vip) if prefixlen is None else '%s/%d' % (vip, prefixlen)
         self.cmd('ip addr add %s dev %s%s' % (address, self.interfaces()[0],
                                               ' ' + VIP6_OPTIONS if ':' in vip else ''))
-        # (a static service's VIP: nobody else holds it, and no stack to time)
 
-    def take_service(self, config, prefixlen=None):
+    def take_service(self, config, subnet_prefix=False):
         """The addresses the service needs on this director when no HA stack moves them:
         the VIP (active/active: its own next hop; the VIP is on lo) and, with NAT, the
         real servers' gateway."""
-        address = config.next_hops[self.name] if config.active_active else config.vip
-        if not self.holds(address):
-            self.add_vip(address, prefixlen)
+        addresses = [config.next_hops[self.name]] if config.active_active else config.vips
+        for address in addresses:
+            if not self.holds(address):
+                # with its subnet's prefix, as a stack adds it, or as the one address
+                self.add_vip(address, config.prefixlen_of(address) if subnet_prefix else None)
         if config.nat and not self.holds(config.gateway):
             self.cmd('ip addr add %s/%d dev %s' % (config.gateway, config.inside_prefixlen,
                                                    inside_interface(self.name)))
 
     def holds(self, address):
-        return (' %s/' % address) in self.cmd('ip -o addr show')
+        """The address is on the director and usable (IPv6: out of duplicate address
+        detection)."""
+        return any((' %s/' % address) in line and 'tentative' not in line
+                   for line in self.cmd('ip -o addr show').splitlines())
 
     # -- the connection counters, per real server ---------------------------------------
     def server_table(self, config):
@@ -190,12 +195,13 @@ class Director:
 class RealServer:
     role = 'real server'
     vip = None
+    vips = ()               # dual stack: the VIP of each family, on lo
     web_port = 80
     WEB = ('nginx',)        # its web server's processes (a hang stops them)
 
     def make_web(self, directory):
         self.nginx = NginxServer(self.name, self.web_port, directory,
-                                 ipv6=':' in (self.vip or ''))
+                                 ipv6=any(':' in v for v in self.vips or (self.vip or '',)))
         self.web = None
 
     forwarding = 'dr'
@@ -215,6 +221,7 @@ class RealServer:
         """The variables of its forwarding set-up (templates/realserver.sh.j2)."""
         tun = self.forwarding == 'tun'
         return {'node': self.name, 'forwarding': self.forwarding, 'vip': self.vip,
+                'vips': list(self.vips or (self.vip,)),
                 'iface': self.interfaces()[0], 'gateway': self.gateway,
                 'device': TUN_TYPES[self.tun_type] if tun else 'lo',
                 'module': TUN_MODULES.get(self.tun_type) if tun else None,

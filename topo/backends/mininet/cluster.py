@@ -37,11 +37,11 @@ class ClusterTopo(Topo):
         inside = self.addSwitch(INSIDE, cls=OVSBridge, dpid='2') if config.servers_inside \
             else None
         roles = [(d, Director, {'private_root': private_root, 'private_dirs': private_dirs,
-                                'vip': config.vip,
+                                'vip': config.vip, 'vips': config.vips,
                                 'gateway': config.gateway if config.nat else None,
                                 'next_hops': list(config.next_hops.values())})
                  for d in DIRECTORS]
-        roles += [(r, RealServer, {'vip': config.vip, 'web_port': config.port,
+        roles += [(r, RealServer, {'vip': config.vip, 'vips': config.vips, 'web_port': config.port,
                                    'forwarding': config.forwarding, 'gateway': config.gateway,
                                    'tun_type': config.tun_type,
                                    'web_dir': '%s/%s/nginx' % (private_root, r)})

@@ -171,8 +171,9 @@ def _root_cmd(command):
 
 class RealServer(roles.RealServer, MininetNode):
     def __init__(self, name, vip=None, web_port=80, web_dir=None, forwarding='dr', gateway=None,
-                 tun_type='ipip', **params):
+                 tun_type='ipip', vips=(), **params):
         self.vip, self.web_port, self.forwarding = vip, web_port, forwarding
+        self.vips = tuple(vips) or ((vip,) if vip else ())
         self.gateway, self.tun_type = gateway, tun_type
         MininetNode.__init__(self, name, **params)
         self.make_web(web_dir or '/run/hatestbed-web/%s' % name)
@@ -190,8 +191,9 @@ class Director(roles.Director, MininetNode):
     mount namespace, where the testbed also reads their logs."""
 
     def __init__(self, name, private_root=None, private_dirs=(), vip=None, gateway=None,
-                 next_hops=(), **params):
+                 next_hops=(), vips=(), **params):
         self.vip, self.gateway, self.next_hops = vip, gateway, tuple(next_hops)
+        self.vips = tuple(vips) or ((vip,) if vip else ())
         self.root = Path(private_root or '/run') / name
         self.private_dirs = tuple(private_dirs)
         for d in self.private_dirs:

@@ -77,9 +77,10 @@ class WaitRemoved:
         self.server, self.director = server, director
 
     def __call__(self, run):
-        address = run.config.real_endpoint(self.server)
+        views = run.config.families()       # (dual stack: from every virtual service)
         if run.wait('the health check to remove %s' % self.server,
-                    lambda r: address not in r.reals(self.director, run.service)):
+                    lambda r: all(v.real_endpoint(self.server) not in
+                                  r.reals(self.director, v.service) for v in views)):
             stage('%s removed from the table' % self.server)
 
 

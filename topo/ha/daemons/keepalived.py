@@ -23,10 +23,12 @@ class Keepalived(Daemon):
     def context(self):
         ctx = Daemon.context(self)
         config = ctx.pop('cluster')
-        ctx.update(vip=config.vip, service_port=config.port, scheduler=config.scheduler,
+        ctx.update(service_port=config.port, scheduler=config.scheduler,
                    sched_flags=list(config.sched_flags),
                    lvs_method=config.keepalived_method(), health_path=HEALTH_PATH,
-                   real_servers=real_servers(config))
+                   # dual stack: a virtual server per VIP
+                   virtual_servers=[{'vip': view.vip, 'real_servers': real_servers(view)}
+                                    for view in config.families()])
         return ctx
 
     def start_command(self):

@@ -29,10 +29,13 @@ class Ldirectord(Daemon):
         if config.tun_type != 'ipip':
             raise ConfigError('ldirectord knows only IPIP tunnels (its word "ipip"), not '
                               '--tun-type %s: use --stack keepalived for it' % config.tun_type)
-        ctx.update(service=config.service, ipv6=config.ipv6, scheduler=config.scheduler,
+        ctx.update(scheduler=config.scheduler,
+                   # dual stack: a virtual service per VIP
+                   virtual_servers=[{'service': view.service, 'ipv6': view.ipv6,
+                                     'real_servers': real_servers(view)}
+                                    for view in config.families()],
                    sched_flags=list(config.sched_flags),
-                   method=FORWARDING[config.forwarding].ldirectord,
-                   real_servers=real_servers(config))
+                   method=FORWARDING[config.forwarding].ldirectord)
         return ctx
 
     def start_command(self):

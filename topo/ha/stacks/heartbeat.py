@@ -79,7 +79,7 @@ class HeartbeatStack(HAStack):
         if config.active_active and not self.settings.hot_standby:
             raise ConfigError('--active-active with heartbeat: both directors serve, so '
                               'ldirectord must run on both: add --hot-standby')
-        if config.ipv6 and self.settings.resources == 'stock':
+        if any(':' in v for v in config.vips) and self.settings.resources == 'stock':
             raise ConfigError('an IPv6 VIP with --resources stock: haresources passes '
                               'IPaddr2 no preferred_lft, so the VIP would become the source '
                               'of the director\'s own connections, ldirectord\'s checks '
@@ -122,10 +122,13 @@ class HeartbeatStack(HAStack):
         return [[PRIMARY, self.group(stock)]]
 
     def group(self, stock):
-        vip = '%s/%d' % (haresources_address(self.config.vip), self.config.vip_prefixlen)
-        address = ('IPaddr2::%s' if stock else 'VIP::%s') % vip
-        if self.config.vip_dad:     # (the lean resource skips it otherwise)
-            address += '::dad'
+        c = self.config
+        # dual stack: a resource per VIP, the second right after the first
+        address = ' '.join(
+            ('IPaddr2::%s/%d' if stock else 'VIP::%s/%d') % (haresources_address(v),
+                                                             c.prefixlen_of(v))
+            # (the lean resource skips IPv6's duplicate address detection otherwise)
+            + ('::dad' if c.vip_dad and ':' in v else '') for v in c.vips)
         if self.config.nat:     # the real servers' gateway moves with the VIP, right after it
             address += (' IPaddr2::%s/%d' if stock else ' VIP::%s/%d') % (
                 self.config.gateway, self.config.inside_prefixlen)

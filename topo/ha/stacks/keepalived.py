@@ -95,18 +95,23 @@ class KeepalivedStack(HAStack):
         owned = [(PRIMARY, 'VI_LVS', 14, c.next_hops.get(PRIMARY, c.vip))]
         if c.active_active:
             owned.append((BACKUP, 'VI_LVS_B', 16, c.next_hops[BACKUP]))
+        vip = lambda address: dict(
+            address='%s/%d' % (address, c.prefixlen_of(address)),
+            # IPv6: deprecated, never the source of the checkers' connections (keepalived
+            # adds it without DAD unless told -nodad)
+            options=' preferred_lft 0%s' % (' -nodad' if c.vip_dad else '')
+            if ':' in address else '')
         out = [dict(self.role(director, master), name=name, iface=self.vrrp_iface(director),
-                    router_id=router_id, address='%s/%d' % (address, c.vip_prefixlen), dev=lan,
-                    # IPv6: deprecated, never the source of the checkers' connections
-                    # (keepalived adds it without DAD unless told -nodad)
-                    options=' preferred_lft 0%s' % (' -nodad' if c.vip_dad else '')
-                    if ':' in address else '',
-                    unicast=self.unicast(director))
+                    router_id=router_id, dev=lan, unicast=self.unicast(director),
+                    # dual stack: the other family's VIP moves with it, outside the
+                    # adverts (one family per VRRP instance)
+                    excluded=[vip(v) for v in c.vips[1:]] if name == 'VI_LVS' else [],
+                    **vip(address))
                for master, name, router_id, address in owned]
         if c.nat:
             inside = inside_interface(director.name)
             out.append(dict(self.role(director, PRIMARY), name='VI_GW', iface=inside,
-                            router_id=15, dev=inside, unicast=None, options='',
+                            router_id=15, dev=inside, unicast=None, options='', excluded=[],
                             address='%s/%d' % (c.gateway, c.inside_prefixlen)))
         return out
 

@@ -161,8 +161,11 @@ class PacemakerStack(HAStack):
             return [{'id': 'lvs' if d == PRIMARY else 'lvs-%s' % d, 'node': d,
                      'addresses': [{'id': 'next-hop-%s' % d, 'ip': c.next_hops[d],
                                     'prefixlen': c.prefixlen}]} for d in DIRECTORS]
-        out = [{'id': 'vip', 'ip': c.vip, 'prefixlen': c.vip_prefixlen,
-                'nodad': c.vip_dad is False}]      # (IPaddr2 waits DAD out by default)
+        # dual stack: the other family's VIP right after the first
+        out = [{'id': 'vip' if v == c.vip else 'vip-ipv%d' % (6 if ':' in v else 4), 'ip': v,
+                'prefixlen': c.prefixlen_of(v),
+                'nodad': c.vip_dad is False}      # (IPaddr2 waits DAD out by default)
+               for v in c.vips]
         if c.nat:     # the real servers' gateway moves with the VIP, after it
             out.append({'id': 'gateway', 'ip': c.gateway, 'prefixlen': c.inside_prefixlen})
         return [{'id': 'lvs', 'node': PRIMARY, 'addresses': out}]

@@ -28,5 +28,5 @@ class SingleDirectorStack(HAStack):
         then ldirectord (through the resource script that returns once the table has
         a real server)."""
         for ldirectord in self.daemons(director):
-            director.take_service(self.config, self.config.vip_prefixlen)
+            director.take_service(self.config, subnet_prefix=True)
             ldirectord.start()
