@@ -141,13 +141,15 @@ def check_paper_run(run_dir, stack, warm, log):
 @pytest.mark.parametrize('stack, flags, log', [
     ('keepalived', [], ('laicoy', 'keepalived.log', 'Sending unsolicited Neighbour Advert')),
     ('heartbeat', [], ('laicoy', 'ha-log', 'is dead')),
-    ('keepalived', ['--dual-stack'], ('laicoy', 'keepalived.log', 'Entering MASTER STATE')),
-], ids=['keepalived', 'heartbeat', 'keepalived-dual-stack'])
+    ('keepalived', ['--dual-stack', '--forwarding', 'tun'],
+     ('laicoy', 'keepalived.log', 'Entering MASTER STATE')),
+], ids=['keepalived', 'heartbeat', 'keepalived-dual-stack-tunnelling'])
 def test_the_paper_on_an_ipv6_vip(run_dir, stack, flags, log):
     """The paper's experiment on an IPv6 VIP: the service, the checks and the client in
     IPv6, 8/8 figures; the client's neighbour entry for the VIP moves to laicoy's MAC.
     Dual stack: the IPv4 VIP beside it, its own service whole in every figure and
-    answering wherever the figure's director serves."""
+    answering wherever the figure's director serves; here with LVS's tunnelling, IPv6 in
+    IPv6 to ip6tnl0 beside IPv4 in IPv4 to tunl0."""
     t0 = time.monotonic()
     p = experiment('failover', '--results', str(run_dir), '--stack', stack,
                    '--vip', '2001:db8:14::146', *flags)
@@ -168,6 +170,9 @@ def test_the_paper_on_an_ipv6_vip(run_dir, stack, flags, log):
         table = ipvs.parse((run_dir / 'fig12-laicoy.n.txt').read_text())
         assert sorted(svc['address'] for svc in table) == ['10.0.14.146:80',
                                                           '[2001:db8:14::146]:80']
+        assert {r['forward'] for svc in table for r in svc['real_servers']} == {'Tunnel'}
+        script = (run_dir / 'configs' / 'laico2' / 'realserver.sh').read_text()
+        assert 'ip addr replace 2001:db8:14::146/128 dev ip6tnl0' in script
         others = {n: f['other_vips']['10.0.14.146'] for n, f in s['figures'].items()}
         assert all(o['answer'] == '200' for n, o in others.items() if n not in ('10', '14'))
         assert not others['10']['held'] and not others['14']['held']

@@ -46,8 +46,9 @@ def test_every_node_gets_an_ipv6_address_that_reads_as_its_ipv4_one():
     (dict(vip='2001:db8:14::12'), 'collides with a host address'),
     (dict(vip='2001:db8:14::'), 'subnet-router anycast'),
     (dict(vip='2001:db8:14::146', subnet6='2001:db8:14::/96'), '/64 or larger'),
-    (dict(vip=VIP6, forwarding='tun'), 'direct routing so far'),
-    (dict(vip=VIP6, forwarding='nat'), 'direct routing so far'),
+    (dict(vip=VIP6, forwarding='tun', tun_type='gre'), 'IPv6 in IPv6 to real servers on the hub'),
+    (dict(vip=VIP6, forwarding='tun', remote_servers=True), 'no --remote-servers'),
+    (dict(vip=VIP6, forwarding='nat'), 'NAT\'s gateway not yet'),
     (dict(vip=VIP6, crossover=True), 'IPv4 link-local addresses only'),
 ])
 def test_what_ipv6_cannot_do_yet_is_refused_with_the_reason(values, message):
@@ -140,6 +141,19 @@ def test_a_real_server_holds_an_ipv6_vip_on_lo_and_nginx_listens_on_both(tmp_pat
     assert '[::]' not in NginxServer('laico2', 80, tmp_path / 'v4').render().read_text()
 
 
+def test_tunnelling_in_ipv6_takes_the_vip_on_ip6tnl0():
+    c = ClusterConfig(vip=VIP6, forwarding='tun', dual_stack=True)
+    assert ipvs.service_commands(c)[-1][-3:] == ['-i', '-w', '1']
+    text = render.render(FORWARDING_TEMPLATE, {
+        'node': 'laico2', 'forwarding': 'tun', 'vip': VIP6, 'vips': c.vips,
+        'vips4': ['10.0.14.146'], 'vips6': [VIP6], 'iface': 'laico2-eth0', 'gateway': None,
+        'device': 'tunl0', 'module': None, 'gue_port': None})
+    assert 'modprobe -q ip6_tunnel' in text
+    assert 'ip addr replace 2001:db8:14::146/128 dev ip6tnl0' in text
+    assert 'ip addr replace 10.0.14.146/32 dev tunl0' in text
+    assert 'dev lo' not in text
+
+
 def configure(tmp_path, name, *argv, vip=VIP6):
     stack = stack_from_flags(name, '--vip', vip, *argv)
     director = ScratchDirector('laicoz', tmp_path, stack.private_dirs())
@@ -207,7 +221,7 @@ def test_dual_stack_serves_a_vip_of_each_family_with_the_same_host_number():
     cmds = ipvs.service_commands(c)
     assert [cmd[2] for cmd in cmds if cmd[0] == '-A'] == ['10.0.14.146:80', '[2001:db8:14::146]:80']
     assert len(cmds) == 8
-    with pytest.raises(ConfigError, match='direct routing so far'):
+    with pytest.raises(ConfigError, match='gateway not yet'):
         ClusterConfig(dual_stack=True, forwarding='nat')
     with pytest.raises(ConfigError, match='collides'):
         ClusterConfig(vip='10.0.14.12', dual_stack=True)

@@ -295,8 +295,11 @@ class ClusterConfig:
         if vip == net6.network_address:
             raise ConfigError('VIP %s is the subnet-router anycast address' % vip)
         for flag, reason in (   # (the refusals come before any IPv4 check of theirs)
-                (self.forwarding != 'dr', '--forwarding %s: IPv6 is built for direct routing '
-                                          'so far (tunnelling and NAT not yet)' % self.forwarding),
+                (self.nat, '--forwarding nat: IPv6 is built for direct routing and '
+                           'tunnelling so far (NAT\'s gateway not yet)'),
+                (self.forwarding == 'tun' and (self.tun_type != 'ipip' or self.remote_servers),
+                 '--forwarding tun: IPv6 in IPv6 to real servers on the hub only so far '
+                 '(no --tun-type gue or gre, no --remote-servers)'),
                 (self.active_active, '--active-active: its router is IPv4 only so far'),
                 (self.crossover, '--crossover: the cable has IPv4 link-local addresses only, '
                                  'and IPv6 VRRP or heartbeat would need its own'),

@@ -220,8 +220,10 @@ class RealServer:
     def forwarding_variables(self):
         """The variables of its forwarding set-up (templates/realserver.sh.j2)."""
         tun = self.forwarding == 'tun'
+        vips = list(self.vips or (self.vip,))
         return {'node': self.name, 'forwarding': self.forwarding, 'vip': self.vip,
-                'vips': list(self.vips or (self.vip,)),
+                'vips': vips, 'vips4': [v for v in vips if ':' not in v],
+                'vips6': [v for v in vips if ':' in v],
                 'iface': self.interfaces()[0], 'gateway': self.gateway,
                 'device': TUN_TYPES[self.tun_type] if tun else 'lo',
                 'module': TUN_MODULES.get(self.tun_type) if tun else None,
@@ -252,6 +254,8 @@ class RealServer:
         self.cmd('ip addr flush dev lo scope global')
         if self.forwarding == 'tun':
             self.cmd('ip addr flush dev %s' % TUN_TYPES[self.tun_type])
+            if any(':' in v for v in self.vips):     # (IPv6 in IPv6's device)
+                self.cmd('ip -6 addr flush dev ip6tnl0 scope global')
             if self.tun_type == 'gue':
                 self.cmd('ip fou del port %d' % GUE_PORT)
 
