@@ -294,7 +294,7 @@ class ClusterConfig:
             raise ConfigError('VIP %s collides with a host address of the testbed' % vip)
         if vip == net6.network_address:
             raise ConfigError('VIP %s is the subnet-router anycast address' % vip)
-        for flag, reason in (   # (the refusals come before any IPv4 check of theirs)
+        for flag, reason in (
                 (self.nat, '--forwarding nat: IPv6 is built for direct routing and '
                            'tunnelling so far (NAT\'s gateway not yet)'),
                 (self.forwarding == 'tun' and (self.tun_type != 'ipip' or self.remote_servers),
@@ -302,8 +302,7 @@ class ClusterConfig:
                  '(no --tun-type gue or gre, no --remote-servers)'),
                 (self.active_active, '--active-active: its router is IPv4 only so far'),
                 (self.crossover, '--crossover: the cable has IPv4 link-local addresses only, '
-                                 'and IPv6 VRRP or heartbeat would need its own'),
-                ):
+                                 'and IPv6 VRRP or heartbeat would need its own')):
             if flag:
                 raise ConfigError('an IPv6 VIP with %s' % reason)
 
