@@ -9,6 +9,9 @@ A small control interface lets the testbed cut the path between two ports
 heal it: JSON lines on the UNIX socket named by $HUB_CONTROL,
   {"cut": [port_a, port_b], "ports": [every port]}   ->  {"ok": true}
   {"heal": true}                                      ->  {"ok": true}
+and drop every announcement of some addresses (gratuitous ARP, unsolicited Neighbour
+Advertisements: an announcement lost, or never sent), for the rest of the run:
+  {"mute": [address, ...]}                            ->  {"ok": true}
 """
 import json
 import os
@@ -26,9 +29,10 @@ except ImportError:         # the same API under Ryu's own name
     from ryu.lib import hub
     from ryu.ofproto import ofproto_v1_3
 
-from controllers import READY_MARK
+from controllers import MUTE_COOKIE, READY_MARK
 
 CUT_COOKIE = 0x7e57      # the partition's flows, removed together by heal
+ETH_ARP, ETH_IPV6, ICMPV6, NEIGHBOUR_ADVERT = 0x0806, 0x86dd, 58, 136
 
 
 class Hub(app_manager.OSKenApp if hasattr(app_manager, 'OSKenApp') else app_manager.RyuApp):
@@ -63,6 +67,8 @@ class Hub(app_manager.OSKenApp if hasattr(app_manager, 'OSKenApp') else app_mana
                     self.cut(cmd['cut'], cmd['ports'])
                 elif cmd.get('heal'):
                     self.heal()
+                elif 'mute' in cmd:
+                    self.mute(cmd['mute'])
                 else:
                     raise ValueError('unknown command')
                 answer = {'ok': True}
@@ -92,3 +98,23 @@ class Hub(app_manager.OSKenApp if hasattr(app_manager, 'OSKenApp') else app_mana
                                       match=parser.OFPMatch()))
         dp.send_barrier()
         self.logger.info('healed: every port floods to every other again')
+
+    def mute(self, addresses):
+        """Drop every announcement of these addresses, from any port: a broadcast ARP
+        whose sender is the address (gratuitous request or reply), an unsolicited
+        Neighbour Advertisement of it (to all nodes). Answers to a client's own ARP
+        request or Neighbour Solicitation are unicast, and pass."""
+        dp = self.datapath
+        parser = dp.ofproto_parser
+        for address in addresses:
+            if ':' in address:
+                match = parser.OFPMatch(eth_type=ETH_IPV6, ip_proto=ICMPV6, ipv6_dst='ff02::1',
+                                        icmpv6_type=NEIGHBOUR_ADVERT, ipv6_nd_target=address)
+            else:
+                match = parser.OFPMatch(eth_type=ETH_ARP, eth_dst='ff:ff:ff:ff:ff:ff',
+                                        arp_spa=address)
+            # no instructions: the frame goes nowhere
+            dp.send_msg(parser.OFPFlowMod(datapath=dp, cookie=MUTE_COOKIE, priority=20,
+                                          match=match, instructions=[]))
+        dp.send_barrier()
+        self.logger.info('dropping every announcement of %s', ', '.join(addresses))

@@ -4,6 +4,7 @@ the event schema and the prober's pacing."""
 import json
 import os
 import socket
+import struct
 import subprocess
 import threading
 import time
@@ -40,13 +41,26 @@ def test_ip_vs_with_a_server_missing(data):
     assert monitor.parse_ip_vs(text) == {SVC: REALS[1:]}
 
 
-def test_arp_entry_of_the_vip():
-    text = ('IP address       HW type     Flags       HW address            Mask     Device\n'
-            '10.0.14.146      0x1         0x2         00:00:00:00:00:01     *        client-eth0\n'
-            '10.0.14.12       0x1         0x0         00:00:00:00:00:00     *        client-eth0\n')
-    assert monitor.parse_arp(text, '10.0.14.146') == '00:00:00:00:00:01'
-    assert monitor.parse_arp(text, '10.0.14.12') is None        # incomplete
-    assert monitor.parse_arp(text, '10.0.14.13') is None        # no entry
+def test_the_arp_entry_of_the_vip_and_its_state_by_netlink():
+    def message(address, state, mac=None):
+        attrs = struct.pack('=HH', 8, monitor.NDA_DST) + socket.inet_aton(address)
+        if mac:
+            attrs += struct.pack('=HH', 10, monitor.NDA_LLADDR) + bytes.fromhex(
+                mac.replace(':', '')) + b'\0\0'
+        body = struct.pack('=BBHiHBB', socket.AF_INET, 0, 0, 6, state, 0, 0) + attrs
+        return struct.pack('=IHHII', 16 + len(body), monitor.RTM_NEWNEIGH, 2, 1, 0) + body
+    entries, done = monitor.parse_neighbours(
+        message('10.0.14.146', 0x10, '00:00:00:00:00:01') + message('10.0.14.12', 0x20)
+        + message('10.0.14.13', 0x02, '00:00:00:00:00:04'))
+    assert not done and entries == {
+        '10.0.14.146': ('00:00:00:00:00:01', 'PROBE'),     # probed, still used
+        '10.0.14.12': (None, 'FAILED'), '10.0.14.13': ('00:00:00:00:00:04', 'REACHABLE')}
+
+
+def test_the_client_s_own_arp_table_reads_by_netlink():
+    # this namespace's own table, as the monitor reads the client's: the loopback's
+    # entries are not in it, and an address never resolved has none
+    assert monitor.Neighbours(socket.AF_INET).entry('192.0.2.77') == (None, None)
 
 
 def test_owners_need_the_vip_and_links_up():

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from topo.analysis import timeline
+from topo.analysis import report, timeline
 from topo.engine.run import FaultRecord
 from topo.network.config import ClusterConfig
 from topo.ha.stacks.heartbeat import HeartbeatStack
@@ -34,8 +34,8 @@ def test_synthetic_director_failover():
     probes = [probe(99.9, True), probe(100.2, False, 1.0), probe(104.0, False, 1.0),
               probe(104.6, True, 0.02), probe(105.0, True)]
     t = timeline.director_failover(events, probes, 100.0, 'laicoy', SVC, REALS, DEAD)
-    assert t == {'false_takeover': False, 'detected_s': 1.0, 'fenced_s': None,
-                 'vip_taken_s': 4.5, 'client_moved_s': None, 'first_real_server_s': 4.0,
+    assert t == {'false_takeover': False, 'client_entry': [], 'detected_s': 1.0,
+                 'fenced_s': None, 'vip_taken_s': 4.5, 'client_moved_s': None, 'first_real_server_s': 4.0,
                  'table_ready_s': 6.0, 'first_ok_s': 4.62, 'outage_s': 4.62,
                  'failed_requests': 2, 'last_failure_s': 4.0}
     # a stack that fences: the primary's fencing is the step between detection and the
@@ -53,6 +53,31 @@ def test_synthetic_director_failover():
     t = timeline.director_failover(events + client, probes, 100.0, 'laicoy', SVC, REALS, DEAD,
                                    macs={'00:06': 'laicoz', '00:05': 'laicoy'})
     assert t['client_moved_s'] == 4.55
+    assert t['client_entry'] == [[4.55, 'STALE', 'laicoy']]
+
+
+def test_a_lost_announcement_leaves_the_client_on_the_old_owner_until_its_probes_fail():
+    macs = {'00:06': 'laicoz', '00:05': 'laicoy'}
+    events = [ev(99.0, 'arp', mac='00:06', state='REACHABLE', node='client'),
+              ev(100.6, 'vip', held=True),
+              ev(121.0, 'arp', mac='00:06', state='DELAY', node='client'),
+              ev(126.0, 'arp', mac='00:06', state='PROBE', node='client'),
+              ev(129.0, 'arp', mac=None, state='FAILED', node='client'),
+              ev(129.05, 'arp', mac='00:05', state='REACHABLE', node='client'),
+              ev(140.0, 'arp', mac='00:05', state='STALE', node='client')]
+    t = timeline.director_failover(events, [probe(129.1, True)], 100.0, 'laicoy', SVC, REALS,
+                                   DEAD, macs=macs)
+    assert t['vip_taken_s'] == 0.6 and t['client_moved_s'] == 29.05
+    assert t['client_entry'] == [[21.0, 'DELAY', 'laicoz'], [26.0, 'PROBE', 'laicoz'],
+                                 [29.0, 'FAILED', None], [29.05, 'REACHABLE', 'laicoy']]
+    assert report.entry_text(t['client_entry']) == (
+        'DELAY laicoz 21.0, PROBE 26.0, FAILED - 29.0, REACHABLE laicoy 29.05')
+    # the failback: the client follows laicoz back only when its entry fails again
+    back = events + [ev(150.0, 'arp', mac='00:05', state='PROBE', node='client'),
+                     ev(153.0, 'arp', mac='00:06', state='REACHABLE', node='client')]
+    t = timeline.failback(back, [], 145.0, 'laicoz', 'laicoy', SVC, REALS, False, macs=macs)
+    assert t['client_moved_s'] == 8.0 and [e[1] for e in t['client_entry']] == [
+        'PROBE', 'REACHABLE']
 
 
 def test_warm_backup_has_its_table_at_the_fault():

@@ -12,7 +12,7 @@ events.jsonl. The kinds:
   ipvs       table: {service "ip:port": [real "ip:port", ...]}   monitor
   log        log: file name, line: a new line of a daemon's log   monitor
   arp        mac: where the client's ARP entry for the VIP points (None: none)   monitor --arp
-             (IPv6: its neighbour entry; state: REACHABLE, STALE, DELAY, PROBE, ...)
+             (IPv6: its neighbour entry), and state: REACHABLE, STALE, DELAY, PROBE, ...
   link       up: bool, the node's links set up or down       the faults that set links
   fault      fault, action ('inject' | 'clear'), target, params: a fault of topo/faults/
              and the time it took effect                     the faults (Fault.record)

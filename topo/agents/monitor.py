@@ -3,9 +3,9 @@
 It watches, without spawning anything: on a director, whether the VIP is a
 local address (/proc/net/fib_trie; IPv6: /proc/net/if_inet6, once out of duplicate
 address detection), which real servers the IPVS table holds (/proc/net/ip_vs) and new
-lines of the HA daemons' logs; on the client (--arp), which MAC its ARP entry for the
-VIP points to (/proc/net/arp; IPv6: its neighbour entry and its state, by a netlink
-dump, as /proc has no IPv6 neighbour table). Each change is one
+lines of the HA daemons' logs; on the client (--arp), which MAC its ARP (IPv6:
+neighbour) entry for the VIP points to and in which state, by a netlink dump (/proc
+has no IPv6 neighbour table, and /proc/net/arp no states). Each change is one
 JSON line with the time it was seen, so a failover can be decomposed to
 within one poll interval. It is the testbed's instrument, not part of the
 director: a power-off spares it.
@@ -93,21 +93,6 @@ def parse_ip_vs(text):
     return {k: sorted(v) for k, v in table.items()}
 
 
-def parse_arp(text, address):
-    """The MAC /proc/net/arp gives for address, or None (no entry, or incomplete)."""
-    for line in text.splitlines()[1:]:
-        parts = line.split()
-        if len(parts) >= 4 and parts[0] == address:
-            complete = int(parts[2], 16) & 0x2        # ATF_COM
-            return parts[3] if complete and parts[3] != '00:00:00:00:00:00' else None
-    return None
-
-
-def arp_entry(address, path='/proc/net/arp'):
-    with open(path) as f:
-        return parse_arp(f.read(), address)
-
-
 # rtnetlink's neighbour messages (linux/neighbour.h, linux/rtnetlink.h)
 RTM_NEWNEIGH, RTM_GETNEIGH, NLM_F_REQUEST, NLM_F_DUMP, NLMSG_DONE = 28, 30, 1, 0x300, 3
 NDA_DST, NDA_LLADDR = 1, 2
@@ -146,18 +131,21 @@ def parse_neighbours(data):
 
 
 class Neighbours:
-    """This namespace's IPv6 neighbour table, by one netlink dump per look (no process)."""
+    """This namespace's neighbour table of one family (ARP's for IPv4, Neighbour
+    Discovery's for IPv6), by one netlink dump per look (no process): each entry's
+    state as well as its MAC, which /proc/net/arp does not give (a STALE entry keeps
+    its MAC, and is used, until its probes fail)."""
 
-    def __init__(self):
+    def __init__(self, family=socket.AF_INET6):
         self.sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE)
-        self.seq = 0
+        self.family, self.seq = family, 0
 
     def entry(self, address):
         """(MAC or None, state name or None) of address's entry."""
         self.seq += 1
-        # nlmsghdr + ndmsg asking for every AF_INET6 entry
+        # nlmsghdr + ndmsg asking for every entry of the family
         self.sock.send(struct.pack('=IHHII', 28, RTM_GETNEIGH, NLM_F_REQUEST | NLM_F_DUMP,
-                                   self.seq, 0) + struct.pack('=BBHiHBB', socket.AF_INET6,
+                                   self.seq, 0) + struct.pack('=BBHiHBB', self.family,
                                                               0, 0, 0, 0, 0, 0))
         entries, done = {}, False
         while not done:
@@ -204,21 +192,14 @@ def main(argv=None):
         t.lines()
     vip, table, mac, gateway = None, None, '', None
     ipv6 = ':' in a.vip
-    neighbours = Neighbours() if a.arp and ipv6 else None
+    neighbours = Neighbours(socket.AF_INET6 if ipv6 else socket.AF_INET) if a.arp else None
     emit('ready')
     while True:
-        if neighbours:      # IPv6: the entry's state too (a STALE one keeps its MAC)
+        if neighbours:
             now = neighbours.entry(a.vip)
             if now != mac:
                 mac = now
                 emit('arp', mac=mac[0], state=mac[1])
-            time.sleep(a.interval)
-            continue
-        if a.arp:
-            now_mac = arp_entry(a.vip)
-            if now_mac != mac:
-                mac = now_mac
-                emit('arp', mac=mac)
             time.sleep(a.interval)
             continue
         local = local_addresses6() if ipv6 else local_addresses()

@@ -62,6 +62,17 @@ def fidelity(s):
                 print('  %s: %s' % (what, ', '.join('%s %d' % kv for kv in sorted(counts.items()))))
 
 
+def entry_text(trace):
+    """timeline.client_entry's trace in a line: 'REACHABLE laicoz 0.0, DELAY 21.3, ...'
+    (the holder named where it changes)."""
+    parts, last = [], None
+    for t, state, who in trace:
+        parts.append('%s%s %s' % (state or 'none', '' if who == last else ' ' + str(who or '-'),
+                                  t))
+        last = who
+    return ', '.join(parts) or None
+
+
 def run(s, out):
     """One run: the paper's figures (if any), each measured timeline, the invariants,
     and what each checker found."""
@@ -89,6 +100,8 @@ def run(s, out):
         if d:
             print('\n%s, %s mode:' % (title, mode_label(s)))
             for k, v in d.items():
+                if k == 'client_entry':
+                    v = entry_text(v)
                 print('  %-26s %s' % (k, '-' if v is None else v))
     if s.get('scenario') == 'fault':
         for d in s.get('fault_timelines', []):

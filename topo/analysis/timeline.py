@@ -86,6 +86,7 @@ def director_failover(events, probes, t_fault, backup, service, reals, detected_
     moved = min((e['t'] for e in events if e.get('kind') == 'arp' and e['t'] >= t_fault
                  and (macs or {}).get(e.get('mac')) == backup), default=None)
     return {'false_takeover': False,
+            'client_entry': client_entry(events, t_fault, moved, macs),
             'detected_s': _rel(detected, t_fault), 'fenced_s': _rel(fenced, t_fault),
             'vip_taken_s': _rel(vip, t_fault), 'client_moved_s': _rel(moved, t_fault),
             'first_real_server_s': _rel(first_real, t_fault),
@@ -94,8 +95,23 @@ def director_failover(events, probes, t_fault, backup, service, reals, detected_
             'last_failure_s': _rel(last_fail, t_fault)}
 
 
-def failback(events, probes, t_on, primary, backup, service, reals, nice_failback):
-    """Primary switched on at t_on: when did the service settle where it belongs?"""
+def client_entry(events, t_from, t_to, macs):
+    """The client's ARP (neighbour) entry for the VIP from t_from to t_to (both
+    included; to the end if None): [[s after t_from, state, director or MAC], ...].
+    Without the new owner's announcement the entry keeps the old MAC through
+    REACHABLE, DELAY and PROBE until it FAILS, and only then is resolved again."""
+    out = []
+    for e in events:
+        if e.get('kind') == 'arp' and e['t'] >= t_from and (t_to is None or e['t'] <= t_to):
+            out.append([_rel(e['t'], t_from), e.get('state'),
+                        (macs or {}).get(e.get('mac'), e.get('mac'))])
+    return out
+
+
+def failback(events, probes, t_on, primary, backup, service, reals, nice_failback,
+             macs=None):
+    """Primary switched on at t_on: when did the service settle where it belongs, and
+    when did the client's entry for the VIP point there (client_moved_s)?"""
     owner = backup if nice_failback else primary
     want = set(reals)
     vip = _first(events, t_on, owner, lambda e: e.get('kind') == 'vip' and e['held'])
@@ -105,7 +121,12 @@ def failback(events, probes, t_on, primary, backup, service, reals, nice_failbac
         events, t_on, backup, lambda e: e.get('kind') == 'vip' and not e['held'])
     window = [p for p in probes if p['t'] >= t_on]
     failed = [p['t'] for p in window if not p['ok']]
+    moved = None if nice_failback else min(
+        (e['t'] for e in events if e.get('kind') == 'arp' and e['t'] >= t_on
+         and (macs or {}).get(e.get('mac')) == owner), default=None)
     return {'owner': owner, 'vip_taken_s': _rel(vip, t_on), 'table_ready_s': _rel(table, t_on),
+            'client_moved_s': _rel(moved, t_on),
+            'client_entry': [] if nice_failback else client_entry(events, t_on, moved, macs),
             'backup_released_s': _rel(released, t_on),
             'failed_requests': len(failed),
             'first_failure_s': _rel(min(failed), t_on) if failed else None,
@@ -195,8 +216,8 @@ def analyse(history, stack, config, bursts=(), macs=None, period=0.05):
     failovers = [director_failover(events, probes, c.injected, BACKUP, service, reals,
                                    stack.detected_pattern, t_end=c.cleared, macs=macs)
                  for c in cycles]
-    failbacks = [failback(events, probes, c.cleared, PRIMARY, BACKUP, service, reals, nice)
-                 for c in cycles if c.cleared]
+    failbacks = [failback(events, probes, c.cleared, PRIMARY, BACKUP, service, reals, nice,
+                          macs=macs) for c in cycles if c.cleared]
     if failovers:
         out.update(failover=failovers[0], failover_repeats=failovers)
         c, fo = cycles[0], failovers[0]

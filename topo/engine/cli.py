@@ -127,6 +127,12 @@ def add_cluster_args(p, weights_default=None, scheduler=True, crossover=True,
                         '(on: a second before it is usable) or not (off); default: as the '
                         'stack does (keepalived and heartbeat\'s lean resource skip it, '
                         'Pacemaker\'s IPaddr2 waits it out)')
+    g.add_argument('--vip-announce', choices=('sent', 'lost'), default='sent',
+                   help='lost: the hub drops every announcement of the VIP by its new owner '
+                        '(gratuitous ARP; IPv6: unsolicited Neighbour Advertisements), as if '
+                        'lost or never sent: the client keeps sending to the old owner until '
+                        'its neighbour entry times out and its probes fail (tens of '
+                        'seconds); the emulation only')
     g.add_argument('--subnet', action='append', metavar='PREFIX',
                    help="the testbed's own subnet (default 10.0.14.0/24); give it again with "
                         'an IPv6 /64 for an IPv6 VIP (default %s)' % SUBNET6)
@@ -231,6 +237,10 @@ def cluster_config(args, **override):
         from topo.network.config import ConfigError
         raise ConfigError('an IPv6 VIP runs in the emulation only so far (an inventory\'s '
                           'machines have IPv4 addresses)')
+    if machines is not None and getattr(args, 'vip_announce', 'sent') != 'sent':
+        from topo.network.config import ConfigError
+        raise ConfigError('--vip-announce lost: the testbed drops the announcements on its '
+                          'own hub, and the machines\' switch is not the testbed\'s')
     if machines is not None:        # the cluster is the inventory's
         shape = dict(servers=len(machines.real_servers), vip=machines.vip,
                      subnet=machines.subnet, port=machines.port)
@@ -246,6 +256,7 @@ def cluster_config(args, **override):
                   **subnets(args.subnet),
                   crossover=getattr(args, 'crossover', False),
                   vip_dad={'on': True, 'off': False}.get(getattr(args, 'vip_dad', None)),
+                  vip_announce=getattr(args, 'vip_announce', 'sent'),
                   dual_stack=getattr(args, 'dual_stack', False),
                   forwarding=getattr(args, 'forwarding', 'dr'),
                   tun_type=getattr(args, 'tun_type', 'ipip'),

@@ -76,6 +76,8 @@ DIRECTORS = (PRIMARY, BACKUP)
 # An IPv6 service: the hub's IPv6 prefix (RFC 3849's documentation block). A node's
 # IPv6 address reads as its IPv4 one: laico2 (10.0.14.12) is 2001:db8:14::12.
 SUBNET6 = '2001:db8:14::/64'
+# --vip-announce: the new owner's announcements of the VIP reach the LAN, or are dropped
+VIP_ANNOUNCE = ('sent', 'lost')
 
 
 def readable6(net, host):
@@ -131,6 +133,11 @@ class ClusterConfig:
     # before the address is usable); None: as the stack does by default (keepalived and
     # heartbeat's lean resource skip it, Pacemaker's IPaddr2 waits it out)
     vip_dad: bool = None
+    # whether the VIP's new owner is heard announcing it (gratuitous ARP, unsolicited
+    # Neighbour Advertisements): 'lost' has the hub drop every announcement of the VIPs,
+    # as if lost or never sent, so a client finds the new owner only through its own
+    # neighbour entry's timers (stale, probed, failed, resolved again)
+    vip_announce: str = 'sent'
     # both families at once: a second VIP of the other family (the same host number:
     # 10.0.14.146 and 2001:db8:14::146), its own virtual service, moved with the first
     dual_stack: bool = False
@@ -260,6 +267,12 @@ class ClusterConfig:
                     self.used_hosts | {0, 255}:
                 raise ConfigError('--dual-stack: the IPv4 VIP %s (the IPv6 VIP\'s host '
                                   'number in %s) is no address for it' % (other, net))
+        if self.vip_announce not in VIP_ANNOUNCE:
+            raise ConfigError('--vip-announce: %r is none of %s'
+                              % (self.vip_announce, ', '.join(VIP_ANNOUNCE)))
+        if self.vip_announce == 'lost' and self.active_active:
+            raise ConfigError('--vip-announce lost: active/active announces no VIP (the '
+                              'router\'s ECMP route names both directors)')
         if self.vip_dad is not None and vip.version != 6 and not self.dual_stack:
             raise ConfigError('--vip-dad: duplicate address detection is IPv6\'s; the VIP '
                               '%s is IPv4' % vip)
@@ -489,7 +502,8 @@ class ClusterConfig:
                 'gateway': self.gateway, 'inside': self.inside,
                 'addresses': self.addresses,
                 'subnet6': self.subnet6 if self.addresses6 else None,
-                'vip_dad': self.vip_dad, 'dual_stack': self.dual_stack, 'vips': self.vips,
+                'vip_dad': self.vip_dad, 'vip_announce': self.vip_announce,
+                'dual_stack': self.dual_stack, 'vips': self.vips,
                 'addresses6': self.addresses6}
 
     @property

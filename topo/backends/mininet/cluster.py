@@ -118,6 +118,8 @@ class MininetNetwork(Network):
         self.net.start()
         self.timings['switch_s'] = time.monotonic() - t0
         self.controller.wait_flow()
+        if self.config.vip_announce == 'lost':
+            self.mute_announcements(self.config.vips)
         if self.hardware:
             from topo.backends.mininet.cgroups import Limits
             self.limits = Limits(self.hardware, self.workdir)
@@ -209,6 +211,20 @@ class MininetNetwork(Network):
     def heal(self):
         self.controller.control(heal=True)
         return time.time()
+
+    def mute_announcements(self, addresses):
+        """The hub drops every announcement of these addresses (--vip-announce lost),
+        checked in the switch: a run that believed it and was wrong measures nothing."""
+        from controllers import MUTE_COOKIE
+        self.controller.control(mute=list(addresses))
+        flows = run_cmd('ovs-ofctl', '-O', 'OpenFlow13', 'dump-flows', HUB,
+                        'cookie=%#x/-1' % MUTE_COOKIE, check=False).stdout
+        found = sum('actions=drop' in line for line in flows.splitlines())
+        if found != len(addresses):
+            raise RuntimeError('the hub has %d of the %d flows that drop the VIP\'s '
+                               'announcements:\n%s' % (found, len(addresses), flows))
+        self.log('the hub drops every announcement of %s (--vip-announce lost)'
+                 % ', '.join(addresses))
 
     # -- hardware caps ----------------------------------------------------------------------
     def cap(self, node):
