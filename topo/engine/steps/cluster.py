@@ -99,7 +99,10 @@ class WaitTakeover:
 
 class WaitSettled:
     """After the primary came back: the service where it belongs (laicoz, or with nice
-    failback laicoy), the other director standing by."""
+    failback laicoy), the other director standing by, and the client answered through
+    it. The directors' state alone is not the client's: a client whose neighbour entry
+    still names the old owner (its announcement lost) fails for tens of seconds more,
+    and a run that stopped probing here would call that hand-back short."""
 
     def __call__(self, run):
         owner, other = (BACKUP, PRIMARY) if run.nice else (PRIMARY, BACKUP)
@@ -110,9 +113,15 @@ class WaitSettled:
                 e['t'] > t_on and e.get('node') == PRIMARY and e.get('kind') == 'log'
                 and re.search(run.stack.rejoined_pattern, e['line']) for e in r.events))
             time.sleep(run.measure.settle)
-        if run.wait('%s to serve and %s to stand by' % (owner, other),
-                    lambda r: run.serving(owner)(r) and run.standing_by(other)(r)):
+        settled = run.wait('%s to serve and %s to stand by' % (owner, other),
+                           lambda r: run.serving(owner)(r) and run.standing_by(other)(r))
+        if settled:
             stage('%s serves again, %s stands by' % (owner, other))
+        if settled and run.prober is not None:
+            answered = run.wait('a request answered through %s' % owner,
+                                lambda r: (r.last_ok_sent or 0) > settled)
+            if answered and answered - settled > 1.0:
+                stage('client served again %.2fs after that' % (answered - settled))
 
 
 class WaitRecovered:
