@@ -43,9 +43,9 @@ def parse_args(argv=None):
 
 
 # what the report gives the spread of (trials.csv and summary.json have every number)
-METRICS = ('outage_s', 'detected_s', 'fenced_s', 'vip_taken_s', 'table_ready_s', 'first_ok_s',
-           'failed_requests', 'failback_outage_s', 'removal_outage_s', 'dual_owner_s',
-           'gateway_split_s')
+METRICS = ('outage_s', 'detected_s', 'fenced_s', 'vip_taken_s', 'client_moved_s',
+           'table_ready_s', 'first_ok_s', 'failed_requests', 'failback_outage_s',
+           'failback_client_moved_s', 'removal_outage_s', 'dual_owner_s', 'gateway_split_s')
 
 
 def main(argv=None):
