@@ -137,7 +137,8 @@ class Node(abc.ABC):
 
     def restore_routes(self):
         for destination, via in self.__dict__.get('_routes', {}).items():
-            self.cmd('ip route replace %s via %s' % (destination, via))
+            self.cmd('ip %sroute replace %s via %s' % ('-6 ' if ':' in via else '', destination,
+                                                       via))
 
     def clear_state(self):
         """Kernel state a reboot loses (beyond the interface addresses)."""

@@ -47,6 +47,9 @@ GUE_PORT = 6080         # ipvsadm's own example; the real servers listen with `i
 # NAT's private network behind the directors; its gateway (host .254) moves with the VIP.
 # Tunnelling's remote variant puts the real servers there too, behind a router.
 INSIDE_SUBNET = '192.168.14.0/24'
+# ... and its IPv6 prefix, for an IPv6 service with NAT (laico2 is <prefix>::12, the
+# gateway ::254, as in IPv4)
+INSIDE_SUBNET6 = '2001:db8:168:14::/64'
 GATEWAY_HOST = 254
 ROUTER = 'router'
 ROUTER_HOST = 1         # the router's address on the hub
@@ -161,9 +164,11 @@ class ClusterConfig:
     addresses: dict = field(init=False, default=None)
     addresses6: dict = field(init=False, default=None)  # IPv6 service: each node's
     inside: dict = field(init=False, default=None)      # NAT: each director's inside address
+    inside6: dict = field(init=False, default=None)     # an IPv6 NAT service: its IPv6 one
     next_hops: dict = field(init=False, default=None)   # active/active: each director's
     outside: dict = field(init=False, default=None)     # active/active: router's, client's
-    # the real servers' gateway: NAT's moves with the VIP, remote TUN's is the router
+    # the real servers' gateway: NAT's moves with the VIP (in the service's family),
+    # remote TUN's is the router
     gateway: str = field(init=False, default=None)
 
     def __post_init__(self):
@@ -193,11 +198,18 @@ class ClusterConfig:
             self.gateway = host(GATEWAY_HOST)
         for name in self.real_servers:
             self.addresses[name] = host(10 + int(name[len('laico'):]))
-        self.addresses6 = {}
+        self.addresses6, self.inside6 = {}, {}
         if self.ipv6 or self.dual_stack:
             net6 = ipaddress.ip_network(self.subnet6)
             self.addresses6 = {name: readable6(net6, int(address.split('.')[-1]))
                                for name, address in self.addresses.items()}
+            if self.nat and self.ipv6:      # the real servers and their gateway inside
+                inside6 = ipaddress.ip_network(INSIDE_SUBNET6)
+                self.addresses6.update((name, readable6(inside6, int(
+                    self.addresses[name].split('.')[-1]))) for name in self.real_servers)
+                self.inside6 = {d: readable6(inside6, int(a.split('.')[-1]))
+                                for d, a in self.inside.items()}
+                self.gateway = readable6(inside6, GATEWAY_HOST)
 
     def validate(self):
         if not isinstance(self.servers, int) or not 1 <= self.servers <= 100:
@@ -307,9 +319,12 @@ class ClusterConfig:
             raise ConfigError('VIP %s collides with a host address of the testbed' % vip)
         if vip == net6.network_address:
             raise ConfigError('VIP %s is the subnet-router anycast address' % vip)
+        if self.nat and net6.overlaps(ipaddress.ip_network(INSIDE_SUBNET6)):
+            raise ConfigError('IPv6 subnet %s overlaps NAT\'s inside network %s'
+                              % (net6, INSIDE_SUBNET6))
         for flag, reason in (
-                (self.nat, '--forwarding nat: IPv6 is built for direct routing and '
-                           'tunnelling so far (NAT\'s gateway not yet)'),
+                (self.nat and self.dual_stack, '--forwarding nat and --dual-stack: the real '
+                 'servers would need a gateway of each family moving with its VIP (not yet)'),
                 (self.forwarding == 'tun' and (self.tun_type != 'ipip' or self.remote_servers),
                  '--forwarding tun: IPv6 in IPv6 to real servers on the hub only so far '
                  '(no --tun-type gue or gre, no --remote-servers)'),
@@ -472,6 +487,12 @@ class ClusterConfig:
     def inside_prefixlen(self):
         return ipaddress.ip_network(self.inside_subnet).prefixlen
 
+    @property
+    def gateway_prefixlen(self):
+        """The prefix length the real servers' gateway is added with (its family's)."""
+        return ipaddress.ip_network(INSIDE_SUBNET6).prefixlen if ':' in (self.gateway or '') \
+            else self.inside_prefixlen
+
     # the crossover cable's own point-to-point link-local addresses
     CROSSOVER = {PRIMARY: '169.254.77.1', BACKUP: '169.254.77.2'}
     CROSSOVER_PREFIX = 30
@@ -500,6 +521,7 @@ class ClusterConfig:
                 'outside': self.outside,
                 'inside_subnet': self.inside_subnet if self.servers_inside else None,
                 'gateway': self.gateway, 'inside': self.inside,
+                'inside6': self.inside6 or None,
                 'addresses': self.addresses,
                 'subnet6': self.subnet6 if self.addresses6 else None,
                 'vip_dad': self.vip_dad, 'vip_announce': self.vip_announce,

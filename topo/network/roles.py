@@ -86,8 +86,8 @@ class Director:
                 self.cmd('ip addr flush dev %s to %s' % (self.interfaces()[0], host_prefix(address)))
             self.cmd('ip addr flush dev lo to %s' % host_prefix(self.vip))
         if self.gateway:
-            self.cmd('ip -4 addr flush dev %s to %s/32' % (inside_interface(self.name),
-                                                           self.gateway))
+            self.cmd('ip addr flush dev %s to %s' % (inside_interface(self.name),
+                                                     host_prefix(self.gateway)))
 
     def fresh_run(self):
         """A private /run as after a boot: empty (the daemons add what they expect)."""
@@ -140,8 +140,9 @@ class Director:
                 # with its subnet's prefix, as a stack adds it, or as the one address
                 self.add_vip(address, config.prefixlen_of(address) if subnet_prefix else None)
         if config.nat and not self.holds(config.gateway):
-            self.cmd('ip addr add %s/%d dev %s' % (config.gateway, config.inside_prefixlen,
-                                                   inside_interface(self.name)))
+            self.cmd('ip addr add %s/%d dev %s%s' % (
+                config.gateway, config.gateway_prefixlen, inside_interface(self.name),
+                ' ' + VIP6_OPTIONS if ':' in config.gateway else ''))
 
     def holds(self, address):
         """The address is on the director and usable (IPv6: out of duplicate address

@@ -39,6 +39,7 @@ class ClusterTopo(Topo):
         roles = [(d, Director, {'private_root': private_root, 'private_dirs': private_dirs,
                                 'vip': config.vip, 'vips': config.vips,
                                 'gateway': config.gateway if config.nat else None,
+                                'inside6': config.inside6.get(d),
                                 'next_hops': list(config.next_hops.values())})
                  for d in DIRECTORS]
         roles += [(r, RealServer, {'vip': config.vip, 'vips': config.vips, 'web_port': config.port,

@@ -63,16 +63,20 @@ class MininetNode(Host, Node):
     def config(self, ip6=None, **params):
         r = Host.config(self, **params)
         if ip6:
-            # keep_addr_on_down: a cable set down (a fault) keeps the address, as a pulled
-            # cable does (the kernel drops IPv6 addresses at an admin down). nodad: usable
-            # at once (the testbed's addresses are its own)
-            lan = self.interfaces()[0]
-            self.cmd('sysctl -qw net.ipv6.conf.all.keep_addr_on_down=1 '
-                     'net.ipv6.conf.%s.keep_addr_on_down=1' % lan)
-            out = self.cmd('ip -6 addr add %s dev %s nodad' % (ip6, lan))
-            if out.strip():
-                raise RuntimeError('%s: its IPv6 address %s: %s' % (self.name, ip6, out.strip()))
+            self.add_address6(ip6, self.interfaces()[0])
         return r
+
+    def add_address6(self, address, interface):
+        """keep_addr_on_down: a cable set down (a fault) keeps the address, as a pulled
+        cable does (the kernel drops IPv6 addresses at an admin down). nodad: usable at
+        once (the testbed's addresses are its own)."""
+        if '/' not in address:
+            address += '/64'
+        self.cmd('sysctl -qw net.ipv6.conf.all.keep_addr_on_down=1 '
+                 'net.ipv6.conf.%s.keep_addr_on_down=1' % interface)
+        out = self.cmd('ip -6 addr add %s dev %s nodad' % (address, interface))
+        if out.strip():
+            raise RuntimeError('%s: its IPv6 address %s: %s' % (self.name, address, out.strip()))
 
     def mountPrivateDirs(self):
         # /etc/hosts first: a private /run may hide the file's source afterwards.
@@ -191,8 +195,9 @@ class Director(roles.Director, MininetNode):
     mount namespace, where the testbed also reads their logs."""
 
     def __init__(self, name, private_root=None, private_dirs=(), vip=None, gateway=None,
-                 next_hops=(), vips=(), **params):
+                 next_hops=(), vips=(), inside6=None, **params):
         self.vip, self.gateway, self.next_hops = vip, gateway, tuple(next_hops)
+        self.inside6 = inside6      # an IPv6 NAT service: its address on the inside
         self.vips = tuple(vips) or ((vip,) if vip else ())
         self.root = Path(private_root or '/run') / name
         self.private_dirs = tuple(private_dirs)
@@ -206,6 +211,9 @@ class Director(roles.Director, MininetNode):
         r = MininetNode.config(self, **params)
         if self.gateway:            # NAT: it routes between the client and the servers
             self.cmd('sysctl -qw net.ipv4.ip_forward=1')
+        if self.inside6:
+            self.add_address6(self.inside6, roles.inside_interface(self.name))
+            self.cmd('sysctl -qw net.ipv6.conf.all.forwarding=1')
         return r
 
     def private(self, path):

@@ -131,7 +131,8 @@ class HeartbeatStack(HAStack):
             + ('::dad' if c.vip_dad and ':' in v else '') for v in c.vips)
         if self.config.nat:     # the real servers' gateway moves with the VIP, right after it
             address += (' IPaddr2::%s/%d' if stock else ' VIP::%s/%d') % (
-                self.config.gateway, self.config.inside_prefixlen)
+                haresources_address(c.gateway), c.gateway_prefixlen) + (
+                '::dad' if c.vip_dad and ':' in c.gateway else '')
         if self.settings.hot_standby:
             return address
         # The paper's group, in its order: the VIP, then ldirectord. Until ldirectord has

@@ -110,9 +110,9 @@ class KeepalivedStack(HAStack):
                for master, name, router_id, address in owned]
         if c.nat:
             inside = inside_interface(director.name)
+            gateway = dict(vip(c.gateway), address='%s/%d' % (c.gateway, c.gateway_prefixlen))
             out.append(dict(self.role(director, PRIMARY), name='VI_GW', iface=inside,
-                            router_id=15, dev=inside, unicast=None, options='', excluded=[],
-                            address='%s/%d' % (c.gateway, c.inside_prefixlen)))
+                            router_id=15, dev=inside, unicast=None, excluded=[], **gateway))
         return out
 
     def role(self, director, master):

@@ -167,7 +167,8 @@ class PacemakerStack(HAStack):
                 'nodad': c.vip_dad is False}      # (IPaddr2 waits DAD out by default)
                for v in c.vips]
         if c.nat:     # the real servers' gateway moves with the VIP, after it
-            out.append({'id': 'gateway', 'ip': c.gateway, 'prefixlen': c.inside_prefixlen})
+            out.append({'id': 'gateway', 'ip': c.gateway, 'prefixlen': c.gateway_prefixlen,
+                        'nodad': c.vip_dad is False})
         return [{'id': 'lvs', 'node': PRIMARY, 'addresses': out}]
 
     def daemons(self, director):
