@@ -46,8 +46,9 @@ def test_every_node_gets_an_ipv6_address_that_reads_as_its_ipv4_one():
     (dict(vip='2001:db8:14::12'), 'collides with a host address'),
     (dict(vip='2001:db8:14::'), 'subnet-router anycast'),
     (dict(vip='2001:db8:14::146', subnet6='2001:db8:14::/96'), '/64 or larger'),
-    (dict(vip=VIP6, forwarding='tun', tun_type='gre'), 'IPv6 in IPv6 to real servers on the hub'),
-    (dict(vip=VIP6, forwarding='tun', remote_servers=True), 'no --remote-servers'),
+    (dict(vip=VIP6, forwarding='tun', tun_type='gre'), 'IPv6 in IPv6 only so far'),
+    (dict(vip=VIP6, forwarding='tun', remote_servers=True, dual_stack=True),
+     'one family at a time'),
     (dict(vip=VIP6, forwarding='nat', dual_stack=True), 'a gateway of each family'),
     (dict(vip='2001:db8:168:14::146', subnet6='2001:db8:168::/48', forwarding='nat'),
      'overlaps NAT\'s inside network'),
@@ -230,6 +231,16 @@ def test_nat_puts_the_real_servers_and_their_ipv6_gateway_inside():
     assert 'ip -6 route replace default via 2001:db8:168:14::254' in script
 
 
+def test_remote_real_servers_are_inside_in_ipv6_behind_the_router():
+    c = ClusterConfig(vip=VIP6, forwarding='tun', remote_servers=True)
+    assert c.addresses6['laico4'] == '2001:db8:168:14::14'
+    assert c.addresses6['router'] == '2001:db8:14::1'       # its leg on the hub
+    # the real servers' gateway is the router's leg inside, in each family
+    assert c.gateway == '2001:db8:168:14::254' and c.inside_gateway4 == '192.168.14.254'
+    assert c.inside6 == {}          # (no director is inside)
+    assert ClusterConfig(forwarding='tun', remote_servers=True).gateway == '192.168.14.254'
+
+
 def test_each_stack_moves_the_ipv6_gateway_with_the_vip(tmp_path):
     _, director = configure(tmp_path / 'k', 'keepalived', '--forwarding', 'nat')
     text = open(director.private('/etc/keepalived/keepalived.conf')).read()
@@ -246,6 +257,9 @@ def test_each_stack_moves_the_ipv6_gateway_with_the_vip(tmp_path):
     cib = open(director.private('/var/lib/pacemaker/cib/cib.xml')).read()
     assert 'id="gateway-ip" name="ip" value="2001:db8:168:14::254"' in cib
     assert 'id="gateway-preferred-lft" name="preferred_lft" value="0"' in cib
+    # IPaddr2 waits out DAD for the VIP by default, not for the gateway (the answers'
+    # way back would be with the other director meanwhile)
+    assert 'id="gateway-nodad"' in cib and 'id="vip-nodad"' not in cib
 
 
 # -- a lost announcement ----------------------------------------------------------------

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from topo.network import roles
-from topo.network.config import CLIENT, DIRECTORS, PRIMARY
+from topo.network.config import CLIENT, DIRECTORS, INSIDE_SUBNET6, PRIMARY
 from topo.registry import Registry
 
 BACKENDS = Registry(__name__, 'node backend')
@@ -253,12 +253,15 @@ class Network(abc.ABC):
         self.build()
         self.timings['network_s'] = time.monotonic() - t0
         if self.config.remote_servers:      # the real servers' network is behind the router
+            c = self.config
+            routes = [(c.inside_subnet, c.addresses[c.router])] + (
+                [(INSIDE_SUBNET6, c.addresses6[c.router])] if c.ipv6 else [])
             for node in self.directors + [self.client]:
-                out = node.add_route(self.config.inside_subnet,
-                                     self.config.addresses[self.config.router])
-                if out.strip():
-                    raise RuntimeError('%s: route to %s: %s' % (
-                        node.name, self.config.inside_subnet, out.strip()))
+                for prefix, via in routes:
+                    out = node.add_route(prefix, via)
+                    if out.strip():
+                        raise RuntimeError('%s: route to %s: %s' % (node.name, prefix,
+                                                                    out.strip()))
         if self.config.active_active:       # the client is behind the router
             roles.route_through_router(self.config, self[self.config.router], self.client,
                                        self.directors + self.real_servers)

@@ -203,7 +203,7 @@ class ClusterConfig:
             net6 = ipaddress.ip_network(self.subnet6)
             self.addresses6 = {name: readable6(net6, int(address.split('.')[-1]))
                                for name, address in self.addresses.items()}
-            if self.nat and self.ipv6:      # the real servers and their gateway inside
+            if self.servers_inside and self.ipv6:   # the real servers and their gateway
                 inside6 = ipaddress.ip_network(INSIDE_SUBNET6)
                 self.addresses6.update((name, readable6(inside6, int(
                     self.addresses[name].split('.')[-1]))) for name in self.real_servers)
@@ -325,9 +325,10 @@ class ClusterConfig:
         for flag, reason in (
                 (self.nat and self.dual_stack, '--forwarding nat and --dual-stack: the real '
                  'servers would need a gateway of each family moving with its VIP (not yet)'),
-                (self.forwarding == 'tun' and (self.tun_type != 'ipip' or self.remote_servers),
-                 '--forwarding tun: IPv6 in IPv6 to real servers on the hub only so far '
-                 '(no --tun-type gue or gre, no --remote-servers)'),
+                (self.forwarding == 'tun' and self.tun_type != 'ipip',
+                 '--forwarding tun: IPv6 in IPv6 only so far (no --tun-type gue or gre)'),
+                (self.remote_servers and self.dual_stack, '--remote-servers and --dual-stack: '
+                 'the real servers behind the router in one family at a time so far'),
                 (self.active_active, '--active-active: its router is IPv4 only so far'),
                 (self.crossover, '--crossover: the cable has IPv4 link-local addresses only, '
                                  'and IPv6 VRRP or heartbeat would need its own')):
@@ -486,6 +487,12 @@ class ClusterConfig:
     @property
     def inside_prefixlen(self):
         return ipaddress.ip_network(self.inside_subnet).prefixlen
+
+    @property
+    def inside_gateway4(self):
+        """The gateway's IPv4 address on the inside network (the router's leg there),
+        also when the service, and so `gateway`, is IPv6."""
+        return str(ipaddress.ip_network(self.inside_subnet).network_address + GATEWAY_HOST)
 
     @property
     def gateway_prefixlen(self):

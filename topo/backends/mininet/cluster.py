@@ -47,8 +47,9 @@ class ClusterTopo(Topo):
                                    'tun_type': config.tun_type,
                                    'web_dir': '%s/%s/nginx' % (private_root, r)})
                   for r in config.real_servers]
-        if config.router:
-            roles += [(config.router, Router, {})]
+        if config.router:   # (remote servers in IPv6: its leg inside has the IPv6 gateway)
+            roles += [(config.router, Router, {
+                'inside6': config.gateway if config.remote_servers and config.ipv6 else None})]
         roles += [(CLIENT, Client, {})]
         for name, cls, extra in roles:
             behind = inside and cls is RealServer
@@ -72,7 +73,8 @@ class ClusterTopo(Topo):
                          params2={'ip': '%s/%d' % (config.CROSSOVER[b], config.CROSSOVER_PREFIX)})
         if config.remote_servers:   # the router's second leg: the servers' gateway
             self.addLink(config.router, inside, intfName1=inside_interface(config.router),
-                         params1={'ip': '%s/%d' % (config.gateway, config.inside_prefixlen)},
+                         params1={'ip': '%s/%d' % (config.inside_gateway4,
+                                                   config.inside_prefixlen)},
                          **link)
         if config.nat:              # the directors' leg on the inside network, named for it
             for d in DIRECTORS:

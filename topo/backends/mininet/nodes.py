@@ -231,7 +231,14 @@ class Client(roles.Client, MininetNode):
 
 
 class Router(roles.Router, MininetNode):
+    def __init__(self, name, inside6=None, **params):
+        self.inside6 = inside6      # remote real servers in IPv6: its address inside
+        MininetNode.__init__(self, name, **params)
+
     def config(self, **params):
         r = MininetNode.config(self, **params)
         self.configure_routing()
+        if self.inside6:
+            self.add_address6(self.inside6, roles.inside_interface(self.name))
+            self.cmd('sysctl -qw net.ipv6.conf.all.forwarding=1')
         return r

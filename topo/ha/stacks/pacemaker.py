@@ -167,8 +167,11 @@ class PacemakerStack(HAStack):
                 'nodad': c.vip_dad is False}      # (IPaddr2 waits DAD out by default)
                for v in c.vips]
         if c.nat:     # the real servers' gateway moves with the VIP, after it
+            # (IPv6: no duplicate address detection unless asked for: the testbed's own
+            # address on its private network, and every second of it is a second the
+            # answers go back through the other director)
             out.append({'id': 'gateway', 'ip': c.gateway, 'prefixlen': c.gateway_prefixlen,
-                        'nodad': c.vip_dad is False})
+                        'nodad': c.vip_dad is not True})
         return [{'id': 'lvs', 'node': PRIMARY, 'addresses': out}]
 
     def daemons(self, director):
