@@ -263,7 +263,10 @@ def test_load_generator_carries_on_through_an_outage(local_web):
                             '--timeout', 1, during=outage)
     assert sum(done['failed'].values()) > 0 and set(done['failed']) <= {
         'refused', 'reset', 'closed', 'connect-timeout', 'read-timeout'}
-    assert seconds[-1]['ok'] > 0 and seconds[-1]['open'] > 0       # answered again at the end
+    # answered again at the end, with connections open (the very last second's record may
+    # come after the clients closed theirs at --duration: open 0 there, seen once)
+    assert seconds[-1]['ok'] > 0
+    assert any(s['ok'] > 0 and s['open'] > 0 for s in seconds[-3:]), seconds[-3:]
 
 
 def test_source_addresses_are_consecutive_across_octets():
