@@ -127,10 +127,12 @@ def check_paper_run(run_dir, stack, warm, log):
             assert stat.S_IMODE(path.stat().st_mode) == 0o600
     # the real servers' side of the forwarding method, as it ran (the deployment's too)
     script = (run_dir / 'configs' / 'laico2' / 'realserver.sh').read_text()
-    vip = s['parameters']['vip']
-    assert {'dr': 'ip addr replace %s dev lo' % ('%s/128' % vip if ':' in vip else '%s/32' % vip),
-            'tun': 'ip addr replace 10.0.14.146/32 dev tunl0',
-            'nat': 'ip route replace default via 192.168.14.254'}[
+    vip, gateway = s['parameters']['vip'], s['parameters']['gateway']
+    v6 = ':' in vip
+    assert {'dr': 'ip addr replace %s/%d dev lo' % (vip, 128 if v6 else 32),
+            'tun': 'ip addr replace %s/%d dev %s' % (vip, 128 if v6 else 32,
+                                                     'ip6tnl0' if v6 else 'tunl0'),
+            'nat': 'ip %sroute replace default via %s' % ('-6 ' if v6 else '', gateway)}[
         s['parameters']['forwarding']] in script
     assert (run_dir / 'configs' / 'laico2' / 'nginx.conf').exists()
     node, name, line = log
@@ -167,7 +169,9 @@ def test_the_paper_on_an_ipv6_vip(run_dir, stack, flags, log):
           % (stack, time.monotonic() - t0, EXPECTED_MODE))
     assert p.returncode == 0
     s = check_paper_run(run_dir, stack, stack == 'keepalived', log)
-    assert s['parameters']['addresses6']['laico2'] == '2001:db8:14::12'
+    inside = 'nat' in flags or '--remote-servers' in flags     # (their own prefix there)
+    assert s['parameters']['addresses6']['laico2'] == (
+        '2001:db8:168:14::12' if inside else '2001:db8:14::12')
     assert '[2001:db8:14::146]:80' in (run_dir / 'fig05-laicoz.n.txt').read_text()
     events = [json.loads(line) for line in (run_dir / 'events.jsonl').read_text().splitlines()]
     neighbour = [e for e in events if e.get('node') == 'client' and e.get('kind') == 'arp']
