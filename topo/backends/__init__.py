@@ -32,6 +32,11 @@ def network(config, backend='mininet', **kwargs):
     return BACKENDS.get(backend)(config, **kwargs)
 
 
+def route_command(destination, via):
+    """`ip route replace`, in the family of the next hop (`default` has none)."""
+    return 'ip %sroute replace %s via %s' % ('-6 ' if ':' in via else '', destination, via)
+
+
 class Node(abc.ABC):
     """One machine of the cluster, as the engine and the faults see it."""
     name = None
@@ -126,19 +131,18 @@ class Node(abc.ABC):
     def add_route(self, destination, via):
         """A static route, kept (keep_route). Its output."""
         self.keep_route(destination, via)
-        return self.cmd('ip route replace %s via %s' % (destination, via))
+        return self.cmd(route_command(destination, via))
 
     def keep_route(self, destination, via):
         """The kernel drops IPv4 routes through a device that goes down: a link set up
         again gets the routes kept back (restore_routes)."""
         if '_routes' not in self.__dict__:
             self._routes = {}
-        self._routes[destination] = via
+        self._routes[destination, ':' in via] = via     # (a default route per family)
 
     def restore_routes(self):
-        for destination, via in self.__dict__.get('_routes', {}).items():
-            self.cmd('ip %sroute replace %s via %s' % ('-6 ' if ':' in via else '', destination,
-                                                       via))
+        for (destination, _), via in self.__dict__.get('_routes', {}).items():
+            self.cmd(route_command(destination, via))
 
     def clear_state(self):
         """Kernel state a reboot loses (beyond the interface addresses)."""

@@ -2,7 +2,7 @@
 import ipaddress
 from dataclasses import dataclass, field
 
-from topo.network.addresses import endpoint
+from topo.network.addresses import endpoint, host_prefix
 
 # The IPVS schedulers of the paper's section 2.2, then the two that hash the connection
 # (source hashing; Maglev hashing, Linux >= 4.18): their modules are loaded up front.
@@ -58,6 +58,7 @@ ROUTER_HOST = 1         # the router's address on the hub
 # one next-hop address per director, which the HA stack moves to the peer of a
 # director that fails (the ECMP set itself never changes)
 OUTSIDE_SUBNET = '192.0.2.0/24'
+OUTSIDE_SUBNET6 = '2001:db8:0:2::/64'     # ... and in IPv6 (the client ::200, as .200)
 NEXT_HOP_HOSTS = (4, 5)     # laicoz's, laicoy's on the hub
 
 
@@ -167,6 +168,7 @@ class ClusterConfig:
     inside6: dict = field(init=False, default=None)     # an IPv6 NAT service: its IPv6 one
     next_hops: dict = field(init=False, default=None)   # active/active: each director's
     outside: dict = field(init=False, default=None)     # active/active: router's, client's
+    outside6: dict = field(init=False, default=None)    # ... in IPv6, for an IPv6 service
     # the real servers' gateway: NAT's moves with the VIP (in the service's family),
     # remote TUN's is the router
     gateway: str = field(init=False, default=None)
@@ -210,6 +212,14 @@ class ClusterConfig:
                 self.inside6 = {d: readable6(inside6, int(a.split('.')[-1]))
                                 for d, a in self.inside.items()}
                 self.gateway = readable6(inside6, GATEWAY_HOST)
+        self.outside6 = {}
+        if self.active_active and self.ipv6:    # the next hops and the client in IPv6
+            net6 = ipaddress.ip_network(self.subnet6)
+            self.next_hops = {d: readable6(net6, n) for d, n in zip(DIRECTORS, NEXT_HOP_HOSTS)}
+            outside6 = ipaddress.ip_network(OUTSIDE_SUBNET6)
+            self.outside6 = {ROUTER: readable6(outside6, ROUTER_HOST),
+                             CLIENT: readable6(outside6, 200)}
+            self.addresses6[CLIENT] = self.outside6[CLIENT]
 
     def validate(self):
         if not isinstance(self.servers, int) or not 1 <= self.servers <= 100:
@@ -329,7 +339,9 @@ class ClusterConfig:
                  '--forwarding tun: IPv6 in IPv6 only so far (no --tun-type gue or gre)'),
                 (self.remote_servers and self.dual_stack, '--remote-servers and --dual-stack: '
                  'the real servers behind the router in one family at a time so far'),
-                (self.active_active, '--active-active: its router is IPv4 only so far'),
+                (self.active_active and self.dual_stack,
+                 '--active-active and --dual-stack: the router\'s ECMP route in one family '
+                 'at a time so far'),
                 (self.crossover, '--crossover: the cable has IPv4 link-local addresses only, '
                                  'and IPv6 VRRP or heartbeat would need its own')):
             if flag:
@@ -464,7 +476,7 @@ class ClusterConfig:
             commands += ['sysctl -qw net.ipv4.conf.all.arp_ignore=1 '
                          'net.ipv4.conf.all.arp_announce=2 net.ipv4.conf.%s.arp_ignore=1 '
                          'net.ipv4.conf.%s.arp_announce=2' % (iface, iface),
-                         'ip addr replace %s/32 dev lo' % self.vip]
+                         'ip addr replace %s dev lo' % host_prefix(self.vip)]
         return ' && '.join(commands) or None
 
     def forward_args(self):
@@ -525,7 +537,7 @@ class ClusterConfig:
                 'tun_type': self.tun_type if self.forwarding == 'tun' else None,
                 'remote_servers': self.remote_servers,
                 'active_active': self.active_active, 'next_hops': self.next_hops,
-                'outside': self.outside,
+                'outside': self.outside, 'outside6': self.outside6 or None,
                 'inside_subnet': self.inside_subnet if self.servers_inside else None,
                 'gateway': self.gateway, 'inside': self.inside,
                 'inside6': self.inside6 or None,

@@ -16,7 +16,8 @@ from pathlib import Path
 from topo import render
 from topo.network import ipvs
 from topo.network.addresses import host_prefix
-from topo.network.config import (CLIENT, CLIENT_PREFIX, DIRECTORS, GUE_PORT, OUTSIDE_SUBNET,
+from topo.network.config import (CLIENT, CLIENT_PREFIX, CLIENT_PREFIX6, DIRECTORS, GUE_PORT,
+                                 OUTSIDE_SUBNET, OUTSIDE_SUBNET6,
                                  TUN_MODULES, TUN_TYPES, inside_interface)
 from topo.network.webserver import NginxServer, raise_limits
 
@@ -56,14 +57,22 @@ def route_through_router(config, router, client, on_hub):
     sends the VIP's traffic to both directors by ECMP, hashing each connection by its
     addresses and ports (fib_multipath_hash_policy=1), so one connection keeps one
     director while both are in the set."""
-    out = client.cmd('ip route replace default via %s' % config.outside[config.router])
-    if config.client_sources:
-        out += client.cmd('ip route replace local %s dev lo' % CLIENT_PREFIX)
-        out += router.add_route(CLIENT_PREFIX, client.address())
-    out += router.cmd('sysctl -qw net.ipv4.fib_multipath_hash_policy=1')
-    for node in on_hub:
-        for prefix in (OUTSIDE_SUBNET, CLIENT_PREFIX):
-            out += node.add_route(prefix, config.addresses[config.router])
+    out = ''
+    # IPv4 always (the plumbing); an IPv6 service the same in IPv6 besides
+    for v6 in (False, True) if config.ipv6 else (False,):
+        outside = config.outside6 if v6 else config.outside
+        prefix = CLIENT_PREFIX6 if v6 else CLIENT_PREFIX
+        out += client.add_route('default', outside[config.router])
+        if config.client_sources:
+            out += client.cmd('ip route replace local %s dev lo' % prefix)
+            if v6:      # IPv6's bind() takes only configured addresses, not a local route's
+                out += client.cmd('sysctl -qw net.ipv6.ip_nonlocal_bind=1')
+            out += router.add_route(prefix, outside[CLIENT])
+        out += router.cmd('sysctl -qw net.ipv%d.fib_multipath_hash_policy=1' % (6 if v6 else 4))
+        via = (config.addresses6 if v6 else config.addresses)[config.router]
+        for node in on_hub:
+            for destination in (OUTSIDE_SUBNET6 if v6 else OUTSIDE_SUBNET, prefix):
+                out += node.add_route(destination, via)
     if out.strip():
         raise RuntimeError('routing through the router: %s' % out.strip())
     router.route_vip(config, DIRECTORS)
@@ -311,7 +320,7 @@ class Router:
     def route_vip(self, config, directors):
         """Active/active: the VIP's ECMP route over the next hops of these directors."""
         hops = ' '.join('nexthop via %s' % config.next_hops[d] for d in directors)
-        out = self.cmd('ip route replace %s/32 %s' % (config.vip, hops))
+        out = self.cmd('ip route replace %s %s' % (host_prefix(config.vip), hops))
         if out.strip():
             raise RuntimeError('%s: the VIP\'s route via %s: %s'
                                % (self.name, ', '.join(directors), out.strip()))

@@ -47,9 +47,13 @@ class ClusterTopo(Topo):
                                    'tun_type': config.tun_type,
                                    'web_dir': '%s/%s/nginx' % (private_root, r)})
                   for r in config.real_servers]
-        if config.router:   # (remote servers in IPv6: its leg inside has the IPv6 gateway)
-            roles += [(config.router, Router, {
-                'inside6': config.gateway if config.remote_servers and config.ipv6 else None})]
+        if config.router:   # an IPv6 service: its other leg's IPv6 address
+            legs6 = {}
+            if config.ipv6 and config.remote_servers:   # (the real servers' gateway)
+                legs6[inside_interface(config.router)] = config.gateway
+            if config.ipv6 and config.active_active:
+                legs6[outside_interface(config.router)] = config.outside6[config.router]
+            roles += [(config.router, Router, {'legs6': legs6})]
         roles += [(CLIENT, Client, {})]
         for name, cls, extra in roles:
             behind = inside and cls is RealServer

@@ -231,14 +231,15 @@ class Client(roles.Client, MininetNode):
 
 
 class Router(roles.Router, MininetNode):
-    def __init__(self, name, inside6=None, **params):
-        self.inside6 = inside6      # remote real servers in IPv6: its address inside
+    def __init__(self, name, legs6=None, **params):
+        self.legs6 = dict(legs6 or {})      # an IPv6 service: {its other leg: IPv6 address}
         MininetNode.__init__(self, name, **params)
 
     def config(self, **params):
         r = MininetNode.config(self, **params)
         self.configure_routing()
-        if self.inside6:
-            self.add_address6(self.inside6, roles.inside_interface(self.name))
+        for interface, address in self.legs6.items():
+            self.add_address6(address, interface)
+        if self.legs6:
             self.cmd('sysctl -qw net.ipv6.conf.all.forwarding=1')
         return r

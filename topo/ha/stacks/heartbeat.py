@@ -118,7 +118,8 @@ class HeartbeatStack(HAStack):
         if self.config.active_active:
             # each director owns its own next hop, given back to it when it returns
             return [[d, ('IPaddr2::%s/%d' if stock else 'VIP::%s/%d')
-                     % (self.config.next_hops[d], self.config.prefixlen)] for d in DIRECTORS]
+                     % (haresources_address(self.config.next_hops[d]),
+                        self.config.prefixlen_of(self.config.next_hops[d]))] for d in DIRECTORS]
         return [[PRIMARY, self.group(stock)]]
 
     def group(self, stock):

@@ -160,7 +160,8 @@ class PacemakerStack(HAStack):
         if c.active_active:
             return [{'id': 'lvs' if d == PRIMARY else 'lvs-%s' % d, 'node': d,
                      'addresses': [{'id': 'next-hop-%s' % d, 'ip': c.next_hops[d],
-                                    'prefixlen': c.prefixlen}]} for d in DIRECTORS]
+                                    'prefixlen': c.prefixlen_of(c.next_hops[d]),
+                                    'nodad': c.vip_dad is False}]} for d in DIRECTORS]
         # dual stack: the other family's VIP right after the first
         out = [{'id': 'vip' if v == c.vip else 'vip-ipv%d' % (6 if ':' in v else 4), 'ip': v,
                 'prefixlen': c.prefixlen_of(v),
