@@ -241,6 +241,31 @@ def test_remote_real_servers_are_inside_in_ipv6_behind_the_router():
     assert ClusterConfig(forwarding='tun', remote_servers=True).gateway == '192.168.14.254'
 
 
+def test_active_active_in_ipv6_routes_the_vip_over_two_ipv6_next_hops(tmp_path):
+    c = ClusterConfig(vip=VIP6, active_active=True, scheduler='mh', sloppy_tcp=True)
+    assert c.next_hops == {'laicoz': '2001:db8:14::4', 'laicoy': '2001:db8:14::5'}
+    assert c.takeover_address == '2001:db8:14::4'
+    # the client behind the router, on its own network in each family
+    assert c.outside6 == {'router': '2001:db8:0:2::1', 'client': '2001:db8:0:2::200'}
+    assert c.addresses6['client'] == '2001:db8:0:2::200' and c.addresses['client'] == '192.0.2.200'
+    assert c.addresses6['router'] == '2001:db8:14::1'
+    assert 'ip addr replace 2001:db8:14::146/128 dev lo' in c.director_setup('laicoz-eth0')
+    stack, director = configure(tmp_path / 'k', 'keepalived', '--active-active', '--scheduler',
+                                'mh')
+    text = open(director.private('/etc/keepalived/keepalived.conf')).read()
+    assert '2001:db8:14::4/64 dev laicoz-eth0 preferred_lft 0' in text
+    assert '2001:db8:14::5/64 dev laicoz-eth0 preferred_lft 0' in text
+    stack = stack_from_flags('heartbeat', '--vip', VIP6, '--active-active', '--scheduler', 'mh',
+                             '--hot-standby')
+    assert stack.resources() == [
+        ['laicoz', 'VIP::2001:0db8:0014:0000:0000:0000:0000:0004/64'],
+        ['laicoy', 'VIP::2001:0db8:0014:0000:0000:0000:0000:0005/64']]
+    stack = stack_from_flags('pacemaker', '--vip', VIP6, '--active-active', '--scheduler', 'mh',
+                             '--hot-standby')
+    assert [g['addresses'][0]['ip'] for g in stack.groups()] == ['2001:db8:14::4',
+                                                                 '2001:db8:14::5']
+
+
 def test_each_stack_moves_the_ipv6_gateway_with_the_vip(tmp_path):
     _, director = configure(tmp_path / 'k', 'keepalived', '--forwarding', 'nat')
     text = open(director.private('/etc/keepalived/keepalived.conf')).read()

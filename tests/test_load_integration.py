@@ -89,13 +89,15 @@ def test_sync_daemon_or_maglev_hashing_carries_the_connections(run_dir):
     assert leftovers(p.run_id) == []
 
 
-def test_active_active_directors_share_the_sessions_and_survive_each_other(run_dir):
+@pytest.mark.parametrize('family', [[], ['--vip', '2001:db8:14::146']], ids=['ipv4', 'ipv6'])
+def test_active_active_directors_share_the_sessions_and_survive_each_other(run_dir, family):
     """Both directors serve behind the router's ECMP route (keepalived moving each
     one's next hop, mh + sloppy TCP, no sync daemon): the sessions went through both;
     when laicoz is switched off the router sends its share to laicoy, and no session
-    of laicoy's breaks (laicoz's carry on too: the same mh table)."""
+    of laicoy's breaks (laicoz's carry on too: the same mh table). In IPv6: the next
+    hops, the client's network and the ECMP route too."""
     p, s = load(run_dir, '--conn-sync', '--stack', 'keepalived', '--sessions', '60',
-                '--interval', '0.5', '--hold', '10', '--ways', 'active-active')
+                '--interval', '0.5', '--hold', '10', '--ways', 'active-active', *family)
     assert s['kernel_mode'] == EXPECTED_MODE
     c = s['conn_sync']['keepalived']['active-active']
     rows = c['by_director']
@@ -108,6 +110,8 @@ def test_active_active_directors_share_the_sessions_and_survive_each_other(run_d
     assert 0 < c['ecmp_moved_s'] < 5
     cell = json.loads((run_dir / 'cells' / 'active-active' / 'summary.json').read_text())
     assert cell['parameters']['active_active'] and cell['parameters']['scheduler'] == 'mh'
+    assert cell['parameters']['next_hops']['laicoz'] == (
+        '2001:db8:14::4' if family else '10.0.14.4')
     # the invariants followed laicoz's next hop: one owner throughout, no false takeover
     inv = cell['invariants']
     assert inv['false_takeovers'] == []
