@@ -335,8 +335,9 @@ class ClusterConfig:
         for flag, reason in (
                 (self.nat and self.dual_stack, '--forwarding nat and --dual-stack: the real '
                  'servers would need a gateway of each family moving with its VIP (not yet)'),
-                (self.forwarding == 'tun' and self.tun_type != 'ipip',
-                 '--forwarding tun: IPv6 in IPv6 only so far (no --tun-type gue or gre)'),
+                (self.forwarding == 'tun' and self.tun_type != 'ipip' and self.dual_stack,
+                 '--tun-type %s and --dual-stack: one encapsulation per real server, IPv4\'s '
+                 'and IPv6\'s catch-all devices differ' % self.tun_type),
                 (self.remote_servers and self.dual_stack, '--remote-servers and --dual-stack: '
                  'the real servers behind the router in one family at a time so far'),
                 (self.active_active and self.dual_stack,

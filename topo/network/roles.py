@@ -237,7 +237,9 @@ class RealServer:
                 'iface': self.interfaces()[0], 'gateway': self.gateway,
                 'device': TUN_TYPES[self.tun_type] if tun else 'lo',
                 'module': TUN_MODULES.get(self.tun_type) if tun else None,
-                'gue_port': GUE_PORT if tun and self.tun_type == 'gue' else None}
+                'gue_port': GUE_PORT if tun and self.tun_type == 'gue' else None,
+                # IPv6 in IPv6: GRE's own catch-all device, else ip6_tunnel's (GUE too)
+                'device6': 'ip6gre0' if tun and self.tun_type == 'gre' else 'ip6tnl0'}
 
     def configure_forwarding(self):
         """The VIP where the director's packets arrive: on lo for direct routing, on
@@ -265,9 +267,12 @@ class RealServer:
         if self.forwarding == 'tun':
             self.cmd('ip addr flush dev %s' % TUN_TYPES[self.tun_type])
             if any(':' in v for v in self.vips):     # (IPv6 in IPv6's device)
-                self.cmd('ip -6 addr flush dev ip6tnl0 scope global')
+                self.cmd('ip -6 addr flush dev %s scope global'
+                         % self.forwarding_variables()['device6'])
             if self.tun_type == 'gue':
                 self.cmd('ip fou del port %d' % GUE_PORT)
+                if any(':' in v for v in self.vips):
+                    self.cmd('ip fou del port %d -6' % GUE_PORT)
 
     def boot(self):
         self.configure_forwarding()
