@@ -89,10 +89,11 @@ def _check_service(obs, expect, config, tunnels, counted):
         shown = FORWARDING[config.forwarding].shown
         if r['forward'] != shown:
             problems.append('%s forwarded by %s, expected %s' % (name, r['forward'], shown))
-        if tunnels is not None and tunnels.get(config.addresses.get(name, name)) != \
-                config.tun_type:
+        # (the rules name a real server by its address in the service's family)
+        address = (config.addresses6 if config.ipv6 else config.addresses).get(name, name)
+        if tunnels is not None and tunnels.get(address) != config.tun_type:
             problems.append('%s tunnelled by %s, expected %s' % (
-                name, tunnels.get(config.addresses.get(name, name)), config.tun_type))
+                name, tunnels.get(address), config.tun_type))
         if name in config.real_servers and r['weight'] != config.weight_of(name):
             problems.append('%s weight %d, expected %d'
                             % (name, r['weight'], config.weight_of(name)))
