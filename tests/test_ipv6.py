@@ -46,7 +46,8 @@ def test_every_node_gets_an_ipv6_address_that_reads_as_its_ipv4_one():
     (dict(vip='2001:db8:14::12'), 'collides with a host address'),
     (dict(vip='2001:db8:14::'), 'subnet-router anycast'),
     (dict(vip='2001:db8:14::146', subnet6='2001:db8:14::/96'), '/64 or larger'),
-    (dict(vip=VIP6, forwarding='tun', tun_type='gre'), 'IPv6 in IPv6 only so far'),
+    (dict(vip=VIP6, forwarding='tun', tun_type='gre', dual_stack=True),
+     'one encapsulation per real server'),
     (dict(vip=VIP6, forwarding='tun', remote_servers=True, dual_stack=True),
      'one family at a time'),
     (dict(vip=VIP6, forwarding='nat', dual_stack=True), 'a gateway of each family'),
@@ -229,6 +230,24 @@ def test_nat_puts_the_real_servers_and_their_ipv6_gateway_inside():
         'node': 'laico2', 'forwarding': 'nat', 'vip': VIP6, 'iface': 'laico2-eth0',
         'gateway': c.gateway, 'device': 'lo', 'module': None, 'gue_port': None})
     assert 'ip -6 route replace default via 2001:db8:168:14::254' in script
+
+
+@pytest.mark.parametrize('tun_type, device, lines', [
+    ('gre', 'ip6gre0', ['modprobe -q ip6_gre']),
+    ('gue', 'ip6tnl0', ['modprobe -q fou6', 'ip fou add port 6080 gue -6']),
+])
+def test_gre_and_gue_in_ipv6_each_on_its_catch_all_device(tun_type, device, lines):
+    from topo.network.roles import RealServer
+    server = RealServer()
+    server.name, server.vip, server.vips, server.forwarding = 'laico2', VIP6, (VIP6,), 'tun'
+    server.gateway, server.tun_type, server.interfaces = None, tun_type, lambda: ['laico2-eth0']
+    values = server.forwarding_variables()
+    assert values['device6'] == device and values['vips4'] == []
+    text = render.render(FORWARDING_TEMPLATE, values)
+    assert 'ip addr replace 2001:db8:14::146/128 dev %s' % device in text
+    assert 'ip link set %s addrgenmode none' % device in text
+    assert all(line in text for line in lines), text
+    assert 'tunl0' not in text and ' gre0' not in text      # (nothing of IPv4's)
 
 
 def test_remote_real_servers_are_inside_in_ipv6_behind_the_router():

@@ -117,8 +117,8 @@ def add_cluster_args(p, weights_default=None, scheduler=True, crossover=True,
                    help='virtual IP, inside --subnet; an IPv6 one (e.g. 2001:db8:14::146) makes '
                         'the service IPv6: the VIP, the real servers in IPVS, the health checks '
                         'and the client (each node\'s IPv6 address reads as its IPv4 one: '
-                        'laico2 is <prefix>::12); direct routing, IPIP tunnelling and NAT '
-                        '(the real servers and their gateway inside in IPv6 too)')
+                        'laico2 is <prefix>::12); every forwarding method (NAT: the real '
+                        'servers and their gateway inside in IPv6 too)')
     g.add_argument('--dual-stack', action='store_true',
                    help='serve a VIP of each family at once (10.0.14.146 and '
                         '2001:db8:14::146: the same host number), a virtual service each, '
