@@ -130,8 +130,9 @@ def check_paper_run(run_dir, stack, warm, log):
     vip, gateway = s['parameters']['vip'], s['parameters']['gateway']
     v6 = ':' in vip
     assert {'dr': 'ip addr replace %s/%d dev lo' % (vip, 128 if v6 else 32),
-            'tun': 'ip addr replace %s/%d dev %s' % (vip, 128 if v6 else 32,
-                                                     'ip6tnl0' if v6 else 'tunl0'),
+            'tun': 'ip addr replace %s/%d dev %s' % (vip, 128 if v6 else 32, {
+                (False, 'gre'): 'gre0', (True, 'gre'): 'ip6gre0', (True, 'ipip'): 'ip6tnl0',
+                (True, 'gue'): 'ip6tnl0'}.get((v6, s['parameters']['tun_type']), 'tunl0')),
             'nat': 'ip %sroute replace default via %s' % ('-6 ' if v6 else '', gateway)}[
         s['parameters']['forwarding']] in script
     assert (run_dir / 'configs' / 'laico2' / 'nginx.conf').exists()
