@@ -84,6 +84,11 @@ SUBNET6 = '2001:db8:14::/64'
 VIP_ANNOUNCE = ('sent', 'lost')
 
 
+def host_number(address):
+    """An IPv4 address's last byte: the host number its IPv6 twin reads as."""
+    return int(address.split('.')[-1])
+
+
 def readable6(net, host):
     """The address of host number `host` (as written in IPv4) in the IPv6 net:
     12 -> <prefix>::12, not ::c."""
@@ -203,13 +208,13 @@ class ClusterConfig:
         self.addresses6, self.inside6 = {}, {}
         if self.ipv6 or self.dual_stack:
             net6 = ipaddress.ip_network(self.subnet6)
-            self.addresses6 = {name: readable6(net6, int(address.split('.')[-1]))
+            self.addresses6 = {name: readable6(net6, host_number(address))
                                for name, address in self.addresses.items()}
             if self.servers_inside and self.ipv6:   # the real servers and their gateway
                 inside6 = ipaddress.ip_network(INSIDE_SUBNET6)
-                self.addresses6.update((name, readable6(inside6, int(
-                    self.addresses[name].split('.')[-1]))) for name in self.real_servers)
-                self.inside6 = {d: readable6(inside6, int(a.split('.')[-1]))
+                self.addresses6.update((name, readable6(inside6, host_number(
+                    self.addresses[name]))) for name in self.real_servers)
+                self.inside6 = {d: readable6(inside6, host_number(a))
                                 for d, a in self.inside.items()}
                 self.gateway = readable6(inside6, GATEWAY_HOST)
         self.outside6 = {}

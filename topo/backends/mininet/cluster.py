@@ -39,7 +39,9 @@ class ClusterTopo(Topo):
         roles = [(d, Director, {'private_root': private_root, 'private_dirs': private_dirs,
                                 'vip': config.vip, 'vips': config.vips,
                                 'gateway': config.gateway if config.nat else None,
-                                'inside6': config.inside6.get(d),
+                                # an IPv6 NAT service: its IPv6 address inside too
+                                'legs6': {inside_interface(d): config.inside6[d]}
+                                if d in config.inside6 else None,
                                 'next_hops': list(config.next_hops.values())})
                  for d in DIRECTORS]
         roles += [(r, RealServer, {'vip': config.vip, 'vips': config.vips, 'web_port': config.port,

@@ -60,10 +60,16 @@ class MininetNode(Host, Node):
         self.cable_was_down = False     # the testbed set its links down (a fault) this run
         Host.__init__(self, name, **params)
 
-    def config(self, ip6=None, **params):
+    def config(self, ip6=None, legs6=None, **params):
+        """ip6: its IPv6 address on its first cable; legs6: {another interface: its
+        IPv6 address there} (NAT's directors, the router), between which it routes."""
         r = Host.config(self, **params)
         if ip6:
             self.add_address6(ip6, self.interfaces()[0])
+        for interface, address in (legs6 or {}).items():
+            self.add_address6(address, interface)
+        if legs6:
+            self.cmd('sysctl -qw net.ipv6.conf.all.forwarding=1')
         return r
 
     def add_address6(self, address, interface):
@@ -195,9 +201,8 @@ class Director(roles.Director, MininetNode):
     mount namespace, where the testbed also reads their logs."""
 
     def __init__(self, name, private_root=None, private_dirs=(), vip=None, gateway=None,
-                 next_hops=(), vips=(), inside6=None, **params):
+                 next_hops=(), vips=(), **params):
         self.vip, self.gateway, self.next_hops = vip, gateway, tuple(next_hops)
-        self.inside6 = inside6      # an IPv6 NAT service: its address on the inside
         self.vips = tuple(vips) or ((vip,) if vip else ())
         self.root = Path(private_root or '/run') / name
         self.private_dirs = tuple(private_dirs)
@@ -211,9 +216,6 @@ class Director(roles.Director, MininetNode):
         r = MininetNode.config(self, **params)
         if self.gateway:            # NAT: it routes between the client and the servers
             self.cmd('sysctl -qw net.ipv4.ip_forward=1')
-        if self.inside6:
-            self.add_address6(self.inside6, roles.inside_interface(self.name))
-            self.cmd('sysctl -qw net.ipv6.conf.all.forwarding=1')
         return r
 
     def private(self, path):
@@ -231,15 +233,7 @@ class Client(roles.Client, MininetNode):
 
 
 class Router(roles.Router, MininetNode):
-    def __init__(self, name, legs6=None, **params):
-        self.legs6 = dict(legs6 or {})      # an IPv6 service: {its other leg: IPv6 address}
-        MininetNode.__init__(self, name, **params)
-
     def config(self, **params):
         r = MininetNode.config(self, **params)
         self.configure_routing()
-        for interface, address in self.legs6.items():
-            self.add_address6(address, interface)
-        if self.legs6:
-            self.cmd('sysctl -qw net.ipv6.conf.all.forwarding=1')
         return r
