@@ -90,3 +90,10 @@ def test_kernel_log_names_the_losses_and_keeps_ipvs_apart(tmp_path):
                    'SYN queue full': 1},
         'other': {'IPVS no destination': 1}}
     assert not counters.KernelLog(str(tmp_path / 'none')).start()
+
+
+def test_ipvs_entries_are_the_lines_after_the_header():
+    header = 'Pro FromIP   FPrt ToIP     TPrt DestIP   DPrt State       Expires PEName PEData\n'
+    entry = 'TCP 0A000101 9C40 0A000E92 0050 0A000E0C 0050 FIN_WAIT        119\n'
+    assert counters.ipvs_entries(header + entry * 3) == 3
+    assert counters.ipvs_entries(header) == 0 and counters.ipvs_entries('') == 0

@@ -42,9 +42,12 @@ def test_short_ramp_through_the_vip_and_direct(run_dir):
             assert sorted(lv['answers']) == ['laico2', 'laico3', 'laico4']
         else:
             assert lv['answers'] == {'laico2': 1000}
-        # IPVS's own count: a connection per client kept alive, else one per request
-        assert lv['ipvs_connections'] == (0 if target == 'direct' else
-                                          c if pattern == 'keepalive' else 1000), lv
+        # IPVS's own count: a connection per client kept alive, else one per request.
+        # A few fewer when the client reuses a port (tcp_tw_reuse) whose DR entry still
+        # waits out FIN_WAIT (2 min): IPVS forwards that SYN by the old entry to the old
+        # server and schedules nothing (seen: 99 of 100, 999 of 1000)
+        made = 0 if target == 'direct' else c if pattern == 'keepalive' else 1000
+        assert made - max(2, made // 100) <= lv['ipvs_connections'] <= made, lv
         assert lv['syn_retrans'] == 0 and lv['listen_drops'] == 0
         assert lv['cpu_per_request_ms'] > 0
         # the hub repeats every frame to laicoz: a request and its answer, a few hundred

@@ -1,6 +1,8 @@
 """The load experiment's parts that need no cluster: h2load's output (captured from
 real runs), the statistics, the hardware profile's limits, the goals, the
 connection counts, and the flags refused before anything starts."""
+import time
+
 import pytest
 
 from conftest import refused
@@ -340,3 +342,45 @@ def test_the_director_s_udp_and_multicast_between_two_readings():
     assert got == {'udp_datagrams_per_s': 10.0, 'mcast_packets_per_s': 10.5,
                    'mcast_octets_per_s': 5000.0, 'seconds': 10.0}
     assert lan_traffic({'before the fault': {'laicoz': b}}) is None
+
+
+def test_ipvs_counts_are_read_after_an_estimator_tick_that_follows_the_load(data, monkeypatch):
+    """IPVS adds its per-CPU counts to ip_vs_stats at its estimator's ticks only: the
+    level's count is read once the file changed after the load; a director with an
+    empty connection table whose counts did not move is not waited for."""
+    from topo.engine.steps import ramp
+    text = data('proc/ip_vs_stats.txt')
+    counted = lambda n: text.replace('       5       1E', '%8X       1E' % n)
+    header = 'Pro FromIP   FPrt ToIP     TPrt DestIP   DPrt State       Expires PEName PEData\n'
+    entry = 'TCP 0A000101 9C40 0A000E92 0050 0A000E0C 0050 FIN_WAIT        119\n'
+    reads = iter([counted(98)] * 3 + [counted(100)])
+
+    class Director:
+        def __init__(self, name, read, table):
+            self.name, self.read, self.table = name, read, table
+
+        def proc_net(self, name):
+            return self.table if name == 'ip_vs_conn' else self.read()
+    idle = counted(0)
+    cost = ramp.Cost.__new__(ramp.Cost)
+    cost.net = type('Net', (), {'directors': [
+        Director('laicoz', lambda: next(reads), header + entry * 100),
+        Director('laicoy', lambda: idle, header)]})()
+    # laicoz's counts did not move during the level (no tick came): its table says
+    # that it scheduled something
+    cost.before = {'ipvs_stats': {'laicoz': counted(98), 'laicoy': idle}}
+    monkeypatch.setattr(ramp, 'IPVS_ESTIMATOR_S', 1.0)
+    start = time.monotonic()
+    settled = cost.settle({'laicoz': counted(98), 'laicoy': idle})
+    assert counters_of(settled) == {'laicoz': 100, 'laicoy': 0}
+    assert time.monotonic() - start < 1.5             # the change ends the wait
+    # no tick within two ticks' time: the last reading stands, without waiting longer
+    reads = iter([counted(98)] * 20)
+    start = time.monotonic()
+    assert counters_of(cost.settle({'laicoz': counted(98), 'laicoy': idle}))['laicoz'] == 98
+    assert time.monotonic() - start < 2 * 1.0 + 0.5
+
+
+def counters_of(stats):
+    from topo.network.counters import ipvs_connections
+    return {n: ipvs_connections(t) for n, t in stats.items()}

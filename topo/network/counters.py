@@ -10,6 +10,7 @@ Per node, its namespace's /proc/net (Node.proc_net: no process started):
   netstat            TcpExt: TCPSynRetrans (the client's SYNs sent again),
                      ListenDrops and ListenOverflows (a real server's full queues)
   ip_vs_stats        the connections IPVS scheduled (a director)
+  ip_vs_conn         the entries of its connection table (a director)
 The machine (the sandbox's kernel in uml mode, the host's natively):
   softnet_stat       the CPUs' input backlogs' drops
   tc -s qdisc        each hub port's queue drops (the hub's ends of the cables live
@@ -90,6 +91,12 @@ def ipvs_connections(text):
     if len(lines) < 3 or lines[0][0] != 'Total':
         return None
     return int(lines[2][0], 16)
+
+
+def ipvs_entries(text):
+    """Entries in a director's IPVS connection table (/proc/net/ip_vs_conn: a line
+    each after the header; in both families)."""
+    return sum(1 for line in text.splitlines()[1:] if line.strip())
 
 
 def cpu_busy_s(text, hz=None):

@@ -165,6 +165,7 @@ class Cost:
 
     def __init__(self, net, servers):
         self.net, self.servers = net, servers
+        self.started = time.monotonic()
         self.before = self.read()
 
     def read(self):
@@ -180,26 +181,39 @@ class Cost:
         carried = sum(d['rx'] + d['tx'] for intf, d in
                       counters.dev_bytes(director.proc_net('dev')).items() if intf != 'lo')
         return {'syn_retrans': tcp.get('TCPSynRetrans'), 'listen_drops': listen,
-                'scheduled': self.scheduled(), 'cpu': cpu, 'hub_bytes': carried}
+                'ipvs_stats': self.ipvs_stats(), 'cpu': cpu, 'hub_bytes': carried}
 
-    def scheduled(self):
-        """{director: connections its IPVS scheduled so far} (active/active: both serve)."""
-        return {d.name: counters.ipvs_connections(d.proc_net('ip_vs_stats'))
-                for d in self.net.directors}
+    def ipvs_stats(self):
+        """{director: its /proc/net/ip_vs_stats} (active/active: both serve)."""
+        return {d.name: d.proc_net('ip_vs_stats') for d in self.net.directors}
+
+    def settle(self, stats):
+        """`stats` once every connection the level made is counted in them. IPVS adds
+        its per-CPU counts to ip_vs_stats only at its estimator's tick, every 2 s and
+        later on a busy machine: one read 2 s after another can miss the tick. So wait,
+        for each director that may have scheduled something (its file changed during
+        the level, or its connection table is not empty), for the file to change after
+        the load ended (after traffic its rates move at every tick); for at most two
+        ticks, after which a tick must have come."""
+        directors = {d.name: d for d in self.net.directors}
+        waiting = {n for n, text in stats.items()
+                   if counters.ipvs_connections(text) is not None
+                   and (text != self.before['ipvs_stats'][n]
+                        or counters.ipvs_entries(directors[n].proc_net('ip_vs_conn')))}
+        deadline = time.monotonic() + 2 * IPVS_ESTIMATOR_S
+        first = dict(stats)
+        while waiting and time.monotonic() < deadline:
+            time.sleep(0.25)
+            stats = dict(stats, **{n: directors[n].proc_net('ip_vs_stats') for n in waiting})
+            waiting = {n for n in waiting if stats[n] == first[n]}
+        return stats
 
     def since(self, requests):
         now = self.read()
-        # IPVS adds its per-CPU counts to ip_vs_stats every 2 s (its estimator): wait
-        # until they stop changing, so that each level counts its own connections
-        for _ in range(3):
-            if set(now['scheduled'].values()) == {None}:
-                break
-            time.sleep(IPVS_ESTIMATOR_S)
-            settled = self.scheduled()
-            if settled == now['scheduled']:
-                break
-            now['scheduled'] = settled
-        scheduled, was = now.pop('scheduled'), self.before['scheduled']
+        stats = self.settle(now.pop('ipvs_stats'))
+        scheduled = {n: counters.ipvs_connections(t) for n, t in stats.items()}
+        was = {n: counters.ipvs_connections(t)
+               for n, t in self.before['ipvs_stats'].items()}
         by_director = {n: c - was[n] for n, c in scheduled.items()
                        if None not in (c, was[n]) and c - was[n]}
         d = {k: (now[k] - self.before[k] if None not in (now[k], self.before[k]) else None)
