@@ -259,7 +259,7 @@ class Network(abc.ABC):
         if self.config.remote_servers:      # the real servers' network is behind the router
             c = self.config
             routes = [(c.inside_subnet, c.addresses[c.router])] + (
-                [(INSIDE_SUBNET6, c.addresses6[c.router])] if c.ipv6 else [])
+                [(INSIDE_SUBNET6, c.addresses6[c.router])] if c.ipv6 or c.dual_stack else [])
             for node in self.directors + [self.client]:
                 for prefix, via in routes:
                     out = node.add_route(prefix, via)

@@ -210,13 +210,14 @@ class ClusterConfig:
             net6 = ipaddress.ip_network(self.subnet6)
             self.addresses6 = {name: readable6(net6, host_number(address))
                                for name, address in self.addresses.items()}
-            if self.servers_inside and self.ipv6:   # the real servers and their gateway
+            if self.servers_inside:     # the real servers inside in IPv6 too
                 inside6 = ipaddress.ip_network(INSIDE_SUBNET6)
                 self.addresses6.update((name, readable6(inside6, host_number(
                     self.addresses[name]))) for name in self.real_servers)
                 self.inside6 = {d: readable6(inside6, host_number(a))
                                 for d, a in self.inside.items()}
-                self.gateway = readable6(inside6, GATEWAY_HOST)
+                if self.ipv6:           # (dual stack: the IPv6 view's gateway is this)
+                    self.gateway = readable6(inside6, GATEWAY_HOST)
         self.outside6 = {}
         if self.active_active and self.ipv6:    # the next hops and the client in IPv6
             net6 = ipaddress.ip_network(self.subnet6)
@@ -338,13 +339,6 @@ class ClusterConfig:
             raise ConfigError('IPv6 subnet %s overlaps NAT\'s inside network %s'
                               % (net6, INSIDE_SUBNET6))
         for flag, reason in (
-                (self.nat and self.dual_stack, '--forwarding nat and --dual-stack: the real '
-                 'servers would need a gateway of each family moving with its VIP (not yet)'),
-                (self.forwarding == 'tun' and self.tun_type != 'ipip' and self.dual_stack,
-                 '--tun-type %s and --dual-stack: one encapsulation per real server, IPv4\'s '
-                 'and IPv6\'s catch-all devices differ' % self.tun_type),
-                (self.remote_servers and self.dual_stack, '--remote-servers and --dual-stack: '
-                 'the real servers behind the router in one family at a time so far'),
                 (self.active_active and self.dual_stack,
                  '--active-active and --dual-stack: the router\'s ECMP route in one family '
                  'at a time so far'),
@@ -515,8 +509,19 @@ class ClusterConfig:
     @property
     def gateway_prefixlen(self):
         """The prefix length the real servers' gateway is added with (its family's)."""
-        return ipaddress.ip_network(INSIDE_SUBNET6).prefixlen if ':' in (self.gateway or '') \
+        return self.inside_prefixlen_of(self.gateway or '')
+
+    def inside_prefixlen_of(self, address):
+        """The inside network's prefix length in an address's family."""
+        return ipaddress.ip_network(INSIDE_SUBNET6).prefixlen if ':' in address \
             else self.inside_prefixlen
+
+    @property
+    def gateways(self):
+        """The real servers' gateways on the inside network, one per family the service
+        speaks (dual stack: two), the service's own first: NAT's move with the VIPs,
+        remote TUN's are the router's legs."""
+        return [view.gateway for view in self.families()] if self.servers_inside else []
 
     # the crossover cable's own point-to-point link-local addresses
     CROSSOVER = {PRIMARY: '169.254.77.1', BACKUP: '169.254.77.2'}

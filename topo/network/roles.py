@@ -82,7 +82,7 @@ class Director:
     role = 'director'
     vip = None
     vips = ()               # dual stack: the VIP of each family
-    gateway = None          # NAT: the real servers' gateway, which moves with the VIP
+    gateways = ()           # NAT: the real servers' gateways (one per family), moving with the VIP
     next_hops = ()          # active/active: the directors' next-hop addresses
 
     def clear_state(self):
@@ -94,9 +94,9 @@ class Director:
             for address in tuple(self.vips or (self.vip,)) + tuple(self.next_hops):
                 self.cmd('ip addr flush dev %s to %s' % (self.interfaces()[0], host_prefix(address)))
             self.cmd('ip addr flush dev lo to %s' % host_prefix(self.vip))
-        if self.gateway:
+        for gateway in self.gateways:
             self.cmd('ip addr flush dev %s to %s' % (inside_interface(self.name),
-                                                     host_prefix(self.gateway)))
+                                                     host_prefix(gateway)))
 
     def fresh_run(self):
         """A private /run as after a boot: empty (the daemons add what they expect)."""
@@ -142,16 +142,17 @@ class Director:
     def take_service(self, config, subnet_prefix=False):
         """The addresses the service needs on this director when no HA stack moves them:
         the VIP (active/active: its own next hop; the VIP is on lo) and, with NAT, the
-        real servers' gateway."""
+        real servers' gateways."""
         addresses = [config.next_hops[self.name]] if config.active_active else config.vips
         for address in addresses:
             if not self.holds(address):
                 # with its subnet's prefix, as a stack adds it, or as the one address
                 self.add_vip(address, config.prefixlen_of(address) if subnet_prefix else None)
-        if config.nat and not self.holds(config.gateway):
-            self.cmd('ip addr add %s/%d dev %s%s' % (
-                config.gateway, config.gateway_prefixlen, inside_interface(self.name),
-                ' ' + VIP6_OPTIONS if ':' in config.gateway else ''))
+        for gateway in config.gateways if config.nat else ():
+            if not self.holds(gateway):
+                self.cmd('ip addr add %s/%d dev %s%s' % (
+                    gateway, config.inside_prefixlen_of(gateway), inside_interface(self.name),
+                    ' ' + VIP6_OPTIONS if ':' in gateway else ''))
 
     def holds(self, address):
         """The address is on the director and usable (IPv6: out of duplicate address
@@ -216,7 +217,7 @@ class RealServer:
 
     forwarding = 'dr'
     tun_type = 'ipip'
-    gateway = None          # behind the directors (NAT) or a router (remote TUN)
+    gateways = ()           # behind the directors (NAT) or a router (remote TUN): per family
 
     @property
     def forwarding_script(self):
@@ -234,7 +235,7 @@ class RealServer:
         return {'node': self.name, 'forwarding': self.forwarding, 'vip': self.vip,
                 'vips': vips, 'vips4': [v for v in vips if ':' not in v],
                 'vips6': [v for v in vips if ':' in v],
-                'iface': self.interfaces()[0], 'gateway': self.gateway,
+                'iface': self.interfaces()[0], 'gateways': list(self.gateways),
                 'device': TUN_TYPES[self.tun_type] if tun else 'lo',
                 'module': TUN_MODULES.get(self.tun_type) if tun else None,
                 'gue_port': GUE_PORT if tun and self.tun_type == 'gue' else None,
@@ -255,8 +256,8 @@ class RealServer:
         if out.strip():
             raise RuntimeError('%s: its forwarding set-up (%s): %s'
                                % (self.name, script, out.strip()))
-        if self.gateway:        # (a link coming up again must get it back)
-            self.keep_route('default', self.gateway)
+        for gateway in self.gateways:   # (a link coming up again must get it back)
+            self.keep_route('default', gateway)
 
     def kept_logs(self):
         """[(its log file, as this process reads it; the name a run keeps it by)]."""

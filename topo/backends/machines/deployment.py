@@ -44,7 +44,7 @@ class MachineNode:
 class MachineRealServer(roles.RealServer, MachineNode):
     def __init__(self, machine, config):
         MachineNode.__init__(self, machine)
-        self.vip, self.forwarding, self.gateway = config.vip, config.forwarding, config.gateway
+        self.vip, self.forwarding, self.gateways = config.vip, config.forwarding, config.gateways
         self.tun_type = config.tun_type
 
 

@@ -204,7 +204,7 @@ def run_local(command):
 class Director(roles.Director, SSHNode):
     def __init__(self, machine, connection, cache_dir, vip=None, gateway=None):
         SSHNode.__init__(self, machine, connection, cache_dir)
-        self.vip, self.gateway = vip, gateway
+        self.vip, self.gateways = vip, (gateway,) if gateway else ()
 
     def boot(self):
         self.node_script('boot')
@@ -225,7 +225,7 @@ class RealServer(roles.RealServer, SSHNode):
                  forwarding='dr', gateway=None, tun_type='ipip'):
         SSHNode.__init__(self, machine, connection, cache_dir)
         self.vip, self.web_port, self.forwarding = vip, web_port, forwarding
-        self.gateway, self.tun_type = gateway, tun_type
+        self.gateways, self.tun_type = (gateway,) if gateway else (), tun_type
 
     version = 1                     # the site's, as deployed (its pages' X-Version)
 
@@ -258,8 +258,8 @@ class RealServer(roles.RealServer, SSHNode):
 
     def configure_forwarding(self):
         self.node_script('forwarding')
-        if self.gateway:
-            self.keep_route('default', self.gateway)
+        for gateway in self.gateways:
+            self.keep_route('default', gateway)
 
     def boot(self):
         self.node_script('boot')

@@ -38,21 +38,22 @@ class ClusterTopo(Topo):
             else None
         roles = [(d, Director, {'private_root': private_root, 'private_dirs': private_dirs,
                                 'vip': config.vip, 'vips': config.vips,
-                                'gateway': config.gateway if config.nat else None,
-                                # an IPv6 NAT service: its IPv6 address inside too
+                                'gateways': config.gateways if config.nat else (),
+                                # NAT in IPv6 (or dual stack): its IPv6 address inside too
                                 'legs6': {inside_interface(d): config.inside6[d]}
                                 if d in config.inside6 else None,
                                 'next_hops': list(config.next_hops.values())})
                  for d in DIRECTORS]
         roles += [(r, RealServer, {'vip': config.vip, 'vips': config.vips, 'web_port': config.port,
-                                   'forwarding': config.forwarding, 'gateway': config.gateway,
+                                   'forwarding': config.forwarding, 'gateways': config.gateways,
                                    'tun_type': config.tun_type,
                                    'web_dir': '%s/%s/nginx' % (private_root, r)})
                   for r in config.real_servers]
         if config.router:   # an IPv6 service: its other leg's IPv6 address
             legs6 = {}
-            if config.ipv6 and config.remote_servers:   # (the real servers' gateway)
-                legs6[inside_interface(config.router)] = config.gateway
+            for gateway in config.gateways if config.remote_servers else ():
+                if ':' in gateway:      # (the real servers' IPv6 gateway)
+                    legs6[inside_interface(config.router)] = gateway
             if config.ipv6 and config.active_active:
                 legs6[outside_interface(config.router)] = config.outside6[config.router]
             roles += [(config.router, Router, {'legs6': legs6})]
@@ -63,7 +64,9 @@ class ClusterTopo(Topo):
             prefixlen = config.inside_prefixlen if behind else OUTSIDE_PREFIXLEN if outside \
                 else config.prefixlen
             if name in config.addresses6:       # an IPv6 service: every node's second address
-                extra = dict(extra, ip6='%s/%d' % (config.addresses6[name], config.vip_prefixlen))
+                address6 = config.addresses6[name]
+                extra = dict(extra, ip6='%s/%d' % (address6, config.inside_prefixlen_of(address6)
+                                                    if behind else config.prefixlen_of(address6)))
             self.addHost(name, cls=cls, ip='%s/%d' % (config.addresses[name], prefixlen),
                          hosts_file=hosts_file, hub_side=hub_side, **extra)
             if outside:     # active/active: the client's one cable, to the router

@@ -180,11 +180,11 @@ def _root_cmd(command):
 
 
 class RealServer(roles.RealServer, MininetNode):
-    def __init__(self, name, vip=None, web_port=80, web_dir=None, forwarding='dr', gateway=None,
+    def __init__(self, name, vip=None, web_port=80, web_dir=None, forwarding='dr', gateways=(),
                  tun_type='ipip', vips=(), **params):
         self.vip, self.web_port, self.forwarding = vip, web_port, forwarding
         self.vips = tuple(vips) or ((vip,) if vip else ())
-        self.gateway, self.tun_type = gateway, tun_type
+        self.gateways, self.tun_type = tuple(gateways), tun_type
         MininetNode.__init__(self, name, **params)
         self.make_web(web_dir or '/run/hatestbed-web/%s' % name)
 
@@ -200,9 +200,9 @@ class Director(roles.Director, MininetNode):
     /etc/ha.d, /run): each is bound from <private_root>/<name>/ in the director's
     mount namespace, where the testbed also reads their logs."""
 
-    def __init__(self, name, private_root=None, private_dirs=(), vip=None, gateway=None,
+    def __init__(self, name, private_root=None, private_dirs=(), vip=None, gateways=(),
                  next_hops=(), vips=(), **params):
-        self.vip, self.gateway, self.next_hops = vip, gateway, tuple(next_hops)
+        self.vip, self.gateways, self.next_hops = vip, tuple(gateways), tuple(next_hops)
         self.vips = tuple(vips) or ((vip,) if vip else ())
         self.root = Path(private_root or '/run') / name
         self.private_dirs = tuple(private_dirs)
@@ -214,7 +214,7 @@ class Director(roles.Director, MininetNode):
 
     def config(self, **params):
         r = MininetNode.config(self, **params)
-        if self.gateway:            # NAT: it routes between the client and the servers
+        if self.gateways:           # NAT: it routes between the client and the servers
             self.cmd('sysctl -qw net.ipv4.ip_forward=1')
         return r
 

@@ -124,16 +124,17 @@ class HeartbeatStack(HAStack):
 
     def group(self, stock):
         c = self.config
-        # dual stack: a resource per VIP, the second right after the first
-        address = ' '.join(
-            ('IPaddr2::%s/%d' if stock else 'VIP::%s/%d') % (haresources_address(v),
-                                                             c.prefixlen_of(v))
+        resource = lambda address, prefixlen: (
+            'IPaddr2::%s/%d' if stock else 'VIP::%s/%d') % (
+            haresources_address(address), prefixlen) + (
             # (the lean resource skips IPv6's duplicate address detection otherwise)
-            + ('::dad' if c.vip_dad and ':' in v else '') for v in c.vips)
-        if self.config.nat:     # the real servers' gateway moves with the VIP, right after it
-            address += (' IPaddr2::%s/%d' if stock else ' VIP::%s/%d') % (
-                haresources_address(c.gateway), c.gateway_prefixlen) + (
-                '::dad' if c.vip_dad and ':' in c.gateway else '')
+            '::dad' if c.vip_dad and ':' in address else '')
+        # dual stack: a resource per VIP, the second after the first; with NAT each
+        # family's gateway for the real servers right after its VIP
+        address = ' '.join(
+            resource(v, c.prefixlen_of(v)) + (
+                ' ' + resource(gateway, c.inside_prefixlen_of(gateway)) if gateway else '')
+            for v, gateway in zip(c.vips, c.gateways if c.nat else [None] * 2))
         if self.settings.hot_standby:
             return address
         # The paper's group, in its order: the VIP, then ldirectord. Until ldirectord has

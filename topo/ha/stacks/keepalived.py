@@ -110,9 +110,12 @@ class KeepalivedStack(HAStack):
                for master, name, router_id, address in owned]
         if c.nat:
             inside = inside_interface(director.name)
-            gateway = dict(vip(c.gateway), address='%s/%d' % (c.gateway, c.gateway_prefixlen))
+            gateway = lambda address: dict(vip(address), address='%s/%d' % (
+                address, c.inside_prefixlen_of(address)))
+            first, *others = c.gateways
             out.append(dict(self.role(director, PRIMARY), name='VI_GW', iface=inside,
-                            router_id=15, dev=inside, unicast=None, excluded=[], **gateway))
+                            router_id=15, dev=inside, unicast=None,
+                            excluded=[gateway(g) for g in others], **gateway(first)))
         return out
 
     def role(self, director, master):

@@ -162,17 +162,21 @@ class PacemakerStack(HAStack):
                      'addresses': [{'id': 'next-hop-%s' % d, 'ip': c.next_hops[d],
                                     'prefixlen': c.prefixlen_of(c.next_hops[d]),
                                     'nodad': c.vip_dad is False}]} for d in DIRECTORS]
-        # dual stack: the other family's VIP right after the first
-        out = [{'id': 'vip' if v == c.vip else 'vip-ipv%d' % (6 if ':' in v else 4), 'ip': v,
-                'prefixlen': c.prefixlen_of(v),
-                'nodad': c.vip_dad is False}      # (IPaddr2 waits DAD out by default)
-               for v in c.vips]
-        if c.nat:     # the real servers' gateway moves with the VIP, after it
-            # (IPv6: no duplicate address detection unless asked for: the testbed's own
-            # address on its private network, and every second of it is a second the
-            # answers go back through the other director)
-            out.append({'id': 'gateway', 'ip': c.gateway, 'prefixlen': c.gateway_prefixlen,
-                        'nodad': c.vip_dad is not True})
+        name = lambda kind, address, first: kind if first else '%s-ipv%d' % (
+            kind, 6 if ':' in address else 4)
+        out = []
+        # dual stack: the other family's VIP after the first; with NAT each family's
+        # gateway right after its VIP (an IPv6 IPaddr2 takes seconds: its NAs are sent
+        # in the foreground), or answers would go back through the other director
+        for i, (v, gateway) in enumerate(zip(c.vips, c.gateways if c.nat else [None] * 2)):
+            out.append({'id': name('vip', v, i == 0), 'ip': v, 'prefixlen': c.prefixlen_of(v),
+                        'nodad': c.vip_dad is False})     # (IPaddr2 waits DAD out by default)
+            if gateway:
+                # (IPv6: no duplicate address detection unless asked for: the testbed's
+                # own address on its private network)
+                out.append({'id': name('gateway', gateway, i == 0), 'ip': gateway,
+                            'prefixlen': c.inside_prefixlen_of(gateway),
+                            'nodad': c.vip_dad is not True})
         return [{'id': 'lvs', 'node': PRIMARY, 'addresses': out}]
 
     def daemons(self, director):
