@@ -148,12 +148,14 @@ def check_paper_run(run_dir, stack, warm, log):
      ('laicoy', 'keepalived.log', 'Entering MASTER STATE')),
     ('keepalived', ['--vip-announce', 'lost'],
      ('laicoy', 'keepalived.log', 'Sending unsolicited Neighbour Advert')),
-    ('keepalived', ['--forwarding', 'nat'],
+    ('keepalived', ['--forwarding', 'nat', '--dual-stack'],
      ('laicoy', 'keepalived.log', 'Entering MASTER STATE')),
-    ('keepalived', ['--forwarding', 'tun', '--tun-type', 'gre', '--remote-servers'],
+    ('keepalived', ['--forwarding', 'tun', '--tun-type', 'gre', '--remote-servers',
+                    '--dual-stack'],
      ('laicoy', 'keepalived.log', 'Entering MASTER STATE')),
 ], ids=['keepalived', 'heartbeat', 'keepalived-dual-stack-tunnelling',
-        'keepalived-announcement-lost', 'keepalived-nat', 'keepalived-gre-remote-servers'])
+        'keepalived-announcement-lost', 'keepalived-dual-stack-nat',
+        'keepalived-dual-stack-gre-remote-servers'])
 def test_the_paper_on_an_ipv6_vip(run_dir, stack, flags, log):
     """The paper's experiment on an IPv6 VIP: the service, the checks and the client in
     IPv6, 8/8 figures; the client's neighbour entry for the VIP moves to laicoy's MAC.
@@ -161,9 +163,9 @@ def test_the_paper_on_an_ipv6_vip(run_dir, stack, flags, log):
     the client's own entry has timed out and its probes of laicoz failed. Dual stack: the IPv4 VIP beside it, its own service whole in every figure and
     answering wherever the figure's director serves; here with LVS's tunnelling, IPv6 in
     IPv6 to ip6tnl0 beside IPv4 in IPv4 to tunl0. NAT: the real servers on the inside
-    network in IPv6, their IPv6 gateway moving with the VIP; remote servers: there too,
-    behind the router, IPv6 in GRE over IPv6 across it (ip6gre0; the figures check each
-    real server's tunnel type)."""
+    network in both families, each family's gateway moving with its VIP; remote servers:
+    there too, behind the router, IPv6 in GRE over IPv6 across it (ip6gre0) beside IPv4
+    in GRE (gre0; the figures check each real server's tunnel type)."""
     t0 = time.monotonic()
     p = experiment('failover', '--results', str(run_dir), '--stack', stack,
                    '--vip', '2001:db8:14::146', *flags)
@@ -193,13 +195,20 @@ def test_the_paper_on_an_ipv6_vip(run_dir, stack, flags, log):
         # the real servers inside, in IPv6, their default route through the gateway (NAT:
         # the director's, which moves with the VIP; remote: the router's)
         from topo.network import ipvs
-        table = ipvs.parse((run_dir / 'fig12-laicoy.n.txt').read_text())
-        assert [r['address'] for r in table[0]['real_servers']] == [
-            '[2001:db8:168:14::%d]:80' % n for n in (12, 13, 14)]
-        assert {r['forward'] for r in table[0]['real_servers']} == {
-            'Masq' if 'nat' in flags else 'Tunnel'}
-        assert 'ip -6 route replace default via 2001:db8:168:14::254' in (
-            run_dir / 'configs' / 'laico2' / 'realserver.sh').read_text()
+        table = {svc['address']: svc for svc in
+                 ipvs.parse((run_dir / 'fig12-laicoy.n.txt').read_text())}
+        for service, servers in (('[2001:db8:14::146]:80', '[2001:db8:168:14::%d]:80'),
+                                 ('10.0.14.146:80', '192.168.14.%d:80')):
+            assert [r['address'] for r in table[service]['real_servers']] == [
+                servers % n for n in (12, 13, 14)]
+            assert {r['forward'] for r in table[service]['real_servers']} == {
+                'Masq' if 'nat' in flags else 'Tunnel'}
+        script = (run_dir / 'configs' / 'laico2' / 'realserver.sh').read_text()
+        assert 'ip -6 route replace default via 2001:db8:168:14::254' in script
+        assert 'ip route replace default via 192.168.14.254' in script
+        # the IPv4 VIP answered wherever the figure's director served
+        others = {n: f['other_vips']['10.0.14.146'] for n, f in s['figures'].items()}
+        assert all(o['answer'] == '200' for n, o in others.items() if n not in ('10', '14'))
         if 'nat' in flags:      # the answers' way back moved with the VIP (a sync group)
             assert s['invariants']['gateway_split_s'] < 0.7
     elif flags:

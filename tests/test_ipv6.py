@@ -280,6 +280,40 @@ def test_active_active_in_ipv6_routes_the_vip_over_two_ipv6_next_hops(tmp_path):
                                                                  '2001:db8:14::5']
 
 
+def test_active_active_in_both_families_moves_a_next_hop_of_each_family(tmp_path):
+    c = ClusterConfig(active_active=True, scheduler='mh', dual_stack=True)
+    assert c.next_hops == {'laicoz': '10.0.14.4', 'laicoy': '10.0.14.5'}
+    assert c.next_hop_sets == {'laicoz': ['10.0.14.4', '2001:db8:14::4'],
+                               'laicoy': ['10.0.14.5', '2001:db8:14::5']}
+    assert c.takeover_address == '10.0.14.4'     # (the invariants follow the first family)
+    # the client behind the router in both families; both VIPs on the directors' lo
+    assert c.addresses['client'] == '192.0.2.200' and c.addresses6['client'] == \
+        '2001:db8:0:2::200'
+    setup = c.director_setup('laicoz-eth0')
+    assert 'ip addr replace 10.0.14.146/32 dev lo' in setup
+    assert 'ip addr replace 2001:db8:14::146/128 dev lo' in setup
+    assert ClusterConfig(scheduler='mh').next_hop_sets == {}
+    stack, director = configure(tmp_path / 'k', 'keepalived', '--active-active', '--scheduler',
+                                'mh', '--dual-stack', vip='10.0.14.146')
+    text = open(director.private('/etc/keepalived/keepalived.conf')).read()
+    for instance, hop4, hop6 in (('VI_LVS', '10.0.14.4', '::4'), ('VI_LVS_B', '10.0.14.5', '::5')):
+        block = text[text.index('vrrp_instance %s ' % instance):]
+        block = block[:block.index('\n}\n')]
+        assert '%s/24 dev laicoz-eth0' % hop4 in block
+        assert 'virtual_ipaddress_excluded {\n        2001:db8:14%s/64 dev laicoz-eth0 ' \
+            'preferred_lft 0' % hop6 in block
+    stack = stack_from_flags('heartbeat', '--active-active', '--scheduler', 'mh',
+                             '--hot-standby', '--dual-stack')
+    assert stack.resources() == [
+        ['laicoz', 'VIP::10.0.14.4/24 VIP::2001:0db8:0014:0000:0000:0000:0000:0004/64'],
+        ['laicoy', 'VIP::10.0.14.5/24 VIP::2001:0db8:0014:0000:0000:0000:0000:0005/64']]
+    stack = stack_from_flags('pacemaker', '--active-active', '--scheduler', 'mh',
+                             '--hot-standby', '--dual-stack')
+    assert [[(a['id'], a['ip']) for a in g['addresses']] for g in stack.groups()] == [
+        [('next-hop-laicoz', '10.0.14.4'), ('next-hop-laicoz-ipv6', '2001:db8:14::4')],
+        [('next-hop-laicoy', '10.0.14.5'), ('next-hop-laicoy-ipv6', '2001:db8:14::5')]]
+
+
 def test_each_stack_moves_the_ipv6_gateway_with_the_vip(tmp_path):
     _, director = configure(tmp_path / 'k', 'keepalived', '--forwarding', 'nat')
     text = open(director.private('/etc/keepalived/keepalived.conf')).read()

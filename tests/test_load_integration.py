@@ -92,13 +92,15 @@ def test_sync_daemon_or_maglev_hashing_carries_the_connections(run_dir):
     assert leftovers(p.run_id) == []
 
 
-@pytest.mark.parametrize('family', [[], ['--vip', '2001:db8:14::146']], ids=['ipv4', 'ipv6'])
+@pytest.mark.parametrize('family', [[], ['--vip', '2001:db8:14::146', '--dual-stack']],
+                         ids=['ipv4', 'dual-stack-ipv6-first'])
 def test_active_active_directors_share_the_sessions_and_survive_each_other(run_dir, family):
     """Both directors serve behind the router's ECMP route (keepalived moving each
     one's next hop, mh + sloppy TCP, no sync daemon): the sessions went through both;
     when laicoz is switched off the router sends its share to laicoy, and no session
     of laicoy's breaks (laicoz's carry on too: the same mh table). In IPv6: the next
-    hops, the client's network and the ECMP route too."""
+    hops, the client's network and the ECMP route too; dual stack: a next hop of each
+    family moved together, the sessions on the IPv6 VIP."""
     p, s = load(run_dir, '--conn-sync', '--stack', 'keepalived', '--sessions', '60',
                 '--interval', '0.5', '--hold', '10', '--ways', 'active-active', *family)
     assert s['kernel_mode'] == EXPECTED_MODE
@@ -115,6 +117,8 @@ def test_active_active_directors_share_the_sessions_and_survive_each_other(run_d
     assert cell['parameters']['active_active'] and cell['parameters']['scheduler'] == 'mh'
     assert cell['parameters']['next_hops']['laicoz'] == (
         '2001:db8:14::4' if family else '10.0.14.4')
+    if family:
+        assert cell['parameters']['vips'] == ['2001:db8:14::146', '10.0.14.146']
     # the invariants followed laicoz's next hop: one owner throughout, no false takeover
     inv = cell['invariants']
     assert inv['false_takeovers'] == []

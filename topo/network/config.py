@@ -219,9 +219,11 @@ class ClusterConfig:
                 if self.ipv6:           # (dual stack: the IPv6 view's gateway is this)
                     self.gateway = readable6(inside6, GATEWAY_HOST)
         self.outside6 = {}
-        if self.active_active and self.ipv6:    # the next hops and the client in IPv6
+        if self.active_active and (self.ipv6 or self.dual_stack):   # the client in IPv6
             net6 = ipaddress.ip_network(self.subnet6)
-            self.next_hops = {d: readable6(net6, n) for d, n in zip(DIRECTORS, NEXT_HOP_HOSTS)}
+            if self.ipv6:       # (dual stack: the IPv6 view's next hops are these)
+                self.next_hops = {d: readable6(net6, n)
+                                  for d, n in zip(DIRECTORS, NEXT_HOP_HOSTS)}
             outside6 = ipaddress.ip_network(OUTSIDE_SUBNET6)
             self.outside6 = {ROUTER: readable6(outside6, ROUTER_HOST),
                              CLIENT: readable6(outside6, 200)}
@@ -338,14 +340,9 @@ class ClusterConfig:
         if self.nat and net6.overlaps(ipaddress.ip_network(INSIDE_SUBNET6)):
             raise ConfigError('IPv6 subnet %s overlaps NAT\'s inside network %s'
                               % (net6, INSIDE_SUBNET6))
-        for flag, reason in (
-                (self.active_active and self.dual_stack,
-                 '--active-active and --dual-stack: the router\'s ECMP route in one family '
-                 'at a time so far'),
-                (self.crossover, '--crossover: the cable has IPv4 link-local addresses only, '
-                                 'and IPv6 VRRP or heartbeat would need its own')):
-            if flag:
-                raise ConfigError('an IPv6 VIP with %s' % reason)
+        if self.crossover:
+            raise ConfigError('an IPv6 VIP with --crossover: the cable has IPv4 link-local '
+                              'addresses only, and IPv6 VRRP or heartbeat would need its own')
 
     def validate_active_active(self, net):
         if self.scheduler not in HASHING:
@@ -475,8 +472,8 @@ class ClusterConfig:
         if self.active_active:
             commands += ['sysctl -qw net.ipv4.conf.all.arp_ignore=1 '
                          'net.ipv4.conf.all.arp_announce=2 net.ipv4.conf.%s.arp_ignore=1 '
-                         'net.ipv4.conf.%s.arp_announce=2' % (iface, iface),
-                         'ip addr replace %s dev lo' % host_prefix(self.vip)]
+                         'net.ipv4.conf.%s.arp_announce=2' % (iface, iface)]
+            commands += ['ip addr replace %s dev lo' % host_prefix(v) for v in self.vips]
         return ' && '.join(commands) or None
 
     def forward_args(self):
@@ -515,6 +512,15 @@ class ClusterConfig:
         """The inside network's prefix length in an address's family."""
         return ipaddress.ip_network(INSIDE_SUBNET6).prefixlen if ':' in address \
             else self.inside_prefixlen
+
+    @property
+    def next_hop_sets(self):
+        """Active/active: {director: its next hops, one per family the service speaks
+        (dual stack: two), the service's own first}; {} otherwise."""
+        if not self.active_active:
+            return {}
+        views = self.families()
+        return {d: [view.next_hops[d] for view in views] for d in DIRECTORS}
 
     @property
     def gateways(self):

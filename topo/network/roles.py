@@ -59,7 +59,7 @@ def route_through_router(config, router, client, on_hub):
     director while both are in the set."""
     out = ''
     # IPv4 always (the plumbing); an IPv6 service the same in IPv6 besides
-    for v6 in (False, True) if config.ipv6 else (False,):
+    for v6 in (False, True) if config.ipv6 or config.dual_stack else (False,):
         outside = config.outside6 if v6 else config.outside
         prefix = CLIENT_PREFIX6 if v6 else CLIENT_PREFIX
         out += client.add_route('default', outside[config.router])
@@ -324,12 +324,14 @@ class Router:
     role = 'router'
 
     def route_vip(self, config, directors):
-        """Active/active: the VIP's ECMP route over the next hops of these directors."""
-        hops = ' '.join('nexthop via %s' % config.next_hops[d] for d in directors)
-        out = self.cmd('ip route replace %s %s' % (host_prefix(config.vip), hops))
-        if out.strip():
-            raise RuntimeError('%s: the VIP\'s route via %s: %s'
-                               % (self.name, ', '.join(directors), out.strip()))
+        """Active/active: the VIP's ECMP route over the next hops of these directors
+        (dual stack: each VIP's, over the next hops of its family)."""
+        for view in config.families():
+            hops = ' '.join('nexthop via %s' % view.next_hops[d] for d in directors)
+            out = self.cmd('ip route replace %s %s' % (host_prefix(view.vip), hops))
+            if out.strip():
+                raise RuntimeError('%s: the VIP %s\'s route via %s: %s'
+                                   % (self.name, view.vip, ', '.join(directors), out.strip()))
 
     def configure_routing(self):
         # replies from the VIP come in from the servers' side, where a strict

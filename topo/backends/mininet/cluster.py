@@ -42,7 +42,8 @@ class ClusterTopo(Topo):
                                 # NAT in IPv6 (or dual stack): its IPv6 address inside too
                                 'legs6': {inside_interface(d): config.inside6[d]}
                                 if d in config.inside6 else None,
-                                'next_hops': list(config.next_hops.values())})
+                                'next_hops': [h for hops in config.next_hop_sets.values()
+                                              for h in hops]})
                  for d in DIRECTORS]
         roles += [(r, RealServer, {'vip': config.vip, 'vips': config.vips, 'web_port': config.port,
                                    'forwarding': config.forwarding, 'gateways': config.gateways,
@@ -54,7 +55,7 @@ class ClusterTopo(Topo):
             for gateway in config.gateways if config.remote_servers else ():
                 if ':' in gateway:      # (the real servers' IPv6 gateway)
                     legs6[inside_interface(config.router)] = gateway
-            if config.ipv6 and config.active_active:
+            if (config.ipv6 or config.dual_stack) and config.active_active:
                 legs6[outside_interface(config.router)] = config.outside6[config.router]
             roles += [(config.router, Router, {'legs6': legs6})]
         roles += [(CLIENT, Client, {})]

@@ -116,10 +116,11 @@ class HeartbeatStack(HAStack):
         """haresources' lines: [the node that owns the group, its resources]."""
         stock = self.settings.resources == 'stock'
         if self.config.active_active:
-            # each director owns its own next hop, given back to it when it returns
-            return [[d, ('IPaddr2::%s/%d' if stock else 'VIP::%s/%d')
-                     % (haresources_address(self.config.next_hops[d]),
-                        self.config.prefixlen_of(self.config.next_hops[d]))] for d in DIRECTORS]
+            # each director owns its own next hop (dual stack: one per family), given
+            # back to it when it returns
+            return [[d, ' '.join(('IPaddr2::%s/%d' if stock else 'VIP::%s/%d')
+                                 % (haresources_address(hop), self.config.prefixlen_of(hop))
+                                 for hop in self.config.next_hop_sets[d])] for d in DIRECTORS]
         return [[PRIMARY, self.group(stock)]]
 
     def group(self, stock):

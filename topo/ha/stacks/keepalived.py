@@ -92,9 +92,10 @@ class KeepalivedStack(HAStack):
         each director the master of its own (the router's ECMP set stays whole)."""
         lan = interfaces(director)[0]
         c = self.config
-        owned = [(PRIMARY, 'VI_LVS', 14, c.next_hops.get(PRIMARY, c.vip))]
+        owned = [(PRIMARY, 'VI_LVS', 14, c.vips)]
         if c.active_active:
-            owned.append((BACKUP, 'VI_LVS_B', 16, c.next_hops[BACKUP]))
+            owned = [(d, name, router_id, c.next_hop_sets[d]) for d, name, router_id in
+                     ((PRIMARY, 'VI_LVS', 14), (BACKUP, 'VI_LVS_B', 16))]
         vip = lambda address: dict(
             address='%s/%d' % (address, c.prefixlen_of(address)),
             # IPv6: deprecated, never the source of the checkers' connections (keepalived
@@ -103,11 +104,10 @@ class KeepalivedStack(HAStack):
             if ':' in address else '')
         out = [dict(self.role(director, master), name=name, iface=self.vrrp_iface(director),
                     router_id=router_id, dev=lan, unicast=self.unicast(director),
-                    # dual stack: the other family's VIP moves with it, outside the
-                    # adverts (one family per VRRP instance)
-                    excluded=[vip(v) for v in c.vips[1:]] if name == 'VI_LVS' else [],
-                    **vip(address))
-               for master, name, router_id, address in owned]
+                    # dual stack: the other family's VIP (or next hop) moves with it,
+                    # outside the adverts (one family per VRRP instance)
+                    excluded=[vip(a) for a in addresses[1:]], **vip(addresses[0]))
+               for master, name, router_id, addresses in owned]
         if c.nat:
             inside = inside_interface(director.name)
             gateway = lambda address: dict(vip(address), address='%s/%d' % (

@@ -159,9 +159,12 @@ class PacemakerStack(HAStack):
         c = self.config
         if c.active_active:
             return [{'id': 'lvs' if d == PRIMARY else 'lvs-%s' % d, 'node': d,
-                     'addresses': [{'id': 'next-hop-%s' % d, 'ip': c.next_hops[d],
-                                    'prefixlen': c.prefixlen_of(c.next_hops[d]),
-                                    'nodad': c.vip_dad is False}]} for d in DIRECTORS]
+                     'addresses': [{'id': 'next-hop-%s' % d if i == 0 else 'next-hop-%s-ipv%d'
+                                    % (d, 6 if ':' in hop else 4), 'ip': hop,
+                                    'prefixlen': c.prefixlen_of(hop),
+                                    'nodad': c.vip_dad is False}
+                                   for i, hop in enumerate(c.next_hop_sets[d])]}
+                    for d in DIRECTORS]
         name = lambda kind, address, first: kind if first else '%s-ipv%d' % (
             kind, 6 if ':' in address else 4)
         out = []
