@@ -112,3 +112,39 @@ def test_nat_gateway_away_from_the_vip_is_measured():
     assert 'gateway was not where the VIP was for 10.00s (40.00-50.00s)' in problem
     # without NAT there is no gateway, and nothing is said of one
     assert 'gateway_split_s' not in invariants.vip_ownership(events[:1], D, 'laicoz', 60)
+
+
+def also(t, node, address, held):
+    return ev(t, node, 'also', address=address, held=held)
+
+
+def test_dual_stack_every_address_that_moves_with_the_vip_is_followed():
+    """Dual stack: the other family's VIP and gateway, each its own intervals away from
+    the VIP; the NAT gateway of the first family still its own; one left behind on the
+    dead director is a broken invariant naming it."""
+    v6, gw6 = '2001:db8:14::146', '2001:db8:168:14::254'
+    events = [vip(10, 'laicoz', True), gw(10, 'laicoz', True),
+              also(10.5, 'laicoz', v6, True), also(11, 'laicoz', gw6, True),
+              ev(50, 'laicoz', 'link', up=False), vip(50.2, 'laicoz', False),
+              vip(55, 'laicoy', True), gw(55, 'laicoy', True),
+              also(56, 'laicoy', v6, True), also(57, 'laicoy', gw6, True)]
+    inv = invariants.vip_ownership(events, D, 'laicoz', 60, first_fault=50)
+    assert inv['companions_split'] == {v6: [[0.0, 0.5], [45.0, 46.0]],
+                                       gw6: [[0.0, 1.0], [45.0, 47.0]]}
+    assert inv['companions_split_s'] == {v6: 1.5, gw6: 3.0}
+    assert inv['gateway_split_s'] == 0.0          # (its own: the first family's gateway)
+    assert inv['companions_elsewhere'] == {v6: [], gw6: []}
+    assert invariant_problems({'invariants': inv}, 0.0) == []
+    stuck = events[:-2] + [also(56, 'laicoy', gw6, True)]      # laicoy never got the VIP6
+    inv = invariants.vip_ownership(stuck, D, 'laicoz', 80, first_fault=50)
+    assert inv['companions_split'][v6][-1] == [45.0, 70.0]
+    [problem] = invariant_problems({'invariants': inv}, 0.0)
+    assert problem.startswith('2001:db8:14::146, which moves with the VIP, was not where '
+                              'the VIP was for 25.00s (45.00-70.00s)'), problem
+    # a lag is not a split, but the other family's VIP left on a live laicoz is
+    split = events[:4] + [vip(50.2, 'laicoz', False), vip(55, 'laicoy', True)]
+    inv = invariants.vip_ownership(split, D, 'laicoz', 60, first_fault=50)
+    assert inv['companions_elsewhere'][v6] == [[40.2, 50.0]]
+    assert any('on a director that did not hold the VIP for 9.80s' in p
+               for p in invariant_problems({'invariants': inv}, 0.0))
+    assert 'companions_split_s' not in invariants.vip_ownership(events[:2], D, 'laicoz', 60)

@@ -293,6 +293,7 @@ def test_active_active_in_both_families_moves_a_next_hop_of_each_family(tmp_path
     assert 'ip addr replace 10.0.14.146/32 dev lo' in setup
     assert 'ip addr replace 2001:db8:14::146/128 dev lo' in setup
     assert ClusterConfig(scheduler='mh').next_hop_sets == {}
+    assert c.companions == ['2001:db8:14::4'] and ClusterConfig().companions == []
     stack, director = configure(tmp_path / 'k', 'keepalived', '--active-active', '--scheduler',
                                 'mh', '--dual-stack', vip='10.0.14.146')
     text = open(director.private('/etc/keepalived/keepalived.conf')).read()
@@ -455,7 +456,10 @@ def test_dual_stack_puts_the_real_servers_inside_in_both_families_with_a_gateway
         # each family's service names the real servers by that family's inside address
         assert sorted(v.real_endpoint('laico3') for v in c.families()) == \
             ['192.168.14.13:80', '[2001:db8:168:14::13]:80']
+        # what every run follows beside the VIP (and the gateway) of the first family
+        assert c.companions == [c.vips[1], c.gateways[1]]
     remote = ClusterConfig(forwarding='tun', remote_servers=True, dual_stack=True)
+    assert remote.companions == [VIP6]      # (the router's leg is no director's)
     assert remote.gateways == ['192.168.14.254', '2001:db8:168:14::254']
     assert remote.inside6 == {} and remote.addresses6['laico4'] == '2001:db8:168:14::14'
     assert ClusterConfig(forwarding='tun').gateways == []

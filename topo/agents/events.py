@@ -9,6 +9,8 @@ events.jsonl. The kinds:
   ready      the program is up and watching/serving          every program
   vip        held: bool, the VIP became local or went away   monitor
   gateway    held: bool, NAT's inside gateway became local or went away   monitor --gateway
+  also       address, held: bool, another address that moves with the VIP (dual stack:
+             the other family's VIP and gateway)   monitor --also
   ipvs       table: {service "ip:port": [real "ip:port", ...]}   monitor
   log        log: file name, line: a new line of a daemon's log   monitor
   arp        mac: where the client's ARP entry for the VIP points (None: none)   monitor --arp

@@ -182,6 +182,9 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument('--vip', required=True)
     p.add_argument('--gateway', help='NAT: the real servers\' gateway, which moves with the VIP')
+    p.add_argument('--also', action='append', default=[], metavar='ADDRESS',
+                   help='another address that moves with the VIP (dual stack: the other '
+                        'family\'s VIP and gateway)')
     p.add_argument('--log', action='append', default=[], help='log file to follow')
     p.add_argument('--arp', action='store_true',
                    help="the client's view only: where its ARP entry for the VIP points")
@@ -191,7 +194,10 @@ def main(argv=None):
     for t in tails.values():        # only what is logged from now on
         t.lines()
     vip, table, mac, gateway = None, None, '', None
+    also = dict.fromkeys(a.also)
     ipv6 = ':' in a.vip
+    # (only the families it watches: each read costs a parse)
+    families = {':' in x for x in [a.vip, a.gateway or a.vip] + a.also}
     neighbours = Neighbours(socket.AF_INET6 if ipv6 else socket.AF_INET) if a.arp else None
     emit('ready')
     while True:
@@ -202,7 +208,8 @@ def main(argv=None):
                 emit('arp', mac=mac[0], state=mac[1])
             time.sleep(a.interval)
             continue
-        local = local_addresses6() if ipv6 else local_addresses()
+        local = (local_addresses6() if True in families else set()) | (
+            local_addresses() if False in families else set())
         now_vip = a.vip in local
         if now_vip != vip:
             vip = now_vip
@@ -210,6 +217,10 @@ def main(argv=None):
         if a.gateway and (a.gateway in local) != gateway:
             gateway = a.gateway in local
             emit('gateway', held=gateway)
+        for address, held in also.items():
+            if (address in local) != held:
+                also[address] = address in local
+                emit('also', address=address, held=also[address])
         now_table = ipvs_table()
         if now_table != table:
             table = now_table

@@ -5,10 +5,15 @@ found ([]: passed). A run passes when every checker finds none.
 """
 from topo.analysis.figures import FIGURES
 
-# NAT: the longest the gateway may sit on another director than the VIP in a clean
-# hand-over: heartbeat starts (and stops) one address resource after the other, 0.4 to
-# 1.7 s apart under UML; keepalived's synced instances move at the same instant
+# NAT: the longest the gateway (dual stack: also the other family's VIP and gateway)
+# may sit on another director than the VIP in a clean hand-over: heartbeat starts (and
+# stops) one address resource after the other, 0.4 to 1.7 s apart under UML;
+# keepalived's synced instances move at the same instant
 GATEWAY_SPLIT_S = 3.0
+# dual stack: the longest the other family's addresses may lag the VIP (held nowhere
+# yet) in a clean hand-over: Pacemaker's group starts an IPv6 IPaddr2 after the other
+# (each sends its Neighbour Advertisements first), its last one 4.3 s after the VIP
+COMPANION_LAG_S = 15.0
 
 
 def invariant_problems(analysis, tolerance=0.0, dual_owner_allowed=False):
@@ -32,6 +37,18 @@ def invariant_problems(analysis, tolerance=0.0, dual_owner_allowed=False):
                             sum(b - a for a, b in long_split),
                             ', '.join('%.2f-%.2fs' % tuple(i) for i in long_split),
                             GATEWAY_SPLIT_S))
+    # dual stack: the other family's addresses may lag the VIP, never sit elsewhere
+    for kind, bound, what in (('companions_elsewhere', GATEWAY_SPLIT_S,
+                               'on a director that did not hold the VIP'),
+                              ('companions_split', COMPANION_LAG_S, 'not where the VIP was')):
+        for address, intervals in sorted((inv.get(kind) or {}).items()):
+            long_split = [i for i in intervals if i[1] - i[0] > bound]
+            if long_split and not dual_owner_allowed:
+                problems.append('%s, which moves with the VIP, was %s for %.2fs (%s), '
+                                'longer than a hand-over takes (%.1fs)' % (
+                                    address, what, sum(b - a for a, b in long_split),
+                                    ', '.join('%.2f-%.2fs' % tuple(i) for i in long_split),
+                                    bound))
     problems += ['a director failover was not measured: laicoy held the VIP before the fault'
                  for f in analysis.get('failover_repeats') or [] if f.get('false_takeover')]
     return problems

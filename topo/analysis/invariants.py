@@ -12,6 +12,12 @@ the client's `arp`):
                                   any fault: what a measurement of a failover must not hide
   owner_without_table_s           the single owner holds the VIP but no real server
   arp_flips                       the client's ARP entry for the VIP moving between MACs
+  gateway_split_s, gateway_split  NAT: the real servers' gateway not where the VIP is
+  companions_split_s, companions_split   dual stack: {address: the time (intervals) it
+                                  was not where the VIP is} for the other family's VIP
+                                  (or next hop) and gateway (monitor --also)
+  companions_elsewhere            {address: intervals it was on a director that did not
+                                  hold the VIP} (a split, not a lag)
 """
 
 
@@ -96,6 +102,17 @@ def vip_ownership(events, directors, primary, t_end, first_fault=None, macs=None
     if any(e.get('kind') == 'gateway' for e in events):
         split = gateway_split(events, directors, t_end, first_owned)
         out.update(gateway_split_s=_total(split), gateway_split=rel(split))
+    companions = sorted({e['address'] for e in events if e.get('kind') == 'also'})
+    if companions:
+        split = {a: moved_apart(events, directors, t_end,
+                                lambda e, a=a: e['kind'] == 'also' and e['address'] == a,
+                                first_owned) for a in companions}
+        elsewhere = {a: moved_apart(events, directors, t_end,
+                                    lambda e, a=a: e['kind'] == 'also' and e['address'] == a,
+                                    first_owned, elsewhere=True) for a in companions}
+        out.update(companions_split_s={a: _total(s) for a, s in split.items()},
+                   companions_split={a: rel(s) for a, s in split.items()},
+                   companions_elsewhere={a: rel(s) for a, s in elsewhere.items()})
     return out
 
 
@@ -103,17 +120,30 @@ def gateway_split(events, directors, t_end, since=None):
     """NAT: the intervals (from since on) where the directors holding the real servers'
     gateway are not those holding the VIP: the answers go back through a director
     the requests did not come through (or through none)."""
-    state = {d: {'vip': False, 'gateway': False, 'link': True} for d in directors}
+    return moved_apart(events, directors, t_end, lambda e: e['kind'] == 'gateway', since)
+
+
+def moved_apart(events, directors, t_end, companion, since=None, elsewhere=False):
+    """The intervals (from since on) where the directors holding an address that moves
+    with the VIP (companion(event): the event is that address's) are not those holding
+    the VIP; elsewhere=True: where a director holds it that does not hold the VIP."""
+    state = {d: {'vip': False, 'other': False, 'link': True} for d in directors}
     split, t_prev, apart = [], None, False
     for e in sorted((e for e in events if e.get('node') in state and e['t'] <= t_end
-                     and e.get('kind') in ('vip', 'gateway', 'link')), key=lambda e: e['t']):
+                     and e.get('kind') in ('vip', 'link', 'gateway', 'also')),
+                    key=lambda e: e['t']):
+        if e['kind'] in ('gateway', 'also') and not companion(e):
+            continue
         if apart and t_prev is not None and e['t'] > t_prev:
             split.append((t_prev, e['t']))
         st = state[e['node']]
-        st['link' if e['kind'] == 'link' else e['kind']] = e['up' if e['kind'] == 'link'
-                                                             else 'held']
+        if e['kind'] == 'link':
+            st['link'] = e['up']
+        else:
+            st['vip' if e['kind'] == 'vip' else 'other'] = e['held']
         holders = lambda k: {d for d, s in state.items() if s[k] and s['link']}
-        apart = holders('vip') != holders('gateway')
+        apart = bool(holders('other') - holders('vip')) if elsewhere \
+            else holders('vip') != holders('other')
         t_prev = e['t']
     if apart and t_prev is not None and t_end > t_prev:
         split.append((t_prev, t_end))

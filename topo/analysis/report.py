@@ -137,6 +137,8 @@ def run(s, out):
                  len(inv['false_takeovers']), len(inv['arp_flips'])))
         if 'gateway_split_s' in inv:
             print('NAT: the gateway away from the VIP %.2fs' % inv['gateway_split_s'])
+        for address, split in sorted((inv.get('companions_split_s') or {}).items()):
+            print('dual stack: %s away from the VIP %.2fs' % (address, split))
     fidelity(s)
     for checker, problems in (s.get('checks') or {}).items():
         for problem in problems:

@@ -370,6 +370,9 @@ class Network(abc.ABC):
         args = ['--vip', self.config.takeover_address] + list(extra)
         if node.role == 'director' and self.config.nat:
             args += ['--gateway', self.config.gateway]
+        if node.role == 'director':     # dual stack: the other family's VIP (or next
+            for address in self.config.companions:      # hop) and gateway
+                args += ['--also', address]
         if node.role == 'director':
             for log in self.stack.logs(node):
                 args += ['--log', log]

@@ -523,6 +523,16 @@ class ClusterConfig:
         return {d: [view.next_hops[d] for view in views] for d in DIRECTORS}
 
     @property
+    def companions(self):
+        """Dual stack: the addresses that move with the takeover address besides NAT's
+        gateway of its family: the other family's VIP (active/active: laicoz's next hop)
+        and gateway. Every run watches that they do."""
+        if not self.dual_stack:
+            return []
+        first = self.next_hop_sets[PRIMARY] if self.active_active else self.vips
+        return first[1:] + (self.gateways[1:] if self.nat else [])
+
+    @property
     def gateways(self):
         """The real servers' gateways on the inside network, one per family the service
         speaks (dual stack: two), the service's own first: NAT's move with the VIPs,
