@@ -45,10 +45,16 @@ def parse_args(argv=None):
                    help='LVS forwarding (default: the inventory\'s, else dr)')
     g.add_argument('--tun-type', default='ipip', choices=['ipip', 'gue', 'gre'],
                    help='with --forwarding tun: the encapsulation')
+    g.add_argument('--ipv6', action='store_true',
+                   help='the service on the inventory\'s IPv6 VIP (vip6) instead')
+    g.add_argument('--dual-stack', action='store_true',
+                   help='the service on both the inventory\'s VIP and its IPv6 one (vip6)')
     p.set_defaults(servers=None, vip=None, subnet=None)     # (the inventory's)
     ha.add_arguments(p)
     args = p.parse_args(argv)
     args.target = args.inventory
+    if args.ipv6:       # (any IPv6 address asks for the inventory's vip6)
+        args.vip = '::'
     try:
         config = cli.cluster_config(args)
         stack = ha.get(args.stack)(config, ha.settings_from_args(args.stack, args))

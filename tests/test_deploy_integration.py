@@ -130,6 +130,21 @@ def test_deploy_twice_then_a_partition_over_ssh(tmp_path):
         # the runs left the deployment as it was deployed
         p = here('deploy.py', '--inventory', 'machines.yml', '--stack', 'keepalived')
         assert p.returncode == 0 and 'changed=0 over 4 machines' in p.stdout, p.stdout[-3000:]
+        # the service in IPv6 on the same machines: the inventory's vip6 and each machine's
+        # address6 (machines.py wrote them); a run asking for it before it is deployed
+        # refused, then deployed and the smoke run through the IPv6 VIP
+        assert 'vip6' in inv.read_text() and 'address6: 2001:db8:14::12' in inv.read_text()
+        p = here('cluster.py', '--smoke', '--target', 'machines.yml', '--vip',
+                 '2001:db8:14::146', '--results', 'no6')
+        assert p.returncode == 2 and 'vips' in p.stdout, p.stdout
+        p = here('deploy.py', '--inventory', 'machines.yml', '--stack', 'keepalived', '--ipv6')
+        assert p.returncode == 0 and re.search(r'changed=[1-9]\d* over 4 machines', p.stdout)
+        p = here('cluster.py', '--smoke', '--target', 'machines.yml', '--vip',
+                 '2001:db8:14::146', '--results', 'smoke6')
+        assert p.returncode == 0, p.stdout
+        smoke = json.loads((tmp_path / 'smoke6' / 'summary.json').read_text())
+        assert smoke['passed'] and smoke['parameters']['vip'] == '2001:db8:14::146'
+        assert smoke['bursts'][0]['answers'] == {'laico2': 15}
         # a power cycle: the machine's kernel killed, booted again; what it synced, its
         # SSH host key (a changed key would be refused) and the deployment survive
         assert script('machines.py', 'run', 'laico2', 'echo kept > /etc/hatb-kept; sync'

@@ -97,6 +97,41 @@ def test_bad_inventories_are_refused_naming_what_is_wrong(path, value, message):
         inventory.parse(changed(path, value), 'machines.yml')
 
 
+def with_ipv6(**cluster):
+    """GOOD with the IPv6 VIP and every machine's address6 (its IPv4 host number)."""
+    data = copy.deepcopy(GOOD)
+    data['all']['vars']['cluster'].update(dict({'vip6': '2001:db8:14::146'}, **cluster))
+    for group in data['all']['children'].values():
+        for values in group['hosts'].values():
+            values['address6'] = '2001:db8:14::%s' % values['address'].split('.')[-1]
+    return data
+
+
+def test_an_inventory_with_the_vip_s_ipv6_twin():
+    inv = inventory.parse(with_ipv6())
+    assert inv.vip6 == '2001:db8:14::146' and inv.subnet6 == '2001:db8:14::/64'
+    assert inv.machines['laico3'].address6 == '2001:db8:14::13'
+    assert inventory.parse(GOOD).vip6 is None
+    for data, message in (
+            (with_ipv6(vip6='2001:db8:14::147'), 'vip6 must be 2001:db8:14::146, the VIP '
+                                                 '10.0.14.146\'s twin'),
+            (with_ipv6(subnet6='2001:db8:15::/64'), 'must be in subnet6'),
+            (with_ipv6(vip6='10.0.14.146'), 'vip6 or subnet6'),
+            (changed(['all', 'vars', 'cluster', 'subnet6'], '2001:db8:14::/64'),
+             'without all.vars.cluster.vip6')):
+        with pytest.raises(ConfigError, match=re.escape(message)):
+            inventory.parse(data)
+    data = with_ipv6()
+    del data['all']['children']['clients']['hosts']['client']['address6']
+    with pytest.raises(ConfigError, match='client has no address6'):
+        inventory.parse(data)
+    data = with_ipv6()
+    data['all']['children']['real_servers']['hosts']['laico2']['address6'] = '2001:db8:14::13'
+    with pytest.raises(ConfigError, match='laico2 and laico3 have the same address6|laico3 '
+                                          'and laico2 have the same address6'):
+        inventory.parse(data)
+
+
 def test_unreadable_or_not_yaml(tmp_path):
     with pytest.raises(ConfigError, match='No such file'):
         inventory.load(tmp_path / 'none.yml')

@@ -61,8 +61,8 @@ def test_the_command_line_takes_an_ipv6_vip_and_its_subnet():
     assert stack.config.subnet == '10.0.14.0/24' and stack.config.subnet6 == '2001:db8:15::/64'
     assert 'one IPv4 and one IPv6 prefix' in refused(
         'failover', '--subnet', '10.0.14.0/24', '--subnet', '10.0.15.0/24')
-    assert 'emulation only' in refused('failover', '--vip', VIP6, '--target',
-                                       str(DATA / 'machines.yml'))
+    assert "needs the inventory's vip6" in refused('failover', '--vip', VIP6, '--target',
+                                                   str(DATA / 'machines.yml'))
     assert 'resources stock' in refused('failover', '--stack', 'heartbeat', '--vip', VIP6,
                                         '--resources', 'stock')
 

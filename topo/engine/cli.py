@@ -233,18 +233,23 @@ def cluster_config(args, **override):
         from topo.network.config import ConfigError
         raise ConfigError('--active-active needs the router between the client and the '
                           'hub, which an inventory does not describe: the emulation only')
-    if machines is not None and (':' in (getattr(args, 'vip', None) or '') or
-                                 getattr(args, 'dual_stack', False)):
+    ipv6 = ':' in (getattr(args, 'vip', None) or '')
+    if machines is not None and (ipv6 or getattr(args, 'dual_stack', False)) \
+            and not machines.vip6:
         from topo.network.config import ConfigError
-        raise ConfigError('an IPv6 VIP runs in the emulation only so far (an inventory\'s '
-                          'machines have IPv4 addresses)')
+        raise ConfigError('an IPv6 VIP on machines needs the inventory\'s vip6 and subnet6 '
+                          '(all.vars.cluster) and each machine\'s address6 (%s)'
+                          % machines.path)
     if machines is not None and getattr(args, 'vip_announce', 'sent') != 'sent':
         from topo.network.config import ConfigError
         raise ConfigError('--vip-announce lost: the testbed drops the announcements on its '
                           'own hub, and the machines\' switch is not the testbed\'s')
     if machines is not None:        # the cluster is the inventory's
-        shape = dict(servers=len(machines.real_servers), vip=machines.vip,
+        shape = dict(servers=len(machines.real_servers),
+                     vip=machines.vip6 if ipv6 else machines.vip,
                      subnet=machines.subnet, port=machines.port)
+        if machines.vip6:
+            shape['subnet6'] = machines.subnet6
         if getattr(args, 'forwarding', 'dr') == 'dr':      # (the flag's default)
             shape['forwarding'] = machines.forwarding
         override = dict(shape, **override)
@@ -267,6 +272,8 @@ def cluster_config(args, **override):
     config = ClusterConfig(**values)
     if machines is not None:
         config.addresses.update({n: m.address for n, m in machines.machines.items()})
+        if config.addresses6:
+            config.addresses6.update({n: m.address6 for n, m in machines.machines.items()})
     return config
 
 

@@ -401,8 +401,12 @@ class ClusterConfig:
         import dataclasses
         if not self.dual_stack:
             return [self]
-        return [self] + [dataclasses.replace(self, vip=v, dual_stack=False)
-                         for v in self.vips[1:]]
+        views = [dataclasses.replace(self, vip=v, dual_stack=False) for v in self.vips[1:]]
+        for view in views:      # (a real machine's addresses come from the inventory)
+            view.addresses.update(self.addresses)
+            if view.addresses6:
+                view.addresses6.update(self.addresses6)
+        return [self] + views
 
     @property
     def vip_prefixlen(self):
@@ -452,9 +456,10 @@ class ClusterConfig:
         import dataclasses
         new = dataclasses.replace(self, **changes)
         # (active/active moves the client behind the router: its address is new)
-        new.addresses.update({k: v for k, v in self.addresses.items()
-                              if k not in (CLIENT, ROUTER) or
-                              new.active_active == self.active_active})
+        for mine, its in ((self.addresses, new.addresses), (self.addresses6, new.addresses6)):
+            if its:
+                its.update({k: v for k, v in mine.items() if k not in (CLIENT, ROUTER) or
+                            new.active_active == self.active_active})
         return new
 
     def scheduler_args(self):

@@ -111,11 +111,11 @@ class MachineNetwork(Network):
             conn = self.connections[name]
             if machine.role == 'director':
                 node = Director(machine, conn, cache, vip=cfg.vip,
-                                gateway=cfg.gateway if cfg.nat else None)
+                                gateway=cfg.gateway if cfg.nat else None, vips=cfg.vips)
             elif machine.role == 'real server':
                 node = RealServer(machine, conn, cache, vip=cfg.vip, web_port=cfg.port,
                                   forwarding=cfg.forwarding, gateway=cfg.gateway,
-                                  tun_type=cfg.tun_type)
+                                  tun_type=cfg.tun_type, vips=cfg.vips)
             else:
                 node = Client(machine, conn, cache)
             self.nodes_by_name[name] = node

@@ -45,6 +45,7 @@ class MachineRealServer(roles.RealServer, MachineNode):
     def __init__(self, machine, config):
         MachineNode.__init__(self, machine)
         self.vip, self.forwarding, self.gateways = config.vip, config.forwarding, config.gateways
+        self.vips = tuple(config.vips)
         self.tun_type = config.tun_type
 
 
@@ -72,6 +73,7 @@ def host_variables(inventory, config, stack):
     out = {}
     for name, machine in inventory.machines.items():
         v = {'hatestbed_role': machine.role, 'hatestbed_vip': config.vip,
+             'hatestbed_vips': list(config.vips),
              # the machines by name (`ipvsadm -L` shows the paper's names; heartbeat's
              # nodes), none for the VIP, as in the emulation
              'hatestbed_hosts': config.hosts_file().split('\n', 1)[1].rstrip('\n'),
@@ -98,7 +100,8 @@ def host_variables(inventory, config, stack):
         elif machine.role == 'real server':
             server = MachineRealServer(machine, config)
             merge(v, server.forwarding_variables(), name)
-            nginx = NginxServer(name, config.port, paths.WEB)
+            nginx = NginxServer(name, config.port, paths.WEB,
+                                ipv6=any(':' in x for x in config.vips))
             merge(v, dict(nginx.variables(), work_bytes=WORK_BYTES), name)
             v['hatestbed_configs'] += [
                 {'src': str(NETWORK_TEMPLATES / 'realserver.sh.j2'),
@@ -138,7 +141,8 @@ def service(config):
     """What of the cluster's settings the deployed configs hold (a run compares them)."""
     return {'scheduler': config.scheduler, 'sched_flags': list(config.sched_flags),
             'sloppy_tcp': config.sloppy_tcp, 'weights': list(config.weights),
-            'forwarding': config.forwarding, 'tun_type': config.tun_type, 'port': config.port}
+            'forwarding': config.forwarding, 'tun_type': config.tun_type, 'port': config.port,
+            'vips': list(config.vips)}
 
 
 def merge(variables, more, host):

@@ -5,7 +5,7 @@ cluster (`ansible-playbook -i FILE`) and tells the experiments where each machin
     all:
       vars:
         cluster: {vip: 10.0.14.146, subnet: 10.0.14.0/24}     # optional: port, forwarding,
-                                                              # client_addresses
+                                                              # client_addresses, vip6
       children:
         directors:
           hosts:
@@ -29,17 +29,21 @@ link_down/link_up (a switch port, `virsh domif-setlink ...`), each pair whole.
 `client_addresses` (default 1): how many addresses the client may open its connections
 from, as the load lab's many users (RFC 2544's 198.18.0.0/15, routed to the client on
 every machine of the cluster while a run lasts): say so only where that block is free.
+IPv6 (`--vip` an IPv6 address, `--dual-stack`): `vip6` and `subnet6` (a /64) in the
+cluster's vars, the VIP's IPv6 twin with the same host number (10.0.14.146 and
+2001:db8:14::146: dual stack pairs them so), and each machine's `address6` in it.
 """
 import ipaddress
 from dataclasses import dataclass, field
 
-from topo.network.config import CLIENT, ConfigError, DIRECTORS
+from topo.network.config import CLIENT, ConfigError, DIRECTORS, readable6
 
 GROUPS = {'directors': 'director', 'real_servers': 'real server', 'clients': 'client'}
-HOST_KEYS = {'ansible_host', 'ansible_user', 'ansible_port', 'address', 'interface'}
+HOST_KEYS = {'ansible_host', 'ansible_user', 'ansible_port', 'address', 'address6',
+             'interface'}
 # fault commands, in pairs: what undoes each
 COMMANDS = {'power_off': 'power_on', 'link_down': 'link_up'}
-CLUSTER_KEYS = {'vip', 'subnet', 'port', 'forwarding', 'client_addresses'}
+CLUSTER_KEYS = {'vip', 'subnet', 'port', 'forwarding', 'client_addresses', 'vip6', 'subnet6'}
 
 
 @dataclass
@@ -52,6 +56,7 @@ class Machine:
     user: str = 'root'
     port: int = 22
     commands: dict = field(default_factory=dict)    # fault commands run on the control node
+    address6: str = None        # on the cluster's LAN in IPv6 (with the cluster's vip6)
 
 
 @dataclass
@@ -65,6 +70,8 @@ class Inventory:
     ssh_key: str = None         # all.vars.ansible_ssh_private_key_file, as Ansible takes it
     ssh_args: str = ''          # all.vars.ansible_ssh_common_args
     client_addresses: int = 1   # the client's sources for the load lab (cluster's setting)
+    vip6: str = None            # the service's IPv6 VIP, the VIP's twin (optional)
+    subnet6: str = None
 
     @property
     def real_servers(self):
@@ -173,10 +180,49 @@ def parse(data, path='inventory'):
     if not isinstance(sources, int) or isinstance(sources, bool) or not 1 <= sources <= 65536:
         bad('all.vars.cluster.client_addresses must be a whole number from 1 to 65536')
     top_vars = top.get('vars') or {}
+    vip6, subnet6 = ipv6(cluster, vip, subnet, [hosts[n] for n in order], bad)
     return Inventory(path, {n: hosts[n] for n in order}, str(vip), str(subnet), port,
                      str(cluster.get('forwarding', 'dr')),
                      top_vars.get('ansible_ssh_private_key_file'),
-                     str(top_vars.get('ansible_ssh_common_args') or ''), sources)
+                     str(top_vars.get('ansible_ssh_common_args') or ''), sources,
+                     vip6, subnet6)
+
+
+def ipv6(cluster, vip, subnet, machines, bad):
+    """The cluster's IPv6 VIP and subnet, checked with each machine's address6; (None,
+    None) without vip6."""
+    if 'vip6' not in cluster:
+        if 'subnet6' in cluster or any(m.address6 for m in machines):
+            bad('subnet6 or address6 without all.vars.cluster.vip6 (the IPv6 VIP)')
+        return None, None
+    try:
+        vip6 = ipaddress.IPv6Address(str(cluster['vip6']))
+        subnet6 = ipaddress.IPv6Network(str(cluster.get('subnet6') or
+                                            ipaddress.IPv6Network('%s/64' % vip6, strict=False)))
+    except ValueError as e:
+        bad('vip6 or subnet6: %s' % e)
+    if vip6 not in subnet6 or subnet6.prefixlen > 64:
+        bad('the IPv6 VIP %s must be in subnet6, a /64 or larger, got %s' % (vip6, subnet6))
+    twin = readable6(subnet6, int(vip) - int(subnet.network_address))
+    if str(vip6) != twin:
+        bad('vip6 must be %s, the VIP %s\'s twin in %s (the same host number: dual stack '
+            'serves them as a pair), got %s' % (twin, vip, subnet6, vip6))
+    seen = {}
+    for m in machines:
+        if not m.address6:
+            bad('%s has no address6 (every machine needs one with vip6)' % m.name)
+        try:
+            a = ipaddress.IPv6Address(m.address6)
+        except ValueError as e:
+            bad('%s: %s' % (m.name, e))
+        if a not in subnet6 or a == vip6:
+            bad('%s: its address6 %s is not an address of subnet6 %s besides the VIP'
+                % (m.name, a, subnet6))
+        if a in seen:
+            bad('%s and %s have the same address6 %s' % (seen[a], m.name, a))
+        seen[a] = m.name
+        m.address6 = str(a)
+    return str(vip6), str(subnet6)
 
 
 def machine(name, role, values, subnet, bad):
@@ -208,4 +254,4 @@ def machine(name, role, values, subnet, bad):
         bad('%s: ansible_port must be a number' % name)
     return Machine(name, role, str(values['ansible_host']), str(address),
                    str(values['interface']), str(values.get('ansible_user', 'root')), port,
-                   commands)
+                   commands, str(values['address6']) if values.get('address6') else None)

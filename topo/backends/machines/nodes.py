@@ -202,9 +202,10 @@ def run_local(command):
 
 
 class Director(roles.Director, SSHNode):
-    def __init__(self, machine, connection, cache_dir, vip=None, gateway=None):
+    def __init__(self, machine, connection, cache_dir, vip=None, gateway=None, vips=()):
         SSHNode.__init__(self, machine, connection, cache_dir)
         self.vip, self.gateways = vip, (gateway,) if gateway else ()
+        self.vips = tuple(vips) or ((vip,) if vip else ())
 
     def boot(self):
         self.node_script('boot')
@@ -222,9 +223,10 @@ class Director(roles.Director, SSHNode):
 
 class RealServer(roles.RealServer, SSHNode):
     def __init__(self, machine, connection, cache_dir, vip=None, web_port=80,
-                 forwarding='dr', gateway=None, tun_type='ipip'):
+                 forwarding='dr', gateway=None, tun_type='ipip', vips=()):
         SSHNode.__init__(self, machine, connection, cache_dir)
         self.vip, self.web_port, self.forwarding = vip, web_port, forwarding
+        self.vips = tuple(vips) or ((vip,) if vip else ())
         self.gateways, self.tun_type = (gateway,) if gateway else (), tun_type
 
     version = 1                     # the site's, as deployed (its pages' X-Version)
@@ -240,7 +242,8 @@ class RealServer(roles.RealServer, SSHNode):
     def set_web_version(self, version):
         """nginx.conf as the deployment renders it (the same template and variables),
         for this version of the site; written only when it changes."""
-        nginx = webserver.NginxServer(self.name, self.web_port, WEB)
+        nginx = webserver.NginxServer(self.name, self.web_port, WEB,
+                                      ipv6=any(':' in v for v in self.vips))
         nginx.version = version
         self.put(NGINX_CONF, render.render(webserver.TEMPLATE, nginx.variables()).encode())
         self.version = version

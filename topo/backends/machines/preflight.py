@@ -123,7 +123,7 @@ def deployed_mismatch(deployment, stack, config):
     if stack is None:
         have, want = deployment.get('service') or {}, service(config)
         return ['%s: deployed %r, asked %r' % (k, have.get(k), want[k])
-                for k in ('forwarding', 'tun_type', 'port') if have.get(k) != want[k]]
+                for k in ('forwarding', 'tun_type', 'port', 'vips') if have.get(k) != want[k]]
     if deployment.get('stack') != stack.name:
         return ['the stack: %s is deployed, the run asks for %s'
                 % (deployment.get('stack'), stack.name)]

@@ -17,7 +17,7 @@ from pathlib import Path
 from topo.kernels import uml_kernels
 from topo.kernels.uml import describe  # noqa: F401 (machines.py names their kernel)
 from topo.kernels.native import MODULES
-from topo.network.config import ConfigError
+from topo.network.config import ConfigError, host_number, readable6
 
 STATE = Path('/var/tmp/hatestbed-machines')
 LAN, MGMT = 'hatb-lan', 'hatb-mgmt'
@@ -57,6 +57,11 @@ class Machines:
             except (OSError, ValueError, TypeError):
                 self._kernel = uml_kernels.choose('auto')
         return self._kernel
+
+    def address6(self, name):
+        """Its IPv6 address on the LAN, which reads as its IPv4 one (as in the emulation)."""
+        return readable6(ipaddress.ip_network(self.config.subnet6),
+                         host_number(self.config.addresses[name]))
 
     def mgmt_address(self, name):
         return str(MGMT_SUBNET.network_address + 2 + self.config.hosts.index(name))
@@ -190,6 +195,7 @@ exec chroot $R /bin/sh -c '
 hostname {name}
 ip link set lo up
 ip link set eth0 up && ip addr add {address}/{self.config.prefixlen} brd + dev eth0
+ip -6 addr add {self.address6(name)}/64 dev eth0 nodad
 ip link set eth1 up && ip addr add {self.mgmt_address(name)}/{MGMT_SUBNET.prefixlen} dev eth1
 mkdir -p /run/sshd /root/.ssh && chmod 700 /root/.ssh
 cp {self.state}/id_ed25519.pub /root/.ssh/authorized_keys
@@ -240,7 +246,7 @@ while True:
 
         def host(name):
             return {'ansible_host': self.mgmt_address(name), 'address': self.config.addresses[name],
-                    'interface': 'eth0',
+                    'address6': self.address6(name), 'interface': 'eth0',
                     'power_off': '%s power-off %s' % (me, name),
                     'power_on': '%s power-on %s' % (me, name)}
         # No link_down/link_up: the host's end of a machine's cable (its tap) set down
@@ -249,7 +255,10 @@ while True:
         # ARP when it comes back (measured: 18.8 s of failed requests after the plug). The
         # cable is pulled inside the machine instead, where its NIC goes down.
         data = {'all': {
-            'vars': {'cluster': {'vip': self.config.vip, 'subnet': self.config.subnet},
+            'vars': {'cluster': {'vip': self.config.vip, 'subnet': self.config.subnet,
+                                 # (the service in IPv6: --vip this, or --dual-stack)
+                                 'vip6': self.config.other_vip(),
+                                 'subnet6': self.config.subnet6},
                      'ansible_ssh_private_key_file': str(self.state / 'id_ed25519'),
                      'ansible_ssh_common_args': '-o UserKnownHostsFile=%s -o '
                      'StrictHostKeyChecking=accept-new' % (self.state / 'known_hosts')},
