@@ -48,11 +48,24 @@ def test_every_node_gets_an_ipv6_address_that_reads_as_its_ipv4_one():
     (dict(vip='2001:db8:14::146', subnet6='2001:db8:14::/96'), '/64 or larger'),
     (dict(vip='2001:db8:168:14::146', subnet6='2001:db8:168::/48', forwarding='nat'),
      'overlaps NAT\'s inside network'),
-    (dict(vip=VIP6, crossover=True), 'IPv4 link-local addresses only'),
 ])
 def test_what_ipv6_cannot_do_yet_is_refused_with_the_reason(values, message):
     with pytest.raises(ConfigError, match=message):
         ClusterConfig(**values)
+
+
+def test_vrrp3_in_ipv6_goes_over_the_crossover_cable_to_the_peer_s_ipv6_address(tmp_path):
+    stack = stack_from_flags('keepalived', '--vip', VIP6, '--crossover')
+    director = ScratchDirector('laicoz', tmp_path, stack.private_dirs(), links=2)
+    [path] = stack.configure(director)
+    text = path.read_text()
+    assert 'unicast_src_ip 2001:db8:77::1' in text and \
+        'unicast_peer {\n        2001:db8:77::2\n    }' in text
+    assert 'interface laicoz-eth1' in text
+    # heartbeat's and Corosync's own traffic stays IPv4 over the cable
+    stack = stack_from_flags('heartbeat', '--vip', VIP6, '--crossover')
+    assert ClusterConfig(crossover=True).crossover_addresses()['laicoz'] == '169.254.77.1'
+    assert stack.config.crossover_addresses()['laicoy'] == '2001:db8:77::2'
 
 
 def test_the_command_line_takes_an_ipv6_vip_and_its_subnet():

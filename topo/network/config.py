@@ -340,9 +340,6 @@ class ClusterConfig:
         if self.nat and net6.overlaps(ipaddress.ip_network(INSIDE_SUBNET6)):
             raise ConfigError('IPv6 subnet %s overlaps NAT\'s inside network %s'
                               % (net6, INSIDE_SUBNET6))
-        if self.crossover:
-            raise ConfigError('an IPv6 VIP with --crossover: the cable has IPv4 link-local '
-                              'addresses only, and IPv6 VRRP or heartbeat would need its own')
 
     def validate_active_active(self, net):
         if self.scheduler not in HASHING:
@@ -547,6 +544,14 @@ class ClusterConfig:
     # the crossover cable's own point-to-point link-local addresses
     CROSSOVER = {PRIMARY: '169.254.77.1', BACKUP: '169.254.77.2'}
     CROSSOVER_PREFIX = 30
+    # ... and in IPv6, for VRRPv3's unicast adverts of an IPv6 VIP (heartbeat and Corosync
+    # keep talking IPv4 over the cable, whatever the VIP's family)
+    CROSSOVER6 = {PRIMARY: '2001:db8:77::1', BACKUP: '2001:db8:77::2'}
+
+    def crossover_addresses(self):
+        """The crossover cable's addresses in the family of the VRRP adverts (the
+        VIP's)."""
+        return self.CROSSOVER6 if self.ipv6 else self.CROSSOVER
 
     def weight_of(self, server):
         return self.weights[self.real_servers.index(server)]

@@ -22,6 +22,7 @@ from topo.network.config import (CLIENT, DIRECTORS, OUTSIDE_SUBNET, inside_inter
 HUB = 'hub'
 OUTSIDE_PREFIXLEN = int(OUTSIDE_SUBNET.split('/')[1])
 INSIDE = 'inside'       # the real servers' own network with NAT or remote TUN (a switch)
+CROSSOVER_INTF = '%s-eth1'      # a director's end of the crossover cable, its second
 
 
 class ClusterTopo(Topo):
@@ -42,6 +43,9 @@ class ClusterTopo(Topo):
                                 # NAT in IPv6 (or dual stack): its IPv6 address inside too
                                 'legs6': {inside_interface(d): config.inside6[d]}
                                 if d in config.inside6 else None,
+                                # the crossover cable's, for VRRPv3's IPv6 adverts
+                                'cable6': {CROSSOVER_INTF % d: config.CROSSOVER6[d]}
+                                if config.crossover and config.ipv6 else None,
                                 'next_hops': [h for hops in config.next_hop_sets.values()
                                               for h in hops]})
                  for d in DIRECTORS]
@@ -78,8 +82,9 @@ class ClusterTopo(Topo):
                 self.addLink(name, inside if behind else hub, **link)
         if config.crossover:        # the directors' second interface: a cable between them
             a, b = DIRECTORS
-            self.addLink(a, b, params1={'ip': '%s/%d' % (config.CROSSOVER[a],
-                                                         config.CROSSOVER_PREFIX)},
+            self.addLink(a, b, intfName1=CROSSOVER_INTF % a, intfName2=CROSSOVER_INTF % b,
+                         params1={'ip': '%s/%d' % (config.CROSSOVER[a],
+                                                   config.CROSSOVER_PREFIX)},
                          params2={'ip': '%s/%d' % (config.CROSSOVER[b], config.CROSSOVER_PREFIX)})
         if config.remote_servers:   # the router's second leg: the servers' gateway
             self.addLink(config.router, inside, intfName1=inside_interface(config.router),

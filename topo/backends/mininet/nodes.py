@@ -60,12 +60,15 @@ class MininetNode(Host, Node):
         self.cable_was_down = False     # the testbed set its links down (a fault) this run
         Host.__init__(self, name, **params)
 
-    def config(self, ip6=None, legs6=None, **params):
+    def config(self, ip6=None, legs6=None, cable6=None, **params):
         """ip6: its IPv6 address on its first cable; legs6: {another interface: its
-        IPv6 address there} (NAT's directors, the router), between which it routes."""
+        IPv6 address there} (NAT's directors, the router), between which it routes;
+        cable6: the same for the crossover cable, which carries no routed traffic."""
         r = Host.config(self, **params)
         if ip6:
             self.add_address6(ip6, self.interfaces()[0])
+        for interface, address in (cable6 or {}).items():
+            self.add_address6(address, interface)
         for interface, address in (legs6 or {}).items():
             self.add_address6(address, interface)
         if legs6:

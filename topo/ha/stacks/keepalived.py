@@ -136,10 +136,9 @@ class KeepalivedStack(HAStack):
         the LAN link: a pulled LAN cable is a FAULT, and the VIP stays on the LAN."""
         if not self.config.crossover:
             return None
-        name = director.name
-        peer = [d for d in self.config.CROSSOVER if d != name][0]
-        return {'src': self.config.CROSSOVER[name], 'peer': self.config.CROSSOVER[peer],
-                'track': interfaces(director)[0]}
+        name, cable = director.name, self.config.crossover_addresses()
+        peer = [d for d in cable if d != name][0]
+        return {'src': cable[name], 'peer': cable[peer], 'track': interfaces(director)[0]}
 
     def boot(self, director):
         return self.daemon_steps(*self.daemons(director))
