@@ -47,6 +47,16 @@ HOGS = ('for i in 1 2 3 4 5 6; do nohup nice -n -5 timeout 120 sh -c "while :; d
         ' >/dev/null 2>&1 & done')
 
 
+def lowest_on_this_host(machine):
+    """The machine's UML processes at this host's lowest priority (its hogs' processes
+    inherit it): the hogs starve it alone, as on hardware of its own. Without it, on this
+    2-CPU host, laico2's hogs also slowed laicoz's process starts to 19x (one CI run)."""
+    pids = subprocess.run(['pgrep', '-f', 'umid=hatb-%s ' % machine], stdout=subprocess.PIPE,
+                          universal_newlines=True).stdout.split()
+    assert pids and subprocess.run(['renice', '-n', '19', '-p'] + pids,
+                                   stdout=subprocess.DEVNULL).returncode == 0
+
+
 def starved_run(tmp_path, machine):
     """A short partition run whose `machine` gets CPU hogs once the machines have
     calibrated (under the run's steady traffic); the run's summary (its one cell's)."""
@@ -61,6 +71,7 @@ def starved_run(tmp_path, machine):
             print(line, end='')
             # the machines calibrate over 2 s once the prober runs; the fault comes after
             if line.split('] ', 1)[-1].startswith('injecting'):
+                lowest_on_this_host(machine)
                 assert script('machines.py', 'run', machine, HOGS).returncode == 0
         proc.wait(timeout=600)
     finally:
