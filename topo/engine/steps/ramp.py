@@ -165,7 +165,6 @@ class Cost:
 
     def __init__(self, net, servers):
         self.net, self.servers = net, servers
-        self.started = time.monotonic()
         self.before = self.read()
 
     def read(self):
