@@ -3,11 +3,15 @@ statistics, bad sweeps refused, and a short two-point sweep end to end."""
 import csv
 import json
 import subprocess
+from types import SimpleNamespace
 
 import pytest
 
 from conftest import PYTHON, ROOT, experiment, leftovers, refused
+from experiments import sweep
 from topo import ha
+from topo.analysis.report import false_takeovers
+from topo.engine.matrix import Cell
 from topo.stats import spread
 
 
@@ -19,9 +23,13 @@ def plan(*argv):
 
 def test_points_come_from_the_stacks_layouts_and_axes():
     cells = plan('--repeats', '1')['cells']
-    want = [(name, float(v)) for name, (cls, _, _) in ha.layouts().items()
-            for v in cls.sweep_axis.default.split(',')]
-    assert [(c['configuration'], c['setting_s']) for c in cells] == want
+    want = [(name, float(v) * cls.sweep_axis.seconds) for name, (cls, _, _)
+            in ha.layouts().items() for v in cls.sweep_axis.default.split(',')]
+    assert [(c['configuration'], c['setting_s']) for c in cells] == pytest.approx(want)
+    # Corosync's token is given in ms, its points are in seconds like every other stack's
+    tokens = [c for c in cells if c['configuration'] == 'pacemaker']
+    assert [(c['stack']['token'], c['setting_s']) for c in tokens] == [
+        (3000, 3.0), (1000, 1.0), (500, 0.5)]
     one = plan('--configurations', 'heartbeat,keepalived', '--deadtimes', '2',
                '--advert-ints', '0.5')['cells']
     heartbeat, keepalived = [c['stack'] for c in one]
@@ -29,6 +37,49 @@ def test_points_come_from_the_stacks_layouts_and_axes():
     assert (heartbeat['deadtime'], heartbeat['keepalive'], heartbeat['hot_standby']) == \
         (2.0, 0.5, False)
     assert keepalived['advert_int'] == 0.5
+
+
+def test_loss_adds_a_boot_under_loss_to_every_point():
+    cells = plan('--configurations', 'keepalived,hot-standby', '--advert-ints',
+                 '0.1,1', '--deadtimes', '1', '--loss', '25', '--loss-hold', '12')['cells']
+    assert [(c['name'], c['scenario']) for c in cells] == [
+        ('keepalived-advert_int-0.1', 'failovers'), ('keepalived-advert_int-0.1-loss', 'fault'),
+        ('keepalived-advert_int-1', 'failovers'), ('keepalived-advert_int-1-loss', 'fault'),
+        ('hot-standby-deadtime-1', 'failovers'),
+        ('hot-standby-deadtime-1-loss', 'fault')]
+    lossy = cells[1]
+    assert (lossy['fault'], lossy['target'], lossy['params'], lossy['hold_s']) == \
+        ('loss', 'laicoz', {'percent': 25.0}, 12.0)
+    # the lossy boot runs the point's own settings
+    assert lossy['stack']['advert_int'] == 0.1 and cells[3]['stack']['advert_int'] == 1.0
+    assert cells[5]['stack']['deadtime'] == 1.0 and cells[5]['stack']['hot_standby']
+
+
+def test_a_takeover_under_loss_is_false_only_while_the_loss_is_in_place():
+    cell = Cell('k-loss', None, None, {'configuration': 'keepalived', 'setting': 'advert_int',
+                                       'setting_s': 0.1, 'loss_percent': 30.0})
+
+    def result(timeline, passed=True):
+        return SimpleNamespace(analysis={'fault_timelines': [timeline]}, passed=passed)
+    taken = {'owner_change_s': 3.2, 'cleared_s': 20.0, 'dual_owner_s': 0.4, 'failed_requests': 2}
+    entry, rows = sweep.under_loss(cell, result(taken), 'out')
+    assert entry['false_takeover'] is True and entry['dual_owner_s'] == 0.4 and rows == [entry]
+    # laicoz kept the VIP the whole hold; a move after the clear is not a false takeover
+    for t in ({'owner_change_s': None, 'cleared_s': 20.0}, {'owner_change_s': 20.5,
+                                                           'cleared_s': 20.0}):
+        assert sweep.under_loss(cell, result(t), 'out')[0]['false_takeover'] is False
+    # boots counted per point: only those that passed and were not degraded
+    lossy = [dict(entry, passed=True), dict(entry, passed=True, false_takeover=False),
+             dict(entry, passed=False), dict(entry, passed=True, degraded=True),
+             dict(entry, setting_s=1.0, passed=True, false_takeover=False)]
+    assert false_takeovers(lossy) == [(('keepalived', 0.1), 1, 2), (('keepalived', 1.0), 0, 1)]
+
+
+@pytest.mark.parametrize('argv, message', [
+    (['--loss', '0'], 'share of packets lost'), (['--loss', '101'], 'share of packets lost'),
+    (['--loss', '30', '--loss-hold', '0'], 'positive'), (['--loss-hold', '5'], 'only with --loss')])
+def test_bad_losses_are_refused(argv, message):
+    assert message in refused('sweep', *argv)
 
 
 def test_spread():

@@ -44,14 +44,18 @@ class Matrix:
         self.plan, self.out, self.folder = plan, out, folder
         self.trials = trials
         self.summary = Summary(out / 'summary.json', header(plan))
+        self.keys = []
 
-    def run(self, key, row, csv_name=None, fields=None, after=None, cells=None):
+    def run(self, key, row, csv_name=None, fields=None, after=None, cells=None, last=True):
         """Every cell (of the plan by default) in turn; row(cell, result, cell_out) gives
         the cell's entry in summary.json[key] (with 'passed') and its CSV rows (fields:
         the CSV's columns, by default the first row's); after(cell_out) runs once a
-        cell is done (its report). The entries, in order."""
+        cell is done (its report). last: no other run of this matrix follows (the
+        summary is then complete, passed only if every entry of every run passed).
+        The entries, in order."""
         cells = self.plan.cells if cells is None else cells
         entries = self.summary.data.setdefault(key, [])
+        self.keys.append(key)
         runs = [(c, r) for c in cells for r in range(self.trials)]
         labels = set().union(*(c.labels for c in cells))
         f = open(self.out / csv_name, 'w', newline='') if csv_name else None
@@ -75,8 +79,8 @@ class Matrix:
                     rows = [dict(r, cell=cell.name, trial=rep + 1) for r in rows]
                 entries.append(entry)
                 if self.trials > 1:
-                    self.summary.data['spreads'] = spreads(
-                        entries, keep_degraded=self.plan.keep_degraded, skip=labels)
+                    self.summary.data.setdefault('spreads', {}).update(spreads(
+                        entries, keep_degraded=self.plan.keep_degraded, skip=labels))
                 self.summary.write()
                 if f and rows and writer is None:
                     columns = list(fields or rows[0])
@@ -94,7 +98,9 @@ class Matrix:
         finally:
             if f:
                 f.close()
-        self.summary.finish(passed=bool(entries) and all(e['passed'] for e in entries))
+        if last:
+            every = [e for k in self.keys for e in self.summary.data[k]]
+            self.summary.finish(passed=bool(every) and all(e['passed'] for e in every))
         return entries
 
 

@@ -88,6 +88,8 @@ class SweepAxis:
     default: str            # its default values, e.g. '1,2,4'
     label: str              # axis label, e.g. 'heartbeat deadtime (s)'
     derive: object = None   # value -> {field: value} of the settings that go with it
+    seconds: float = 1.0    # seconds per unit of the flag's values (ms: 0.001), so that
+    #                         every stack's points share one axis in seconds
 
     def settings_for(self, value):
         return self.derive(value) if self.derive else {self.setting: value}

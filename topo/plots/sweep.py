@@ -1,6 +1,7 @@
 """failover_sweep.png from a sweep's data (summary.json, sweep.csv): client-observed
 outage against the detection setting, one line per HA configuration (median, with
-the spread of the repetitions)."""
+the spread of the repetitions); with runs under loss, beside it the share of boots
+in which the backup took the VIP from a laicoz that never failed."""
 import json
 from pathlib import Path
 
@@ -18,7 +19,11 @@ def plot(out):
     summary = json.loads((out / 'summary.json').read_text())
     rows = pd.read_csv(out / 'sweep.csv')
     layouts = summary['parameters'].get('layouts', {})
-    fig, ax = plt.subplots(figsize=(10, 6))
+    lossy = summary.get('under_loss') or []
+    if lossy:
+        fig, (ax, fx) = plt.subplots(1, 2, figsize=(16, 6), gridspec_kw={'width_ratios': [3, 2]})
+    else:
+        fig, ax = plt.subplots(figsize=(10, 6))
     for i, (config, group) in enumerate(rows.groupby('configuration', sort=False)):
         color, marker = COLORS[i % len(COLORS)], MARKERS[i % len(MARKERS)]
         layout = layouts.get(config, {})
@@ -42,7 +47,33 @@ def plot(out):
     ax.set_ylim(bottom=0)
     ax.grid(alpha=0.3)
     ax.legend()
+    if lossy:
+        false_takeovers(fx, summary, lossy)
     fig.tight_layout()
     fig.savefig(out / 'failover_sweep.png', dpi=110)
     plt.close(fig)
     return ['failover_sweep.png']
+
+
+def false_takeovers(ax, summary, lossy):
+    from topo.analysis.report import false_takeovers as counts
+    order = list(dict.fromkeys(p['configuration'] for p in lossy))
+    points = counts(lossy)
+    for i, config in enumerate(order):
+        mine = sorted((v, n, of) for (c, v), n, of in points if c == config)
+        if not mine:
+            continue
+        ax.plot([v for v, _, _ in mine], [n / of for _, n, of in mine],
+                color=COLORS[i % len(COLORS)], marker=MARKERS[i % len(MARKERS)], label=config)
+        for v, n, of in mine:
+            ax.annotate('%d/%d' % (n, of), (v, n / of), textcoords='offset points',
+                        xytext=(4, 4), fontsize=8)
+    par = summary['parameters']
+    ax.set_title('False takeovers: %g%% loss on laicoz for %g s, laicoz never fails'
+                 % (par['loss_percent'], par['loss_hold_s']))
+    ax.set_xlabel('failure-detection setting (s)')
+    ax.set_ylabel('boots in which the backup took the VIP (share)')
+    ax.set_xlim(left=0)
+    ax.set_ylim(-0.05, 1.05)
+    ax.grid(alpha=0.3)
+    ax.legend()

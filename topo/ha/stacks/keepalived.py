@@ -34,7 +34,8 @@ class KeepalivedStack(HAStack):
     description = 'keepalived (VRRP for the VIP, its checker keeps IPVS on both directors)'
     Settings = KeepalivedSettings
     layouts = {'keepalived': ({}, 'VRRP moves the VIP; the checker keeps IPVS on both')}
-    sweep_axis = SweepAxis('advert_int', '--advert-ints', '0.2,0.5,1', 'VRRP advert_int (s)')
+    sweep_axis = SweepAxis('advert_int', '--advert-ints', '0.1,0.2,0.5,1',
+                           'VRRP advert_int (s)')
     detected_pattern = r'Entering MASTER STATE'
     rejoined_pattern = r'Entering BACKUP STATE'
     removed_pattern = r'Removing service \[{ip}\]:tcp:{port}\b'

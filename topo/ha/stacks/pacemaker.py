@@ -81,8 +81,8 @@ class PacemakerStack(HAStack):
                'pacemaker-hot-standby': ({'hot_standby': True},
                                          'Pacemaker moves only the VIP; ldirectord a clone '
                                          'on both directors')}
-    sweep_axis = SweepAxis('token', '--tokens', '3000,1000,500', 'Corosync token (ms)',
-                           lambda v: {'token': int(v)})
+    sweep_axis = SweepAxis('token', '--tokens', '3000,1000,500', 'Corosync token (s)',
+                           lambda v: {'token': int(v)}, seconds=0.001)
     # the new membership without the peer (corosync's own log)
     detected_pattern = r'Members left: \d'
     rejoined_pattern = r'Members joined: \d'
