@@ -1,6 +1,7 @@
 """The Pacemaker stack's generated configs (the CIB checked by crm_verify, corosync.conf
 by `corosync -t`), its settings, and its fence agent speaking the fence-agent protocol
 to the run's power switch."""
+import argparse
 import shutil
 import stat
 import subprocess
@@ -8,7 +9,9 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from conftest import refused, stack_from_flags
+from conftest import ROOT, refused, stack_from_flags
+from topo import ha
+from topo.engine import cli
 from topo.ha import ScratchDirector
 from topo.ha.daemons import TEMPLATES, install_files
 from topo.ha.fencing import PowerSwitch
@@ -91,6 +94,40 @@ def test_nat_moves_the_gateway_right_after_the_vip(tmp_path):
     gw = [p for p in group.iter('primitive') if p.get('id') == 'gateway'][0]
     assert {n.get('name'): n.get('value') for n in gw.iter('nvpair')}['ip'] == \
         stack.config.gateway
+
+
+def nics(primitive):
+    """{node: the device its rule names} of an IPaddr2 primitive."""
+    out = {}
+    for attrs in primitive.findall('instance_attributes'):
+        rule = attrs.find('rule')
+        if rule is not None:
+            [expr] = rule.iter('expression')
+            assert (expr.get('attribute'), expr.get('operation')) == ('#uname', 'eq')
+            [nic] = [n.get('value') for n in attrs.iter('nvpair') if n.get('name') == 'nic']
+            out[expr.get('value')] = nic
+    return out
+
+
+@needs_pacemaker
+def test_every_address_names_each_director_s_device(tmp_path):
+    """Without `nic` IPaddr2 finds the device by the route to the address, which a
+    director whose link is down has not: its monitor fails, its stop leaves the address
+    in place and its start fails (one cable-pull run ended with the VIP on both
+    directors for 116 s). Each director's device is named by a rule on its name."""
+    _, _, cib, _ = render(tmp_path / 'nat', '--forwarding', 'nat')
+    by_id = {p.get('id'): p for p in cib.iter('primitive')}
+    assert nics(by_id['vip']) == {'laicoz': 'laicoz-eth0', 'laicoy': 'laicoy-eth0'}
+    assert nics(by_id['gateway']) == {'laicoz': 'laicoz-lan', 'laicoy': 'laicoy-lan'}
+    # on machines, each director's interface as the inventory gives it
+    inventory = tmp_path / 'machines.yml'
+    inventory.write_text((ROOT / 'tests' / 'data' / 'machines.yml').read_text().replace(
+        'address: 10.0.14.3\n          interface: eth0', 'address: 10.0.14.3\n          interface: ens4'))
+    args = argparse.Namespace(target=str(inventory), servers=3, weights=None, vip=None,
+                              subnet=None)
+    stack = ha.get('pacemaker')(cli.cluster_config(args), ha.get('pacemaker').Settings())
+    [group] = stack.groups()
+    assert group['addresses'][0]['nics'] == [['laicoz', 'eth0'], ['laicoy', 'ens4']]
 
 
 def test_without_fencing_there_is_no_device_and_no_delay_flag(tmp_path):

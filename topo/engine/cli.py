@@ -272,6 +272,8 @@ def cluster_config(args, **override):
     config = ClusterConfig(**values)
     if machines is not None:
         config.addresses.update({n: m.address for n, m in machines.machines.items()})
+        config.lan_interfaces.update({n: m.interface for n, m in machines.machines.items()
+                                      if n in config.lan_interfaces})
         if config.addresses6:
             config.addresses6.update({n: m.address6 for n, m in machines.machines.items()})
     return config

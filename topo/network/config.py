@@ -177,6 +177,8 @@ class ClusterConfig:
     # the real servers' gateway: NAT's moves with the VIP (in the service's family),
     # remote TUN's is the router
     gateway: str = field(init=False, default=None)
+    # each director's interface on the hub: Mininet's names (an inventory's replace them)
+    lan_interfaces: dict = field(init=False, default=None)
 
     def __post_init__(self):
         if self.weights is None:
@@ -187,6 +189,7 @@ class ClusterConfig:
         net = ipaddress.ip_network(self.subnet)
         host = lambda n: str(net.network_address + n)
         self.addresses = {PRIMARY: host(2), BACKUP: host(3), CLIENT: host(200)}
+        self.lan_interfaces = {d: '%s-eth0' % d for d in DIRECTORS}
         if self.router:
             self.addresses[ROUTER] = host(ROUTER_HOST)
         self.next_hops, self.outside = {}, {}

@@ -16,7 +16,7 @@ from topo.ha import HAStack, Settings, SweepAxis, register, setting
 from topo.ha.daemons.corosync import Corosync
 from topo.ha.daemons.ldirectord import CONFIG as LDIRECTORD_CONFIG, Ldirectord
 from topo.ha.daemons.pacemaker import Pacemaker
-from topo.network.config import DIRECTORS, PRIMARY, ConfigError
+from topo.network.config import DIRECTORS, PRIMARY, ConfigError, inside_interface
 
 # where the CIB points its fence devices before a run has its power switch (a
 # configuration only checked, never started)
@@ -157,12 +157,13 @@ class PacemakerStack(HAStack):
         (with NAT the real servers' gateway after it) on laicoz; active/active each
         director's next hop on it (the VIP is on both directors' lo)."""
         c = self.config
+        lan = [[d, c.lan_interfaces[d]] for d in DIRECTORS]
         if c.active_active:
             return [{'id': 'lvs' if d == PRIMARY else 'lvs-%s' % d, 'node': d,
                      'addresses': [{'id': 'next-hop-%s' % d if i == 0 else 'next-hop-%s-ipv%d'
                                     % (d, 6 if ':' in hop else 4), 'ip': hop,
                                     'prefixlen': c.prefixlen_of(hop),
-                                    'nodad': c.vip_dad is False}
+                                    'nodad': c.vip_dad is False, 'nics': lan}
                                    for i, hop in enumerate(c.next_hop_sets[d])]}
                     for d in DIRECTORS]
         name = lambda kind, address, first: kind if first else '%s-ipv%d' % (
@@ -173,13 +174,15 @@ class PacemakerStack(HAStack):
         # in the foreground), or answers would go back through the other director
         for i, (v, gateway) in enumerate(zip(c.vips, c.gateways if c.nat else [None] * 2)):
             out.append({'id': name('vip', v, i == 0), 'ip': v, 'prefixlen': c.prefixlen_of(v),
-                        'nodad': c.vip_dad is False})     # (IPaddr2 waits DAD out by default)
+                        'nodad': c.vip_dad is False,      # (IPaddr2 waits DAD out by default)
+                        'nics': lan})
             if gateway:
                 # (IPv6: no duplicate address detection unless asked for: the testbed's
                 # own address on its private network)
                 out.append({'id': name('gateway', gateway, i == 0), 'ip': gateway,
                             'prefixlen': c.inside_prefixlen_of(gateway),
-                            'nodad': c.vip_dad is not True})
+                            'nodad': c.vip_dad is not True,
+                            'nics': [[d, inside_interface(d)] for d in DIRECTORS]})
         return [{'id': 'lvs', 'node': PRIMARY, 'addresses': out}]
 
     def daemons(self, director):
