@@ -6,14 +6,15 @@ For every layout and value of its stack's detection setting (heartbeat deadtime,
 keepalive = deadtime/4; keepalived advert_int) the cluster is started once and
 the primary director is switched off and on --repeats times; the
 client-observed outage of each failover is measured as in experiments/failover.py.
-With --loss, every point also boots once more and holds the primary director's
-cable under that much packet loss: laicoz never fails, so a takeover then is a
-false one, the price of a fast detection.
+With --loss and --starve, every point also boots once more per condition and
+holds the primary director under it (its cable lossy; its CPU starved): laicoz
+never fails, so a takeover then is a false one, the price of a fast detection.
 
   sudo python3 experiments/sweep.py
   sudo python3 experiments/sweep.py --deadtimes 1,2 --advert-ints 0.2,1 --repeats 1
   sudo python3 experiments/sweep.py --trials 5      # five boots per point: medians and spreads
-  sudo python3 experiments/sweep.py --loss 30 --trials 5   # outage against false takeovers
+  sudo python3 experiments/sweep.py --loss 30 --starve 0.1 --trials 5
+                                         # outage against false takeovers
 """
 import sys
 from pathlib import Path
@@ -31,7 +32,7 @@ from topo.stats import spread  # noqa: E402
 
 FIELDS = ['configuration', 'setting', 'setting_s', 'repeat', 'outage_s', 'detected_s',
           'vip_taken_s', 'table_ready_s', 'first_ok_s', 'failed_requests', 'outage_per_setting']
-LOSS_FIELDS = ['configuration', 'setting', 'setting_s', 'loss_percent', 'false_takeover',
+STRESS_FIELDS = ['configuration', 'setting', 'setting_s', 'condition', 'false_takeover',
                'owner_change_s', 'dual_owner_s', 'no_owner_s', 'arp_flips', 'failed_requests',
                'requests', 'recovered_after_clear_s', 'final_owner', 'passed', 'degraded']
 
@@ -50,11 +51,17 @@ def parse_args(argv=None):
             p.add_argument(axis.flag, default=axis.default, help='%s values, comma-separated'
                            % axis.label)
     p.add_argument('--repeats', type=int, default=3, help='failovers per point (one boot)')
-    p.add_argument('--loss', type=float, metavar='PERCENT',
-                   help="also hold laicoz's cable under this packet loss (both ways) at every "
-                        'point, one more boot each: a takeover then is a false one')
-    p.add_argument('--loss-hold', type=float, default=20.0, metavar='S',
-                   help='seconds the loss is held (default 20)')
+    g = p.add_argument_group('false takeovers: laicoz held under a condition that is no '
+                             'failure, one more boot per point and condition')
+    g.add_argument('--loss', type=float, metavar='PERCENT',
+                   help="packets lost on laicoz's cable, both ways")
+    g.add_argument('--starve', type=float, metavar='SHARE',
+                   help="the share of one CPU laicoz keeps (a busy loop takes the rest; "
+                        'its daemons run in one burst each --cycle)')
+    g.add_argument('--cycle', type=float, default=1.0, metavar='S',
+                   help='--starve: seconds of one burst and its wait (default 1)')
+    g.add_argument('--hold', type=float, default=20.0, metavar='S',
+                   help='seconds each condition is held (default 20)')
     cli.add_trials_arg(p)
     cli.add_measure_args(p, 'probe_rate', 'settle', settle=2.0)
     args = p.parse_args(argv)
@@ -68,14 +75,7 @@ def parse_args(argv=None):
             if flag.lstrip('-').replace('-', '_') in given and flag not in swept:
                 raise ValueError('%s: none of the chosen configurations (%s) has that setting'
                                  % (flag, ', '.join(chosen)))
-        if args.loss is not None:
-            if not 0 < args.loss <= 100:
-                raise ValueError('--loss %g: the share of packets lost, in percent (0..100]'
-                                 % args.loss)
-            if args.loss_hold <= 0:
-                raise ValueError('--loss-hold must be positive')
-        elif 'loss_hold' in given:
-            raise ValueError('--loss-hold: only with --loss')
+        stress = conditions(args, given)
         trials, keep = cli.trials(args)
         config = ClusterConfig()        # the sweep runs the paper's cluster
         cells = []
@@ -91,17 +91,16 @@ def parse_args(argv=None):
                 cells.append(Cell('%s-%s-%g' % (name, axis.setting, value), cls(config, settings),
                                   scenarios.failovers(args.repeats), labels,
                                   experiment='failovers'))
-                if args.loss is not None:
-                    cells.append(Cell('%s-%s-%g-loss' % (name, axis.setting, value),
+                for fault, params, condition in stress:
+                    cells.append(Cell('%s-%s-%g-%s' % (name, axis.setting, value, fault),
                                       cls(config, settings),
-                                      scenarios.fault('loss', PRIMARY, args.loss_hold,
-                                                      {'percent': args.loss}),
-                                      dict(labels, loss_percent=args.loss), experiment='fault'))
+                                      scenarios.fault(fault, PRIMARY, args.hold, params),
+                                      dict(labels, condition=condition), experiment='fault'))
         plan = Plan('sweep', config, measure=cli.measure(args, settle=2.0), cells=cells,
                     trials=trials, keep_degraded=keep,
                     options={'configurations': chosen, 'repeats': args.repeats,
-                             'loss_percent': args.loss,
-                             'loss_hold_s': args.loss_hold if args.loss is not None else None,
+                             'conditions': [c for _, _, c in stress],
+                             'hold_s': args.hold if stress else None,
                              'values': {c: [x.labels['setting_s'] for x in cells
                                             if x.labels['configuration'] == c
                                             and x.experiment == 'failovers'] for c in chosen},
@@ -136,17 +135,44 @@ def point(cell, result, out):
     return entry, rows
 
 
-def under_loss(cell, result, out):
-    """A point's hold under loss: did the backup take the VIP from a laicoz that never
-    failed (a false takeover), for how long two owned it, what the client lost."""
+def conditions(args, given):
+    """[(fault, its parameters, what to call the condition)] the flags ask for; ValueError
+    for impossible ones (before anything starts)."""
+    from topo import faults
+    out = []
+    if args.loss is not None:
+        if not 0 < args.loss <= 100:
+            raise ValueError('--loss %g: the share of packets lost, in percent (0..100]'
+                             % args.loss)
+        out.append(('loss', {'percent': args.loss}, '%g%% loss' % args.loss))
+    if args.starve is not None:
+        params = {'share': args.starve, 'cycle': args.cycle}
+        try:
+            faults.get('starve').check_params(params)
+        except ValueError as e:
+            raise ValueError(str(e).replace('--share', '--starve'))
+        out.append(('starve', params, 'CPU %g of every %g s' % (args.starve, args.cycle)))
+    elif 'cycle' in given:
+        raise ValueError('--cycle: only with --starve')
+    if out and args.hold <= 0:
+        raise ValueError('--hold must be positive')
+    if not out and 'hold' in given:
+        raise ValueError('--hold: only with --loss or --starve')
+    return out
+
+
+def under_stress(cell, result, out):
+    """A point's hold under a condition that is no failure: did the backup take the VIP
+    from a laicoz that never failed (a false takeover), for how long two owned it, what
+    the client lost."""
     t = dict((result.analysis.get('fault_timelines') or [{}])[0])
     took = t.get('owner_change_s')
     false = took is not None and (t.get('cleared_s') is None or took <= t['cleared_s'])
     entry = dict(cell.labels, false_takeover=false, results=str(out), passed=result.passed,
-                 **{k: t.get(k) for k in LOSS_FIELDS[5:-2]})
-    stage('== %s %s=%.3g s under %g%% loss: %s' % (
+                 **{k: t.get(k) for k in STRESS_FIELDS[5:-2]})
+    stage('== %s %s=%.3g s under %s: %s' % (
         cell.labels['configuration'], cell.labels['setting'], cell.labels['setting_s'],
-        cell.labels['loss_percent'], 'FALSE TAKEOVER at %s s, two owners %s s'
+        cell.labels['condition'], 'FALSE TAKEOVER at %s s, two owners %s s'
         % (took, t.get('dual_owner_s')) if false else 'laicoz kept the VIP'))
     return entry, [entry]
 
@@ -157,11 +183,12 @@ def main(argv=None):
 
     def body(out):
         matrix = Matrix(plan, out, 'points', plan.trials)
-        lossy = [c for c in plan.cells if c.experiment == 'fault']
+        stressed = [c for c in plan.cells if c.experiment == 'fault']
         matrix.run('points', point, 'sweep.csv', FIELDS,
-                   cells=[c for c in plan.cells if c not in lossy], last=not lossy)
-        if lossy:
-            matrix.run('under_loss', under_loss, 'sweep_loss.csv', LOSS_FIELDS, cells=lossy)
+                   cells=[c for c in plan.cells if c not in stressed], last=not stressed)
+        if stressed:
+            matrix.run('false_takeovers', under_stress, 'false_takeovers.csv', STRESS_FIELDS,
+                       cells=stressed)
         s = report.load(out)
         report.sweep(s, out)
         return 0 if s['passed'] else 1

@@ -68,6 +68,14 @@ class RecordingNetwork:
     def boot(self, name):
         self.calls.append((name, 'boot'))
 
+    def starve(self, name, share, period_s):
+        self.calls.append((name, 'starve', share, period_s))
+        return time.time()
+
+    def feed(self, name):
+        self.calls.append((name, 'feed'))
+        return time.time()
+
     # the emulation's power (the ssh backend has the inventory's commands instead)
     power_off, power_on = Network.power_off, Network.power_on
 
@@ -86,6 +94,7 @@ STOP, KILL, CONT = signal.SIGSTOP, signal.SIGKILL, signal.SIGCONT
     ('partition', 'laicoz', [('hub', 'cut', 'laicoz', 'laicoy')], [('hub', 'heal')]),
     ('loss', 'laicoz', [('laicoz', 'loss', 30.0)], [('laicoz', 'loss', 0)]),
     ('hang', 'laico3', [('laico3', 'signal', STOP, (2,))], [('laico3', 'signal', CONT, (2,))]),
+    ('starve', 'laicoy', [('laicoy', 'starve', 0.1, 1.0)], [('laicoy', 'feed')]),
     # a planned hand-over: the stack's own stop, run in the node; cleared: what did not
     # stop killed, the stack started as at boot
     ('stop', 'laicoz', [('laicoz', 'cmd')],
@@ -150,6 +159,11 @@ def test_unknown_parameters_and_faults_are_refused():
         faults.get('loss')(RecordingNetwork(), 'laicoz', percent=300)
     with pytest.raises(KeyError, match='unknown fault'):
         faults.get('meteor')
+    # the kernel's CPU periods: 1 ms to 1 s, at least 1 ms of CPU in each
+    for params, match in (({'share': 1.0}, 'between 0 and 1'), ({'cycle': 2.0}, '1 ms to 1 s'),
+                          ({'share': 0.01, 'cycle': 0.05}, 'no less than 1 ms')):
+        with pytest.raises(ValueError, match=match):
+            faults.get('starve')(RecordingNetwork(), 'laicoz', **params)
 
 
 @pytest.mark.parametrize('fault, target, ok', [

@@ -41,7 +41,7 @@ VALUES = {
     '--tun-type': 'gre', '--remote-servers': None, '--sched-flags': 'mh-port',
     '--sloppy-tcp': None, '--hash-sources': '90', '--hash-passes': '3', '--active-active': None,
     '--daemon': 'corosync', '--dual-stack': None, '--vip-dad': 'on',
-    '--vip-announce': 'lost',
+    '--vip-announce': 'lost', '--share': '0.2', '--cycle': '0.5', '--loss': '25', '--starve': '0.2',
     '--target': str(ROOT / 'tests' / 'data' / 'machines.yml'),
 }
 # a script's own value where two scripts' flags share a name

@@ -60,6 +60,9 @@ def test_a_good_inventory_in_the_experiments_order(tmp_path):
         inv.command('power-off', 'laicoy')
     with pytest.raises(ConfigError, match="unknown fault 'unplug'"):
         inv.command('unplug', 'laicoz')
+    # a fault the machines cannot take, with its reason
+    with pytest.raises(ConfigError, match='starve on machines: a real machine is not starved'):
+        inv.command('starve', 'laicoz')
 
 
 D = ['all', 'children', 'directors', 'hosts']

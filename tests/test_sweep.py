@@ -39,46 +39,56 @@ def test_points_come_from_the_stacks_layouts_and_axes():
     assert keepalived['advert_int'] == 0.5
 
 
-def test_loss_adds_a_boot_under_loss_to_every_point():
-    cells = plan('--configurations', 'keepalived,hot-standby', '--advert-ints',
-                 '0.1,1', '--deadtimes', '1', '--loss', '25', '--loss-hold', '12')['cells']
+def test_each_condition_adds_a_boot_to_every_point():
+    cells = plan('--configurations', 'keepalived,hot-standby', '--advert-ints', '0.1,1',
+                 '--deadtimes', '1', '--loss', '25', '--starve', '0.2', '--cycle', '0.5',
+                 '--hold', '12')['cells']
     assert [(c['name'], c['scenario']) for c in cells] == [
         ('keepalived-advert_int-0.1', 'failovers'), ('keepalived-advert_int-0.1-loss', 'fault'),
+        ('keepalived-advert_int-0.1-starve', 'fault'),
         ('keepalived-advert_int-1', 'failovers'), ('keepalived-advert_int-1-loss', 'fault'),
-        ('hot-standby-deadtime-1', 'failovers'),
-        ('hot-standby-deadtime-1-loss', 'fault')]
-    lossy = cells[1]
+        ('keepalived-advert_int-1-starve', 'fault'),
+        ('hot-standby-deadtime-1', 'failovers'), ('hot-standby-deadtime-1-loss', 'fault'),
+        ('hot-standby-deadtime-1-starve', 'fault')]
+    lossy, starved = cells[1], cells[2]
     assert (lossy['fault'], lossy['target'], lossy['params'], lossy['hold_s']) == \
         ('loss', 'laicoz', {'percent': 25.0}, 12.0)
-    # the lossy boot runs the point's own settings
-    assert lossy['stack']['advert_int'] == 0.1 and cells[3]['stack']['advert_int'] == 1.0
-    assert cells[5]['stack']['deadtime'] == 1.0 and cells[5]['stack']['hot_standby']
+    assert (starved['fault'], starved['params'], starved['condition']) == \
+        ('starve', {'share': 0.2, 'cycle': 0.5}, 'CPU 0.2 of every 0.5 s')
+    # the boots under a condition run the point's own settings
+    assert lossy['stack']['advert_int'] == 0.1 and cells[4]['stack']['advert_int'] == 1.0
+    assert cells[8]['stack']['deadtime'] == 1.0 and cells[8]['stack']['hot_standby']
 
 
-def test_a_takeover_under_loss_is_false_only_while_the_loss_is_in_place():
+def test_a_takeover_under_a_condition_is_false_only_while_it_is_in_place():
     cell = Cell('k-loss', None, None, {'configuration': 'keepalived', 'setting': 'advert_int',
-                                       'setting_s': 0.1, 'loss_percent': 30.0})
+                                       'setting_s': 0.1, 'condition': '30% loss'})
 
     def result(timeline, passed=True):
         return SimpleNamespace(analysis={'fault_timelines': [timeline]}, passed=passed)
     taken = {'owner_change_s': 3.2, 'cleared_s': 20.0, 'dual_owner_s': 0.4, 'failed_requests': 2}
-    entry, rows = sweep.under_loss(cell, result(taken), 'out')
+    entry, rows = sweep.under_stress(cell, result(taken), 'out')
     assert entry['false_takeover'] is True and entry['dual_owner_s'] == 0.4 and rows == [entry]
     # laicoz kept the VIP the whole hold; a move after the clear is not a false takeover
     for t in ({'owner_change_s': None, 'cleared_s': 20.0}, {'owner_change_s': 20.5,
                                                            'cleared_s': 20.0}):
-        assert sweep.under_loss(cell, result(t), 'out')[0]['false_takeover'] is False
-    # boots counted per point: only those that passed and were not degraded
-    lossy = [dict(entry, passed=True), dict(entry, passed=True, false_takeover=False),
-             dict(entry, passed=False), dict(entry, passed=True, degraded=True),
-             dict(entry, setting_s=1.0, passed=True, false_takeover=False)]
-    assert false_takeovers(lossy) == [(('keepalived', 0.1), 1, 2), (('keepalived', 1.0), 0, 1)]
+        assert sweep.under_stress(cell, result(t), 'out')[0]['false_takeover'] is False
+    # boots counted per point and condition: only those that passed and were not degraded
+    starved = dict(entry, condition='CPU 0.1 of every 1 s')
+    runs = [dict(entry, passed=True), dict(entry, passed=True, false_takeover=False),
+            dict(entry, passed=False), dict(entry, passed=True, degraded=True),
+            dict(entry, setting_s=1.0, passed=True, false_takeover=False), starved]
+    assert false_takeovers(runs) == [(('keepalived', 0.1, '30% loss'), 1, 2),
+                                     (('keepalived', 1.0, '30% loss'), 0, 1),
+                                     (('keepalived', 0.1, 'CPU 0.1 of every 1 s'), 1, 1)]
 
 
 @pytest.mark.parametrize('argv, message', [
     (['--loss', '0'], 'share of packets lost'), (['--loss', '101'], 'share of packets lost'),
-    (['--loss', '30', '--loss-hold', '0'], 'positive'), (['--loss-hold', '5'], 'only with --loss')])
-def test_bad_losses_are_refused(argv, message):
+    (['--loss', '30', '--hold', '0'], 'positive'), (['--hold', '5'], 'only with --loss'),
+    (['--starve', '1'], '--starve 1: the share of one CPU'), (['--cycle', '0.5'], 'only with'),
+    (['--starve', '0.1', '--cycle', '2'], '1 ms to 1 s')])
+def test_bad_conditions_are_refused(argv, message):
     assert message in refused('sweep', *argv)
 
 

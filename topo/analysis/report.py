@@ -256,33 +256,35 @@ def sweep(s, out):
         print('%-12s %-11s %9.3g %5s %10s %s' % (p['configuration'], p['setting'],
                                                  p['setting_s'], p.get('trial', '-'),
                                                  p['median_outage_s'], p['outage_per_setting']))
-    lossy = s.get('under_loss') or []
-    if lossy:
-        print('\nunder %g%% loss on laicoz for %g s (laicoz never fails: a takeover is a '
-              'false one)' % (s['parameters']['loss_percent'], s['parameters']['loss_hold_s']))
-        print('%-22s %-11s %9s %5s %9s %9s %9s %7s' % (
-            'config', 'setting', 'value (s)', 'trial', 'false', 'taken (s)', 'dual (s)',
-            'failed'))
-        for p in lossy:
-            print('%-22s %-11s %9.3g %5s %9s %9s %9s %7s' % tuple(_dash(v) for v in (
-                p['configuration'], p['setting'], p['setting_s'], p.get('trial'),
-                'yes' if p['false_takeover'] else 'no', p.get('owner_change_s'),
-                p.get('dual_owner_s'), p.get('failed_requests'))))
-        for (config, value), n, of in false_takeovers(lossy):
-            print('%s at %g s: false takeovers in %d of %d boots' % (config, value, n, of))
+    stressed = s.get('false_takeovers') or []
+    if stressed:
+        print('\nlaicoz held %g s under a condition that is no failure (a takeover then is '
+              'a false one)' % s['parameters']['hold_s'])
+        print('%-22s %-11s %9s %-20s %5s %6s %9s %9s %7s' % (
+            'config', 'setting', 'value (s)', 'condition', 'trial', 'false', 'taken (s)',
+            'dual (s)', 'failed'))
+        for p in stressed:
+            print('%-22s %-11s %9.3g %-20s %5s %6s %9s %9s %7s' % tuple(_dash(v) for v in (
+                p['configuration'], p['setting'], p['setting_s'], p['condition'],
+                p.get('trial'), 'yes' if p['false_takeover'] else 'no',
+                p.get('owner_change_s'), p.get('dual_owner_s'), p.get('failed_requests'))))
+        for (config, value, condition), n, of in false_takeovers(stressed):
+            print('%s at %g s, %s: false takeovers in %d of %d boots'
+                  % (config, value, condition, n, of))
     spreads(s, ('median_outage_s',))
     verdict(s, out, 'every failover measured' if s.get('passed') else
-            'some failovers were not measured, or a run under loss did not recover')
+            'some failovers were not measured, or a run under a condition did not recover')
 
 
-def false_takeovers(lossy):
-    """[((configuration, setting_s), boots with a false takeover, boots)] over the runs
-    under loss that passed and were not degraded: a run that did not recover, or whose
-    machine stalled (which alone can make a backup take over), vouches for nothing."""
+def false_takeovers(stressed):
+    """[((configuration, setting_s, condition), boots with a false takeover, boots)] over
+    the runs under a condition that passed and were not degraded: a run that did not
+    recover, or whose machine stalled (which alone can make a backup take over), vouches
+    for nothing."""
     out = {}
-    for p in lossy:
+    for p in stressed:
         if p.get('passed') and not p.get('degraded'):
-            n = out.setdefault((p['configuration'], p['setting_s']), [0, 0])
+            n = out.setdefault((p['configuration'], p['setting_s'], p['condition']), [0, 0])
             n[0] += bool(p['false_takeover'])
             n[1] += 1
     return [(k, n, of) for k, (n, of) in out.items()]

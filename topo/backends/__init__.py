@@ -234,6 +234,15 @@ class Network(abc.ABC):
     def heal(self):
         """Undo every cut; the time."""
 
+    def starve(self, name, share, period_s):
+        """The node's processes (the testbed's instruments excepted) get at most `share`
+        of one CPU in each `period_s`, the rest of it taken by a busy loop; the time."""
+        raise NotImplementedError('the %s backend cannot starve a node' % self.name)
+
+    def feed(self, name):
+        """Undo starve(); the time."""
+        raise NotImplementedError('the %s backend cannot starve a node' % self.name)
+
     @abc.abstractmethod
     def cap(self, node):
         """Put the node's processes under the hardware profile's CPU and memory caps."""

@@ -29,6 +29,7 @@ class Fault:
     # on real machines (topo/backends/machines/inventory.py), the inventory command it cannot do without
     # (e.g. 'power_off': nothing else switches a machine off), or None
     machine_command = None
+    machines_problem = None     # why it cannot run on real machines (refused before start)
     clear_boots = False     # its clear starts the target's services (a power-on, a restart)
     # on the primary, the director stops serving and its peer takes over (a failover the
     # runs measure as the paper's power-off: topo/analysis/timeline.py)

@@ -86,6 +86,8 @@ class Inventory:
             key = faults.get(fault).machine_command     # (a fault declares it)
         except KeyError as e:
             raise ConfigError(e.args[0])
+        if faults.get(fault).machines_problem:
+            raise ConfigError('%s on machines: %s' % (fault, faults.get(fault).machines_problem))
         if key is None:
             return None
         machine = self.machines.get(target)

@@ -23,7 +23,8 @@ def _fs_type(path):
 
 
 class Limits:
-    """One cgroup-v2 group per capped node, under a group of this testbed run."""
+    """One cgroup-v2 group per capped node, under a group of this testbed run (profile
+    None: groups without caps, until a node is starved)."""
 
     def __init__(self, profile, workdir):
         self.profile = profile
@@ -42,6 +43,7 @@ class Limits:
         self.root = root
         self.base = root / ('hatestbed-%s' % run_id())
         self.groups = {}
+        self.hogs = {}          # node -> the busy loop that starves it
         self.enable(root)
         self.base.mkdir(exist_ok=True)
         self.enable(self.base)
@@ -61,12 +63,35 @@ class Limits:
         if g is None:
             g = self.base / node
             g.mkdir(exist_ok=True)
-            (g / 'cpu.max').write_text(self.profile.cpu_max(role))
-            (g / 'memory.max').write_text(str(self.profile.mem_mb(role) << 20))
-            if (g / 'memory.swap.max').exists():        # no swap: the cap is the memory
-                (g / 'memory.swap.max').write_text('0')
+            (g / 'cpu.max').write_text(self.cpu_max(role))
+            if self.profile:
+                (g / 'memory.max').write_text(str(self.profile.mem_mb(role) << 20))
+                if (g / 'memory.swap.max').exists():        # no swap: the cap is the memory
+                    (g / 'memory.swap.max').write_text('0')
             self.groups[node] = g
         return g
+
+    def cpu_max(self, role):
+        return self.profile.cpu_max(role) if self.profile else 'max'
+
+    def starve(self, node, role, share, period_s):
+        """The node's group capped at share x period of one CPU per period, a busy loop
+        in it: the loop eats every period's quota, so the node's processes run in a
+        burst each period and wait out the rest, as on an overloaded machine."""
+        g = self.group(node, role)
+        hog = subprocess.Popen(['sh', '-c', 'while :; do :; done'])
+        self.hogs[node] = hog
+        (g / 'cgroup.procs').write_text(str(hog.pid))
+        period = int(period_s * 1e6)
+        (g / 'cpu.max').write_text('%d %d' % (max(1000, int(share * period)), period))
+
+    def feed(self, node, role):
+        """The node's cap back to its profile's (or none), the loop gone."""
+        hog = self.hogs.pop(node, None)
+        (self.group(node, role) / 'cpu.max').write_text(self.cpu_max(role))
+        if hog:
+            hog.kill()
+            hog.wait()
 
     def move(self, node, role, pids):
         """Put the processes in the node's group (their children follow them)."""
@@ -118,6 +143,10 @@ class Limits:
 
     def close(self):
         """Processes back to the root group, groups removed, our mount undone."""
+        for hog in self.hogs.values():
+            hog.kill()
+            hog.wait()
+        self.hogs = {}
         for g in list(self.groups.values()) + [self.base]:
             try:
                 for pid in (g / 'cgroup.procs').read_text().split():

@@ -249,8 +249,27 @@ class MininetNetwork(Network):
         """The node's processes (the testbed's instruments excepted) into its cgroup."""
         if self.limits:
             keep = {p.pid for p in node.instruments}
-            self.limits.move(node.name, node.role if node.role == 'director' else 'server',
+            self.limits.move(node.name, self._cap_role(node),
                              [p for p in node.processes() + [node.pid] if p not in keep])
+
+    def starve(self, name, share, period_s):
+        if self.limits is None:         # (no hardware profile: groups without caps)
+            from topo.backends.mininet.cgroups import Limits
+            self.limits = Limits(None, self.workdir)
+        node = self[name]
+        keep = {p.pid for p in node.instruments}   # (and the shell, the testbed's hand)
+        self.limits.move(name, self._cap_role(node),
+                         [p for p in node.processes() if p not in keep])
+        self.limits.starve(name, self._cap_role(node), share, period_s)
+        return time.time()
+
+    def feed(self, name):
+        self.limits.feed(name, self._cap_role(self[name]))
+        return time.time()
+
+    @staticmethod
+    def _cap_role(node):
+        return node.role if node.role == 'director' else 'server'
 
     def measure_cpu(self, role):
         return self.limits.measure_cpu(role)
