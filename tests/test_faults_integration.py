@@ -66,6 +66,20 @@ def test_cable_pull_with_keepalived_never_gives_two_owners(run_dir):
     assert leftovers(p.run_id) == []
 
 
+def test_a_starved_primary_loses_the_vip_to_fast_detection(run_dir):
+    """keepalived's adverts every 0.1 s from a laicoz that keeps a tenth of a CPU in
+    one burst a second: laicoy becomes MASTER while laicoz never failed (a false
+    takeover), and gives the VIP back at each burst; the service still answers (IPVS
+    forwards in the kernel, which no cgroup caps). laicoz's group was throttled."""
+    p, s, cell, cell_dir, cs = run_faults(run_dir, '--stack', 'keepalived', '--advert-int',
+                                          '0.1', '--fault', 'starve', '--hold', '6')
+    assert p.returncode == 0 and cell['passed'] and cell['final_owner'] == 'laicoz'
+    assert cell['owner_change_s'] is not None and cell['owner_change_s'] < 3
+    assert 'Entering MASTER STATE' in log(cell_dir, 'laicoy', 'keepalived.log')
+    assert cs['cgroup_usage']['laicoz']['throttled_periods'] >= 3
+    assert leftovers(p.run_id) == []
+
+
 def test_partition_then_power_off_is_split_brain_then_a_false_takeover(run_dir):
     """keepalived: with the path between the directors cut, both become MASTER (two
     owners, measured); switching laicoz off then is no failover, since laicoy held

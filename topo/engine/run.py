@@ -368,8 +368,8 @@ class Run:
                     dst = self.out / 'logs' / node.name
                     dst.mkdir(parents=True, exist_ok=True)
                     shutil.copy2(src, dst / name)
-        if self.plan.hardware:
-            self.measured.cgroup_usage = self.network.usage()
+        # the hardware profile's caps, or a starved node's group: what each got
+        self.measured.cgroup_usage = self.network.usage() or None
 
     def stop_prober(self, wait_s=5):
         if self.prober and self.prober.poll() is None:
