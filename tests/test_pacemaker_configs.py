@@ -130,6 +130,35 @@ def test_every_address_names_each_director_s_device(tmp_path):
     assert group['addresses'][0]['nics'] == [['laicoz', 'eth0'], ['laicoy', 'ens4']]
 
 
+@needs_pacemaker
+def test_ping_keeps_the_service_and_the_fencing_where_the_clients_are_reached(tmp_path):
+    """--ping: a ping clone (pingd 1000 per target reached), every group banned where
+    pingd is 0 or not yet known, and each director's fencing a level of two devices,
+    the ping heuristic first: a director cut off from the client cannot fence."""
+    stack, _, cib, _ = render(tmp_path, '--ping')
+    [clone] = [c for c in cib.iter('clone') if c.get('id') == 'reach-clone']
+    ping = {n.get('name'): n.get('value') for n in clone.iter('nvpair')}
+    assert ping['host_list'] == stack.config.addresses['client'] == '10.0.14.200'
+    [rule] = [r for r in cib.iter('rule') if r.get('id') == 'lvs-out-of-reach']
+    assert rule.get('score') == '-INFINITY' and rule.get('boolean-op') == 'or'
+    assert {(e.get('attribute'), e.get('operation')) for e in rule.iter('expression')} == \
+        {('pingd', 'not_defined'), ('pingd', 'lte')}
+    levels = {lv.get('target'): lv.get('devices') for lv in cib.iter('fencing-level')}
+    assert levels == {'laicoz': 'heuristic-laicoz,fence-laicoz',
+                      'laicoy': 'heuristic-laicoy,fence-laicoy'}
+    heuristic = [p for p in cib.iter('primitive') if p.get('id') == 'heuristic-laicoz'][0]
+    assert heuristic.get('type') == 'fence_heuristics_ping'
+    bans = {(c.get('rsc'), c.get('node')) for c in cib.iter('rsc_location')}
+    assert ('heuristic-laicoz', 'laicoz') in bans
+    # without fencing, only the ping resource and its rule; without --ping, none of it
+    _, _, cib, _ = render(tmp_path / 'off', '--ping', '--fencing', 'off')
+    reach = lambda cib: [r for r in cib.iter('rule') if r.get('id') == 'lvs-out-of-reach']
+    assert not list(cib.iter('fencing-level')) and reach(cib)
+    _, _, cib, _ = render(tmp_path / 'none')
+    assert not list(cib.iter('fencing-level')) and not reach(cib) and not [
+        c for c in cib.iter('clone') if c.get('id') == 'reach-clone']
+
+
 def test_without_fencing_there_is_no_device_and_no_delay_flag(tmp_path):
     _, _, cib, _ = render(tmp_path, '--fencing', 'off', '--nice-failback')
     assert props(cib)['stonith-enabled'] == 'false'
@@ -164,7 +193,9 @@ def test_impossible_settings_are_refused_before_start(flags, message):
 
 @needs_pacemaker
 @pytest.mark.parametrize('flags', [[], ['--hot-standby', '--forwarding', 'nat'],
-                                   ['--crossover', '--fencing', 'off']])
+                                   ['--crossover', '--fencing', 'off'],
+                                   ['--ping', '--hot-standby'], ['--ping', '--crossover',
+                                                                 '--fencing', 'off']])
 def test_the_daemons_accept_what_is_rendered_and_refuse_a_broken_one(tmp_path, flags):
     stack, director, _, _ = render(tmp_path, *flags, name='laicoy')
     assert stack.self_check(director) == []

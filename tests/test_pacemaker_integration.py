@@ -36,8 +36,10 @@ def test_pacemaker_failover_fences_the_lost_primary_first(run_dir):
 
 
 def test_a_partition_ends_with_the_backup_fenced_and_one_owner(run_dir):
+    """With --ping (both directors still reach the client, so each one's ping heuristic
+    lets its fencing go on): the fence level of two devices works end to end."""
     p, s, cell, cell_dir, cs = run_faults(run_dir, '--fault', 'partition', '--stack', 'pacemaker',
-                                          '--token', '1000')
+                                          '--token', '1000', '--ping')
     assert p.returncode == 0 and cell['passed']
     # both lost each other; the holder (laicoz) fenced first, laicoy's fence of it waited
     # the priority delay and never came: never two owners
@@ -46,4 +48,6 @@ def test_a_partition_ends_with_the_backup_fenced_and_one_owner(run_dir):
     assert cell['fenced'] and cell['fenced'].startswith('laicoy off at ')
     assert [f['node'] for f in fences(cell_dir)] == ['laicoy']
     assert cs['invariants']['false_takeovers'] == []
+    log = (cell_dir / 'logs' / 'laicoz' / 'pacemaker.log').read_text()
+    assert "targeting laicoy using heuristic-laicoy returned 0" in log
     assert leftovers(p.run_id) == []

@@ -28,7 +28,11 @@ class Pacemaker(Daemon):
     installs = {'fence_hatestbed': FENCE_AGENT}
     needs = (('cmd', 'pacemakerd', 'pacemaker'), ('cmd', 'crm_mon', 'pacemaker-cli-utils'),
              ('file', '/usr/lib/ocf/resource.d/heartbeat/IPaddr2', 'resource-agents'),
-             ('file', FENCE_AGENT, 'pacemaker'))
+             ('file', FENCE_AGENT, 'pacemaker'),
+             # --ping: the fence level that lets only a director that reaches the clients
+             # fence, and the ping resource (Pacemaker's own)
+             ('file', '/usr/sbin/fence_heuristics_ping', 'fence-agents'),
+             ('file', '/usr/lib/ocf/resource.d/pacemaker/ping', 'pacemaker'))
     services = ('pacemaker',)
     # pacemakerd writes none: the shell that becomes it does. SIGTERM: its resources
     # stopped here (and started on the peer), then the node leaves the cluster

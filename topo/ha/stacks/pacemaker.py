@@ -16,7 +16,8 @@ from topo.ha import HAStack, Settings, SweepAxis, register, setting
 from topo.ha.daemons.corosync import Corosync
 from topo.ha.daemons.ldirectord import CONFIG as LDIRECTORD_CONFIG, Ldirectord
 from topo.ha.daemons.pacemaker import Pacemaker
-from topo.network.config import DIRECTORS, PRIMARY, ConfigError, inside_interface
+from topo.network.config import (CLIENT, DIRECTORS, PRIMARY, ROUTER, ConfigError,
+                                 inside_interface)
 
 # where the CIB points its fence devices before a run has its power switch (a
 # configuration only checked, never started)
@@ -45,6 +46,11 @@ class PacemakerSettings(Settings):
     hot_standby: bool = setting(False, 'Pacemaker moves only the VIP; ldirectord runs on both '
                                 'directors as a clone, so the backup table is warm',
                                 action='store_true')
+    ping: bool = setting(False, "ClusterLabs' remedy for a director cut off from the "
+                         'clients: a ping resource keeps the VIP off a director that cannot '
+                         'reach them, and a director may fence only if it reaches them '
+                         '(fence_heuristics_ping before its fence device)',
+                         action='store_true')
 
     @property
     def consensus_ms(self):
@@ -152,6 +158,14 @@ class PacemakerStack(HAStack):
         return [{'name': d, 'id': i, 'addresses': addresses(d)}
                 for i, d in enumerate(DIRECTORS, 1)]
 
+    def ping_targets(self):
+        """What a director must reach to hold the service (--ping): the clients' side of
+        the hub, the client itself, or the router in front of it."""
+        if not self.settings.ping:
+            return []
+        c = self.config
+        return [c.addresses[ROUTER] if c.router else c.addresses[CLIENT]]
+
     def groups(self):
         """The address groups Pacemaker moves, each with the director it prefers: the VIP
         (with NAT the real servers' gateway after it) on laicoz; active/active each
@@ -198,6 +212,7 @@ class PacemakerStack(HAStack):
                           arp_count=s.arp_count,
                           arp_interval_ms=200, monitor_interval=s.monitor_interval,
                           hot_standby=s.hot_standby, ldirectord_config=LDIRECTORD_CONFIG,
+                          ping_targets=self.ping_targets(),
                           stickiness=200 if s.nice_failback else 0),
                 Ldirectord(director, cluster=self.service, check_interval=s.check_interval,
                            check_timeout=s.check_timeout, failure_count=1,
