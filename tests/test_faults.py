@@ -136,6 +136,35 @@ def test_a_node_fenced_off_during_the_fault_is_repaired_by_the_clear(fault, fenc
     assert [(e['node'], e['up']) for e in net.events if e['kind'] == 'link'][-1] == (fenced, True)
 
 
+def test_a_director_fenced_after_the_clear_is_repaired_while_the_run_waits():
+    """A membership can break as the fault ends (30 % loss: laicoy fenced 1 s after the
+    clear, one sweep trial never came back within 90 s): the wait for the figure-5 state
+    powers it on, as the clear does, and goes on waiting."""
+    import threading
+    from types import SimpleNamespace
+    from topo.agents.recorder import Recorder
+    from topo.engine.run import FaultRecord, History
+    from topo.engine.steps.cluster import WaitRecovered
+    net = RecordingNetwork()
+    net.fenced_off.add('laicoy')
+    rec = Recorder()
+    rec.state = {'laicoz': dict(Recorder.fresh(), vip=True), 'laicoy': Recorder.fresh()}
+
+    def boot(name):                     # laicoy back up: it stands by
+        net.calls.append((name, 'boot'))
+        threading.Timer(0.2, lambda: rec.state[name].update(ready=True)).start()
+    net.boot = boot
+    history = History()
+    history.faults.append(FaultRecord('loss', 'laicoz', time.time() - 20, cleared=time.time()))
+    run = SimpleNamespace(network=net, rec=rec, history=history, nice=False,
+                          measure=SimpleNamespace(wait=10.0), fail=pytest.fail,
+                          serving=lambda d: lambda r: r.node(d)['vip'],
+                          standing_by=lambda d: lambda r: r.node(d)['ready'])
+    WaitRecovered(stable=0.5)(run)
+    assert ('laicoy', 'boot') in net.calls and net.fenced_off == set()
+    assert history.faults[0].recovered is not None
+
+
 def test_flap_pulls_and_plugs_count_times_and_ends_plugged():
     net = RecordingNetwork()
     f = faults.get('flap')(net, 'laicoz', count=3, period=0.1)

@@ -16,6 +16,23 @@ FAULTS = Registry(__name__, 'fault')
 register, load, get = FAULTS.register, FAULTS.load, FAULTS.get
 
 
+def repair_fenced(network):
+    """Every director the stack's fencing switched off, powered on again (the admin's
+    repair); their names."""
+    fenced = sorted(network.fenced_off)
+    for name in fenced:
+        network.fenced_off.discard(name)
+        network.power_on(name, lambda up, lan_only=False, node=name: _links(
+            network, node, network[node].set_links(up, lan_only), up))
+    return fenced
+
+
+def _links(network, node, t, up):
+    if network.recorder:
+        network.recorder.note(node, 'link', t=t, up=up)
+    return t
+
+
 class Fault:
     name = None
     description = ''
@@ -89,10 +106,7 @@ class Fault:
         else:
             self.cleared_at = self._clear()     # (a cut healed before the repair)
         self.record('clear', self.cleared_at)
-        for name in sorted(fenced):
-            fenced.discard(name)
-            self.network.power_on(name, lambda up, lan_only=False, node=name: self.note_links(
-                node, self.network[node].set_links(up, lan_only), up))
+        repair_fenced(self.network)
         return self.cleared_at
 
     def note(self, kind, t, **fields):
@@ -107,11 +121,6 @@ class Fault:
     def links(self, up, lan_only=False):
         """The target's links (or only its cable to the hub) up or down; the time."""
         return self.note('link', self.node.set_links(up, lan_only), up=up)
-
-    def note_links(self, node, t, up):
-        if self.network.recorder:
-            self.network.recorder.note(node, 'link', t=t, up=up)
-        return t
 
     def _inject(self):
         raise NotImplementedError

@@ -143,13 +143,23 @@ class WaitRecovered:
             return any(run.serving(o)(r) and run.standing_by(other)(r)
                        and r.owners(DIRECTORS) == [o]
                        for o, other in ((PRIMARY, BACKUP), (BACKUP, PRIMARY)) if o in owners)
+        fenced = lambda: bool(getattr(run.network, 'fenced_off', None))
         deadline = time.monotonic() + run.measure.wait
         t = None
         while time.monotonic() < deadline:
-            t = run.rec.wait_for(back, max(0.0, deadline - time.monotonic()))
+            t = run.rec.wait_for(lambda r: back(r) or fenced(),
+                                 max(0.0, deadline - time.monotonic()))
             if t is None:
                 break
-            if run.rec.wait_for(lambda r: not back(r), self.stable) is None:
+            if fenced():
+                # fenced after the clear (a membership that broke as the fault ended):
+                # repaired as the clear repairs, and the wait goes on
+                from topo.faults import repair_fenced
+                stage('%s fenced after the clear: powered on again (the admin\'s repair)'
+                      % ', '.join(repair_fenced(run.network)))
+                t = None
+                continue
+            if run.rec.wait_for(lambda r: not back(r) or fenced(), self.stable) is None:
                 break               # stable: t is when it came back for good
             t = None
         faults[0].recovered = t
