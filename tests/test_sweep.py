@@ -64,8 +64,10 @@ def test_a_takeover_under_a_condition_is_false_only_while_it_is_in_place():
     cell = Cell('k-loss', None, None, {'configuration': 'keepalived', 'setting': 'advert_int',
                                        'setting_s': 0.1, 'condition': '30% loss'})
 
-    def result(timeline, passed=True):
-        return SimpleNamespace(analysis={'fault_timelines': [timeline]}, passed=passed)
+    def result(timeline, passed=True, steps_done=(), forwarded=()):
+        return SimpleNamespace(analysis={'fault_timelines': [timeline]}, passed=passed,
+                               checks={'forwarded': list(forwarded), 'invariants': [],
+                                       'steps_done': list(steps_done)})
     taken = {'owner_change_s': 3.2, 'cleared_s': 20.0, 'dual_owner_s': 0.4, 'failed_requests': 2}
     entry, rows = sweep.under_stress(cell, result(taken), 'out')
     assert entry['false_takeover'] is True and entry['dual_owner_s'] == 0.4 and rows == [entry]
@@ -73,12 +75,19 @@ def test_a_takeover_under_a_condition_is_false_only_while_it_is_in_place():
     for t in ({'owner_change_s': None, 'cleared_s': 20.0}, {'owner_change_s': 20.5,
                                                            'cleared_s': 20.0}):
         assert sweep.under_stress(cell, result(t), 'out')[0]['false_takeover'] is False
-    # boots counted per point and condition: only those that passed and were not degraded
+    assert entry['vouched'] is True
+    # a split brain that never healed within the wait: the run fails, the boot still
+    # vouches for its false takeover; a hub that did not forward vouches for nothing
+    unhealed = sweep.under_stress(cell, result(taken, False, ['did not come back']), 'out')[0]
+    assert unhealed['vouched'] and not unhealed['passed']
+    dead_hub = sweep.under_stress(cell, result(taken, False, forwarded=['lost']), 'out')[0]
+    assert not dead_hub['vouched']
+    # boots counted per point and condition: those that vouch and were not degraded
     starved = dict(entry, condition='CPU 0.1 of every 1 s')
-    runs = [dict(entry, passed=True), dict(entry, passed=True, false_takeover=False),
-            dict(entry, passed=False), dict(entry, passed=True, degraded=True),
-            dict(entry, setting_s=1.0, passed=True, false_takeover=False), starved]
-    assert false_takeovers(runs) == [(('keepalived', 0.1, '30% loss'), 1, 2),
+    runs = [dict(entry), dict(entry, false_takeover=False), dead_hub,
+            dict(entry, degraded=True), unhealed,
+            dict(entry, setting_s=1.0, false_takeover=False), starved]
+    assert false_takeovers(runs) == [(('keepalived', 0.1, '30% loss'), 2, 3),
                                      (('keepalived', 1.0, '30% loss'), 0, 1),
                                      (('keepalived', 0.1, 'CPU 0.1 of every 1 s'), 1, 1)]
 

@@ -264,10 +264,12 @@ def sweep(s, out):
             'config', 'setting', 'value (s)', 'condition', 'trial', 'false', 'taken (s)',
             'dual (s)', 'failed'))
         for p in stressed:
-            print('%-22s %-11s %9.3g %-20s %5s %6s %9s %9s %7s' % tuple(_dash(v) for v in (
+            print('%-22s %-11s %9.3g %-20s %5s %6s %9s %9s %7s%s' % (tuple(_dash(v) for v in (
                 p['configuration'], p['setting'], p['setting_s'], p['condition'],
                 p.get('trial'), 'yes' if p['false_takeover'] else 'no',
-                p.get('owner_change_s'), p.get('dual_owner_s'), p.get('failed_requests'))))
+                p.get('owner_change_s'), p.get('dual_owner_s'), p.get('failed_requests')))
+                + ('' if p.get('recovered_after_clear_s') is not None
+                   else '  (not whole again within the wait)',)))
         for (config, value, condition), n, of in false_takeovers(stressed):
             print('%s at %g s, %s: false takeovers in %d of %d boots'
                   % (config, value, condition, n, of))
@@ -278,12 +280,13 @@ def sweep(s, out):
 
 def false_takeovers(stressed):
     """[((configuration, setting_s, condition), boots with a false takeover, boots)] over
-    the runs under a condition that passed and were not degraded: a run that did not
-    recover, or whose machine stalled (which alone can make a backup take over), vouches
-    for nothing."""
+    the runs under a condition that vouch for what they measured and were not degraded (a
+    machine that stalled can alone make a backup take over). A run that measured its
+    condition but did not recover within the wait counts: its false takeover is the
+    worst kind."""
     out = {}
     for p in stressed:
-        if p.get('passed') and not p.get('degraded'):
+        if p.get('vouched', p.get('passed')) and not p.get('degraded'):
             n = out.setdefault((p['configuration'], p['setting_s'], p['condition']), [0, 0])
             n[0] += bool(p['false_takeover'])
             n[1] += 1
