@@ -79,6 +79,7 @@ class Limits:
         in it: the loop eats every period's quota, so the node's processes run in a
         burst each period and wait out the rest, as on an overloaded machine."""
         g = self.group(node, role)
+        self.feed(node, role)           # (starved again: one loop, the new cap)
         hog = subprocess.Popen(['sh', '-c', 'while :; do :; done'])
         self.hogs[node] = hog
         (g / 'cgroup.procs').write_text(str(hog.pid))
