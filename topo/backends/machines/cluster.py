@@ -122,6 +122,11 @@ class MachineNetwork(Network):
         # (that the directors run what the run asks for: preflight.deployed, before the start)
         self.timings['connect_s'] = time.monotonic() - t0
         self._each(self._measure_clock, self.nodes)
+        # stacks stopped everywhere before any neighbour entry is flushed: a director's
+        # stack stopping hands the VIP to its peer, whose gratuitous ARP, after the
+        # client's flush, left the client's entry on a director about to drop the VIP
+        # (one failed request in the smoke after a keepalived run, one CI run)
+        self._each(self._stop, self.nodes)
         self._each(self._reset, self.nodes)
         self.timings['reset_s'] = time.monotonic() - t0
 
@@ -129,14 +134,17 @@ class MachineNetwork(Network):
         node.clock = node.conn.clock_offset()
         node.release = node.cmd('uname -r').strip()
 
-    def _reset(self, node):
+    def _stop(self, node):
         """As after a boot: the testbed's agents, the stack and the web server stopped,
-        no fault left in place, the kernel's IPVS table and addresses cleared, and no
-        neighbour entry on the LAN (a client's ARP entry for the VIP pointing at the
-        director that held it in the last run failed the next run's first request)."""
+        no fault left in place, the kernel's IPVS table and addresses cleared."""
         node.cmd(self.undo_all(node))
         node.node_script('stop')
         node.clear_state()
+
+    def _reset(self, node):
+        """Once every node stopped: no neighbour entry on the LAN (a client's ARP entry for
+        the VIP pointing at the director that held it in the last run failed the next
+        run's first request), the deployed configs and the real servers as at boot."""
         node.cmd('ip neigh flush dev %s' % node.machine.interface)
         if node.role == 'director' and self.stack and \
                 node.cmd('test -e %s && echo yes' % CONFIGS_CHANGED).strip():
