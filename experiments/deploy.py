@@ -78,7 +78,8 @@ def main(argv=None):
     try:
         cli.preflight(['deploy'])
         inventory = cli.inventory(args)
-        problems = preflight.target_problems(Plan('deploy', stack.config, stack))
+        problems = preflight.target_problems(Plan('deploy', stack.config, stack,
+                                                  target=inventory))
         if problems:
             raise UsageError('not on real machines: %s' % '; '.join(problems))
         preflight.reachable(inventory)        # every one reachable, or none touched

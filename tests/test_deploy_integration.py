@@ -91,6 +91,7 @@ def starved_run(tmp_path, machine):
 
 
 @needs_sshd
+@pytest.mark.xdist_group('machines')        # (one set of machines on this host at a time)
 def test_deploy_twice_then_a_partition_over_ssh(tmp_path):
     def here(name, *args, **kw):         # in the user's folder, relative paths
         return script(name, *args, cwd=str(tmp_path), **kw)
@@ -190,3 +191,42 @@ def test_deploy_twice_then_a_partition_over_ssh(tmp_path):
     assert 'hatb-' not in links
     assert subprocess.run(['pgrep', '-f', 'umid=hatb-'], stdout=subprocess.PIPE).stdout == b''
     assert not Path('/var/tmp/hatestbed-machines').exists()
+
+
+@needs_sshd
+@pytest.mark.slow       # (4 min: the suite keeps to 15; the fence agent: its unit tests)
+@pytest.mark.xdist_group('machines')        # (one set of machines on this host at a time)
+def test_pacemaker_fences_a_machine_through_the_inventorys_power(tmp_path):
+    """Pacemaker with fencing on machines: deployed with its fence agent; in a partition
+    of the directors laicoz (the holder) fences laicoy through the run's power switch,
+    forwarded over laicoz's SSH connection, which runs the inventory's power_off; the
+    clear's repair powers it on again with power_on. Never two owners."""
+    def here(name, *args, **kw):
+        return script(name, *args, cwd=str(tmp_path), **kw)
+    try:
+        assert here('machines.py', 'up', '--inventory', 'machines.yml', '--servers', '1'
+                    ).returncode == 0
+        p = here('deploy.py', '--inventory', 'machines.yml', '--stack', 'pacemaker',
+                 '--token', '1000')
+        assert p.returncode == 0 and 'fencing on' in p.stdout, p.stdout[-3000:]
+        p = here('faults.py', '--target', 'machines.yml', '--stack', 'pacemaker', '--token',
+                 '1000', '--fault', 'partition', '--hold', '8', '--results', 'partition')
+        assert p.returncode == 0, p.stdout
+        summary = json.loads((tmp_path / 'partition' / 'summary.json').read_text())
+        [cell] = summary['faults']
+        assert summary['kernel_mode'] == 'machines' and cell['passed']
+        assert cell['dual_owner_s'] == 0 and cell['final_owner'] == 'laicoz'
+        assert cell['fenced'] and cell['fenced'].startswith('laicoy off at ')
+        cell_dir = next((tmp_path / 'partition').rglob('cells/*-partition'))
+        events = [json.loads(line) for line in
+                  (cell_dir / 'events.jsonl').read_text().splitlines()]
+        assert [e['node'] for e in events if e['kind'] == 'fence'] == ['laicoy']
+        # laicoy was off (its machine's kernel gone) and came back by the clear's repair
+        assert 'laicoy fenced after the clear' not in p.stdout
+        run = json.loads((cell_dir / 'summary.json').read_text())
+        assert run.get('left_behind', []) == []
+        assert "Operation 'off' targeting laicoy" in (
+            cell_dir / 'logs' / 'laicoz' / 'pacemaker.log').read_text()
+    finally:
+        assert script('machines.py', 'down').returncode == 0
+    assert subprocess.run(['pgrep', '-f', 'umid=hatb-'], stdout=subprocess.PIPE).stdout == b''

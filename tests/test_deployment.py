@@ -156,3 +156,18 @@ def test_what_real_machines_cannot_do_is_refused_before_start(tmp_path):
                            universal_newlines=True, timeout=120)
         assert p.returncode == 2 and said in p.stdout, p.stdout
         assert not (tmp_path / 'r').exists()
+
+
+def test_the_deployed_cib_points_the_fence_agent_at_the_switch_of_each_run():
+    """On machines the fence devices name one socket path, as deployed: each run's
+    power switch is forwarded there over the director's SSH connection."""
+    from topo.ha.stacks.pacemaker import MACHINES_SWITCH
+    inv = inventory.load(INVENTORY)
+    config = cluster(inv)
+    stack = ha.get('pacemaker')(config)
+    hosts = deployment.host_variables(inv, config, stack)
+    [cib] = [c for c in hosts['laicoy']['hatestbed_configs']
+             if c['dest'] == '/var/lib/pacemaker/cib/cib.xml']
+    text = render.render(cib['src'], hosts['laicoy'])
+    assert 'name="socket" value="%s"' % MACHINES_SWITCH in text
+    assert 'name="stonith-enabled" value="true"' in text

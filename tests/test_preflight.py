@@ -75,3 +75,22 @@ def test_a_scheduled_fault_the_inventory_has_no_command_for_is_refused_naming_it
                 scenario=Scenario('availability', [schedule], []))
     with pytest.raises(ConfigError, match='power-off on laicoy needs power_off and power_on in the inventory'):
         preflight.target_problems(plan)
+
+
+def test_fencing_on_machines_needs_the_power_commands_of_both_directors():
+    """Pacemaker's fence agent switches a director off through the inventory's power
+    commands: laicoy has none in this inventory, so fencing is refused, naming it;
+    --fencing off runs anywhere."""
+    config = ClusterConfig()
+    cls = ha.get('pacemaker')
+    fencing = Plan('failover', config, cls(config), target=MACHINES)
+    with pytest.raises(ConfigError, match='pacemaker fences through the inventory\'s power '
+                                          r'\(or --fencing off\): power-off on laicoy needs '
+                                          'power_off and power_on'):
+        preflight.target_problems(fencing)
+    off = Plan('failover', config, cls(config, cls.Settings(fencing='off')), target=MACHINES)
+    assert preflight.target_problems(off) == []
+    both = inventory.load(str(ROOT / 'tests' / 'data' / 'machines.yml'))
+    both.machines['laicoy'].commands.update(power_off='virsh destroy laicoy',
+                                            power_on='virsh start laicoy')
+    assert preflight.target_problems(Plan('failover', config, cls(config), target=both)) == []

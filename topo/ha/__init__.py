@@ -128,6 +128,11 @@ class HAStack:
     handover_daemon = None
     # why the stack cannot run on real machines (deploy.py, --target), or None
     machines_problem = None
+    # it switches directors off itself (fencing): on real machines it needs the
+    # inventory's power commands for both directors
+    powers_directors = False
+    # rendered for real machines (deploy.py, --target): their paths, not the emulation's
+    on_machines = False
     # it can run the directors active/active (it moves each director's next-hop
     # address to the peer when it fails; config.active_active)
     active_active = False

@@ -20,21 +20,22 @@ PARTITION = 'hatb-partition'       # the iptables chain of a partition
 
 
 def partition_rules(peer, interface='eth0'):
-    """Rules that drop everything to and from the peer, IP and ARP (an IP-only rule lets
-    ARP and gratuitous ARP through, which changes what the client sees): the legacy
-    x_tables where the kernel has them (IP in a chain of its own, so the undo removes
-    only it: Debian 12's kernels, UML's 6.1 included, whose nf_tables has no ip, inet or
-    arp family), else tc on the LAN interface (clsact, flower, drop: UML 7.2 has neither
-    legacy x_tables nor nf_tables for IPv4 or ARP). Then the machine's time."""
+    """Rules that drop everything from the peer as it arrives, IP and ARP (an IP-only
+    rule lets ARP and gratuitous ARP through, which changes what the client sees); both
+    directors get them, so both ways are cut. On arrival, never on sending: a sender's
+    own drop (iptables OUTPUT, tc egress) fails its sendmsg (EPERM, ENOBUFS), which no
+    cut cable or switch does, and Corosync's knet, given those errors, did not form its
+    membership of one in an 8 s partition of machines (token 1 s; the emulation's hub
+    drops silently and it formed within token + consensus). The legacy x_tables where
+    the kernel has them (IP in a chain of its own, so the undo removes only it: Debian
+    12's kernels, UML's 6.1 included, whose nf_tables has no ip, inet or arp family),
+    else tc on the LAN interface (clsact, flower, drop: UML 7.2 has neither legacy
+    x_tables nor nf_tables for IPv4 or ARP). Then the machine's time."""
     legacy = ('iptables-legacy -N {c} 2>/dev/null && iptables-legacy -A {c} -s {p} -j DROP && '
-              'iptables-legacy -A {c} -d {p} -j DROP && iptables-legacy -I INPUT -j {c} && '
-              'iptables-legacy -I OUTPUT -j {c} && arptables-legacy -I INPUT -s {p} -j DROP && '
-              'arptables-legacy -I OUTPUT -d {p} -j DROP')
+              'iptables-legacy -I INPUT -j {c} && arptables-legacy -I INPUT -s {p} -j DROP')
     tc = ('tc qdisc add dev {i} clsact && '
           'tc filter add dev {i} ingress protocol ip flower src_ip {p} action drop && '
-          'tc filter add dev {i} egress protocol ip flower dst_ip {p} action drop && '
-          'tc filter add dev {i} ingress protocol arp flower arp_sip {p} action drop && '
-          'tc filter add dev {i} egress protocol arp flower arp_tip {p} action drop')
+          'tc filter add dev {i} ingress protocol arp flower arp_sip {p} action drop')
     legacy, tc = (r.format(c=PARTITION, p=peer, i=interface) for r in (legacy, tc))
     return '{ %s; } || { %s; } && %s' % (legacy, tc, NOW)
 
@@ -88,6 +89,7 @@ class MachineNetwork(Network):
             raise ValueError('the machines backend needs an inventory (--target)')
         if self.stack:      # configs it renders here (a growth) carry the deployment's secret
             from topo.backends.machines import deployment
+            self.stack.on_machines = True
             deployment.stable_secret(deployment.state_dir(self.inventory.path), self.stack)
         self.workdir = Path('/run/hatestbed.%s' % run_id())
         self.workdir.mkdir(mode=0o700)
@@ -96,6 +98,7 @@ class MachineNetwork(Network):
         self.restarts = {}          # node -> the instruments to start again after a power-on
         self.cut_pair = None
         self.down = set()           # machines switched off
+        self.forwards = {}          # machine -> [(its socket, this node's)]: forward_socket
 
     # -- build and teardown -------------------------------------------------------------
     def build(self):
@@ -162,7 +165,9 @@ class MachineNetwork(Network):
             if name in self.down:
                 continue
             try:
-                node.conn.run(self.undo_all(node), timeout=30)
+                node.conn.run(self.undo_all(node) + ''.join(
+                    '; rm -f %s' % shlex.quote(remote) for remote, _ in
+                    self.forwards.get(name, [])), timeout=30)
                 if self.stack is None and node.role == 'director':
                     node.clear_state()
                     node.node_script('start')
@@ -279,6 +284,8 @@ class MachineNetwork(Network):
                                        % name)
                 time.sleep(2)
         self.down.discard(name)
+        for remote, local in self.forwards.get(name, []):
+            node.conn.forward_socket(remote, local)
         if self.recorder:
             self.recorder.note(name, 'link', t=time.time(), up=True)
         node.cmd('ip link set %s up' % machine.interface)
@@ -286,6 +293,13 @@ class MachineNetwork(Network):
             self.instrument(node, module, *args, name=label)
         self.boot(name)
         return t
+
+    def forward_socket(self, names, remote, local):
+        """A socket of this node's (a fence agents' power switch) at `remote` on each
+        machine named, through its SSH connection, again after each power-on."""
+        for name in names:
+            self.forwards.setdefault(name, []).append((remote, local))
+            self[name].conn.forward_socket(remote, local)
 
     def cut(self, a, b):
         """Both directors drop each other, at once (one SSH round trip each, in parallel):
@@ -312,9 +326,10 @@ class MachineNetwork(Network):
                 'partition', partition_undo(self[y].address(), self[x].interfaces()[0]))),
                 'partition undone')
         a, b = self.cut_pair or DIRECTORS
-        self._each(undo, [(a, b), (b, a)])
+        # (a director switched off meanwhile, fenced: its rules went with its kernel)
+        self._each(undo, [(x, y) for x, y in ((a, b), (b, a)) if x not in self.down])
         self.cut_pair = None
-        return max(done.values())
+        return max(done.values()) if done else time.time()
 
     def hub_drops(self):
         return {}       # the machines' switch is not the testbed's to read

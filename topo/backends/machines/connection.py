@@ -54,6 +54,20 @@ class Connection:
                 self.master.kill()
         self.master = None
 
+    def forward_socket(self, remote, local):
+        """The machine's Unix socket `remote` served by this node's `local` (OpenSSH's
+        remote forwarding on the master; it ends with the connection). A socket left at
+        that path by an earlier run is removed first: sshd does not replace it."""
+        self.run('mkdir -p -m 700 %s && rm -f %s' % (shlex.quote(os.path.dirname(remote)),
+                                                    shlex.quote(remote)))
+        p = subprocess.run(self.args + ['-O', 'forward', '-R', '%s:%s' % (remote, local),
+                                        self.machine.ssh], stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, universal_newlines=True, timeout=30,
+                           stdin=subprocess.DEVNULL)
+        if p.returncode != 0:
+            raise RuntimeError('%s: cannot forward %s over SSH: %s'
+                               % (self.machine.name, remote, p.stdout.strip()))
+
     def command(self, remote):
         """The local argv that runs a shell command on the machine."""
         return self.args + [self.machine.ssh, '--', remote]

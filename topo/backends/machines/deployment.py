@@ -68,6 +68,7 @@ def stable_secret(state, stack):
 
 def host_variables(inventory, config, stack):
     """{machine: its variables for the playbook}."""
+    stack.on_machines = True         # (its paths for machines, e.g. a fence switch's)
     record = {'stack': stack.name, 'layout': stack.layout,
               'settings': stack.settings.as_dict(), 'service': service(config)}
     out = {}

@@ -8,6 +8,7 @@ from pathlib import Path
 from topo.backends.machines.paths import DEPLOYMENT
 from topo.engine.cli import preflight, stacks_of
 from topo.engine.results import UsageError
+from topo.network.config import DIRECTORS, ConfigError
 
 
 def check(plan):
@@ -40,6 +41,13 @@ def target_problems(plan):
     for stack in stacks_of(plan):
         if stack.machines_problem and stack.machines_problem not in problems:
             problems.append(stack.machines_problem)
+        if stack.powers_directors and plan.target is not None:
+            for director in DIRECTORS:      # (its fence agent switches them off)
+                try:
+                    plan.target.command('power-off', director)
+                except ConfigError as e:
+                    raise ConfigError('%s fences through the inventory\'s power (or '
+                                      '--fencing off): %s' % (stack.name, e))
     if not problems and plan.target is not None:
         from topo.engine.steps import Inject
         for scenario in [plan.scenario] + [cell.scenario for cell in plan.cells]:

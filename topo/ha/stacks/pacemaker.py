@@ -22,6 +22,9 @@ from topo.network.config import (CLIENT, DIRECTORS, PRIMARY, ROUTER, ConfigError
 # where the CIB points its fence devices before a run has its power switch (a
 # configuration only checked, never started)
 NO_SWITCH = '/tmp/hatestbed-fence.check/power.sock'
+# on real machines: where each director's SSH server serves the control node's switch
+# for a run (forwarded over the run's connection; nothing listens between runs)
+MACHINES_SWITCH = '/run/hatestbed-fence/power.sock'
 
 
 @dataclass
@@ -99,11 +102,8 @@ class PacemakerStack(HAStack):
     backup_waits_for_primary = False
 
     @property
-    def machines_problem(self):
-        if self.settings.fencing == 'on':
-            return ("Pacemaker's fencing (its fence agent would need the control node's "
-                    'power commands; on real machines for now: --fencing off)')
-        return None
+    def powers_directors(self):
+        return self.settings.fencing == 'on'
 
     # active/active: each director's next hop a group of its own, ldirectord on both
     active_active = True
@@ -145,6 +145,15 @@ class PacemakerStack(HAStack):
         if self.settings.fencing == 'on':
             from topo.ha.fencing import PowerSwitch
             self.switch = PowerSwitch(network, DIRECTORS).start()
+            if self.on_machines:    # the agent on each director reaches it over SSH
+                network.forward_socket(DIRECTORS, MACHINES_SWITCH, self.switch.path)
+
+    @property
+    def power_socket(self):
+        """Where the fence agent on a director finds the run's power switch."""
+        if self.on_machines:        # one path, as deployed, whichever run serves it
+            return MACHINES_SWITCH
+        return self.switch.path if self.switch else NO_SWITCH
 
     def detach(self):
         if self.switch is not None:
@@ -208,7 +217,7 @@ class PacemakerStack(HAStack):
                           fencing=s.fencing == 'on', fence_action=s.fence_action,
                           fence_delay_ms=int(round(s.fence_delay_s * 1000)),
                           dc_deadtime_ms=2000,
-                          power_socket=self.switch.path if self.switch else NO_SWITCH,
+                          power_socket=self.power_socket,
                           arp_count=s.arp_count,
                           arp_interval_ms=200, monitor_interval=s.monitor_interval,
                           hot_standby=s.hot_standby, ldirectord_config=LDIRECTORD_CONFIG,
