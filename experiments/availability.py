@@ -85,7 +85,7 @@ def parse_args(argv=None):
             return availability.analyse(result, 1.0 / measure.probe_rate, nodes, DIRECTORS,
                                         args.real_mtbf_days, args.real_mttr_hours)
         scenario = scenarios.availability(faults_, args.duration, args.clients, analyse)
-        cells = [Cell(layout, ha.layout_stack(layout, config), scenario, {'layout': layout},
+        cells = [Cell(layout, ha.layout_stack(layout, config, args), scenario, {'layout': layout},
                       experiment='availability') for layout in layouts]
         plan = Plan('availability', config, measure=measure, cells=cells, trials=n,
                     keep_degraded=keep,

@@ -74,7 +74,7 @@ def parse_args(argv=None):
         if args.matrix:
             layouts = cli.layouts(args, 'one --fault')
             chosen = cli.names(args.faults, known, 'fault')
-            stacks = [(n, ha.layout_stack(n, config)) for n in layouts]
+            stacks = [(n, ha.layout_stack(n, config, args)) for n in layouts]
         else:
             if not args.fault:
                 raise ValueError('choose a --fault (or --matrix)')

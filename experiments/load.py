@@ -168,7 +168,7 @@ def plan(args, mode):
     elif mode == 'failover':
         chosen = cli.layouts(args, '--conn-sync')
         options.update(clients=args.clients, hold_s=args.hold)
-        cells = [Cell(n, ha.layout_stack(n, config),
+        cells = [Cell(n, ha.layout_stack(n, config, args),
                       scenarios.failover_under_load(args.clients, args.hold), {'layout': n},
                       experiment='load-failover') for n in chosen]
     else:

@@ -66,7 +66,7 @@ def parse_args(argv=None):
                              % (args.grow, args.servers))
         if args.grow:       # every node up from the start, the service on the first ones
             config = cli.cluster_config(args, servers=args.grow)
-            cells = [Cell('%s-grow' % layout, ha.layout_stack(layout, config),
+            cells = [Cell('%s-grow' % layout, ha.layout_stack(layout, config, args),
                           scenarios.growth(args.servers, args.grow, args.clients),
                           {'layout': layout, 'way': 'grow'}, experiment='growth')
                      for layout in layouts]
@@ -74,7 +74,7 @@ def parse_args(argv=None):
                 cell.stack.in_service = args.servers
         else:
             config = cli.cluster_config(args)
-            cells = [Cell('%s-%s' % (layout, way), ha.layout_stack(layout, config),
+            cells = [Cell('%s-%s' % (layout, way), ha.layout_stack(layout, config, args),
                           scenarios.maintenance(config.real_servers, args.clients,
                                                 drain=way == 'drained'),
                           {'layout': layout, 'way': way}, experiment='maintenance')

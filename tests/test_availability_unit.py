@@ -138,9 +138,24 @@ def test_every_layout_replays_the_one_schedule_the_seed_made():
     (['--faults', 'hang', '--targets', 'laicoz'], 'no fault kind applies'),
     (['--duration', '10'], 'no fault fits'),
     (['--deadtime', '2'], 'its own settings'),
+    (['--layouts', 'pacemaker,keepalived', '--ping'], 'the layouts are of 2 stacks'),
+    (['--layouts', 'heartbeat,hot-standby', '--hot-standby'],
+     '--hot-standby: not a setting every heartbeat layout takes'),
+    (['--layouts', 'pacemaker', '--deadtime', '2'], '--deadtime: not a setting every pacemaker'),
     (['--real-mttr-hours', '0'], 'must be positive'),
 ])
 def test_bad_input_is_refused_before_anything_starts(argv, says, capsys):
     with pytest.raises(SystemExit):
         experiment.parse_args(argv)
     assert says in capsys.readouterr().err
+
+
+def test_a_stacks_flags_apply_to_each_layout_when_all_are_of_that_stack():
+    """--ping and --token for both Pacemaker layouts: each cell's stack has them, and
+    its own layout's setting (hot standby or not)."""
+    _, plan = experiment.parse_args(['--layouts', 'pacemaker,pacemaker-hot-standby',
+                                     '--ping', '--token', '1000'])
+    stacks = {c.name: c.stack for c in plan.cells}
+    assert sorted(stacks) == ['pacemaker', 'pacemaker-hot-standby']
+    assert all(s.settings.ping and s.settings.token == 1000 for s in stacks.values())
+    assert [stacks[n].settings.hot_standby for n in sorted(stacks)] == [False, True]

@@ -231,7 +231,7 @@ def test_the_active_active_way_is_asked_for_by_name():
     (['--concurrency', '100', '--requests', '50'], 'less than the concurrency'),
     (['--scale', '2,4'], 'must include 1'),
     (['--deadtime', '2'], 'apply to --conn-sync only'),
-    (['--failover', '--hot-standby'], 'apply to --conn-sync only'),
+    (['--failover', '--hot-standby'], 'the layouts are of 3 stacks); or use them with --conn-sync'),
     (['--failover', '--layouts', 'heartbeat,bogus'], 'unknown layout'),
     (['--conn-sync', '--sync-daemon'], 'leave out --sync-daemon'),
     (['--hardware', '1999'], 'invalid choice'),

@@ -319,12 +319,19 @@ def no_stack_flags(args, why, allowed=()):
 
 def layouts(args, flags_apply_to=None, known=None):
     """The --layouts of a matrix, checked (of known: the HA layouts by default). Each
-    layout runs with its own settings, so a stack's flag is refused (flags_apply_to: what
-    the script's stack flags are for)."""
+    layout runs with its own settings: a stack's flag is refused, unless every layout is
+    of that stack (e.g. `--layouts pacemaker,pacemaker-hot-standby --ping`): then it
+    applies to each (ha.layout_stack with args). flags_apply_to: what else the script's
+    stack flags are for."""
     from topo import ha
-    no_stack_flags(args, 'every layout runs with its own settings' + (
-        '; HA settings apply to %s only' % flags_apply_to if flags_apply_to else ''))
-    return names(args.layouts, ha.layouts() if known is None else known, 'layout')
+    chosen = names(args.layouts, ha.layouts() if known is None else known, 'layout')
+    problem = ha.layout_flags_problem(chosen, args)
+    if problem:
+        raise ValueError('%s: every layout runs with its own settings, and a stack\'s '
+                         'flags apply only when every layout is of that stack (%s)%s' % (
+                             ', '.join(ha.given_flags(args)), problem,
+                             '; or use them with %s' % flags_apply_to if flags_apply_to else ''))
+    return chosen
 
 
 def numbers(text, flag, kind=int):

@@ -294,10 +294,36 @@ def stack_names(redundant=True):
     return sorted(name for name, cls in load().items() if cls.redundant or not redundant)
 
 
-def layout_stack(layout, config):
-    """The stack of a named layout, with that layout's settings."""
+def layout_stack(layout, config, args=None):
+    """The stack of a named layout, with that layout's settings (over the stack flags
+    given in args, when every layout of the run is of that stack: layout_flags_problem)."""
     cls, changes, _ = layouts(redundant=False)[layout]
-    return cls(config, cls.Settings().replace(**changes))
+    settings = settings_from_args(cls.name, args) if args is not None else cls.Settings()
+    settings = settings.replace(**changes)
+    settings.check()
+    return cls(config, settings)
+
+
+def layout_flags_problem(chosen, args):
+    """Why the stack flags given in args cannot apply to every one of the chosen
+    layouts (None: they can, or none was given): they must all be settings of the one
+    stack every layout is of, and none a setting that tells the layouts apart."""
+    known = layouts(redundant=False)
+    given = {f.name for c in load().values() for f in dataclasses.fields(c.Settings)
+             if hasattr(args, f.name)}
+    if not given:
+        return None
+    stacks = {known[n][0] for n in chosen}
+    if len(stacks) > 1:
+        return 'the layouts are of %d stacks' % len(stacks)
+    [cls] = stacks
+    own = {f.name for f in dataclasses.fields(cls.Settings)}
+    defining = {k for n in chosen for k in known[n][1]}
+    bad = sorted(given - own) + sorted(given & defining)
+    if bad:
+        return '%s: not a setting every %s layout takes' % (
+            ', '.join(flag_of(k) for k in bad), cls.name)
+    return None
 
 
 def all_processes():
