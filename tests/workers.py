@@ -8,6 +8,7 @@ every timing check passing. Natively there is one kernel, and it takes one clust
 a time (the run's lock): one worker. Tests that share one thing of the host (the
 machines of machines.py) are one xdist_group, run one after another. A user's own -n
 after these wins (`./testbed test -n 0`: one process)."""
+import importlib.util
 import os
 import sys
 
@@ -15,9 +16,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def flags():
-    try:
-        import xdist  # noqa: F401
-    except ImportError:
+    if importlib.util.find_spec('xdist') is None:
         return []
     from topo.kernels.native import native_missing
     if not native_missing() or len(os.sched_getaffinity(0)) < 2:
