@@ -48,9 +48,10 @@ HOGS = ('for i in 1 2 3 4 5 6; do nohup nice -n -5 timeout 120 sh -c "while :; d
 
 
 def priority_on_this_host(machine, nice):
-    """The machine's UML processes at this host's priority nice (19, the lowest: its hogs'
-    processes inherit it, and the hogs starve it alone, as on hardware of its own). Without it, on this
-    2-CPU host, laico2's hogs also slowed laicoz's process starts to 19x (one CI run).
+    """The machine's UML processes at this host's priority nice (19, the lowest: its
+    hogs' processes inherit it, and the hogs starve it alone, as on hardware of its own).
+    Without it, on this 2-CPU host, laico2's hogs also slowed laicoz's process starts to
+    19x (one CI run).
     Each machine is a session of its own, so with the scheduler's autogroups (Debian's
     default) a nice value counts only inside the machine's group: the group's own nice
     is what lowers it against the other machines (renice alone still let laicoz slow to

@@ -44,8 +44,8 @@ NEEDS = {
 }
 # what the set-up adds for the tools around the runs: the test suite, `pip install .`,
 # the README's `sudo python ...`, and the basics a minimal Debian lacks
-TOOLS = ['python3-pytest', 'python3-pytest-xdist', 'python3-pip', 'python3-setuptools', 'python-is-python3', 'sudo',
-         'kmod', 'procps', 'util-linux']
+TOOLS = ['python3-pytest', 'python3-pytest-xdist', 'python3-pip', 'python3-setuptools',
+         'python-is-python3', 'sudo', 'kmod', 'procps', 'util-linux']
 # what `./testbed setup` needs before it can ask this module (python3 itself)
 BOOTSTRAP = ['python3']
 # package -> service it starts, beyond the stacks'
