@@ -137,10 +137,12 @@ def test_deploy_twice_then_a_partition_over_ssh(tmp_path):
         assert set(run['fidelity']['machines']) == {'laicoz', 'laicoy', 'laico2', 'client'}
         assert not [r for r in run['fidelity']['reasons'] if r.startswith('laico')]
         # a machine starved while the run measures (six CPU hogs on laico2, started once
-        # every machine calibrated): the run is marked degraded, naming laico2, by far
-        # the slowest against its own calibration. (Another machine may be named too: on
+        # every machine calibrated): the run is marked degraded, naming laico2, the
+        # slowest against its own calibration. (Another machine may be named too: on
         # this 2-CPU host, with the suite's other worker running, laicoz once stalled for
-        # 75 ms, 14x, while its median stayed at 1.4x: a true verdict, so not asserted.)
+        # 75 ms, 14x, while its median stayed at 1.4x, and laicoy's median once reached
+        # 1.97x beside laico2's 3.4x (a CI run): true verdicts, so only the order is
+        # asserted.)
         run = starved_run(tmp_path, 'laico2')
         assert run['fidelity']['machines']['laico2']['degraded'] is True
         assert run['fidelity']['degraded'] and [
@@ -150,7 +152,7 @@ def test_deploy_twice_then_a_partition_over_ssh(tmp_path):
                   for n, m in run['fidelity']['machines'].items()
                   if m['calibration'] and m['during']['process_start_s']['median']}
         others = [x for n, x in slower.items() if n != 'laico2']
-        assert slower['laico2'] >= 2 and others and slower['laico2'] > 2 * max(others), slower
+        assert slower['laico2'] >= 2 and others and slower['laico2'] > max(others), slower
         # one more experiment there: the smoke run's static service on laicoz (the deployed
         # stack stopped for it), every answer from the one real server
         p = here('cluster.py', '--smoke', '--target', 'machines.yml', '--results', 'smoke')
