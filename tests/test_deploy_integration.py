@@ -91,6 +91,36 @@ def starved_run(tmp_path, machine):
     return json.loads(next(out.rglob('cells/*/summary.json')).read_text())
 
 
+def starve_fault_run(tmp_path):
+    """The starve fault on laicoz over SSH; what laicoz's starved group held while the
+    fault was on (its cap, its processes, whether it was throttled), and its processes'
+    groups after the run."""
+    out, held = tmp_path / 'starve', {}
+    group = '/sys/fs/cgroup/hatestbed-starved'
+    proc = subprocess.Popen([PYTHON, str(ROOT / 'experiments' / 'faults.py'), '--target',
+                             'machines.yml', '--stack', 'keepalived', '--fault', 'starve',
+                             '--node', 'laicoz', '--share', '0.2', '--cycle', '0.5',
+                             '--hold', '4', '--results', str(out)], cwd=str(tmp_path),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            universal_newlines=True)
+    try:
+        for line in proc.stdout:
+            print(line, end='')
+            if line.split('] ', 1)[-1].startswith('holding') and not held:
+                time.sleep(1)
+                p = script('machines.py', 'run', 'laicoz',
+                           'cat %s/cpu.max; echo; cat %s/cgroup.procs; echo; '
+                           'cat %s/cpu.stat; echo; pgrep -x keepalived' % ((group,) * 3))
+                held = dict(zip(('cpu.max', 'procs', 'cpu.stat', 'keepalived'),
+                                p.stdout.split('\n\n')))
+        proc.wait(timeout=600)
+    finally:
+        proc.kill()
+    after = script('machines.py', 'run', 'laicoz', 'test -d %s && echo left; '
+                   'for p in $(pgrep -x keepalived); do cat /proc/$p/cgroup; done' % group)
+    return proc.returncode, held, after.stdout
+
+
 @needs_sshd
 @pytest.mark.xdist_group('machines')        # (one set of machines on this host at a time)
 def test_deploy_twice_then_a_partition_over_ssh(tmp_path):
@@ -153,6 +183,16 @@ def test_deploy_twice_then_a_partition_over_ssh(tmp_path):
                   if m['calibration'] and m['during']['process_start_s']['median']}
         others = [x for n, x in slower.items() if n != 'laico2']
         assert slower['laico2'] >= 2 and others and slower['laico2'] > max(others), slower
+        # laicoz starved of CPU as the emulation starves a node: its processes (SSH and the
+        # testbed's agents aside) in a group capped at 0.2 x 0.5 s per 0.5 s, a loop
+        # beside them, throttled while it lasts; each back in its own group after it
+        rc, held, after = starve_fault_run(tmp_path)
+        assert rc == 0, (held, after)
+        assert held['cpu.max'].split() == ['100000', '500000'], held
+        assert set(held['keepalived'].split()) <= set(held['procs'].split()), held
+        stat = dict(line.split() for line in held['cpu.stat'].splitlines())
+        assert int(stat['nr_throttled']) > 0, held
+        assert 'left' not in after and after.split() == ['0::/'] * len(after.split()), after
         # one more experiment there: the smoke run's static service on laicoz (the deployed
         # stack stopped for it), every answer from the one real server
         p = here('cluster.py', '--smoke', '--target', 'machines.yml', '--results', 'smoke')

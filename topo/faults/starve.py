@@ -5,7 +5,9 @@ short burst and wait the remainder out: a daemon's timer can fire up to
 cycle x (1 - share) late. Nothing
 fails and nothing is lost on the wire: a takeover under it is a false one (the price
 of fast failure detection, experiments/sweep.py --starve). clear: the cap lifted, the
-loop gone. The emulation's cgroup v2 (cpu.max); real machines: not yet."""
+loop gone. cgroup v2's cpu.max: the emulation's own groups; a real machine's processes
+(SSH and the testbed's agents spared) in a group of their own over SSH
+(topo/backends/machines/cluster.py)."""
 from topo.faults import Fault, register
 
 
@@ -19,8 +21,6 @@ class Starve(Fault):
     params = {'share': 0.1, 'cycle': 1.0}
     param_help = {'share': 'starve: the share of one CPU the node keeps (0..1)',
                   'cycle': 'starve: seconds of one burst and its wait (cgroup v2: 0.001..1)'}
-    # a real machine's processes would need a cgroup of their own over SSH
-    machines_problem = 'a real machine is not starved by the testbed yet'
 
     @classmethod
     def check_params(cls, params):

@@ -54,6 +54,43 @@ def partition_undo(peer, interface='eth0'):
 
 NOW = 'date +%s.%N'     # the machine's clock, when its rules took effect
 
+STARVED = '/sys/fs/cgroup/hatestbed-starved'    # a starved machine's processes' group
+STARVED_STATE = '/run/hatestbed-starved'        # each one's own group; .loop: the loop's pid
+
+
+def starve_command(pids, share, period_s):
+    """A shell command for a machine: as the emulation starves a node
+    (topo/faults/starve.py), its processes `pids` (SSH and the testbed's agents are not
+    among them) into a cgroup of their own capped at share x period of one CPU, a busy
+    loop beside them taking the rest (FEED undoes it). cgroup v2 with its cpu controller,
+    as systemd mounts it (Debian 11 and later); without it the do says so, nothing moved.
+    Each moved process's group is read with the shell's own `read`: a process start per
+    process would cost seconds on a slow machine."""
+    quota, period = max(1000, int(share * period_s * 1e6)), int(period_s * 1e6)
+    do = ('C=/sys/fs/cgroup G={g} S={s}; '
+          'if ! grep -qw cpu $C/cgroup.controllers 2>/dev/null; then '
+          'echo "no cgroup v2 with its cpu controller at $C"; else '
+          'grep -qw cpu $C/cgroup.subtree_control || echo +cpu > $C/cgroup.subtree_control; '
+          'mkdir -p $G && echo "{q} {p}" > $G/cpu.max && : > $S && '
+          'for p in {pids}; do read -r o < /proc/$p/cgroup && echo $p > $G/cgroup.procs && '
+          'echo "$p ${{o#0::}}" >> $S; done 2>/dev/null; '
+          "setsid sh -c 'while :; do :; done' </dev/null >/dev/null 2>&1 & "
+          'echo $! > $G/cgroup.procs; echo $! > $S.loop; fi'
+          ).format(g=STARVED, s=STARVED_STATE, q=quota, p=period,
+                   pids=' '.join(str(int(p)) for p in pids))
+    return do
+
+
+# every starved process back in the group it came from (one born meanwhile: the root's),
+# the loop ended
+FEED = ('C=/sys/fs/cgroup G={g} S={s}; if [ -d $G ]; then echo max > $G/cpu.max; '
+        '[ -f $S.loop ] && read -r h < $S.loop && kill $h; '
+        '[ -f $S ] && while read -r p o; do echo $p > $C$o/cgroup.procs; done < $S; '
+        'for i in 1 2 3 4 5 6 7 8 9 10; do '
+        'while read -r p; do echo $p > $C/cgroup.procs; done < $G/cgroup.procs; '
+        'rmdir $G && break; sleep 0.1; done; fi 2>/dev/null; rm -f $S $S.loop'
+        ).format(g=STARVED, s=STARVED_STATE)
+
 
 def machine_time(node, out, what):
     """The control node's time of the moment a machine printed its clock (the last line
@@ -182,6 +219,7 @@ class MachineNetwork(Network):
         peer = [d for d in DIRECTORS if d != node.name][0] if node.name in DIRECTORS \
             else None
         return ("pkill -f 'python3 -m topo[.]agents' 2>/dev/null; " +
+                selfheal.clear('starve', FEED) + '; ' +
                 selfheal.clear('link', 'ip link set %s up' % node.machine.interface) +
                 ('; ' + selfheal.clear('partition', partition_undo(self[peer].address()))
                  if peer else ''))
@@ -333,6 +371,17 @@ class MachineNetwork(Network):
 
     def hub_drops(self):
         return {}       # the machines' switch is not the testbed's to read
+
+    def starve(self, name, share, period_s):
+        node = self[name]
+        do = starve_command(node.processes(), share, period_s)
+        return machine_time(node, node.cmd(selfheal.inject('starve', do, FEED, HEAL_DEADLINE_S)
+                                           + '; ' + NOW), 'starved')
+
+    def feed(self, name):
+        node = self[name]
+        return machine_time(node, node.cmd(selfheal.clear('starve', FEED)
+                                           + '; ' + NOW), 'fed')
 
     def cap(self, node):
         raise RuntimeError('hardware profiles are emulated caps: not on real machines')

@@ -105,12 +105,15 @@ class SSHNode(Node):
         return t
 
     def processes(self, names=None):
-        """PIDs of the machine's processes (the testbed's agents and SSH aside)."""
-        out = self.cmd("ps -e -o pid=,comm=,args= | grep -v -e 'topo[.]agents' -e 'sshd[:]'")
+        """PIDs of the machine's processes: the testbed's hand aside (its agents, SSH,
+        the timers of self-healing faults), and the kernel's threads and PID 1."""
+        out = self.cmd("ps -e -o pid=,comm=,args= | grep -v -e 'topo[.]agents' -e 'sshd[:]' "
+                       "-e %s" % selfheal.STATE)
         pids = []
         for line in out.splitlines():
             parts = line.split(None, 2)
-            if len(parts) < 2 or not parts[0].isdigit() or parts[0] == '1':
+            if len(parts) < 2 or not parts[0].isdigit() or parts[0] == '1' or \
+                    parts[1] == 'sshd' or parts[2:3] and parts[2].startswith('['):
                 continue
             args = parts[2].split() if len(parts) > 2 else []
             name = parts[1]

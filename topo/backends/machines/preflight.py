@@ -19,6 +19,7 @@ def check(plan):
         raise UsageError('not on real machines (--target): %s' % '; '.join(problems))
     preflight(['deploy'])
     deployed(plan, reachable(plan.target, 'cat %s 2>/dev/null' % DEPLOYMENT))
+    starvable(plan)
 
 
 def target_problems(plan):
@@ -49,14 +50,37 @@ def target_problems(plan):
                     raise ConfigError('%s fences through the inventory\'s power (or '
                                       '--fencing off): %s' % (stack.name, e))
     if not problems and plan.target is not None:
-        from topo.engine.steps import Inject
-        for scenario in [plan.scenario] + [cell.scenario for cell in plan.cells]:
-            for step in (scenario.steps if scenario else []):
-                if isinstance(step, Inject):
-                    plan.target.command(step.fault, step.target)
-                for f in getattr(step, 'faults', None) or []:   # a schedule's
-                    plan.target.command(f.fault, f.target)
+        for fault, target in fault_targets(plan):
+            plan.target.command(fault, target)
     return problems
+
+
+def fault_targets(plan):
+    """Every (fault, machine) the plan's runs inject."""
+    from topo.engine.steps import Inject
+    found = []
+    for scenario in [plan.scenario] + [cell.scenario for cell in plan.cells]:
+        for step in (scenario.steps if scenario else []):
+            if isinstance(step, Inject):
+                found.append((step.fault, step.target))
+            found += [(f.fault, f.target) for f in getattr(step, 'faults', None) or []]
+    return found
+
+
+CGROUP_CPU = 'grep -qw cpu /sys/fs/cgroup/cgroup.controllers 2>/dev/null && echo cgroup2-cpu'
+
+
+def starvable(plan):
+    """UsageError unless every machine the plan starves has cgroup v2 with its cpu
+    controller (the starve fault's cap: topo/backends/machines/cluster.py)."""
+    starved = sorted({t for f, t in fault_targets(plan) if f == 'starve'})
+    if starved:
+        answers = reachable(plan.target, CGROUP_CPU)
+        missing = [n for n in starved if 'cgroup2-cpu' not in answers.get(n, '')]
+        if missing:
+            raise UsageError('starve on %s: no cgroup v2 with its cpu controller at '
+                             '/sys/fs/cgroup (systemd mounts it, Debian 11 and later)'
+                             % ', '.join(missing))
 
 
 def deployments(plan):

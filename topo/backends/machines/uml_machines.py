@@ -185,6 +185,8 @@ mkdir -p $R/dev/pts && mount -t devpts -o newinstance,ptmxmode=0666 devpts $R/de
 # as a booted Debian has it (systemd mounts it): POSIX shared memory, e.g. libqb's IPC
 mkdir -p $R/dev/shm && mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs $R/dev/shm
 mount -t tmpfs tmpfs $R/run
+# cgroup v2, as systemd mounts it: a starved machine's cap (the starve fault)
+mount -t cgroup2 cgroup2 $R/sys/fs/cgroup
 mount -t tmpfs tmpfs $R/tmp
 # its kernel's modules where modprobe looks for them, as on any machine
 mkdir -p $R/lib/modules/{release} && mount --bind {modules}/{release} $R/lib/modules/{release}
