@@ -94,3 +94,27 @@ def test_fencing_on_machines_needs_the_power_commands_of_both_directors():
     both.machines['laicoy'].commands.update(power_off='virsh destroy laicoy',
                                             power_on='virsh start laicoy')
     assert preflight.target_problems(Plan('failover', config, cls(config), target=both)) == []
+
+
+def test_a_machine_to_starve_needs_cgroup_v2s_cpu_controller(monkeypatch):
+    """The starve fault caps a machine's processes in a cgroup of their own: a machine
+    without cgroup v2's cpu controller is refused before start, naming it; the question
+    is asked only when the plan starves a machine."""
+    from topo.engine.steps import Inject
+    config = ClusterConfig()
+    asked = []
+
+    def answers(machines, ask=None):
+        asked.append(ask)
+        return {n: '' if n == 'laicoz' else 'cgroup2-cpu\n' for n in machines.machines}
+    monkeypatch.setattr(preflight, 'reachable', answers)
+    starve = Plan('faults', config, heartbeat(config), target=MACHINES, scenario=Scenario(
+        'starve', [Inject('starve', 'laicoz', share=0.1, cycle=1.0)], []))
+    assert preflight.target_problems(starve) == []
+    with pytest.raises(UsageError, match='starve on laicoz: no cgroup v2 with its cpu '
+                                         'controller at /sys/fs/cgroup'):
+        preflight.starvable(starve)
+    starve.scenario.steps[0].target = 'laicoy'
+    preflight.starvable(starve)                                 # laicoy has it
+    preflight.starvable(Plan('failover', config, heartbeat(config), target=MACHINES))
+    assert asked == [preflight.CGROUP_CPU] * 2                  # (not for a plan without)
