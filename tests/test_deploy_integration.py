@@ -67,25 +67,36 @@ def priority_on_this_host(machine, nice):
             pass
 
 
+def keepalived_fault_run(tmp_path, args, on_line):
+    """faults.py on the machines with their keepalived, its output shown and each line's
+    text (after the time) given to on_line as it comes; its exit status."""
+    proc = subprocess.Popen([PYTHON, str(ROOT / 'experiments' / 'faults.py'), '--target',
+                             'machines.yml', '--stack', 'keepalived'] + args,
+                            cwd=str(tmp_path), stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, universal_newlines=True)
+    try:
+        for line in proc.stdout:
+            print(line, end='')
+            on_line(line.split('] ', 1)[-1])
+        return proc.wait(timeout=600)
+    finally:
+        proc.kill()
+
+
 def starved_run(tmp_path, machine):
     """A short partition run whose `machine` gets CPU hogs once the machines have
     calibrated (under the run's steady traffic); the run's summary (its one cell's)."""
     out = tmp_path / 'starved'
-    proc = subprocess.Popen([PYTHON, str(ROOT / 'experiments' / 'faults.py'), '--target',
-                             'machines.yml', '--stack', 'keepalived', '--fault', 'partition',
-                             '--hold', '5', '--results', str(out)], cwd=str(tmp_path),
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            universal_newlines=True)
+
+    def hogs(text):
+        # the machines calibrate over 2 s once the prober runs; the fault comes after
+        if text.startswith('injecting'):
+            priority_on_this_host(machine, 19)
+            assert script('machines.py', 'run', machine, HOGS).returncode == 0
     try:
-        for line in proc.stdout:
-            print(line, end='')
-            # the machines calibrate over 2 s once the prober runs; the fault comes after
-            if line.split('] ', 1)[-1].startswith('injecting'):
-                priority_on_this_host(machine, 19)
-                assert script('machines.py', 'run', machine, HOGS).returncode == 0
-        proc.wait(timeout=600)
+        keepalived_fault_run(tmp_path, ['--fault', 'partition', '--hold', '5',
+                                        '--results', str(out)], hogs)
     finally:
-        proc.kill()
         script('machines.py', 'run', machine, 'pkill -f "while :" || true')
         priority_on_this_host(machine, 0)   # (the next runs measure it again)
     return json.loads(next(out.rglob('cells/*/summary.json')).read_text())
@@ -95,30 +106,23 @@ def starve_fault_run(tmp_path):
     """The starve fault on laicoz over SSH; what laicoz's starved group held while the
     fault was on (its cap, its processes, whether it was throttled), and its processes'
     groups after the run."""
-    out, held = tmp_path / 'starve', {}
+    held = {}
     group = '/sys/fs/cgroup/hatestbed-starved'
-    proc = subprocess.Popen([PYTHON, str(ROOT / 'experiments' / 'faults.py'), '--target',
-                             'machines.yml', '--stack', 'keepalived', '--fault', 'starve',
-                             '--node', 'laicoz', '--share', '0.2', '--cycle', '0.5',
-                             '--hold', '4', '--results', str(out)], cwd=str(tmp_path),
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            universal_newlines=True)
-    try:
-        for line in proc.stdout:
-            print(line, end='')
-            if line.split('] ', 1)[-1].startswith('holding') and not held:
-                time.sleep(1)
-                p = script('machines.py', 'run', 'laicoz',
-                           'cat %s/cpu.max; echo; cat %s/cgroup.procs; echo; '
-                           'cat %s/cpu.stat; echo; pgrep -x keepalived' % ((group,) * 3))
-                held = dict(zip(('cpu.max', 'procs', 'cpu.stat', 'keepalived'),
-                                p.stdout.split('\n\n')))
-        proc.wait(timeout=600)
-    finally:
-        proc.kill()
+
+    def look(text):
+        if text.startswith('holding') and not held:
+            time.sleep(1)
+            p = script('machines.py', 'run', 'laicoz',
+                       'cat %s/cpu.max; echo; cat %s/cgroup.procs; echo; '
+                       'cat %s/cpu.stat; echo; pgrep -x keepalived' % ((group,) * 3))
+            held.update(zip(('cpu.max', 'procs', 'cpu.stat', 'keepalived'),
+                            p.stdout.split('\n\n')))
+    rc = keepalived_fault_run(tmp_path, ['--fault', 'starve', '--node', 'laicoz', '--share',
+                                         '0.2', '--cycle', '0.5', '--hold', '4', '--results',
+                                         str(tmp_path / 'starve')], look)
     after = script('machines.py', 'run', 'laicoz', 'test -d %s && echo left; '
                    'for p in $(pgrep -x keepalived); do cat /proc/$p/cgroup; done' % group)
-    return proc.returncode, held, after.stdout
+    return rc, held, after.stdout
 
 
 @needs_sshd
