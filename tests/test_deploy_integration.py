@@ -118,7 +118,7 @@ def starve_fault_run(tmp_path):
             held.update(zip(('cpu.max', 'procs', 'cpu.stat', 'keepalived'),
                             p.stdout.split('\n\n')))
     rc = keepalived_fault_run(tmp_path, ['--fault', 'starve', '--node', 'laicoz', '--share',
-                                         '0.2', '--cycle', '0.5', '--hold', '4', '--results',
+                                         '0.2', '--cycle', '0.5', '--hold', '8', '--results',
                                          str(tmp_path / 'starve')], look)
     after = script('machines.py', 'run', 'laicoz', 'test -d %s && echo left; '
                    'for p in $(pgrep -x keepalived); do cat /proc/$p/cgroup; done' % group)
@@ -196,7 +196,7 @@ def test_deploy_twice_then_a_partition_over_ssh(tmp_path):
         assert set(held['keepalived'].split()) <= set(held['procs'].split()), held
         stat = dict(line.split() for line in held['cpu.stat'].splitlines())
         assert int(stat['nr_throttled']) > 0, held
-        assert 'left' not in after and after.split() == ['0::/'] * len(after.split()), after
+        assert 'left' not in after and after.split() and set(after.split()) == {'0::/'}, after
         # one more experiment there: the smoke run's static service on laicoz (the deployed
         # stack stopped for it), every answer from the one real server
         p = here('cluster.py', '--smoke', '--target', 'machines.yml', '--results', 'smoke')
