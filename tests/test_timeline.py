@@ -159,6 +159,15 @@ def test_split_after_takeover():
     lopsided = [probe(10 + i * 0.05, True, server='laico2') for i in range(10)]
     assert timeline.split_after(lopsided + probes, 10.0, 12.0,
                                 ['laico2', 'laico3', 'laico4'])['even'] is False
+    # requests sent before the window (to the dead director) and answered in it, their
+    # SYN sent again to the new owner: they took turns of its round robin, and count
+    servers = ['laico2', 'laico3', 'laico4']
+    late = [probe(9.0 + i * 0.05, True, latency=1.05 + i * 0.1, server='laico2')
+            for i in range(3)]
+    rest = [probe(10.1 + i * 0.05, True, server=servers[i % 3])
+            for i in range(30) if i not in (0, 3, 6)]
+    t = timeline.split_after(late + rest, 10.0, 12.0, servers)
+    assert t['answers'] == {'laico2': 10, 'laico3': 10, 'laico4': 10} and t['even'] is True
 
 
 HB = HeartbeatStack(ClusterConfig())
