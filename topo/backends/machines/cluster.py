@@ -63,7 +63,8 @@ def starve_command(pids, share, period_s):
     (topo/faults/starve.py), its processes `pids` (SSH and the testbed's agents are not
     among them) into a cgroup of their own capped at share x period of one CPU, a busy
     loop beside them taking the rest (FEED undoes it). cgroup v2 with its cpu controller,
-    as systemd mounts it (Debian 11 and later); without it the do says so, nothing moved.
+    as systemd mounts it (Debian 11 and later); without it the command says so and moves
+    nothing (preflight.starvable refuses such a machine before start).
     Each moved process's group is read with the shell's own `read`: a process start per
     process would cost seconds on a slow machine."""
     quota, period = max(1000, int(share * period_s * 1e6)), int(period_s * 1e6)
