@@ -15,6 +15,7 @@ never fails, so a takeover then is a false one, the price of a fast detection.
   sudo python3 experiments/sweep.py --trials 5      # five boots per point: medians and spreads
   sudo python3 experiments/sweep.py --loss 30 --starve 0.1 --trials 5
                                          # outage against false takeovers
+  sudo python3 experiments/sweep.py --configurations keepalived --vip 2001:db8:14::146
 """
 import sys
 from pathlib import Path
@@ -27,7 +28,7 @@ from topo.analysis.checks import invariant_problems  # noqa: E402
 from topo.engine import cli, scenarios  # noqa: E402
 from topo.engine.matrix import Cell, Matrix  # noqa: E402
 from topo.engine.run import Plan, stage  # noqa: E402
-from topo.network.config import PRIMARY, ClusterConfig  # noqa: E402
+from topo.network.config import PRIMARY  # noqa: E402
 from topo.stats import spread  # noqa: E402
 
 FIELDS = ['configuration', 'setting', 'setting_s', 'repeat', 'outage_s', 'detected_s',
@@ -63,6 +64,8 @@ def parse_args(argv=None):
                    help='--starve: seconds of one burst and its wait (default 1)')
     g.add_argument('--hold', type=float, default=20.0, metavar='S',
                    help='seconds each condition is held (default 20)')
+    # the paper's cluster, its service in either family or both
+    cli.add_address_args(p.add_argument_group('cluster (otherwise the paper\'s)'))
     cli.add_trials_arg(p)
     cli.add_measure_args(p, 'probe_rate', 'settle', settle=2.0)
     args = p.parse_args(argv)
@@ -78,7 +81,7 @@ def parse_args(argv=None):
                                  % (flag, ', '.join(chosen)))
         stress = conditions(args, given)
         trials, keep = cli.trials(args)
-        config = ClusterConfig()        # the sweep runs the paper's cluster
+        config = cli.cluster_config(args)
         cells = []
         for name in chosen:
             cls, changes, _ = known[name]

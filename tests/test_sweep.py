@@ -39,6 +39,15 @@ def test_points_come_from_the_stacks_layouts_and_axes():
     assert keepalived['advert_int'] == 0.5
 
 
+def test_the_service_may_be_ipv6_or_both_families():
+    s = plan('--configurations', 'keepalived', '--advert-ints', '0.2', '--repeats', '1',
+             '--vip', '2001:db8:14::146', '--dual-stack')
+    assert s['parameters']['vips'] == ['2001:db8:14::146', '10.0.14.146']
+    assert s['parameters']['subnet6'] == '2001:db8:14::/64'
+    assert [c['configuration'] for c in s['cells']] == ['keepalived']
+    assert 'not inside the IPv6 subnet' in refused('sweep', '--vip', '2001:db8:99::1')
+
+
 def test_each_condition_adds_a_boot_to_every_point():
     cells = plan('--configurations', 'keepalived,hot-standby', '--advert-ints', '0.1,1',
                  '--deadtimes', '1', '--loss', '25', '--starve', '0.2', '--cycle', '0.5',

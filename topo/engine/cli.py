@@ -91,6 +91,29 @@ def base_parser(description, results=True):
     return p
 
 
+def add_address_args(g):
+    """The service's addresses: its VIP's family (--vip, --dual-stack), DAD, --subnet."""
+    from topo.network.config import SUBNET6
+    g.add_argument('--vip', default='10.0.14.146',
+                   help='virtual IP, inside --subnet; an IPv6 one (e.g. 2001:db8:14::146) makes '
+                        'the service IPv6: the VIP, the real servers in IPVS, the health checks '
+                        'and the client (each node\'s IPv6 address reads as its IPv4 one: '
+                        'laico2 is <prefix>::12); every forwarding method (NAT: the real '
+                        'servers and their gateway inside in IPv6 too)')
+    g.add_argument('--dual-stack', action='store_true',
+                   help='serve a VIP of each family at once (10.0.14.146 and '
+                        '2001:db8:14::146: the same host number), a virtual service each, '
+                        'moved together; the invariants and the client follow --vip')
+    g.add_argument('--vip-dad', choices=('on', 'off'),
+                   help='an IPv6 VIP: its new owner runs duplicate address detection on it '
+                        '(on: a second before it is usable) or not (off); default: as the '
+                        'stack does (keepalived and heartbeat\'s lean resource skip it, '
+                        'Pacemaker\'s IPaddr2 waits it out)')
+    g.add_argument('--subnet', action='append', metavar='PREFIX',
+                   help="the testbed's own subnet (default 10.0.14.0/24); give it again with "
+                        'an IPv6 /64 for an IPv6 VIP (default %s)' % SUBNET6)
+
+
 def add_cluster_args(p, weights_default=None, scheduler=True, crossover=True,
                      active_active=False):
     """The cluster's flags; scheduler=False for experiments that choose it themselves,
@@ -112,31 +135,13 @@ def add_cluster_args(p, weights_default=None, scheduler=True, crossover=True,
                    help='the directors take up a TCP connection in mid-flow, not only from '
                         'its SYN (net.ipv4.vs.sloppy_tcp and sloppy_sctp): with sh or mh a '
                         'connection can move to the other director, no sync daemon needed')
-    from topo.network.config import SUBNET6
-    g.add_argument('--vip', default='10.0.14.146',
-                   help='virtual IP, inside --subnet; an IPv6 one (e.g. 2001:db8:14::146) makes '
-                        'the service IPv6: the VIP, the real servers in IPVS, the health checks '
-                        'and the client (each node\'s IPv6 address reads as its IPv4 one: '
-                        'laico2 is <prefix>::12); every forwarding method (NAT: the real '
-                        'servers and their gateway inside in IPv6 too)')
-    g.add_argument('--dual-stack', action='store_true',
-                   help='serve a VIP of each family at once (10.0.14.146 and '
-                        '2001:db8:14::146: the same host number), a virtual service each, '
-                        'moved together; the invariants and the client follow --vip')
-    g.add_argument('--vip-dad', choices=('on', 'off'),
-                   help='an IPv6 VIP: its new owner runs duplicate address detection on it '
-                        '(on: a second before it is usable) or not (off); default: as the '
-                        'stack does (keepalived and heartbeat\'s lean resource skip it, '
-                        'Pacemaker\'s IPaddr2 waits it out)')
+    add_address_args(g)
     g.add_argument('--vip-announce', choices=('sent', 'lost'), default='sent',
                    help='lost: the hub drops every announcement of the VIP by its new owner '
                         '(gratuitous ARP; IPv6: unsolicited Neighbour Advertisements), as if '
                         'lost or never sent: the client keeps sending to the old owner until '
                         'its neighbour entry times out and its probes fail (tens of '
                         'seconds); the emulation only')
-    g.add_argument('--subnet', action='append', metavar='PREFIX',
-                   help="the testbed's own subnet (default 10.0.14.0/24); give it again with "
-                        'an IPv6 /64 for an IPv6 VIP (default %s)' % SUBNET6)
     from topo.network.config import FORWARDING, GUE_PORT, INSIDE_SUBNET, TUN_TYPES
     g.add_argument('--forwarding', default='dr', choices=list(FORWARDING),
                    help='how the director passes a request to a real server: %s'
@@ -253,8 +258,9 @@ def cluster_config(args, **override):
         if getattr(args, 'forwarding', 'dr') == 'dr':      # (the flag's default)
             shape['forwarding'] = machines.forwarding
         override = dict(shape, **override)
-    values = dict(servers=args.servers,
-                  weights=parse_weights(args.weights) if args.weights else None,
+    weights = getattr(args, 'weights', None)
+    values = dict(servers=getattr(args, 'servers', 3),
+                  weights=parse_weights(weights) if weights else None,
                   scheduler=getattr(args, 'scheduler', 'rr'),
                   sched_flags=[f.strip() for f in getattr(args, 'sched_flags', '').split(',')
                                if f.strip()],
