@@ -132,13 +132,23 @@ def test_every_address_names_each_director_s_device(tmp_path):
 
 @needs_pacemaker
 def test_ping_keeps_the_service_and_the_fencing_where_the_clients_are_reached(tmp_path):
-    """--ping: a ping clone (pingd 1000 per target reached), every group banned where
-    pingd is 0 or not yet known, and each director's fencing a level of two devices,
-    the ping heuristic first: a director cut off from the client cannot fence."""
+    """--ping: a ping resource on each director (pingd 1000 per target reached), every
+    group banned where pingd is 0 or not yet known, and each director's fencing a level
+    of two devices, the ping heuristic first: a director cut off from the client cannot
+    fence."""
     stack, _, cib, _ = render(tmp_path, '--ping')
-    [clone] = [c for c in cib.iter('clone') if c.get('id') == 'reach-clone']
-    ping = {n.get('name'): n.get('value') for n in clone.iter('nvpair')}
-    assert ping['host_list'] == stack.config.addresses['client'] == '10.0.14.200'
+    pings = {p.get('id'): {n.get('name'): n.get('value') for n in p.iter('nvpair')}
+             for p in cib.iter('primitive') if p.get('type') == 'ping'}
+    assert set(pings) == {'reach-laicoz', 'reach-laicoy'}
+    assert pings['reach-laicoz']['host_list'] == stack.config.addresses['client'] == '10.0.14.200'
+    placed = {(c.get('rsc'), c.get('node'), c.get('score')) for c in cib.iter('rsc_location')}
+    assert {('reach-laicoz', 'laicoy', '-INFINITY'), ('reach-laicoy', 'laicoz', '-INFINITY')} \
+        <= placed
+    # at the start, laicoz's pingd is known no later than laicoy's (CI once saw laicoy's
+    # written alone, 1 s before laicoz's: the service started on laicoy)
+    [order] = cib.iter('rsc_order')
+    assert (order.get('first'), order.get('then'), order.get('kind')) == \
+        ('reach-laicoz', 'reach-laicoy', 'Optional')
     [rule] = [r for r in cib.iter('rule') if r.get('id') == 'lvs-out-of-reach']
     assert rule.get('score') == '-INFINITY' and rule.get('boolean-op') == 'or'
     assert {(e.get('attribute'), e.get('operation')) for e in rule.iter('expression')} == \
@@ -156,7 +166,7 @@ def test_ping_keeps_the_service_and_the_fencing_where_the_clients_are_reached(tm
     assert not list(cib.iter('fencing-level')) and reach(cib)
     _, _, cib, _ = render(tmp_path / 'none')
     assert not list(cib.iter('fencing-level')) and not reach(cib) and not [
-        c for c in cib.iter('clone') if c.get('id') == 'reach-clone']
+        p for p in cib.iter('primitive') if p.get('type') == 'ping']
 
 
 def test_without_fencing_there_is_no_device_and_no_delay_flag(tmp_path):
