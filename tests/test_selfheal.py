@@ -12,6 +12,12 @@ import pytest
 from topo.backends.machines import selfheal
 
 
+@pytest.fixture(autouse=True)
+def state(tmp_path, monkeypatch):
+    """The undo's pid files in the test's own folder, not the host's /run."""
+    monkeypatch.setattr(selfheal, 'STATE', str(tmp_path / 'heal'))
+
+
 @pytest.fixture
 def netns():
     name = 'hatb-heal-%s' % uuid.uuid4().hex[:6]
@@ -54,7 +60,11 @@ def test_clear_undoes_at_once_and_cancels_the_timer(netns):
     subprocess.run(in_ns(netns, selfheal.inject(name, 'ip link set hv0 down',
                                                 'ip link set hv0 up', 30)), check=True)
     assert not up(netns)
-    pid = int(open('%s/%s.pid' % (selfheal.STATE, name)).read())
+    path = '%s/%s.pid' % (selfheal.STATE, name)
+    deadline = time.monotonic() + 5     # (the timer writes it from the background)
+    while not (os.path.exists(path) and os.path.getsize(path)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    pid = int(open(path).read())
     t0 = time.monotonic()
     subprocess.run(in_ns(netns, selfheal.clear(name, 'ip link set hv0 up')), check=True)
     assert up(netns) and time.monotonic() - t0 < 5
