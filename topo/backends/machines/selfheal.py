@@ -15,11 +15,15 @@ def inject(name, do, undo, hold_s):
     if hold_s <= 0:
         raise ValueError('a self-healing fault needs a hold above 0 s, got %r' % hold_s)
     pid = '%s/%s.pid' % (STATE, name)
-    timer = 'echo $$ > %s; sleep %s; rm -f %s; %s' % (pid, _seconds(hold_s), pid, undo)
+    timer = 'sleep %s; rm -f %s; %s' % (_seconds(hold_s), pid, undo)
     # (the mkdir apart: `a && b &` backgrounds a subshell that keeps the session's
-    # output open, and an SSH session would wait for the timer)
-    return ('mkdir -p %s; setsid sh -c %s </dev/null >/dev/null 2>&1 & %s'
-            % (STATE, shlex.quote(timer), do))
+    # output open, and an SSH session would wait for the timer.) The pid file is
+    # written here, before the fault, not by the timer: a clear() right after would
+    # otherwise miss it, and the timer would undo a later fault. A background job of a
+    # shell without job control leads no process group, so setsid does not fork: $!
+    # is the timer's shell, the leader of its own session and group.
+    return ('mkdir -p %s; setsid sh -c %s </dev/null >/dev/null 2>&1 & echo $! > %s; %s'
+            % (STATE, shlex.quote(timer), pid, do))
 
 
 def clear(name, undo):
