@@ -44,6 +44,10 @@ def test_ovs_datapath_lost_upcalls(data):
         'system@other:\n  lookups: hit:1 missed:2 lost:3\n'
     assert counters.ovs_lost(two) == 10
     assert counters.ovs_lost('') is None
+    one = counters.ovs_lookups(data('proc/ovs_dpctl_show.txt'))
+    assert counters.ovs_lookups(two) == {'hit': one['hit'] + 1, 'missed': one['missed'] + 2,
+                                         'lost': 10}
+    assert counters.ovs_lookups('') is None
 
 
 def test_tcp_counters_of_the_client(data):

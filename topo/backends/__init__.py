@@ -230,6 +230,11 @@ class Network(abc.ABC):
         """{counter: packets} the hub itself dropped so far: its ports, its queues
         ('... queue'), its datapath (topo/network/counters.py)."""
 
+    def hub_lookups(self):
+        """The hub's flow cache so far, if it has one: {'hit', 'missed', 'lost'} packets
+        (topo/network/counters.py), else None."""
+        return None
+
     @abc.abstractmethod
     def heal(self):
         """Undo every cut; the time."""

@@ -29,6 +29,9 @@ process, in the root namespace (of the UML kernel in uml mode).
                had on their way to a node whose cable a fault set down, and those
                the node sent into it (fault_cable_drops: seen as 1 per power-off on
                UML 7.2's veth; with IPv6 the node's own end drops a few more).
+  hub_lookups  the emulation's hub: packets its datapath's flow cache matched (hit) and
+               sent up to ovs-vswitchd (missed) during the measurement; recorded, not
+               judged (a cache that keeps missing loses packets only under load)
 
 The run is **degraded** when, during the measurement,
   - process starts were more than SLOWER times slower than calibrated (the probes'
@@ -182,6 +185,7 @@ class FidelityMonitor:
         self._stop = threading.Event()
         self._thread = None
         self.network, self.drops_before, self.network_drops = None, {}, None
+        self.lookups_before = self.hub_lookups = None
         self.shaped_drops, self.kernel_log = {}, counters.KernelLog()
         self.fault_drops = {}
         self.kernel_log_other = {}
@@ -208,6 +212,7 @@ class FidelityMonitor:
         if network is not None:
             self.kernel_log.start()
             self.network, self.drops_before = network, drop_counters(network)
+            self.lookups_before = network.hub_lookups()
 
     def _probe(self):
         t = time.monotonic()
@@ -239,6 +244,12 @@ class FidelityMonitor:
         if self.network is not None and self.network_drops is None:
             try:
                 drops = dropped(self.drops_before, drop_counters(self.network))
+                after = self.network.hub_lookups()
+                if after and self.lookups_before:
+                    # (a flow cache that keeps missing sends every packet through one
+                    # daemon: the hub's churn, which under load turns into losses)
+                    self.hub_lookups = {k: after[k] - self.lookups_before[k]
+                                        for k in ('hit', 'missed')}
             except Exception:       # a network already torn down (an error): no counts
                 self.network = None
                 return
@@ -278,6 +289,8 @@ class FidelityMonitor:
             out['shaped_link_drops'] = self.shaped_drops
             out['fault_cable_drops'] = self.fault_drops
             out['kernel_log_other'] = self.kernel_log_other
+            if self.hub_lookups is not None:
+                out['hub_lookups'] = self.hub_lookups
             if self.network_drops:
                 out['reasons'] = out['reasons'] if out['degraded'] else []
                 out['degraded'] = True

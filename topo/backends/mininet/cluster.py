@@ -215,10 +215,14 @@ class MininetNetwork(Network):
                                 v) for w, v in ways.items())
         queues = counters.qdisc_drops(run_cmd('tc', '-s', 'qdisc', 'show', check=False).stdout)
         out.update(('hub %s queue' % d, v) for d, v in queues.items() if d in ports)
-        lost = counters.ovs_lost(run_cmd('ovs-dpctl', 'show', check=False).stdout)
-        if lost is not None:
-            out['OVS datapath lost'] = lost
+        lookups = self.hub_lookups()
+        if lookups is not None:
+            out['OVS datapath lost'] = lookups['lost']
         return out
+
+    def hub_lookups(self):
+        """The hub's datapath lookups now: hit, missed (up to ovs-vswitchd), lost."""
+        return counters.ovs_lookups(run_cmd('ovs-dpctl', 'show', check=False).stdout)
 
     def cut(self, a, b):
         hub = self.net[HUB]
