@@ -144,15 +144,20 @@ class Node:
 
 def test_a_run_whose_network_dropped_packets_by_itself_is_degraded():
     client = Node('client', 5)
+    lookups = {'hit': 100, 'missed': 5, 'lost': 0}
     network = type('Network', (), {'nodes': [client, Node('laicoz', 0)],
                                    'hub_drops': lambda self: {},
+                                   'hub_lookups': lambda self: dict(lookups),
                                    'probe_machines': lambda self, period: False})()
     m = FidelityMonitor(period=60)
     m.calibration = m.calibrate()
     m.start(network)
     client.drops = 650                  # 645 SYNs lost to a full conntrack table
+    lookups.update(hit=1100, missed=15)
     m.stop()
     r = m.report()
+    # the hub's flow cache over the measurement: recorded, not judged
+    assert r['hub_lookups'] == {'hit': 1000, 'missed': 10}
     # (the kernel's backlog counter is this host's: left out, it may rise on its own)
     assert {k: v for k, v in r['network_drops'].items() if 'conntrack' in k} == \
         {'client conntrack drop': 645}
@@ -170,7 +175,7 @@ def test_a_slow_machine_of_the_cluster_degrades_the_run_and_is_named():
     from topo.agents.recorder import Recorder
     rec = Recorder()
     network = type('Network', (), {'nodes': [], 'hub_drops': lambda self: {},
-                                   'recorder': rec,
+                                   'hub_lookups': lambda self: None, 'recorder': rec,
                                    'probe_machines': lambda self, period: True})()
     m = FidelityMonitor(period=60)
     m.calibration = m.calibrate()

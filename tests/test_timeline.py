@@ -168,6 +168,18 @@ def test_split_after_takeover():
             for i in range(30) if i not in (0, 3, 6)]
     t = timeline.split_after(late + rest, 10.0, 12.0, servers)
     assert t['answers'] == {'laico2': 10, 'laico3': 10, 'laico4': 10} and t['even'] is True
+    # requests sent into the outage and given up at the prober's 1 s timeout, whose SYNs
+    # sent again as it ended took turns of the new owner's round robin unanswered (two
+    # for laico3, one for laico4): the window opens once the last of them is given up
+    ghosts = [probe(9.3, False, latency=1.0), probe(9.4, False, latency=1.0),
+              probe(9.5, False, latency=1.0)]
+    after = [probe(10.6 + i * 0.05, True, server=servers[i % 3]) for i in range(30)]
+    during = [probe(10.05, True, server='laico2'), probe(10.2, True, server='laico2'),
+              probe(10.35, True, server='laico4'), probe(10.45, True, server='laico2')]
+    t = timeline.split_after(ghosts + during + after, 10.0, 12.5, servers)
+    assert t['answers'] == {'laico2': 10, 'laico3': 10, 'laico4': 10} and t['even'] is True
+    # counted from the first answer, the turns the ghosts took showed as a spread of 3
+    assert timeline.split_after(during + after, 10.0, 12.5, servers)['spread'] == 3
 
 
 HB = HeartbeatStack(ClusterConfig())
