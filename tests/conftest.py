@@ -16,6 +16,13 @@ EXPECTED_MODE = 'uml' if native_missing() else 'native'
 
 
 @pytest.fixture
+def selfheal_in_tmp(tmp_path, monkeypatch):
+    """A self-healing fault's pid files in the test's own folder, not the host's /run."""
+    from topo.backends.machines import selfheal
+    monkeypatch.setattr(selfheal, 'STATE', str(tmp_path / 'heal'))
+
+
+@pytest.fixture
 def data():
     return lambda name: (DATA / name).read_text()
 

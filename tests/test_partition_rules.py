@@ -11,6 +11,8 @@ import pytest
 from topo.backends.machines.cluster import machine_time, partition_rules, partition_undo
 from topo.backends.machines import selfheal
 
+pytestmark = pytest.mark.usefixtures('selfheal_in_tmp')
+
 needs_tables = pytest.mark.skipif(
     not (shutil.which('iptables-legacy') and shutil.which('arptables-legacy')),
     reason='iptables/arptables not installed (./testbed setup)')

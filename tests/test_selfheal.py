@@ -12,10 +12,7 @@ import pytest
 from topo.backends.machines import selfheal
 
 
-@pytest.fixture(autouse=True)
-def state(tmp_path, monkeypatch):
-    """The undo's pid files in the test's own folder, not the host's /run."""
-    monkeypatch.setattr(selfheal, 'STATE', str(tmp_path / 'heal'))
+pytestmark = pytest.mark.usefixtures('selfheal_in_tmp')
 
 
 @pytest.fixture
