@@ -132,17 +132,10 @@ def qdisc_drops(text):
 _LOOKUPS = re.compile(r'lookups: hit:(\d+) missed:(\d+) lost:(\d+)')
 
 
-def ovs_lost(text):
-    """Packets the OVS kernel datapath lost on their way to its daemon (`ovs-dpctl
-    show`, summed over the datapaths); None without a datapath."""
-    found = ovs_lookups(text)
-    return found['lost'] if found else None
-
-
 def ovs_lookups(text):
     """The OVS kernel datapath's lookups (`ovs-dpctl show`, summed over the datapaths):
     {'hit': packets its flow cache matched, 'missed': sent up to ovs-vswitchd, 'lost':
-    of those, dropped}; None without a datapath."""
+    of those, lost on their way to it}; None without a datapath."""
     found = _LOOKUPS.findall(text)
     if not found:
         return None
